@@ -1,0 +1,156 @@
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import type { StoreDialect } from "./secret-store.js";
+
+/**
+ * The schema, as an ordered list of migrations that run at start. Kysely's migrator records what
+ * ran in `kysely_migration` and, on PostgreSQL, holds an advisory lock while migrating, so several
+ * servers starting together migrate once. Never edit a released migration: add the next one.
+ *
+ * Owners are real foreign keys (`org_id` / `site_id`, exactly one set) so deletions cascade in the
+ * database: a site takes its environments, secrets, values and tokens with it; an org that still
+ * owns a site cannot be deleted (RESTRICT). Base values are stored with `env = ''`.
+ */
+export function migrationProvider(dialect: StoreDialect): MigrationProvider {
+  const bytes = dialect === "postgres" ? sql`bytea` : sql`blob`;
+  const bigint = dialect === "postgres" ? sql`bigint` : sql`integer`;
+  const migrations: Record<string, Migration> = {
+    "0001-initial": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("meta")
+          .addColumn("key", "text", (c) => c.primaryKey())
+          .addColumn("value", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("users")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("email", "text", (c) => c.notNull().unique())
+          .addColumn("is_admin", "integer", (c) => c.notNull().defaultTo(0))
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("orgs")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull().unique())
+          .addColumn("data_key", bytes, (c) => c.notNull())
+          .addColumn("data_key_master_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable("memberships")
+          .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id").onDelete("cascade"))
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("role", "text", (c) => c.notNull().check(sql`role in ('admin', 'member')`))
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("memberships_pk", ["org_id", "user_id"])
+          .execute();
+        await db.schema.createIndex("memberships_user").on("memberships").column("user_id").execute();
+        await db.schema
+          .createTable("sites")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("name", "text", (c) => c.notNull().unique())
+          .addColumn("owner_org_id", "text", (c) => c.references("orgs.id").onDelete("restrict"))
+          .addColumn("owner_user_id", "text", (c) => c.references("users.id").onDelete("restrict"))
+          .addColumn("data_key", bytes, (c) => c.notNull())
+          .addColumn("data_key_master_id", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addCheckConstraint("sites_one_owner", sql`(owner_org_id is null) <> (owner_user_id is null)`)
+          .execute();
+        await db.schema.createIndex("sites_owner_org").on("sites").column("owner_org_id").execute();
+        await db.schema.createIndex("sites_owner_user").on("sites").column("owner_user_id").execute();
+        await db.schema
+          .createTable("site_supporting_orgs")
+          .addColumn("site_id", "text", (c) => c.notNull().references("sites.id").onDelete("cascade"))
+          .addColumn("org_id", "text", (c) => c.notNull().references("orgs.id").onDelete("cascade"))
+          .addPrimaryKeyConstraint("site_supporting_orgs_pk", ["site_id", "org_id"])
+          .execute();
+        await db.schema
+          .createIndex("site_supporting_orgs_org")
+          .on("site_supporting_orgs")
+          .column("org_id")
+          .execute();
+        await db.schema
+          .createTable("site_team")
+          .addColumn("site_id", "text", (c) => c.notNull().references("sites.id").onDelete("cascade"))
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addPrimaryKeyConstraint("site_team_pk", ["site_id", "user_id"])
+          .execute();
+        await db.schema.createIndex("site_team_user").on("site_team").column("user_id").execute();
+        await db.schema
+          .createTable("environments")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("site_id", "text", (c) => c.notNull().references("sites.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("kind", "text", (c) => c.notNull().check(sql`kind in ('standard', 'multidev')`))
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addUniqueConstraint("environments_site_name", ["site_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("secrets")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("org_id", "text", (c) => c.references("orgs.id").onDelete("cascade"))
+          .addColumn("site_id", "text", (c) => c.references("sites.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull().check(sql`type in ('runtime', 'env', 'composer')`))
+          .addColumn("scopes", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addCheckConstraint("secrets_one_owner", sql`(org_id is null) <> (site_id is null)`)
+          .addUniqueConstraint("secrets_org_name", ["org_id", "name"])
+          .addUniqueConstraint("secrets_site_name", ["site_id", "name"])
+          .execute();
+        await db.schema
+          .createTable("secret_values")
+          .addColumn("secret_id", "text", (c) => c.notNull().references("secrets.id").onDelete("cascade"))
+          .addColumn("env", "text", (c) => c.notNull())
+          .addColumn("ciphertext", bytes, (c) => c.notNull())
+          .addColumn("updated_at", "text", (c) => c.notNull())
+          .addPrimaryKeyConstraint("secret_values_pk", ["secret_id", "env"])
+          .execute();
+        await db.schema
+          .createTable("tokens")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("kind", "text", (c) => c.notNull().check(sql`kind in ('user', 'runtime', 'build')`))
+          .addColumn("hash", "text", (c) => c.notNull().unique())
+          .addColumn("user_id", "text", (c) => c.references("users.id").onDelete("cascade"))
+          .addColumn("environment_id", "text", (c) => c.references("environments.id").onDelete("cascade"))
+          .addColumn("created_by", "text")
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text")
+          .addColumn("last_used_at", "text")
+          .addColumn("revoked_at", "text")
+          .execute();
+        await db.schema.createIndex("tokens_user").on("tokens").column("user_id").execute();
+        await db.schema.createIndex("tokens_environment").on("tokens").column("environment_id").execute();
+        await db.schema
+          .createTable("audit_events")
+          .addColumn("seq", bigint, (c) => c.primaryKey())
+          .addColumn("id", "text", (c) => c.notNull().unique())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) => c.notNull())
+          .addColumn("target", "text", (c) => c.notNull())
+          .addColumn("environment", "text")
+          .addColumn("org_id", "text")
+          .addColumn("site_id", "text")
+          .addColumn("outcome", "text", (c) => c.notNull())
+          .addColumn("request_id", "text")
+          .addColumn("prev_hash", "text", (c) => c.notNull())
+          .addColumn("hash", "text", (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex("audit_events_org")
+          .on("audit_events")
+          .columns(["org_id", "seq"])
+          .execute();
+        await db.schema
+          .createIndex("audit_events_site")
+          .on("audit_events")
+          .columns(["site_id", "seq"])
+          .execute();
+        await db.schema.createIndex("audit_events_at").on("audit_events").column("at").execute();
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

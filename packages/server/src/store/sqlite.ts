@@ -1,0 +1,140 @@
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
+import { LockboxError } from "@lockbox/core";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, SqliteDialect, sql } from "kysely";
+import type { Database } from "./database.js";
+import { type DialectDriver, KyselyStore } from "./kysely-store.js";
+import { migrateToLatest } from "./migrate.js";
+
+export interface SqliteStoreOptions {
+  /** The database file; its directory is created when missing. */
+  readonly path: string;
+  /**
+   * Claim the file for this process (a server). A second claimant, in this or another process,
+   * is refused while the first is alive. Offline tools (`admin:token`, `keys:rotate`) do not claim.
+   */
+  readonly exclusive?: boolean;
+  /** How long a writer waits for another process's write lock (default 5000 ms). */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * Opens (and migrates) the embedded SQLite store: WAL journal, `synchronous=FULL` so an acknowledged
+ * write survives `kill -9` and power loss, foreign keys on, and `BEGIN IMMEDIATE` for every write
+ * transaction so that a rule's read and its write cannot interleave with another writer.
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<KyselyStore> {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const release = options.exclusive ? claimFile(options.path) : () => {};
+  try {
+    const database = new BetterSqlite3(options.path);
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = FULL");
+    database.pragma("foreign_keys = ON");
+    database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    await migrateToLatest(db, "sqlite");
+    return new KyselyStore(db, sqliteDriver(release));
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+function sqliteDriver(release: () => void): DialectDriver {
+  return {
+    dialect: "sqlite",
+    writeTransaction: (db, fn) => onOneConnection(db, "BEGIN IMMEDIATE", fn),
+    consistentRead: (db, fn) => onOneConnection(db, "BEGIN", fn),
+    async lockRow(conn, table, id) {
+      // BEGIN IMMEDIATE already holds the database's write lock: checking existence is enough.
+      const row = await conn.selectFrom(table).select("id").where("id", "=", id).executeTakeFirst();
+      return row !== undefined;
+    },
+    async lockAudit() {},
+    constraintOf(error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return "unique";
+      if (code === "SQLITE_CONSTRAINT_FOREIGNKEY" || code === "SQLITE_CONSTRAINT_TRIGGER")
+        return "foreign-key";
+      if (code === "SQLITE_CONSTRAINT_CHECK") return "check";
+      return undefined;
+    },
+    async destroy(db) {
+      try {
+        await db.destroy();
+      } finally {
+        release();
+      }
+    },
+  };
+}
+
+/** Runs `fn` on the single connection between `begin` and COMMIT, rolling back if it throws. */
+function onOneConnection<T>(db: Kysely<Database>, begin: string, fn: (conn: Kysely<Database>) => Promise<T>) {
+  return db.connection().execute(async (conn) => {
+    await sql.raw(begin).execute(conn);
+    try {
+      const result = await fn(conn);
+      await sql`COMMIT`.execute(conn);
+      return result;
+    } catch (error) {
+      await sql`ROLLBACK`.execute(conn);
+      throw error;
+    }
+  });
+}
+
+/**
+ * Claims `<path>.lock` for this process, like PostgreSQL's `postmaster.pid`: the file holds the
+ * owner's pid, and a lock whose process is gone (after `kill -9`) is taken over.
+ */
+function claimFile(path: string): () => void {
+  const lockPath = `${path}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockPath, "wx", 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(lockPath, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const pid = Number.parseInt(readFileSafely(lockPath), 10);
+      if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+        throw new LockboxError(
+          "UNAVAILABLE",
+          `Another Lockbox server (pid ${pid}) is already using the SQLite database '${path}'. ` +
+            "SQLite serves one server process: stop the other server, or use PostgreSQL (--db postgres://…) to run several.",
+        );
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new LockboxError(
+    "UNAVAILABLE",
+    `Could not claim the SQLite database '${path}': remove '${lockPath}' if no server runs.`,
+  );
+}
+
+function readFileSafely(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
