@@ -7,6 +7,7 @@ export type Scope = "ic" | "web" | "user";
 /** The canonical order in which scopes are stored and shown. */
 export const SCOPE_ORDER: readonly Scope[] = ["ic", "web", "user"];
 
+/** Every secret type, the default (`runtime`) first. */
 export const SECRET_TYPES: readonly SecretType[] = ["runtime", "env", "composer"];
 
 /** Which kind of entity owns a secret. */

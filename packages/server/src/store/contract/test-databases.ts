@@ -72,7 +72,9 @@ export async function postgresTestDatabase(): Promise<TestDatabase> {
     dialect: "postgres",
     location,
     open: () => openPostgresStore({ url: location }),
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)),
+    drop: async () => {
+      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
   };
 }
 

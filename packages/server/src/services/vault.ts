@@ -1,0 +1,106 @@
+import type { OwnerRef } from "@lockbox/core";
+import { LockboxError } from "@lockbox/core";
+import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } from "../crypto/index.js";
+import type { StoreQueries, WrappedDataKey } from "../store/secret-store.js";
+
+/** The meta key under which the store keeps the check value of the master key it is wrapped with. */
+export const MASTER_KEY_CHECK_META = "master_key.check";
+
+/**
+ * Seals and opens secret values with their owner's data key. Data keys are unwrapped by the
+ * keyring on first use and kept in a bounded in-memory LRU (plaintext keys never leave the process;
+ * a rewrap under a new master key does not change them, so the cache stays valid through rotation).
+ */
+export class Vault {
+  readonly #keyring: Keyring;
+  readonly #store: StoreQueries;
+  readonly #maxCachedKeys: number;
+  readonly #cache = new Map<string, DataKey>();
+
+  constructor(keyring: Keyring, store: StoreQueries, options: { maxCachedKeys?: number } = {}) {
+    this.#keyring = keyring;
+    this.#store = store;
+    this.#maxCachedKeys = options.maxCachedKeys ?? 10_000;
+  }
+
+  /** A new data key for a new owner, wrapped under the current master key, to store with it. */
+  newDataKey(owner: OwnerRef): WrappedDataKey {
+    const { key, wrapped } = this.#keyring.generateDataKey(owner);
+    this.#remember(owner, key);
+    return { wrapped, masterKeyId: this.#keyring.currentKeyId };
+  }
+
+  /**
+   * Seals `plaintext` for one row (secret UUID, environment or null for the base value), reading
+   * the owner's data key through `queries` (pass the transaction's, so a deleted owner is seen).
+   */
+  async seal(
+    owner: OwnerRef,
+    binding: ValueBinding,
+    plaintext: string,
+    queries?: StoreQueries,
+  ): Promise<Buffer> {
+    return sealValue(await this.#dataKey(owner, queries), plaintext, binding);
+  }
+
+  /** Opens a sealed value of `owner`; INTEGRITY_FAILED when it was altered or moved from another row. */
+  async open(
+    owner: OwnerRef,
+    binding: ValueBinding,
+    sealed: Uint8Array,
+    queries?: StoreQueries,
+  ): Promise<string> {
+    return openValue(await this.#dataKey(owner, queries), sealed, binding);
+  }
+
+  /** Drops a destroyed owner's key from memory. */
+  forget(owner: OwnerRef): void {
+    this.#cache.delete(cacheKey(owner));
+  }
+
+  async #dataKey(owner: OwnerRef, queries: StoreQueries = this.#store): Promise<DataKey> {
+    const id = cacheKey(owner);
+    const cached = this.#cache.get(id);
+    if (cached) {
+      this.#cache.delete(id);
+      this.#cache.set(id, cached);
+      return cached;
+    }
+    const wrapped = await queries.findDataKey(owner);
+    if (!wrapped) {
+      throw new LockboxError(
+        owner.kind === "org" ? "ORG_NOT_FOUND" : "SITE_NOT_FOUND",
+        `The ${owner.kind} no longer exists.`,
+      );
+    }
+    const key = this.#keyring.unwrapDataKey(owner, wrapped.wrapped);
+    this.#remember(owner, key);
+    return key;
+  }
+
+  #remember(owner: OwnerRef, key: DataKey): void {
+    this.#cache.set(cacheKey(owner), key);
+    if (this.#cache.size > this.#maxCachedKeys) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+  }
+}
+
+/**
+ * Checks the keyring against the store before anything is served: a store first opened records the
+ * current master key's check value; afterwards a keyring holding none of the recorded key stops
+ * start-up with a clear message instead of producing garbage later.
+ */
+export async function checkMasterKey(store: StoreQueries, keyring: Keyring): Promise<void> {
+  const stored = await store.getMeta(MASTER_KEY_CHECK_META);
+  if (stored === undefined) {
+    await store.setMeta(MASTER_KEY_CHECK_META, JSON.stringify(keyring.currentKeyCheck()));
+    return;
+  }
+  keyring.verifyKeyCheck(JSON.parse(stored));
+}
+
+function cacheKey(owner: OwnerRef): string {
+  return `${owner.kind}:${owner.id}`;
+}

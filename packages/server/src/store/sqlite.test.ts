@@ -1,0 +1,49 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openSqliteStore } from "./sqlite.js";
+
+describe("openSqliteStore()", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "lockbox-sqlite-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("runs in WAL mode with synchronous=FULL and foreign keys on", async () => {
+    const store = await openSqliteStore({ path: join(dir, "db", "lockbox.db") });
+    const pragma = async (name: string) =>
+      Object.values((await sql.raw(`PRAGMA ${name}`).execute(store.kysely)).rows[0] as object)[0];
+    expect(await pragma("journal_mode")).toBe("wal");
+    expect(await pragma("synchronous")).toBe(2); // FULL
+    expect(await pragma("foreign_keys")).toBe(1);
+    await store.close();
+  });
+
+  it("refuses a second server on the same file while the first runs, and says why", async () => {
+    const path = join(dir, "lockbox.db");
+    const first = await openSqliteStore({ path, exclusive: true });
+    await expect(openSqliteStore({ path, exclusive: true })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: expect.stringContaining(`is already using the SQLite database '${path}'`),
+    });
+    // Offline tools do not claim the file and may open it beside the server.
+    const tool = await openSqliteStore({ path });
+    expect(await tool.ping()).toBe(true);
+    await tool.close();
+    await first.close();
+    const second = await openSqliteStore({ path, exclusive: true });
+    await second.close();
+  });
+
+  it("takes over the claim of a server that died without releasing it", async () => {
+    const path = join(dir, "lockbox.db");
+    // A pid far above any pid_max the kernel allows, so no process has it.
+    writeFileSync(`${path}.lock`, "99999999");
+    const store = await openSqliteStore({ path, exclusive: true });
+    expect(await store.ping()).toBe(true);
+    await store.close();
+  });
+});
