@@ -562,14 +562,24 @@ class KyselyQueries implements StoreQueries {
   }
 
   async listSecrets(owner: OwnerRef): Promise<StoredSecret[]> {
-    const rows = await this.db
+    // Two index lookups rather than a join: a join's plan depends on table statistics, and a
+    // PostgreSQL without them (a fresh import, autovacuum off) scans every value of every site.
+    const secrets = await this.db
       .selectFrom("secrets")
-      .innerJoin("secret_values", "secret_values.secret_id", "secrets.id")
-      .selectAll("secrets")
-      .select(["secret_values.env", "secret_values.ciphertext"])
-      .where(`secrets.${ownerColumn(owner)}`, "=", owner.id)
+      .selectAll()
+      .where(ownerColumn(owner), "=", owner.id)
       .execute();
-    return groupSecrets(rows);
+    if (secrets.length === 0) return [];
+    const values = await this.db
+      .selectFrom("secret_values")
+      .select(["secret_id", "env", "ciphertext"])
+      .where(
+        "secret_id",
+        "in",
+        secrets.map((s) => s.id),
+      )
+      .execute();
+    return groupSecrets(secrets, values);
   }
 
   /** Runs reads on one snapshot; inside a transaction the transaction already is one. */
@@ -824,7 +834,7 @@ export const AUDIT_HEAD_META_KEY = AUDIT_HEAD_KEY;
 const ORG_COLUMNS = ["id", "name", "created_at"] as const;
 const SITE_COLUMNS = ["id", "name", "owner_org_id", "owner_user_id", "created_at"] as const;
 
-function limitOf(page: { limit?: number }): number {
+function limitOf(page: { limit?: number | undefined }): number {
   const limit = page.limit ?? 100;
   return Math.max(1, Math.min(1000, Math.trunc(limit)));
 }
@@ -900,34 +910,35 @@ function toSecret(r: Selectable<Database["secrets"]>, overrideEnvs: string[]): S
 }
 
 function groupSecrets(
-  rows: Array<Selectable<Database["secrets"]> & { env: string; ciphertext: Buffer }>,
+  secrets: Array<Selectable<Database["secrets"]>>,
+  values: Array<{ secret_id: string; env: string; ciphertext: Buffer }>,
 ): StoredSecret[] {
-  const byId = new Map<
-    string,
-    { row: Selectable<Database["secrets"]>; base?: Buffer; overrides: Map<string, Buffer> }
-  >();
-  for (const row of rows) {
-    let entry = byId.get(row.id);
-    if (!entry) {
-      entry = { row, overrides: new Map() };
-      byId.set(row.id, entry);
-    }
-    if (row.env === BASE_ENV) entry.base = row.ciphertext;
-    else entry.overrides.set(row.env, row.ciphertext);
+  const byId = new Map(
+    secrets.map((row) => [
+      row.id,
+      { base: undefined as Buffer | undefined, overrides: new Map<string, Buffer>() },
+    ]),
+  );
+  for (const value of values) {
+    const entry = byId.get(value.secret_id);
+    if (!entry) continue;
+    if (value.env === BASE_ENV) entry.base = value.ciphertext;
+    else entry.overrides.set(value.env, value.ciphertext);
   }
-  const secrets: StoredSecret[] = [];
-  for (const { row, base, overrides } of byId.values()) {
-    // A secret is created with its base value in one transaction, so a missing base is corruption.
-    if (!base)
-      throw new LockboxError("INTEGRITY_FAILED", `Secret '${row.name}' has no base value in the store.`);
-    const sortedEnvs = [...overrides.keys()].sort();
-    secrets.push({
+  const stored: StoredSecret[] = [];
+  for (const row of secrets) {
+    const entry = byId.get(row.id);
+    // A secret and its base value are written in one transaction; without a base, the secret was
+    // deleted between the two reads (outside a snapshot), so it is no longer there.
+    if (!entry?.base) continue;
+    const sortedEnvs = [...entry.overrides.keys()].sort();
+    stored.push({
       ...toSecret(row, sortedEnvs),
-      base,
-      overrides: new Map(sortedEnvs.map((env) => [env, overrides.get(env) as Buffer])),
+      base: entry.base,
+      overrides: new Map(sortedEnvs.map((env) => [env, entry.overrides.get(env) as Buffer])),
     });
   }
-  return secrets.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function toToken(

@@ -186,9 +186,9 @@ export interface StoreQueries {
 
 export interface PageRequest {
   /** Maximum rows, 1–1000 (default 100). */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /** Rows whose sort key is strictly after this cursor (the last row's name, email or id). */
-  readonly after?: string;
+  readonly after?: string | undefined;
 }
 
 export interface NewUser {

@@ -1,0 +1,14 @@
+/**
+ * The server code the benchmarks drive, re-exported from its TypeScript sources. Benchmarks do not
+ * import this file statically: they load it with tsx's `tsImport()` under `tsconfig.test.json`, whose
+ * `paths` send `@lockbox/core` (imported by the server sources) to `packages/core/src`, as the tests
+ * do, so a benchmark measures the code in the tree without a build (see `resolve.ts`).
+ */
+export { sql } from "kysely";
+export { Keyring } from "../packages/server/src/crypto/index.js";
+export { SecretsService } from "../packages/server/src/services/secrets-service.js";
+export { Vault } from "../packages/server/src/services/vault.js";
+export type { Database } from "../packages/server/src/store/database.js";
+export type { KyselyStore } from "../packages/server/src/store/kysely-store.js";
+export { openPostgresStore } from "../packages/server/src/store/postgres.js";
+export { openSqliteStore } from "../packages/server/src/store/sqlite.js";
