@@ -1,12 +1,34 @@
+import { parseArgs } from "node:util";
+import { runServer } from "./run-server.js";
+
 /**
- * The composition root of the Lockbox server. The HTTP server is not wired yet: for now this
- * says plainly what works, so `npm start` never pretends.
+ * `npm start`: the Lockbox server with the flags of `lockbox server:start`
+ * (`--db`, `--host`, `--port`, `--master-key-file`, `--rate-limit`, `--trust-proxy`, `--tls-cert`, `--tls-key`).
  */
-process.stdout.write(
-  [
-    "Lockbox: the HTTP server is not available yet.",
-    "What works so far: the domain rules, encrypted storage on SQLite and PostgreSQL, the audit log",
-    "and the secret services, all exercised by `npm test`.",
-    "",
-  ].join("\n"),
+const { values } = parseArgs({
+  options: {
+    db: { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    "master-key-file": { type: "string" },
+    "rate-limit": { type: "string" },
+    "trust-proxy": { type: "boolean" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+  },
+  strict: true,
+});
+
+process.exitCode = await runServer(
+  {
+    db: values.db,
+    host: values.host,
+    port: values.port,
+    masterKeyFile: values["master-key-file"],
+    rateLimit: values["rate-limit"],
+    trustProxy: values["trust-proxy"],
+    tlsCert: values["tls-cert"],
+    tlsKey: values["tls-key"],
+  },
+  { stdout: process.stdout, stderr: process.stderr, env: process.env },
 );

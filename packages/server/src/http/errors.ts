@@ -1,0 +1,77 @@
+import { type ErrorCode, isLockboxError, LockboxError } from "@lockbox/core";
+import type { FastifyReply, FastifyRequest } from "fastify";
+
+/** The one place error codes become HTTP statuses (SPEC §7). */
+export const STATUS_BY_CODE = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  ORG_NOT_FOUND: 404,
+  USER_NOT_FOUND: 404,
+  SITE_NOT_FOUND: 404,
+  ENVIRONMENT_NOT_FOUND: 404,
+  SECRET_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  VALIDATION_FAILED: 422,
+  RATE_LIMITED: 429,
+  INTEGRITY_FAILED: 500,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+/** A 429 that knows when the caller may try again (sent as `Retry-After`). */
+export class RateLimitedError extends LockboxError {
+  constructor(readonly retryAfterSeconds: number) {
+    super("RATE_LIMITED", `Too many requests for this token: retry in ${retryAfterSeconds} s.`);
+  }
+}
+
+/** The body of every error answer. */
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly requestId: string };
+}
+
+/**
+ * Turns anything thrown while serving a request into a {@link LockboxError}: Lockbox's own errors
+ * pass through; Fastify's own 4xx (bad JSON, too large, wrong media type) get their SPEC codes with
+ * a message of ours; everything else becomes INTERNAL with a message that reveals nothing.
+ */
+export function toLockboxError(error: unknown): LockboxError {
+  if (isLockboxError(error)) return error;
+  const statusCode = (error as { statusCode?: unknown }).statusCode;
+  const fastifyCode = (error as { code?: unknown }).code;
+  if (statusCode === 413 || fastifyCode === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new LockboxError("PAYLOAD_TOO_LARGE", "The request body is larger than 128 KiB.");
+  }
+  if (statusCode === 415 || fastifyCode === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
+    return new LockboxError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      "Send the request body as JSON with 'Content-Type: application/json'.",
+    );
+  }
+  if (error instanceof SyntaxError || fastifyCode === "FST_ERR_CTP_EMPTY_JSON_BODY") {
+    return new LockboxError("BAD_REQUEST", "The request body is not valid JSON.");
+  }
+  if (typeof statusCode === "number" && statusCode >= 400 && statusCode < 500) {
+    return new LockboxError("BAD_REQUEST", "The request is malformed.");
+  }
+  return new LockboxError(
+    "INTERNAL",
+    "Something went wrong on the server; the request ID identifies it in the server log.",
+  );
+}
+
+/** Sends `error` in the single error shape with the status of its code. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: LockboxError): FastifyReply {
+  const status = STATUS_BY_CODE[error.code];
+  const body: ErrorBody = {
+    error: { code: error.code, message: error.message, requestId: String(request.id) },
+  };
+  if (error instanceof RateLimitedError) void reply.header("retry-after", String(error.retryAfterSeconds));
+  if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
+  return reply.code(status).type("application/json; charset=utf-8").send(body);
+}

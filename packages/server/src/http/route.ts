@@ -1,0 +1,192 @@
+import { LockboxError } from "@lockbox/core";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
+import { z } from "zod";
+import type { Caller } from "./access.js";
+
+/** The parsed, validated parts of a request that a handler receives. */
+export interface RouteInput<Params, Query, Body> {
+  readonly params: Params;
+  readonly query: Query;
+  readonly body: Body;
+  readonly caller: Caller;
+  readonly request: FastifyRequest;
+  readonly reply: FastifyReply;
+}
+
+/** One management route: its schemas are both its validation and its OpenAPI description. */
+export interface RouteDefinition<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
+  readonly method: HTTPMethods;
+  readonly url: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly params?: P;
+  readonly query?: Q;
+  readonly body?: B;
+  /** The success status and, for documentation, the shape of its body. */
+  readonly status?: number;
+  readonly response?: z.ZodType;
+  readonly handler: (input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<unknown>;
+}
+
+interface DocumentedRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly summary: string;
+  readonly tag: string;
+  readonly params?: z.ZodType;
+  readonly query?: z.ZodType;
+  readonly body?: z.ZodType;
+  readonly status: number;
+  readonly response?: z.ZodType;
+}
+
+/**
+ * Registers management routes on a Fastify instance and remembers them for the OpenAPI document,
+ * so the document cannot drift from what is served. Every route authenticates a user token (the
+ * `authenticate` hook sets `request.caller`), parses params, query and body with its zod schemas
+ * (a shape error is 400 BAD_REQUEST naming the field), and sends the handler's result as JSON.
+ */
+export class RouteRegistry {
+  readonly routes: DocumentedRoute[] = [];
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly authenticate: (request: FastifyRequest) => Promise<Caller>,
+  ) {}
+
+  add<
+    P extends z.ZodType = z.ZodObject,
+    Q extends z.ZodType = z.ZodObject,
+    B extends z.ZodType = z.ZodUndefined,
+  >(definition: RouteDefinition<P, Q, B>): void {
+    const status = definition.status ?? 200;
+    this.routes.push({ ...definition, status });
+    this.app.route({
+      method: definition.method,
+      url: definition.url,
+      handler: async (request, reply) => {
+        const caller = await this.authenticate(request);
+        const params = parse("path", definition.params ?? EMPTY, request.params);
+        const query = parse("query", definition.query ?? ANY_OBJECT, request.query);
+        const body = definition.body ? parse("body", definition.body, request.body) : undefined;
+        const result = await definition.handler({ params, query, body, caller, request, reply } as RouteInput<
+          z.output<P>,
+          z.output<Q>,
+          z.output<B>
+        >);
+        if (status === 204) return reply.code(204).send();
+        // A handler may have chosen its own status (201 for a set that created).
+        if (reply.statusCode === 200) void reply.code(status);
+        return reply.send(result);
+      },
+    });
+  }
+}
+
+const EMPTY = z.object({}).passthrough();
+const ANY_OBJECT = z.object({}).passthrough();
+
+/** Parses one part of a request; a failure names the first offending field, never its value. */
+function parse<T extends z.ZodType>(where: "path" | "query" | "body", schema: T, data: unknown): z.output<T> {
+  if (where === "body" && (data === undefined || data === null)) {
+    throw new LockboxError("BAD_REQUEST", "The request needs a JSON object body.");
+  }
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue?.path.length ? issue.path.join(".") : where;
+  let problem = issue?.message ?? "is invalid";
+  if (issue?.code === "unrecognized_keys")
+    problem = `has unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  else if (issue?.code === "invalid_type") problem = `must be ${issue.expected}`;
+  throw new LockboxError("BAD_REQUEST", `Invalid request ${where}: '${field}' ${problem}.`);
+}
+
+/** The OpenAPI 3.1 document of every registered route. */
+export function openApiDocument(
+  routes: readonly DocumentedRoute[],
+  version: string,
+): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const path = route.url.replace(/:([A-Za-z]+)/g, "{$1}");
+    const parameters = [
+      ...objectFields(route.params).map(([name, schema]) => ({ name, in: "path", required: true, schema })),
+      ...objectFields(route.query).map(([name, schema, required]) => ({
+        name,
+        in: "query",
+        required,
+        schema,
+      })),
+    ];
+    const operation: Record<string, unknown> = {
+      summary: route.summary,
+      tags: [route.tag],
+      security: [{ bearer: [] }],
+      parameters,
+      responses: {
+        [String(route.status)]: {
+          description: route.status === 204 ? "Done" : "Success",
+          ...(route.response && route.status !== 204
+            ? { content: { "application/json": { schema: jsonSchema(route.response) } } }
+            : {}),
+        },
+        default: {
+          description: "An error",
+          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
+        },
+      },
+    };
+    if (route.body) {
+      operation.requestBody = {
+        required: true,
+        content: { "application/json": { schema: jsonSchema(route.body) } },
+      };
+    }
+    paths[path] ??= {};
+    (paths[path] as Record<string, unknown>)[route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: "Lockbox management API", version },
+    servers: [{ url: "/" }],
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message", "requestId"],
+              properties: {
+                code: { type: "string" },
+                message: { type: "string" },
+                requestId: { type: "string" },
+              },
+            },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}
+
+function jsonSchema(schema: z.ZodType): unknown {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {
+    io: "input",
+    unrepresentable: "any",
+  }) as Record<string, unknown>;
+  return rest;
+}
+
+function objectFields(schema: z.ZodType | undefined): Array<[string, unknown, boolean]> {
+  if (!(schema instanceof z.ZodObject)) return [];
+  return Object.entries(schema.shape as Record<string, z.ZodType>).map(([name, field]) => [
+    name,
+    jsonSchema(field),
+    !field.safeParse(undefined).success,
+  ]);
+}

@@ -1,0 +1,215 @@
+import {
+  environmentNotFoundMessage,
+  isScope,
+  LockboxError,
+  OVERRIDE_DELETED_MESSAGE,
+  parseScopes,
+  type Scope,
+  SECRET_DELETED_MESSAGE,
+  SECRET_SET_MESSAGE,
+  type SecretType,
+  secretTypeSchema,
+} from "@lockbox/core";
+import type { z } from "zod";
+import type { SetSecretResult } from "../../services/secrets-service.js";
+import { type Caller, forbidden } from "../access.js";
+import type { RouteContext } from "../app.js";
+import { contextOf } from "../present.js";
+import {
+  itemsOf,
+  messageResponse,
+  orgParams,
+  orgSecretEnvParams,
+  orgSecretParams,
+  orgSecretRow,
+  resolvedRow,
+  resolveQuery,
+  setSecretBody,
+  setSecretResponse,
+  siteParams,
+  siteSecretEnvParams,
+  siteSecretParams,
+  siteSecretRow,
+  siteSecretsQuery,
+} from "../schemas.js";
+
+/** Site and org secrets: set, override, delete, list, resolve (SPEC §2). */
+export function secretRoutes({ routes, directory, secrets, access, store }: RouteContext): void {
+  const site = async (caller: Caller, ref: string) =>
+    (await access.requireSite(caller, await directory.findSite(ref), ref)).site;
+  const org = async (caller: Caller, ref: string) =>
+    access.requireOrg(caller, await directory.findOrg(ref), ref);
+  const orgAdmin = async (caller: Caller, ref: string) => {
+    const { org: found, access: orgAccess } = await org(caller, ref);
+    if (!orgAccess.canAdminister)
+      throw forbidden(`Only an admin of organization '${found.name}' can change its secrets.`);
+    return found;
+  };
+
+  // --- site secrets -----------------------------------------------------------------------------
+  routes.add({
+    method: "GET",
+    url: "/v1/sites/:site/secrets",
+    tag: "secrets",
+    summary: "List the secrets a site sees (own and inherited), or with ?env= its overrides there",
+    params: siteParams,
+    query: siteSecretsQuery,
+    response: itemsOf(siteSecretRow),
+    handler: async ({ caller, params, query, request }) => {
+      const found = await site(caller, params.site);
+      if (query.env !== undefined && !(await store.findEnvironment(found.id, query.env))) {
+        throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(query.env, found.name));
+      }
+      return { items: await secrets.listSiteSecrets(contextOf(request), found, query.env) };
+    },
+  });
+
+  for (const withEnv of [false, true]) {
+    routes.add({
+      method: "PUT",
+      url: withEnv ? "/v1/sites/:site/secrets/:name/envs/:env" : "/v1/sites/:site/secrets/:name",
+      tag: "secrets",
+      summary: withEnv
+        ? "Set a site secret's override for one environment"
+        : "Create or update a site secret",
+      params: withEnv ? siteSecretEnvParams : siteSecretParams,
+      body: setSecretBody,
+      response: setSecretResponse,
+      handler: async ({ caller, params, body, request, reply }) => {
+        const found = await site(caller, params.site);
+        const env = "env" in params ? (params.env as string) : undefined;
+        const result = await secrets.setSiteSecret(contextOf(request), found, {
+          name: params.name,
+          env,
+          ...options(body),
+        });
+        if (result.created) void reply.code(201);
+        return setAnswer(result);
+      },
+    });
+
+    routes.add({
+      method: "DELETE",
+      url: withEnv ? "/v1/sites/:site/secrets/:name/envs/:env" : "/v1/sites/:site/secrets/:name",
+      tag: "secrets",
+      summary: withEnv
+        ? "Delete a site secret's override (idempotent)"
+        : "Delete a site secret with its overrides",
+      params: withEnv ? siteSecretEnvParams : siteSecretParams,
+      response: messageResponse,
+      handler: async ({ caller, params, request }) => {
+        const found = await site(caller, params.site);
+        const env = "env" in params ? (params.env as string) : undefined;
+        await secrets.deleteSiteSecret(contextOf(request), found, params.name, env);
+        return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
+      },
+    });
+  }
+
+  routes.add({
+    method: "GET",
+    url: "/v1/sites/:site/resolve",
+    tag: "secrets",
+    summary: "What an environment receives for a consumer scope, with each value's source",
+    params: siteParams,
+    query: resolveQuery,
+    response: itemsOf(resolvedRow),
+    handler: async ({ caller, params, query, request }) => {
+      const found = await site(caller, params.site);
+      if (!(await store.findEnvironment(found.id, query.env))) {
+        throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(query.env, found.name));
+      }
+      const scope = query.scope ?? "web";
+      if (!isScope(scope)) {
+        throw new LockboxError("VALIDATION_FAILED", `Invalid scope '${scope}': use one of ic, web, user.`);
+      }
+      return { items: await secrets.resolveForPeople(contextOf(request), found, query.env, scope) };
+    },
+  });
+
+  // --- org secrets ------------------------------------------------------------------------------
+  routes.add({
+    method: "GET",
+    url: "/v1/orgs/:org/secrets",
+    tag: "secrets",
+    summary: "List an organization's secrets with their overrides",
+    params: orgParams,
+    response: itemsOf(orgSecretRow),
+    handler: async ({ caller, params, request }) => {
+      const found = (await org(caller, params.org)).org;
+      return { items: await secrets.listOrgSecrets(contextOf(request), found) };
+    },
+  });
+
+  for (const withEnv of [false, true]) {
+    routes.add({
+      method: "PUT",
+      url: withEnv ? "/v1/orgs/:org/secrets/:name/envs/:env" : "/v1/orgs/:org/secrets/:name",
+      tag: "secrets",
+      summary: withEnv
+        ? "Set an org secret's override for one environment name"
+        : "Create or update an org secret",
+      params: withEnv ? orgSecretEnvParams : orgSecretParams,
+      body: setSecretBody,
+      response: setSecretResponse,
+      handler: async ({ caller, params, body, request, reply }) => {
+        const found = await orgAdmin(caller, params.org);
+        const env = "env" in params ? (params.env as string) : undefined;
+        const result = await secrets.setOrgSecret(contextOf(request), found, {
+          name: params.name,
+          env,
+          ...options(body),
+        });
+        if (result.created) void reply.code(201);
+        return setAnswer(result);
+      },
+    });
+
+    routes.add({
+      method: "DELETE",
+      url: withEnv ? "/v1/orgs/:org/secrets/:name/envs/:env" : "/v1/orgs/:org/secrets/:name",
+      tag: "secrets",
+      summary: withEnv
+        ? "Delete an org secret's override (idempotent)"
+        : "Delete an org secret with its overrides",
+      params: withEnv ? orgSecretEnvParams : orgSecretParams,
+      response: messageResponse,
+      handler: async ({ caller, params, request }) => {
+        const found = await orgAdmin(caller, params.org);
+        const env = "env" in params ? (params.env as string) : undefined;
+        await secrets.deleteOrgSecret(contextOf(request), found, params.name, env);
+        return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
+      },
+    });
+  }
+}
+
+/** Type and scopes of a set request, checked against SPEC §2 (422 with the rule's message). */
+function options(body: z.output<typeof setSecretBody>): {
+  value: string;
+  type?: SecretType;
+  scopes?: Scope[];
+} {
+  let type: SecretType | undefined;
+  if (body.type !== undefined) {
+    const parsed = secretTypeSchema.safeParse(body.type);
+    if (!parsed.success) {
+      throw new LockboxError("VALIDATION_FAILED", parsed.error.issues[0]?.message ?? "Invalid secret type.");
+    }
+    type = parsed.data;
+  }
+  return {
+    value: body.value,
+    ...(type !== undefined ? { type } : {}),
+    ...(body.scopes !== undefined ? { scopes: parseScopes(body.scopes) } : {}),
+  };
+}
+
+function setAnswer(result: SetSecretResult) {
+  return {
+    message: SECRET_SET_MESSAGE,
+    created: result.created,
+    secret: { name: result.name, type: result.type, scopes: result.scopes },
+    notes: result.notes,
+  };
+}
