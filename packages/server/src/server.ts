@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
+import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
 import { Keyring, loadMasterKeys } from "./crypto/index.js";
+import { Delivery } from "./delivery/delivery.js";
 import { buildApp } from "./http/app.js";
 import { parseRateLimit } from "./http/rate-limiter.js";
 import { type BootstrapResult, bootstrapAdmin } from "./services/bootstrap.js";
@@ -12,7 +14,7 @@ import { SecretsService } from "./services/secrets-service.js";
 import { TokenService } from "./services/token-service.js";
 import { checkMasterKey, Vault } from "./services/vault.js";
 import type { KyselyStore } from "./store/kysely-store.js";
-import { openPostgresStore } from "./store/postgres.js";
+import { type ChangeListener, listenForChanges, openPostgresStore } from "./store/postgres.js";
 import { openSqliteStore } from "./store/sqlite.js";
 
 /** The default embedded database (SPEC §6). */
@@ -78,6 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const https = tlsOptions(options);
 
   const store = await openStore(options.db, { exclusive: true });
+  let listener: ChangeListener | undefined;
   try {
     const keyring = Keyring.fromKeys(keys.current, keys.previous);
     await checkMasterKey(store, keyring);
@@ -85,6 +88,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const directory = new DirectoryService(store, vault);
     const secrets = new SecretsService(store, vault);
     const tokens = new TokenService(store);
+    const audit = new AuditBatchWriter(store, {
+      onError: () => process.emitWarning("Lockbox: delivery audit events could not be written; retrying."),
+    });
+    // On PostgreSQL other servers write too: cache only while their changes can reach us.
+    const delivery = new Delivery(secrets, tokens, audit, { cachingAtStart: !postgres });
+    listener = postgres
+      ? listenForChanges(options.db, {
+          onChange: (change) => delivery.applyChange(change),
+          onLost: () => delivery.setCaching(false),
+          onListening: () => delivery.setCaching(true),
+        })
+      : undefined;
     const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, store, {
       token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
     });
@@ -94,6 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       directory,
       secrets,
       tokens,
+      delivery,
       rateLimit,
       trustProxy: options.trustProxy ?? false,
       https,
@@ -117,12 +133,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       close: () => {
         closing ??= (async () => {
           await app.close();
+          await listener?.close();
+          await audit.close();
           await store.close();
         })();
         return closing;
       },
     };
   } catch (error) {
+    await listener?.close();
     await store.close();
     throw error;
   }

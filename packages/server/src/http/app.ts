@@ -6,11 +6,13 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import type { Delivery } from "../delivery/delivery.js";
 import type { DirectoryService } from "../services/directory-service.js";
 import type { SecretsService } from "../services/secrets-service.js";
 import type { TokenService } from "../services/token-service.js";
 import type { SecretStore } from "../store/secret-store.js";
 import { AccessPolicy, type Caller } from "./access.js";
+import { deliveryRoutes } from "./delivery-routes.js";
 import { RateLimitedError, sendError, toLockboxError } from "./errors.js";
 import { Metrics } from "./metrics.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -32,6 +34,8 @@ export interface AppDependencies {
   readonly directory: DirectoryService;
   readonly secrets: SecretsService;
   readonly tokens: TokenService;
+  /** Runtime and build delivery (caches, audit of deliveries). */
+  readonly delivery: Delivery;
   /** Management API rate limit per token; undefined disables it. */
   readonly rateLimit?: { readonly ratePerSecond: number; readonly burst: number } | undefined;
   /** Fastify's logger option: false in tests, a pino config in the server. */
@@ -89,7 +93,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       "request",
     );
   });
+  const unsubscribe = deps.store.onChange((change) => deps.delivery.applyChange(change));
   app.addHook("onClose", async () => {
+    unsubscribe();
     await usage.close();
   });
 
@@ -144,6 +150,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   secretRoutes(context);
   tokenRoutes(context);
   auditRoutes(context);
+
+  deliveryRoutes(app, deps.delivery, deps.store);
 
   const document = openApiDocument(routes.routes, deps.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);

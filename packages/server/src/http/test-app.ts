@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { AuditBatchWriter } from "../audit/audit-batch-writer.js";
 import { Keyring } from "../crypto/index.js";
+import { Delivery } from "../delivery/delivery.js";
 import { bootstrapAdmin } from "../services/bootstrap.js";
 import { SYSTEM_CONTEXT } from "../services/context.js";
 import { DirectoryService } from "../services/directory-service.js";
@@ -27,6 +29,8 @@ export interface TestApp {
   readonly store: KyselyStore;
   readonly directory: DirectoryService;
   readonly tokens: TokenService;
+  readonly delivery: Delivery;
+  readonly audit: AuditBatchWriter;
   readonly adminToken: string;
   /** Every log line the app wrote. */
   readonly logs: string[];
@@ -58,11 +62,15 @@ export async function createTestApp(
       done();
     },
   });
+  const secrets = new SecretsService(store, vault);
+  const audit = new AuditBatchWriter(store, { flushIntervalMs: 20 });
+  const delivery = new Delivery(secrets, tokens, audit);
   const app = await buildApp({
     store,
     directory,
-    secrets: new SecretsService(store, vault),
+    secrets,
     tokens,
+    delivery,
     rateLimit: options.rateLimit,
     logger: { level: "info", stream },
   });
@@ -109,8 +117,11 @@ export async function createTestApp(
       });
       return { email, token: JSON.parse(token.body).token as string };
     },
+    delivery,
+    audit,
     async close() {
       await app.close();
+      await audit.close();
       await store.close();
     },
   };

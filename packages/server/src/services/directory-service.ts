@@ -168,6 +168,7 @@ export class DirectoryService {
       const owned = await tx.countSitesOwnedByOrg(org.id);
       if (owned > 0) throw ownsSites(org, owned);
       await rethrowConflict(tx.deleteOrg(org.id), () => ownsSites(org));
+      await tx.recordChange({ kind: "org", id: org.id });
       await tx.appendAudit({
         ...auditBase(ctx),
         orgId: org.id,
@@ -283,6 +284,7 @@ export class DirectoryService {
       await tx.updateSiteOwner(current.id, newOwner);
       const moved = await tx.findSiteById(current.id);
       if (!moved) throw notFoundError("site", site.name);
+      await tx.recordChange({ kind: "site", id: site.id });
       await tx.appendAudit({
         ...siteAuditBase(ctx, moved),
         orgId: moved.ownerOrgId ?? current.ownerOrgId,
@@ -302,6 +304,7 @@ export class DirectoryService {
     await this.#store.transaction(async (tx) => {
       const current = await lockSite(tx, site);
       await tx.deleteSite(current.id);
+      await tx.recordChange({ kind: "site", id: site.id });
       await tx.appendAudit({
         ...siteAuditBase(ctx, current),
         action: "site.delete",
@@ -440,6 +443,7 @@ export class DirectoryService {
       if (!(await tx.deleteEnvironment(current.id, name))) {
         throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(name, current.name));
       }
+      await tx.recordChange({ kind: "site", id: site.id });
       await tx.appendAudit({
         ...siteAuditBase(ctx, current),
         action: "multidev.delete",

@@ -287,6 +287,7 @@ export class SecretsService {
       const env = input.env ?? null;
       const sealed = await this.#vault.seal(owner.ref, { secretId, env }, input.value, tx);
       await tx.putValue(secretId, env, sealed);
+      await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
       await tx.appendAudit({
         ...auditBase(ctx, owner),
         action: env === null ? "secret.set" : "secret.override.set",
@@ -311,6 +312,7 @@ export class SecretsService {
       if (!existing) throw new LockboxError("SECRET_NOT_FOUND", secretNotFoundMessage(name, ownerLabel));
       if (env === undefined) await tx.deleteSecret(existing.id);
       else await tx.deleteOverride(existing.id, env);
+      await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
       await tx.appendAudit({
         ...auditBase(ctx, owner),
         action: env === undefined ? "secret.delete" : "secret.override.delete",

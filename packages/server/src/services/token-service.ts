@@ -187,6 +187,7 @@ export class TokenService {
       await tx.revokeToken(existing.id, this.#now().toISOString());
       const site = existing.siteId === null ? undefined : await tx.findSiteById(existing.siteId);
       const row = (await tx.findTokenById(existing.id)) ?? existing;
+      await tx.recordChange({ kind: "token", id: row.id });
       await tx.appendAudit({
         ...auditBase(ctx),
         action: "token.revoke",

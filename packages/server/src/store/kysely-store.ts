@@ -25,6 +25,7 @@ import type {
   SiteOwner,
   SiteRow,
   SiteSecrets,
+  StoreChange,
   StoreDialect,
   StoredSecret,
   StoreQueries,
@@ -53,6 +54,8 @@ export interface DialectDriver {
   lockRow(conn: Kysely<Database>, table: "orgs" | "sites", id: string): Promise<boolean>;
   /** Serializes audit appends across every process on the database. */
   lockAudit(conn: Kysely<Database>): Promise<void>;
+  /** Tells other processes about a change when the transaction commits (PostgreSQL NOTIFY). */
+  notify(conn: Kysely<Database>, change: StoreChange): Promise<void>;
   /** The constraint a driver error broke, if it is a constraint error. */
   constraintOf(error: unknown): "unique" | "foreign-key" | "check" | undefined;
   /** Frees the dialect's resources (pool, file lock). */
@@ -737,6 +740,14 @@ class KyselyQueries implements StoreQueries {
 
 /** The queries of one transaction, plus its locks and audit appends. */
 class KyselyTx extends KyselyQueries implements StoreTx {
+  /** Changes recorded in this transaction, published by the store after commit. */
+  readonly changes: StoreChange[] = [];
+
+  async recordChange(change: StoreChange): Promise<void> {
+    this.changes.push(change);
+    await this.driver.notify(this.db, change);
+  }
+
   protected override consistent<T>(fn: (conn: Kysely<Database>) => Promise<T>): Promise<T> {
     return fn(this.db);
   }
@@ -808,8 +819,33 @@ export class KyselyStore extends KyselyQueries implements SecretStore {
     return this.db;
   }
 
-  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    return this.driver.writeTransaction(this.db, (conn) => fn(new KyselyTx(conn, this.driver)));
+  readonly #listeners = new Set<(change: StoreChange) => void>();
+
+  async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
+    let changes: StoreChange[] = [];
+    const result = await this.driver.writeTransaction(this.db, (conn) => {
+      const tx = new KyselyTx(conn, this.driver);
+      changes = tx.changes;
+      return fn(tx);
+    });
+    for (const change of changes) this.emitChange(change);
+    return result;
+  }
+
+  onChange(listener: (change: StoreChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Gives `change` to every listener; a listener's error never reaches the writer. */
+  emitChange(change: StoreChange): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(change);
+      } catch {
+        // Listeners are cache invalidations; they must not fail a committed write.
+      }
+    }
   }
 
   async ping(): Promise<boolean> {

@@ -3,6 +3,13 @@ import pg from "pg";
 import type { Database } from "./database.js";
 import { type DialectDriver, KyselyStore } from "./kysely-store.js";
 import { migrateToLatest } from "./migrate.js";
+import type { StoreChange } from "./secret-store.js";
+
+/** The NOTIFY channel that carries {@link StoreChange}s between server processes. */
+export const CHANGES_CHANNEL = "lockbox_changes";
+
+/** The `application_name` of the LISTEN connection, so operators (and tests) can find it. */
+export const LISTENER_APPLICATION_NAME = "lockbox-listener";
 
 /** The advisory lock key that serializes audit appends across every server ("lockbox" in ASCII). */
 const AUDIT_LOCK_KEY = 0x6c6f636b626f78n;
@@ -42,6 +49,9 @@ const postgresDriver: DialectDriver = {
     const row = await conn.selectFrom(table).select("id").where("id", "=", id).forUpdate().executeTakeFirst();
     return row !== undefined;
   },
+  async notify(conn, change) {
+    await sql`select pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(change)})`.execute(conn);
+  },
   async lockAudit(conn) {
     await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY.toString())}::bigint)`.execute(conn);
   },
@@ -56,3 +66,107 @@ const postgresDriver: DialectDriver = {
     await db.destroy();
   },
 };
+
+/** What {@link listenForChanges} tells its owner. */
+export interface ChangeHandlers {
+  /** A change committed by any process on the database (this one included). */
+  onChange(change: StoreChange): void;
+  /** The listening connection is gone: changes may be missed until `onListening` is called again. */
+  onLost(): void;
+  /** Listening (again): changes from now on arrive; earlier ones may have been missed. */
+  onListening(): void;
+}
+
+/** A running listener; `close()` stops it for good. */
+export interface ChangeListener {
+  readonly listening: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * LISTENs for changes on a dedicated connection outside the pool (a pooled connection would be
+ * handed to queries and lose the subscription). When the connection drops it reports `onLost` and
+ * reconnects with backoff (100 ms doubling to 5 s), reporting `onListening` once subscribed again.
+ * Payloads that are not well-formed changes are ignored.
+ */
+export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeListener {
+  let client: pg.Client | undefined;
+  let closed = false;
+  let listening = false;
+  let delayMs = 100;
+  let timer: NodeJS.Timeout | undefined;
+
+  const lost = (dead: pg.Client) => {
+    if (client !== dead) return;
+    client = undefined;
+    dead.removeAllListeners();
+    dead.on("error", () => {});
+    void dead.end().catch(() => {});
+    if (listening) {
+      listening = false;
+      handlers.onLost();
+    }
+    if (!closed) {
+      timer = setTimeout(connect, delayMs);
+      timer.unref();
+      delayMs = Math.min(delayMs * 2, 5000);
+    }
+  };
+
+  const connect = async () => {
+    if (closed) return;
+    const next = new pg.Client({ connectionString: url, application_name: LISTENER_APPLICATION_NAME });
+    client = next;
+    next.on("error", () => lost(next));
+    next.on("end", () => lost(next));
+    next.on("notification", (message) => {
+      if (message.channel !== CHANGES_CHANNEL || message.payload === undefined) return;
+      const change = parseChange(message.payload);
+      if (change) handlers.onChange(change);
+    });
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${CHANGES_CHANNEL}`);
+      if (client !== next || closed) return;
+      listening = true;
+      delayMs = 100;
+      handlers.onListening();
+    } catch {
+      lost(next);
+    }
+  };
+
+  void connect();
+  return {
+    get listening() {
+      return listening;
+    },
+    async close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+      const current = client;
+      client = undefined;
+      listening = false;
+      if (current) {
+        current.removeAllListeners();
+        current.on("error", () => {});
+        await current.end().catch(() => {});
+      }
+    },
+  };
+}
+
+function parseChange(payload: string): StoreChange | undefined {
+  try {
+    const parsed = JSON.parse(payload) as { kind?: unknown; id?: unknown };
+    if (
+      (parsed.kind === "site" || parsed.kind === "org" || parsed.kind === "token") &&
+      typeof parsed.id === "string"
+    ) {
+      return { kind: parsed.kind, id: parsed.id };
+    }
+  } catch {
+    // Not ours: ignore.
+  }
+  return undefined;
+}

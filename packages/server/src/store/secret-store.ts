@@ -25,6 +25,13 @@ export interface SecretStore extends StoreQueries {
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
 
+  /**
+   * Calls `listener` with every change committed through this store object, synchronously right
+   * after its transaction commits (so a caller can drop caches before it answers). Changes by
+   * other processes arrive through {@link listenForChanges} on PostgreSQL. Returns an unsubscribe.
+   */
+  onChange(listener: (change: StoreChange) => void): () => void;
+
   /** Whether the database answers a trivial query (for `/readyz`). Never throws. */
   ping(): Promise<boolean>;
 
@@ -49,7 +56,26 @@ export interface StoreTx extends StoreQueries {
    * transaction, so a write and its audit event are atomic.
    */
   appendAudit(event: AuditEventInput): Promise<AuditEvent>;
+
+  /**
+   * Records that this transaction changes what a site resolves, or who a token is. After commit
+   * the change goes to this store's {@link SecretStore.onChange} listeners; on PostgreSQL it is
+   * also sent with NOTIFY, which the database delivers to every listening process only if the
+   * transaction commits.
+   */
+  recordChange(change: StoreChange): Promise<void>;
 }
+
+/**
+ * A committed change that can alter resolution results or token identities. Ids only: payloads
+ * cross processes (PostgreSQL NOTIFY, under 8000 bytes) and never carry names or values.
+ * `site`: a site's secrets, owner, environments or tokens changed; `org`: an org's secrets
+ * changed (every site it owns); `token`: a token was revoked.
+ */
+export type StoreChange =
+  | { readonly kind: "site"; readonly id: string }
+  | { readonly kind: "org"; readonly id: string }
+  | { readonly kind: "token"; readonly id: string };
 
 /** Queries available on the store (each in its own implicit transaction) and inside a transaction. */
 export interface StoreQueries {

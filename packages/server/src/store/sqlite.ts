@@ -53,6 +53,8 @@ function sqliteDriver(release: () => void): DialectDriver {
       return row !== undefined;
     },
     async lockAudit() {},
+    // One server per SQLite file: there is no other process to tell.
+    async notify() {},
     constraintOf(error) {
       const code = (error as { code?: unknown }).code;
       if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return "unique";

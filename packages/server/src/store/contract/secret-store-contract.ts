@@ -378,6 +378,25 @@ export function secretStoreContract(name: string, createDatabase: () => Promise<
       expect(await store.listAudit({ orgId: randomUUID() })).toEqual([]);
     });
 
+    it("publishes recorded changes to listeners after commit, and never after a rollback", async () => {
+      const seen: string[] = [];
+      const unsubscribe = store.onChange((change) => seen.push(`${change.kind}:${change.id}`));
+      await store.transaction(async (tx) => {
+        await tx.recordChange({ kind: "site", id: "committed" });
+        expect(seen).toEqual([]);
+      });
+      expect(seen).toEqual(["site:committed"]);
+      await store
+        .transaction(async (tx) => {
+          await tx.recordChange({ kind: "org", id: "rolled-back" });
+          throw new Error("abort");
+        })
+        .catch(() => {});
+      unsubscribe();
+      await store.transaction((tx) => tx.recordChange({ kind: "token", id: "after-unsubscribe" }));
+      expect(seen).toEqual(["site:committed"]);
+    });
+
     it("answers ping while open", async () => {
       expect(await store.ping()).toBe(true);
     });

@@ -1,0 +1,47 @@
+import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME } from "@lockbox/core";
+import type { FastifyInstance } from "fastify";
+import type { Delivery } from "../delivery/delivery.js";
+import type { StoreQueries } from "../store/secret-store.js";
+import { bearerToken } from "./app.js";
+
+/**
+ * The machine endpoints: `GET /site/secrets` for runtime tokens (the hot path: a cached,
+ * already-serialized body with its ETag; no per-request logging, hashing or store read once warm)
+ * and `GET /v1/build/secrets` for build tokens. Neither is rate-limited (SPEC §5).
+ */
+export function deliveryRoutes(app: FastifyInstance, delivery: Delivery, store: StoreQueries): void {
+  app.get("/site/secrets", { logLevel: "warn" }, async (request, reply) => {
+    const identity = await delivery.identify(bearerToken(request), "runtime");
+    const payload = await delivery.runtimeSet(identity);
+    void reply.header("etag", payload.etag).header("cache-control", "no-cache");
+    if (request.headers["if-none-match"] === payload.etag) return reply.code(304).send();
+    delivery.recordDelivery(identity, payload.version, String(request.id));
+    return reply.type("application/json; charset=utf-8").send(payload.body);
+  });
+
+  app.get("/v1/build/secrets", async (request, reply) => {
+    const identity = await delivery.identify(bearerToken(request), "build");
+    const { secrets, version } = await delivery.buildSet(identity);
+    const site = await store.findSiteById(identity.siteId);
+    const env: Record<string, string> = Object.create(null);
+    let base: unknown;
+    for (const secret of secrets) {
+      if (secret.type !== "env") continue;
+      if (secret.name === COMPOSER_AUTH_ENV_NAME) base = JSON.parse(secret.value);
+      else env[secret.name] = secret.value;
+    }
+    const composerAuth = buildComposerAuth(
+      base,
+      secrets.filter((s) => s.type === "composer"),
+    );
+    delivery.recordDelivery(identity, version, String(request.id));
+    void reply.header("cache-control", "no-store");
+    return {
+      site: site?.name ?? identity.siteId,
+      environment: identity.env,
+      version,
+      env: { ...env },
+      composerAuth,
+    };
+  });
+}

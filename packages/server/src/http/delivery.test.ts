@@ -1,0 +1,222 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { contractDatabases } from "../store/contract/test-databases.js";
+import { createTestApp, type TestApp } from "./test-app.js";
+
+describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create }) => {
+  let t: TestApp;
+  let drop: () => Promise<void>;
+  const admin = () => ({ token: t.adminToken });
+  const put = async (url: string, body: unknown) => {
+    const response = await t.call("PUT", url, { ...admin(), body });
+    expect([url, response.status]).toEqual([url, expect.any(Number)]);
+    expect(response.status, JSON.stringify(response.json)).toBeLessThan(300);
+  };
+  const mint = async (kind: "runtime" | "build", site: string, env: string) => {
+    const response = await t.call("POST", "/v1/tokens", { ...admin(), body: { kind, site, env } });
+    expect(response.status, JSON.stringify(response.json)).toBe(201);
+    return response.json as { token: string; id: string };
+  };
+  const runtime = (token: string, headers: Record<string, string> = {}) =>
+    t.call("GET", "/site/secrets", { token, headers });
+  const values = async (token: string) => {
+    const response = await runtime(token);
+    expect(response.status, response.body).toBe(200);
+    return Object.fromEntries(
+      Object.entries(response.json.Secrets as Record<string, { Value: string }>).map(([k, v]) => [
+        k,
+        v.Value,
+      ]),
+    );
+  };
+
+  beforeAll(async () => {
+    const database = await create();
+    drop = () => database.drop();
+    t = await createTestApp(database);
+    for (const name of ["org-a", "org-b", "org-s"])
+      await t.call("POST", "/v1/orgs", { ...admin(), body: { name } });
+    await t.call("POST", "/v1/sites", {
+      ...admin(),
+      body: { name: "site-a", org: "org-a", supportingOrgs: ["org-s"] },
+    });
+    await t.call("POST", "/v1/sites", { ...admin(), body: { name: "site-b", org: "org-b" } });
+    await t.call("POST", "/v1/sites/site-a/environments", { ...admin(), body: { name: "feature" } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await drop?.();
+  });
+
+  it("answers in the seed product's wire shape with a content Version as ETag, and 304 when unchanged", async () => {
+    await put("/v1/sites/site-b/secrets/WIRE", { value: "wire-value", scopes: "web,user" });
+    const { token } = await mint("runtime", "site-b", "live");
+    const response = await runtime(token);
+    expect(response.status).toBe(200);
+    expect(response.headers["content-type"]).toMatch(/^application\/json/);
+    const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
+    expect(response.json).toEqual({
+      SiteID: site.id,
+      Environment: "live",
+      Secrets: { WIRE: { Type: "runtime", Value: "wire-value", Scopes: ["web", "user"] } },
+      Count: 1,
+      Version: expect.stringMatching(/^[0-9a-f]{32}$/),
+      Scopes: ["web"],
+    });
+    expect(response.headers.etag).toBe(`"${response.json.Version}"`);
+    const unchanged = await runtime(token, { "if-none-match": String(response.headers.etag) });
+    expect([unchanged.status, unchanged.body]).toEqual([304, ""]);
+    await put("/v1/sites/site-b/secrets/WIRE", { value: "wire-value-2" });
+    const changed = await runtime(token, { "if-none-match": String(response.headers.etag) });
+    expect(changed.status).toBe(200);
+    expect(changed.json.Version).not.toBe(response.json.Version);
+    // The same content gives the same Version again.
+    await put("/v1/sites/site-b/secrets/WIRE", { value: "wire-value" });
+    expect((await runtime(token)).json.Version).toBe(response.json.Version);
+  });
+
+  it("applies every resolution consequence for scope web", async () => {
+    await put("/v1/orgs/org-a/secrets/PRECEDENCE", { value: "org", scopes: "web" });
+    await put("/v1/orgs/org-a/secrets/PRECEDENCE/envs/live", { value: "org-live" });
+    await put("/v1/sites/site-a/secrets/PRECEDENCE", { value: "site", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/PRECEDENCE/envs/live", { value: "site-live" });
+    await put("/v1/orgs/org-a/secrets/HIDDEN_BY_SITE", { value: "org", scopes: "web" });
+    await put("/v1/orgs/org-a/secrets/HIDDEN_BY_SITE/envs/live", { value: "org-live" });
+    await put("/v1/sites/site-a/secrets/HIDDEN_BY_SITE", { value: "site-base", scopes: "web" });
+    await put("/v1/orgs/org-a/secrets/FILTERED", { value: "org-web", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/FILTERED", { value: "site-ic", type: "env", scopes: "ic" });
+    await put("/v1/orgs/org-s/secrets/SUPPORTING", { value: "never", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/AN_ENV_TYPE", { value: "env-type", type: "env", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/NO_WEB", { value: "user-only", scopes: "user" });
+    await put("/v1/orgs/org-a/secrets/RETURNS", { value: "org-returns", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/RETURNS", { value: "site-returns", scopes: "web" });
+    const live = await mint("runtime", "site-a", "live");
+    const dev = await mint("runtime", "site-a", "dev");
+    const got = await values(live.token);
+    expect(got).toMatchObject({
+      PRECEDENCE: "site-live",
+      HIDDEN_BY_SITE: "site-base",
+      FILTERED: "org-web",
+      AN_ENV_TYPE: "env-type",
+      RETURNS: "site-returns",
+    });
+    expect(got).not.toHaveProperty("SUPPORTING");
+    expect(got).not.toHaveProperty("NO_WEB");
+    expect((await values(dev.token)).PRECEDENCE).toBe("site");
+    await t.call("DELETE", "/v1/sites/site-a/secrets/RETURNS", admin());
+    expect((await values(live.token)).RETURNS).toBe("org-returns");
+  });
+
+  it("gives a token of site A in live nothing of site B or of dev", async () => {
+    await put("/v1/sites/site-b/secrets/B_ONLY", { value: "b", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/DEV_ONLY", { value: "base", scopes: "web" });
+    await put("/v1/sites/site-a/secrets/DEV_ONLY/envs/dev", { value: "dev-value" });
+    const live = await mint("runtime", "site-a", "live");
+    const got = await values(live.token);
+    expect(got).not.toHaveProperty("B_ONLY");
+    expect(got.DEV_ONLY).toBe("base");
+    expect(JSON.stringify(got)).not.toContain("dev-value");
+  });
+
+  it("serves a write at once, and refuses a revoked token or one whose multidev is gone", async () => {
+    const live = await mint("runtime", "site-a", "live");
+    await values(live.token);
+    await put("/v1/orgs/org-a/secrets/FRESH", { value: "one", scopes: "web" });
+    expect((await values(live.token)).FRESH).toBe("one");
+    await put("/v1/orgs/org-a/secrets/FRESH", { value: "two" });
+    expect((await values(live.token)).FRESH).toBe("two");
+
+    expect((await t.call("DELETE", `/v1/tokens/${live.id}`, admin())).status).toBe(204);
+    expect((await runtime(live.token)).json.error.code).toBe("UNAUTHENTICATED");
+
+    await t.call("POST", "/v1/sites/site-a/environments", { ...admin(), body: { name: "gone" } });
+    const gone = await mint("runtime", "site-a", "gone");
+    await values(gone.token);
+    expect((await t.call("DELETE", "/v1/sites/site-a/environments/gone", admin())).status).toBe(204);
+    expect((await runtime(gone.token)).status).toBe(401);
+  });
+
+  it("follows a transfer: the site inherits from its new owner at once", async () => {
+    await t.call("POST", "/v1/sites", { ...admin(), body: { name: "site-moving", org: "org-a" } });
+    await put("/v1/orgs/org-b/secrets/FROM_B", { value: "b", scopes: "web" });
+    const token = (await mint("runtime", "site-moving", "dev")).token;
+    expect(await values(token)).not.toHaveProperty("FROM_B");
+    expect(
+      (await t.call("POST", "/v1/sites/site-moving/transfer", { ...admin(), body: { org: "org-b" } })).status,
+    ).toBe(200);
+    expect((await values(token)).FROM_B).toBe("b");
+  });
+
+  it("refuses other kinds of tokens on each endpoint", async () => {
+    const build = await mint("build", "site-a", "dev");
+    const live = await mint("runtime", "site-a", "live");
+    expect((await runtime(t.adminToken)).json.error.code).toBe("FORBIDDEN");
+    expect((await runtime(build.token)).status).toBe(403);
+    expect((await t.call("GET", "/v1/build/secrets", { token: live.token })).status).toBe(403);
+    expect((await runtime("lbr_nonsense")).status).toBe(401);
+    expect((await t.call("GET", "/site/secrets")).status).toBe(401);
+  });
+
+  it("builds environment variables and COMPOSER_AUTH for a build token of dev or a multidev only", async () => {
+    await put("/v1/orgs/org-b/secrets/COMPOSER_AUTH", {
+      value: JSON.stringify({
+        "http-basic": {
+          "repo.example.com": { username: "base", password: "base" },
+          "other.example.com": { username: "o", password: "p" },
+        },
+      }),
+      type: "env",
+      scopes: "ic",
+    });
+    await put("/v1/sites/site-b/secrets/http-basic.repo.example.com:8080", {
+      value: "user:pa:ss",
+      type: "composer",
+      scopes: "ic",
+    });
+    await put("/v1/sites/site-b/secrets/http-basic.repo.example.com", {
+      value: "site:secret",
+      type: "composer",
+      scopes: "ic",
+    });
+    await put("/v1/sites/site-b/secrets/BUILD_FLAG", { value: "yes", type: "env", scopes: "ic" });
+    await put("/v1/sites/site-b/secrets/RUNTIME_ONLY", { value: "no", type: "runtime", scopes: "ic,web" });
+    const refused = await t.call("POST", "/v1/tokens", {
+      ...admin(),
+      body: { kind: "build", site: "site-b", env: "live" },
+    });
+    expect([refused.status, refused.json.error.message]).toEqual([
+      422,
+      "Integrated Composer builds run only in dev or a multidev environment, never in 'live'.",
+    ]);
+    const build = await mint("build", "site-b", "dev");
+    const response = await t.call("GET", "/v1/build/secrets", { token: build.token });
+    expect(response.status).toBe(200);
+    expect(response.json).toMatchObject({
+      site: "site-b",
+      environment: "dev",
+      env: { BUILD_FLAG: "yes" },
+      composerAuth: {
+        "http-basic": {
+          "repo.example.com": { username: "site", password: "secret" },
+          "repo.example.com:8080": { username: "user", password: "pa:ss" },
+          "other.example.com": { username: "o", password: "p" },
+        },
+      },
+    });
+    expect(response.json.env).not.toHaveProperty("RUNTIME_ONLY");
+    expect(response.json.env).not.toHaveProperty("COMPOSER_AUTH");
+  });
+
+  it("audits the first delivery of each version to each token, off the request path, and not a 304", async () => {
+    const { token, id } = await mint("runtime", "site-b", "test");
+    const first = await runtime(token);
+    await runtime(token);
+    await runtime(token, { "if-none-match": String(first.headers.etag) });
+    await t.audit.flush();
+    const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
+    const events = await t.store.listAudit({ siteId: site.id, limit: 1000 });
+    const deliveries = events.filter((e) => e.action === "runtime.deliver" && e.actor === `token:${id}`);
+    expect(deliveries.map((e) => [e.target, e.environment])).toEqual([
+      [`site:${site.id}/version:${first.json.Version}`, "test"],
+    ]);
+  });
+});

@@ -1,0 +1,70 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "./contract/test-databases.js";
+import type { KyselyStore } from "./kysely-store.js";
+import { type ChangeListener, LISTENER_APPLICATION_NAME, listenForChanges } from "./postgres.js";
+import type { StoreChange } from "./secret-store.js";
+
+const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error("timed out waiting");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL", () => {
+  let database: TestDatabase;
+  let writer: KyselyStore;
+  let listener: ChangeListener;
+  const received: StoreChange[] = [];
+  const events: string[] = [];
+
+  beforeAll(async () => {
+    database = await postgresTestDatabase();
+    writer = await database.open();
+    listener = listenForChanges(database.location, {
+      onChange: (change) => received.push(change),
+      onLost: () => events.push("lost"),
+      onListening: () => events.push("listening"),
+    });
+    await waitFor(() => listener.listening);
+  });
+  afterAll(async () => {
+    await listener?.close();
+    await writer?.close();
+    await database?.drop();
+  });
+
+  it("receives changes committed by another connection, and none that rolled back", async () => {
+    await writer.transaction((tx) => tx.recordChange({ kind: "site", id: "a" }));
+    await writer
+      .transaction(async (tx) => {
+        await tx.recordChange({ kind: "org", id: "never" });
+        throw new Error("abort");
+      })
+      .catch(() => {});
+    await writer.transaction((tx) => tx.recordChange({ kind: "token", id: "b" }));
+    await waitFor(() => received.length >= 2);
+    expect(received).toEqual([
+      { kind: "site", id: "a" },
+      { kind: "token", id: "b" },
+    ]);
+  });
+
+  it("reports a cut connection, reconnects, and receives changes again", async () => {
+    const admin = new pg.Client({ connectionString: database.location });
+    await admin.connect();
+    await admin.query(
+      "select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1 and datname = current_database()",
+      [LISTENER_APPLICATION_NAME],
+    );
+    await admin.end();
+    await waitFor(() => events.includes("lost"));
+    await waitFor(() => listener.listening && events.at(-1) === "listening");
+    received.length = 0;
+    await writer.transaction((tx) => tx.recordChange({ kind: "site", id: "after-reconnect" }));
+    await waitFor(() => received.length === 1);
+    expect(received).toEqual([{ kind: "site", id: "after-reconnect" }]);
+  });
+});
