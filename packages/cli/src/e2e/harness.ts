@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The built server entry point and CLI binary, as `npm start` and `npx lockbox` run them. */
+export const SERVER_MAIN = fileURLToPath(new URL("../../../server/dist/main.js", import.meta.url));
+export const CLI_BIN = fileURLToPath(new URL("../../bin/lockbox.js", import.meta.url));
+
+/** A real server process on a free port, and what it printed. */
+export interface ServerProcess {
+  readonly url: string;
+  /** The admin token printed on first start (undefined on later starts). */
+  readonly adminToken: string | undefined;
+  readonly process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Starts `node packages/server/dist/main.js` in `cwd` with `args` (port 0 unless given) and waits
+ * for its banner. Rejects with what it printed if it exits first.
+ */
+export function startServerProcess(options: {
+  cwd: string;
+  args?: string[];
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  const args = options.args ?? [];
+  const child = spawn(
+    process.execPath,
+    [SERVER_MAIN, ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
+    {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (chunk) => {
+    out += String(chunk);
+  });
+  child.stderr?.on("data", (chunk) => {
+    err += String(chunk);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start in 20 s:\n${out}\n${err}`)),
+      20_000,
+    );
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}\n${err}`));
+    });
+    const check = () => {
+      const match = /listening on (https?:\/\/\S+?) \(/.exec(out);
+      if (!match?.[1]) return;
+      child.stdout?.off("data", check);
+      // The banner is written in one piece; give the rest of it a moment to arrive.
+      setTimeout(() => {
+        clearTimeout(timer);
+        resolve({
+          url: match[1] as string,
+          adminToken: /\b(lbx_[A-Za-z0-9_-]{43})\b/.exec(out)?.[1],
+          process: child,
+          stdout: () => out,
+          stderr: () => err,
+          stop: (signal = "SIGTERM") => {
+            if (child.exitCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }, 50);
+    };
+    child.stdout?.on("data", check);
+  });
+}
+
+/** What a CLI run printed and how it exited. */
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the real `lockbox` binary with `args`, feeding `input` on stdin. */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: { PATH: process.env.PATH ?? "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.once("error", reject);
+    child.once("close", (code) =>
+      resolve({
+        code,
+        stdout: Buffer.concat(stdout).toString("utf8"),
+        stderr: Buffer.concat(stderr).toString("utf8"),
+      }),
+    );
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** A temporary folder removed by `cleanup()`. */
+export function tempDir(prefix = "lockbox-e2e-"): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A fresh master key, base64, as `LOCKBOX_MASTER_KEY` takes it. */
+export function newMasterKey(): string {
+  return randomBytes(32).toString("base64");
+}
