@@ -169,5 +169,19 @@ export const auditVerifyResponse = z.object({
   problem: z.string().optional(),
   message: z.string().optional(),
 });
+export const localSecretsResponse = z.object({
+  EntityType: z.literal("sites"),
+  EntityId: z.string(),
+  Secrets: z.record(
+    z.string(),
+    z.object({
+      Type: secretType,
+      Value: nullableValue,
+      Scopes: scopes,
+      EnvValues: z.record(z.string(), nullableValue),
+      OrgValues: z.record(z.string(), nullableValue),
+    }),
+  ),
+});
 export const listOf = (item: z.ZodType) => z.object({ items: z.array(item), next: z.string().nullable() });
 export const itemsOf = (item: z.ZodType) => z.object({ items: z.array(item) });

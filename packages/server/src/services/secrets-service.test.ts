@@ -478,6 +478,30 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       ]);
     });
 
+    it("writes the local development file from the same rows and redaction, audited apart", async () => {
+      const org = await makeOrg();
+      const site = await makeSite({ orgId: org.id });
+      await secrets.setOrgSecret(ctx, org, { name: "FROM_ORG", value: "org-value", scopes: ["web", "user"] });
+      await secrets.setOrgSecret(ctx, org, { name: "FROM_ORG", value: "org-live", env: "live" });
+      await secrets.setSiteSecret(ctx, site, { name: "OWN", value: "own", scopes: ["web"] });
+      await secrets.setSiteSecret(ctx, site, { name: "OWN", value: "own-test", env: "test" });
+      expect(await secrets.localSecretsFile(ctx, site)).toEqual({
+        EntityType: "sites",
+        EntityId: site.id,
+        Secrets: {
+          FROM_ORG: {
+            Type: "runtime",
+            Value: "org-value",
+            Scopes: ["web", "user"],
+            EnvValues: {},
+            OrgValues: { default: "org-value", live: "org-live" },
+          },
+          OWN: { Type: "runtime", Value: null, Scopes: ["web"], EnvValues: { test: null }, OrgValues: {} },
+        },
+      });
+      expect((await store.listAudit({ siteId: site.id, limit: 1 }))[0]?.action).toBe("secret.local-generate");
+    });
+
     it("redacts resolve output unless the winning secret has the user scope", async () => {
       const org = await makeOrg();
       const site = await makeSite({ orgId: org.id });

@@ -51,6 +51,22 @@ export interface SiteSecretListRow {
   readonly owner: "site" | "org";
 }
 
+/** The local development file of SPEC §3, written by `secret:site:local-generate`. */
+export interface LocalSecretsFile {
+  readonly EntityType: "sites";
+  readonly EntityId: string;
+  readonly Secrets: Record<
+    string,
+    {
+      readonly Type: SecretType;
+      readonly Value: string | null;
+      readonly Scopes: readonly Scope[];
+      readonly EnvValues: Readonly<Record<string, string | null>>;
+      readonly OrgValues: Readonly<Record<string, string | null>>;
+    }
+  >;
+}
+
 /** One row of `secret:org:list`. */
 export interface OrgSecretListRow {
   readonly name: string;
@@ -122,6 +138,33 @@ export class SecretsService {
    * override. A people-facing read of values, so it is audited.
    */
   async listSiteSecrets(ctx: RequestContext, site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
+    const rows = await this.#siteRows(site, env);
+    await this.#auditRead(ctx, "secret.list", siteTarget(site), env ?? null, site);
+    return rows;
+  }
+
+  /**
+   * `secret:site:local-generate`: the file of SPEC §3 for local development — the rows of
+   * {@link listSiteSecrets} as `{EntityType, EntityId, Secrets: {name: {Type, Value, Scopes, EnvValues, OrgValues}}}`,
+   * with the same redaction. Audited as `secret.local-generate`.
+   */
+  async localSecretsFile(ctx: RequestContext, site: SiteRow): Promise<LocalSecretsFile> {
+    const rows = await this.#siteRows(site);
+    await this.#auditRead(ctx, "secret.local-generate", siteTarget(site), null, site);
+    const secrets: LocalSecretsFile["Secrets"] = Object.create(null);
+    for (const row of rows) {
+      secrets[row.name] = {
+        Type: row.type,
+        Value: row.value,
+        Scopes: row.scopes,
+        EnvValues: row.envValues,
+        OrgValues: row.orgValues,
+      };
+    }
+    return { EntityType: "sites", EntityId: site.id, Secrets: { ...secrets } };
+  }
+
+  async #siteRows(site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
     const loaded = await this.#store.loadSiteSecrets(site.id);
     if (!loaded) throw siteNotFound(site.name);
     const owner = siteOwner(loaded.site).ref;
@@ -164,7 +207,6 @@ export class SecretsService {
       }
       rows.sort((a, b) => compareNames(a.name, b.name));
     }
-    await this.#auditRead(ctx, "secret.list", siteTarget(site), env ?? null, site);
     return rows;
   }
 

@@ -17,6 +17,7 @@ import type { RouteContext } from "../app.js";
 import { contextOf } from "../present.js";
 import {
   itemsOf,
+  localSecretsResponse,
   messageResponse,
   orgParams,
   orgSecretEnvParams,
@@ -124,6 +125,19 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
         throw new LockboxError("VALIDATION_FAILED", `Invalid scope '${scope}': use one of ic, web, user.`);
       }
       return { items: await secrets.resolveForPeople(contextOf(request), found, query.env, scope) };
+    },
+  });
+
+  routes.add({
+    method: "GET",
+    url: "/v1/sites/:site/local-secrets",
+    tag: "secrets",
+    summary: "The local development file of secret:site:local-generate (redacted like the listing)",
+    params: siteParams,
+    response: localSecretsResponse,
+    handler: async ({ caller, params, request }) => {
+      const found = await site(caller, params.site);
+      return secrets.localSecretsFile(contextOf(request), found);
     },
   });
 
