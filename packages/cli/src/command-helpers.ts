@@ -1,0 +1,124 @@
+import { composerOverrideWarning, isUuid, noWebScopeNote, orgNameSchema, SECRET_TYPES } from "@lockbox/core";
+import type { SetSecretResult } from "@lockbox/sdk";
+import { type Command, Option } from "commander";
+import type { CliContext } from "./context.js";
+import { CliError, UsageError } from "./errors.js";
+import { confirm } from "./input.js";
+import { type FieldSet, LIST_FORMATS, type ListFormat } from "./output.js";
+
+/** Appends an `Examples:` section to a command's `--help`. */
+export function withExamples(command: Command, examples: readonly string[]): Command {
+  return command.addHelpText("after", `\nExamples:\n${examples.map((line) => `  $ ${line}`).join("\n")}\n`);
+}
+
+/** `--format`, limited to `formats`, default `table`. */
+export function formatOption(formats: readonly ListFormat[] = LIST_FORMATS): Option {
+  return new Option("--format <format>", "output format").choices(formats).default("table");
+}
+
+/** `--fields=a,b` or `--fields='*'`, listing the fields in the help. */
+export function fieldsOption(fields: FieldSet): Option {
+  return new Option(
+    "--fields <fields>",
+    `comma-separated fields to show, or '*' for all: ${fields.all.join(", ")} (table default: ${fields.tableDefault.join(",")})`,
+  );
+}
+
+/** `--type`: runtime, env or composer. */
+export function typeOption(): Option {
+  return new Option("--type <type>", "secret type, for a new secret (default: runtime)").choices(
+    SECRET_TYPES,
+  );
+}
+
+/** `--scope`: a comma list of ic, web, user. */
+export function scopeOption(): Option {
+  return new Option(
+    "--scope <scopes>",
+    "comma-separated scopes for a new secret: ic, web, user (default: user)",
+  );
+}
+
+/** `--value-file`: read the value from a file, byte for byte. */
+export function valueFileOption(): Option {
+  return new Option("--value-file <path>", "read the value from this file, byte for byte");
+}
+
+/**
+ * Checks an organization argument: a name or a UUID.
+ *
+ * @throws {UsageError} with the naming rule.
+ */
+export function parseOrgArg(org: string): string {
+  if (isUuid(org)) return org.toLowerCase();
+  const result = orgNameSchema.safeParse(org);
+  if (result.success) return result.data;
+  throw new UsageError(result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`);
+}
+
+/**
+ * Tells the user how a set went: the server's message, then each note once (no web scope, an
+ * override builds never read). Without notes from the server, the same notes are derived here.
+ */
+export function reportSet(context: CliContext, result: SetSecretResult, env: string | undefined): void {
+  context.info(result.message || "Secret successfully set.");
+  let notes: readonly string[];
+  if (Array.isArray(result.notes)) {
+    notes = result.notes;
+  } else {
+    const local: string[] = [];
+    const secret = result.secret;
+    if (result.created && !secret.scopes.includes("web")) local.push(noWebScopeNote(secret.name));
+    const warning = env === undefined ? undefined : composerOverrideWarning(secret.type, secret.name, env);
+    if (warning !== undefined) local.push(warning);
+    notes = local;
+  }
+  for (const note of new Set(notes)) context.info(note);
+}
+
+/**
+ * Asks before a destructive command on a terminal, unless `--yes`; a script (no terminal on stdin)
+ * has already decided.
+ *
+ * @throws {CliError} when the user declines.
+ */
+export async function confirmDestructive(
+  context: CliContext,
+  yes: boolean | undefined,
+  question: string,
+): Promise<void> {
+  if (yes === true || !context.io.stdin.isTTY) return;
+  if (!(await confirm(context.io, question))) throw new CliError("Cancelled: nothing was changed.");
+}
+
+/**
+ * A readable cell from a loosely typed server object: the first of `keys` that holds a string or
+ * number; an object holding `name` or `email` gives that.
+ */
+export function pick(
+  item: Readonly<Record<string, unknown>>,
+  ...keys: readonly string[]
+): string | undefined {
+  for (const key of keys) {
+    const label = labelOf(item[key]);
+    if (label !== undefined) return label;
+  }
+  return undefined;
+}
+
+/** The names (or emails) of a list of server objects or strings. */
+export function labels(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  return list.map((entry) => labelOf(entry)).filter((label): label is string => label !== undefined);
+}
+
+function labelOf(value: unknown): string | undefined {
+  if (typeof value === "string") return value;
+  if (typeof value === "number") return String(value);
+  if (typeof value === "object" && value !== null) {
+    const { name, email } = value as { name?: unknown; email?: unknown };
+    if (typeof name === "string") return name;
+    if (typeof email === "string") return email;
+  }
+  return undefined;
+}

@@ -1,0 +1,153 @@
+import { spawn } from "node:child_process";
+import { isUuid } from "@lockbox/core";
+import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
+import { type Command, Option } from "commander";
+import { parseSiteArg } from "../arguments.js";
+import { withExamples } from "../command-helpers.js";
+import { readConfig } from "../config.js";
+import type { CliContext } from "../context.js";
+import { ENV_FORMATS, type EnvFormat, formatEnv } from "../env-format.js";
+import { CliError, UsageError } from "../errors.js";
+import { Masker, maskNeedles } from "../masking.js";
+
+/** Registers `build:env` and `build:run` (SPEC §4), which read with a build token. */
+export function registerBuildCommands(program: Command, context: CliContext): void {
+  program.commandsGroup("Builds (with LOCKBOX_BUILD_TOKEN):");
+
+  withExamples(
+    program
+      .command("build:env")
+      .description(
+        "Print the build's environment variables (env secrets and COMPOSER_AUTH) for <site>.<env>, read with the build token in LOCKBOX_BUILD_TOKEN. Shell output is quoted safely for any value.",
+      )
+      .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
+      .addOption(new Option("--format <format>", "output format").choices(ENV_FORMATS).default("shell"))
+      .action(async (target: string, options: { format: EnvFormat }) => {
+        const secrets = await buildSecrets(context, target);
+        context.io.stdout.write(formatEnv(buildVariables(secrets), options.format));
+      }),
+    [
+      'eval "$(lockbox build:env my-site.dev)"',
+      "lockbox build:env my-site.dev --format=dotenv > .env",
+      "lockbox build:env my-site.feature --format=json",
+    ],
+  );
+
+  withExamples(
+    program
+      .command("build:run")
+      .description(
+        "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code.",
+      )
+      .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
+      .argument("<command...>", "the command and its arguments, after --")
+      .passThroughOptions()
+      .action(async (target: string, command: string[]) => {
+        const secrets = await buildSecrets(context, target);
+        const variables = buildVariables(secrets);
+        context.exitCode = await runMasked(
+          context,
+          command,
+          variables,
+          maskNeedles(Object.values(variables)),
+        );
+      }),
+    [
+      "lockbox build:run my-site.dev -- composer install --no-interaction",
+      "lockbox build:run my-site.feature -- npm run build",
+    ],
+  );
+}
+
+/** The variables a build gets: its `env` secrets, and `COMPOSER_AUTH` when there are credentials. */
+export function buildVariables(secrets: BuildSecrets): Record<string, string> {
+  const variables: Record<string, string> = { ...secrets.env };
+  if (Object.keys(secrets.composerAuth).length > 0)
+    variables.COMPOSER_AUTH = JSON.stringify(secrets.composerAuth);
+  return variables;
+}
+
+async function buildSecrets(context: CliContext, target: string): Promise<BuildSecrets> {
+  const { site, env } = parseSiteArg(target, "required");
+  const { env: vars } = context.io;
+  const token = vars.LOCKBOX_BUILD_TOKEN?.trim();
+  if (!token) {
+    throw new UsageError(
+      `Builds read secrets with a build token: set LOCKBOX_BUILD_TOKEN (mint one with: lockbox token:build:create ${site}.${env}).`,
+    );
+  }
+  if (!token.startsWith("lbb_")) {
+    throw new UsageError(
+      `LOCKBOX_BUILD_TOKEN holds a ${token.startsWith("lbx_") ? "user" : token.startsWith("lbr_") ? "runtime" : "malformed"} token; builds need a build token (lbb_…): lockbox token:build:create ${site}.${env}`,
+    );
+  }
+  const url = vars.LOCKBOX_URL?.trim() || (await readConfig(context.configDir, (m) => context.warn(m)))?.url;
+  if (!url)
+    throw new CliError("No Lockbox server is configured: set LOCKBOX_URL (or run lockbox auth:login).");
+  let secrets: BuildSecrets;
+  try {
+    secrets = await fetchBuildSecrets({
+      url,
+      token,
+      ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
+    });
+  } catch (error) {
+    if (error instanceof BuildSecretsError) throw new CliError(error.message);
+    throw error;
+  }
+  // The token decides what is read; a mismatch means the wrong token for this build.
+  if ((site !== secrets.site && !isUuid(site)) || env !== secrets.environment) {
+    throw new CliError(
+      `LOCKBOX_BUILD_TOKEN is bound to ${secrets.site}.${secrets.environment}, not ${site}.${env}: use the build token of ${site}.${env}.`,
+    );
+  }
+  return secrets;
+}
+
+/** Runs `command` with `variables` added to the environment; its output is masked line by line. */
+function runMasked(
+  context: CliContext,
+  command: string[],
+  variables: Record<string, string>,
+  needles: string[],
+): Promise<number> {
+  // With pass-through options commander may hand over the `--` that ended lockbox's own options.
+  const [file, ...args] = command[0] === "--" ? command.slice(1) : command;
+  if (file === undefined) return Promise.reject(new UsageError("build:run needs a command after --."));
+  const env: Record<string, string | undefined> = { ...context.io.env, ...variables };
+  // The build token is for reading secrets, not for the build's own code.
+  delete env.LOCKBOX_BUILD_TOKEN;
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
+    const pipes = [
+      { from: child.stdout, to: context.io.stdout, masker: new Masker(needles) },
+      { from: child.stderr, to: context.io.stderr, masker: new Masker(needles) },
+    ];
+    for (const { from, to, masker } of pipes) {
+      from.setEncoding("utf8");
+      from.on("data", (chunk: string) => to.write(masker.push(chunk)));
+      from.on("end", () => to.write(masker.end()));
+    }
+    child.once("error", (error: NodeJS.ErrnoException) => {
+      reject(
+        new CliError(
+          error.code === "ENOENT" ? `Command not found: ${file}` : `Cannot run ${file}: ${error.message}`,
+        ),
+      );
+    });
+    child.once("close", (code, signal) => {
+      resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
+  return numbers[signal];
+}

@@ -1,0 +1,447 @@
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { errorBody, FakeLockboxServer, type RecordedRequest } from "../testing/fake-lockbox-server.js";
+import { FakeTerminal, runCli, temporaryDirectory } from "../testing/test-io.js";
+
+const TOKEN = `lbx_${"t".repeat(43)}`;
+
+/** A realistic `GET /v1/sites/my-site/secrets` answer: own rows, a redacted row, an inherited row. */
+const SITE_ROWS = [
+  {
+    name: "API_KEY",
+    type: "runtime",
+    scopes: ["web", "user"],
+    value: "site-key",
+    envValues: { live: "live-key", test: "test-key" },
+    orgValues: { default: "org-key", live: "org-live-key" },
+    owner: "site",
+  },
+  {
+    name: "DB_PASSWORD",
+    type: "env",
+    scopes: ["ic", "web"],
+    value: null,
+    envValues: { live: null },
+    orgValues: {},
+    owner: "site",
+  },
+  {
+    name: "SMTP_PASSWORD",
+    type: "runtime",
+    scopes: ["web", "user"],
+    value: "org-smtp",
+    envValues: {},
+    orgValues: { default: "org-smtp", live: "org-smtp-live" },
+    owner: "org",
+  },
+];
+
+const ALL_FIELDS_JSON = {
+  API_KEY: {
+    name: "API_KEY",
+    type: "runtime",
+    value: "site-key",
+    scopes: ["web", "user"],
+    "env-values": { live: "live-key", test: "test-key" },
+    "org-values": { default: "org-key", live: "org-live-key" },
+    owner: "site",
+  },
+  DB_PASSWORD: {
+    name: "DB_PASSWORD",
+    type: "env",
+    value: null,
+    scopes: ["ic", "web"],
+    "env-values": { live: null },
+    "org-values": {},
+    owner: "site",
+  },
+  SMTP_PASSWORD: {
+    name: "SMTP_PASSWORD",
+    type: "runtime",
+    value: "org-smtp",
+    scopes: ["web", "user"],
+    "env-values": {},
+    "org-values": { default: "org-smtp", live: "org-smtp-live" },
+    owner: "org",
+  },
+};
+
+const SET_OK = {
+  message: "Secret successfully set.",
+  created: true,
+  secret: { name: "API_KEY", type: "runtime", scopes: ["web", "user"] },
+  notes: [],
+};
+
+let server: FakeLockboxServer;
+let env: Record<string, string>;
+
+beforeEach(async () => {
+  server = await FakeLockboxServer.start();
+  env = { LOCKBOX_URL: server.url, LOCKBOX_TOKEN: TOKEN };
+  server.on("GET", "/v1/sites/my-site/secrets", { body: { items: SITE_ROWS } });
+  server.on("PUT", "/v1/sites/:site/secrets/:name", { body: SET_OK });
+  server.on("PUT", "/v1/sites/:site/secrets/:name/envs/:env", { body: { ...SET_OK, created: false } });
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+/** A PEM-shaped private key of exactly `total` bytes: 64-character lines, a final newline. */
+function pemOfBytes(total: number): string {
+  const header = "-----BEGIN PRIVATE KEY-----\n";
+  const footer = "-----END PRIVATE KEY-----\n";
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const bodyBytes = total - header.length - footer.length;
+  let body = "";
+  let index = 0;
+  while (body.length < bodyBytes) {
+    const lineLength = Math.min(64, bodyBytes - body.length - 1);
+    for (let i = 0; i < lineLength; i++) body += alphabet[index++ % alphabet.length];
+    body += "\n";
+  }
+  return header + body + footer;
+}
+
+/** The value the server received in the one PUT of the test. */
+function sentValue(): string {
+  const puts = server.requests.filter((request) => request.method === "PUT");
+  expect(puts).toHaveLength(1);
+  return ((puts[0] as RecordedRequest).body as { value: string }).value;
+}
+
+describe("secret:site:list", () => {
+  it("shows name, type, value and scopes in a table by default, redacted values as [REDACTED]", async () => {
+    const result = await runCli(["secret:site:list", "my-site"], { env });
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split("\n");
+    expect(lines[1]?.trim().split(/\s{2,}/)).toEqual(["name", "type", "value", "scopes"]);
+    expect(result.stdout).toMatch(/API_KEY\s+runtime\s+site-key\s+web, user/);
+    expect(result.stdout).toMatch(/DB_PASSWORD\s+env\s+\[REDACTED\]\s+ic, web/);
+    expect(result.stdout).toMatch(/SMTP_PASSWORD\s+runtime\s+org-smtp\s+web, user/);
+    expect(result.stdout).not.toContain("live-key");
+    expect(result.stdout).not.toContain("owner");
+    expect(server.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it("shows every field with --fields='*': maps as k=v, inherited rows with owner org", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--fields=*"], { env });
+    expect(result.code).toBe(0);
+    expect(
+      result.stdout
+        .split("\n")[1]
+        ?.trim()
+        .split(/\s{2,}/),
+    ).toEqual(["name", "type", "value", "scopes", "env-values", "org-values", "owner"]);
+    expect(result.stdout).toMatch(
+      /API_KEY\s+runtime\s+site-key\s+web, user\s+live=live-key, test=test-key\s+default=org-key, live=org-live-key\s+site/,
+    );
+    expect(result.stdout).toMatch(/DB_PASSWORD\s+env\s+\[REDACTED\]\s+ic, web\s+live=\[REDACTED\]\s+site/);
+    expect(result.stdout).toMatch(/SMTP_PASSWORD\s+.*default=org-smtp, live=org-smtp-live\s+org/);
+  });
+
+  it("chooses and orders table columns with --fields", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--fields= owner,name,,owner"], { env });
+    expect(result.code).toBe(0);
+    expect(
+      result.stdout
+        .split("\n")[1]
+        ?.trim()
+        .split(/\s{2,}/),
+    ).toEqual(["owner", "name"]);
+    expect(result.stdout).toMatch(/org\s+SMTP_PASSWORD/);
+  });
+
+  it("prints JSON keyed by name with every field, scopes as arrays and redacted values null", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--format=json"], { env });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual(ALL_FIELDS_JSON);
+  });
+
+  it("limits JSON rows to --fields", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--format=json", "--fields=name,value"], {
+      env,
+    });
+    expect(JSON.parse(result.stdout)).toEqual({
+      API_KEY: { name: "API_KEY", value: "site-key" },
+      DB_PASSWORD: { name: "DB_PASSWORD", value: null },
+      SMTP_PASSWORD: { name: "SMTP_PASSWORD", value: "org-smtp" },
+    });
+  });
+
+  it("prints the same data as YAML", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--format=yaml"], { env });
+    expect(result.code).toBe(0);
+    expect(parseYaml(result.stdout)).toEqual(ALL_FIELDS_JSON);
+  });
+
+  it("prints CSV with a header row of field names and quoted cells", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--format=csv"], { env });
+    expect(result.code).toBe(0);
+    expect(result.stdout.split("\n")).toEqual([
+      "name,type,value,scopes,env-values,org-values,owner",
+      'API_KEY,runtime,site-key,"web, user","live=live-key, test=test-key","default=org-key, live=org-live-key",site',
+      'DB_PASSWORD,env,[REDACTED],"ic, web",live=[REDACTED],,site',
+      'SMTP_PASSWORD,runtime,org-smtp,"web, user",,"default=org-smtp, live=org-smtp-live",org',
+      "",
+    ]);
+  });
+
+  it("says 'You have no Secrets.' on stderr for an empty table, and prints {} as JSON", async () => {
+    server.on("GET", "/v1/sites/empty/secrets", { body: { items: [] } });
+    const table = await runCli(["secret:site:list", "empty"], { env });
+    expect(table).toEqual({ code: 0, stdout: "", stderr: "You have no Secrets.\n" });
+    const json = await runCli(["secret:site:list", "empty", "--format=json"], { env });
+    expect(JSON.parse(json.stdout)).toEqual({});
+    const csv = await runCli(["secret:site:list", "empty", "--format=csv", "--fields=name,owner"], { env });
+    expect(csv.stdout).toBe("name,owner\n");
+  });
+
+  it("lists one environment's overrides with <site>.<env>", async () => {
+    server.on("GET", "/v1/sites/my-site/secrets", (request) => ({
+      body: { items: request.query.env === "live" ? [{ ...SITE_ROWS[0], value: "live-key" }] : SITE_ROWS },
+    }));
+    const result = await runCli(["secret:list", "my-site.live", "--format=json", "--fields=name,value"], {
+      env,
+    });
+    expect(server.requests[0]?.query).toEqual({ env: "live" });
+    expect(JSON.parse(result.stdout)).toEqual({ API_KEY: { name: "API_KEY", value: "live-key" } });
+  });
+
+  it("keeps a secret named __proto__ as a plain key in JSON", async () => {
+    server.on("GET", "/v1/sites/odd/secrets", { body: { items: [{ ...SITE_ROWS[0], name: "__proto__" }] } });
+    const result = await runCli(["secrets", "odd", "--format=json", "--fields=name"], { env });
+    expect(result.stdout).toContain('"__proto__": {');
+  });
+
+  it("refuses an unknown field with exit code 2 before calling the server", async () => {
+    const result = await runCli(["secret:site:list", "my-site", "--fields=name,colour"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "Unknown field 'colour': choose from name, type, value, scopes, env-values, org-values, owner",
+    );
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("prints the server's not-found message and exits 1", async () => {
+    const message = "Site 'nope' was not found, or you do not have access to it.";
+    server.on("GET", "/v1/sites/nope/secrets", { status: 404, body: errorBody("SITE_NOT_FOUND", message) });
+    const result = await runCli(["secret:site:list", "nope"], { env });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: `Error: ${message}\n` });
+  });
+});
+
+describe("secret:site:set", () => {
+  it("sets a value given as an argument and prints the server's message", async () => {
+    const result = await runCli(["secret:site:set", "my-site", "API_KEY", "s3cr3t"], { env });
+    expect(result).toEqual({ code: 0, stdout: "", stderr: "Secret successfully set.\n" });
+    expect(server.requests[0]?.rawPath).toBe("/v1/sites/my-site/secrets/API_KEY");
+    expect(server.requests[0]?.body).toEqual({ value: "s3cr3t" });
+  });
+
+  it("reads a 16 KiB PEM key from stdin byte for byte, newlines included", async () => {
+    const pem = pemOfBytes(16384);
+    expect(Buffer.byteLength(pem)).toBe(16384);
+    const result = await runCli(["secret:site:set", "my-site", "TLS_KEY", "--scope=web"], {
+      env,
+      stdin: pem,
+    });
+    expect(result.code).toBe(0);
+    expect(Buffer.from(sentValue(), "utf8").equals(Buffer.from(pem, "utf8"))).toBe(true);
+  });
+
+  it("reads stdin for '-', keeping CRLF, a byte-order mark, non-ASCII text and a missing final newline", async () => {
+    const value = "\uFEFFpäss\r\nwörd ✓  ";
+    const result = await runCli(["secret:set", "my-site", "API_KEY", "-"], {
+      env,
+      stdin: Buffer.from(value, "utf8"),
+    });
+    expect(result.code).toBe(0);
+    expect(sentValue()).toBe(value);
+  });
+
+  it("keeps a trailing newline from stdin as given", async () => {
+    await runCli(["secret-set", "my-site", "API_KEY"], { env, stdin: "line\n" });
+    expect(sentValue()).toBe("line\n");
+  });
+
+  it("reads --value-file byte for byte", async () => {
+    const dir = await temporaryDirectory();
+    try {
+      const path = join(dir.path, "auth.json");
+      const value = '{"github-oauth": {"github.com": "ghp_x"}}\n\n';
+      await writeFile(path, value);
+      const result = await runCli(
+        ["secret:site:set", "my-site", "COMPOSER_AUTH", "--type=env", "--scope=ic", `--value-file=${path}`],
+        { env },
+      );
+      expect(result.code).toBe(0);
+      expect(server.requests[0]?.body).toEqual({ value, type: "env", scopes: ["ic"] });
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it("refuses stdin that is not UTF-8, and a value longer than 16384 bytes, without calling the server", async () => {
+    const binary = await runCli(["secret:site:set", "my-site", "K"], {
+      env,
+      stdin: Buffer.from([0xff, 0xfe, 0x00]),
+    });
+    expect(binary.code).toBe(1);
+    expect(binary.stderr).toContain("is not valid UTF-8");
+    const long = await runCli(["secret:site:set", "my-site", "K", "x".repeat(16385)], { env });
+    expect(long.code).toBe(1);
+    expect(long.stderr).toContain("Secret values can be at most 16384 bytes; this value has 16385 bytes.");
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("takes a value starting with '-' after '--'", async () => {
+    const result = await runCli(["secret:site:set", "my-site", "FLAG", "--type=env", "--", "-abc --def"], {
+      env,
+    });
+    expect(result.code).toBe(0);
+    expect(server.requests[0]?.body).toEqual({ value: "-abc --def", type: "env" });
+  });
+
+  it("refuses a value starting with '-' without '--' (exit 2), without echoing it", async () => {
+    const result = await runCli(["secret:site:set", "my-site", "FLAG", "-s3cretvalue"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option (not shown, in case it is a value)");
+    expect(result.stderr).toContain("goes after '--'");
+    expect(result.stderr).not.toContain("s3cretvalue");
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("sends --scope parsed (blanks and duplicates ignored) and --type", async () => {
+    await runCli(["secret:site:set", "my-site", "K", "v", "--type=env", "--scope= user, web,,web"], { env });
+    expect(server.requests[0]?.body).toEqual({ value: "v", type: "env", scopes: ["web", "user"] });
+  });
+
+  it("refuses an unknown scope or type with exit code 2", async () => {
+    const scope = await runCli(["secret:site:set", "my-site", "K", "v", "--scope=web,admin"], { env });
+    expect(scope.code).toBe(2);
+    expect(scope.stderr).toContain("Invalid scope 'admin'");
+    const type = await runCli(["secret:site:set", "my-site", "K", "v", "--type=file"], { env });
+    expect(type.code).toBe(2);
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("sets an override for <site>.<env> and URL-encodes the name", async () => {
+    const result = await runCli(["secret:site:set", "my-site.feat-1", "http-basic.example.com:8443", "u:p"], {
+      env,
+    });
+    expect(result.code).toBe(0);
+    expect(server.requests[0]?.rawPath).toBe(
+      "/v1/sites/my-site/secrets/http-basic.example.com%3A8443/envs/feat-1",
+    );
+  });
+
+  it("refuses a malformed <site>.<env> with exit code 2", async () => {
+    for (const target of ["My_Site", "my-site.", "my-site.settings"]) {
+      const result = await runCli(["secret:site:set", target, "K", "v"], { env });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/^Error: /);
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("prints each note once: no web scope", async () => {
+    const note = "Applications will not see 'K': it has no web scope.";
+    server.on("PUT", "/v1/sites/my-site/secrets/K", {
+      body: { ...SET_OK, secret: { name: "K", type: "runtime", scopes: ["user"] }, notes: [note, note] },
+    });
+    const result = await runCli(["secret:site:set", "my-site", "K", "v"], { env });
+    expect(result.stderr).toBe(`Secret successfully set.\n${note}\n`);
+  });
+
+  it("warns about a composer override for live, also when the server sends no notes", async () => {
+    server.on("PUT", "/v1/sites/my-site/secrets/:name/envs/live", {
+      body: {
+        message: "Secret successfully set.",
+        created: false,
+        secret: { name: "github-oauth.github.com", type: "composer", scopes: ["ic", "user"] },
+      },
+    });
+    const result = await runCli(["secret:site:set", "my-site.live", "github-oauth.github.com", "ghp_x"], {
+      env,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      "Secret successfully set.\nIntegrated Composer builds never run in 'live', so builds will not use this override of 'github-oauth.github.com'.\n",
+    );
+  });
+
+  it("prompts without echo on a terminal", async () => {
+    const terminal = new FakeTerminal();
+    terminal.type("typed-secret\r");
+    const result = await runCli(["secret:site:set", "my-site", "API_KEY"], { env, stdin: terminal });
+    expect(result.code).toBe(0);
+    expect(sentValue()).toBe("typed-secret");
+    expect(result.stderr).toContain("Value of API_KEY (input is hidden): ");
+    expect(result.stderr).not.toContain("typed-secret");
+    expect(terminal.rawModeChanges).toEqual([true, false]);
+  });
+
+  it("prints the server's 409 message and exits 1", async () => {
+    const message =
+      "Secret 'K' already exists with type 'runtime' and scopes 'web, user'. Type and scopes cannot be changed: delete the secret and create it again.";
+    server.on("PUT", "/v1/sites/my-site/secrets/K", { status: 409, body: errorBody("CONFLICT", message) });
+    const result = await runCli(["secret:site:set", "my-site", "K", "v", "--type=env"], { env });
+    expect(result).toEqual({ code: 1, stdout: "", stderr: `Error: ${message}\n` });
+  });
+});
+
+describe("secret:site:delete", () => {
+  it("deletes a secret, or one override with <site>.<env>", async () => {
+    server.on("DELETE", "/v1/sites/my-site/secrets/K", { body: { message: "Secret successfully deleted." } });
+    server.on("DELETE", "/v1/sites/my-site/secrets/K/envs/live", {
+      body: { message: "Secret environment override deleted if it existed." },
+    });
+    const secret = await runCli(["secret:site:delete", "my-site", "K"], { env });
+    expect(secret).toEqual({ code: 0, stdout: "", stderr: "Secret successfully deleted.\n" });
+    const override = await runCli(["secret-delete", "my-site.live", "K"], { env });
+    expect(override.stderr).toBe("Secret environment override deleted if it existed.\n");
+  });
+});
+
+describe("secret:site:resolve", () => {
+  const RESOLVED = [
+    { name: "API_KEY", type: "runtime", scopes: ["web", "user"], value: "live-key", source: "site-override" },
+    { name: "SMTP_PASSWORD", type: "runtime", scopes: ["web"], value: null, source: "org" },
+  ];
+
+  beforeEach(() => {
+    server.on("GET", "/v1/sites/my-site/resolve", { body: { items: RESOLVED } });
+  });
+
+  it("asks for the web scope by default and prints JSON keyed by name with the source", async () => {
+    const result = await runCli(["secret:site:resolve", "my-site.live", "--format=json"], { env });
+    expect(result.code).toBe(0);
+    expect(server.requests[0]?.query).toEqual({ env: "live", scope: "web" });
+    expect(JSON.parse(result.stdout)).toEqual({
+      API_KEY: {
+        name: "API_KEY",
+        type: "runtime",
+        value: "live-key",
+        scopes: ["web", "user"],
+        source: "site-override",
+      },
+      SMTP_PASSWORD: { name: "SMTP_PASSWORD", type: "runtime", value: null, scopes: ["web"], source: "org" },
+    });
+  });
+
+  it("shows the source column in a table and passes --scope", async () => {
+    const result = await runCli(["secret:site:resolve", "my-site.dev", "--scope=ic"], { env });
+    expect(server.requests[0]?.query).toEqual({ env: "dev", scope: "ic" });
+    expect(result.stdout).toMatch(/SMTP_PASSWORD\s+runtime\s+\[REDACTED\]\s+web\s+org/);
+  });
+
+  it("needs an environment (exit 2)", async () => {
+    const result = await runCli(["secret:site:resolve", "my-site"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Missing environment in 'my-site': use <site>.<env>");
+  });
+});

@@ -1,0 +1,185 @@
+import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE, type SecretType } from "@lockbox/core";
+import type { ResolvedSecret, SiteSecretRow } from "@lockbox/sdk";
+import { type Command, Option } from "commander";
+import { parseScopeOption, parseSiteArg } from "../arguments.js";
+import {
+  fieldsOption,
+  formatOption,
+  reportSet,
+  scopeOption,
+  typeOption,
+  valueFileOption,
+  withExamples,
+} from "../command-helpers.js";
+import type { CliContext } from "../context.js";
+import { readSecretValue } from "../input.js";
+import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
+
+/** The fields of `secret:site:list` (SPEC §2.3). */
+export const SITE_SECRET_FIELDS: FieldSet = {
+  all: ["name", "type", "value", "scopes", "env-values", "org-values", "owner"],
+  tableDefault: ["name", "type", "value", "scopes"],
+};
+
+/** The fields of `secret:site:resolve` (SPEC §2.4). */
+export const RESOLVED_SECRET_FIELDS: FieldSet = {
+  all: ["name", "type", "value", "scopes", "source"],
+  tableDefault: ["name", "type", "value", "scopes", "source"],
+};
+
+/** The message of an empty secret table. */
+export const NO_SECRETS_MESSAGE = "You have no Secrets.";
+
+interface SetOptions {
+  readonly type?: SecretType;
+  readonly scope?: string;
+  readonly valueFile?: string;
+}
+
+interface ListOptions {
+  readonly format: ListFormat;
+  readonly fields?: string;
+}
+
+/** Registers `secret:site:set`, `secret:site:list`, `secret:site:delete` and `secret:site:resolve`. */
+export function registerSiteSecretCommands(program: Command, context: CliContext): void {
+  program.commandsGroup("Site secrets:");
+
+  withExamples(
+    program
+      .command("secret:site:set")
+      .aliases(["secret:set", "secret-set"])
+      .description("Create or update a site secret, or set its override in one environment (<site>.<env>).")
+      .argument("<site>", "site name or UUID; <site>.<env> sets the override for that environment")
+      .argument("<name>", "secret name")
+      .argument("[value]", "the value; '-' or omitted reads stdin (on a terminal, a prompt without echo)")
+      .addOption(typeOption())
+      .addOption(scopeOption())
+      .addOption(valueFileOption())
+      .action(async (target: string, name: string, value: string | undefined, options: SetOptions) => {
+        const { site, env } = parseSiteArg(target, "optional");
+        const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
+        const client = await context.client();
+        const secretValue = await readSecretValue(context.io, {
+          arg: value,
+          valueFile: options.valueFile,
+          name,
+        });
+        const input = { value: secretValue, type: options.type, scopes };
+        const result =
+          env === undefined
+            ? await client.setSiteSecret(site, name, input)
+            : await client.setSiteSecretOverride(site, name, env, input);
+        reportSet(context, result, env);
+      }),
+    [
+      "lockbox secret:site:set my-site API_KEY s3cr3t --scope=web,user",
+      "lockbox secret:site:set my-site.live API_KEY live-value",
+      "lockbox secret:site:set my-site COMPOSER_AUTH --type=env --scope=ic --value-file=auth.json",
+      "lockbox secret:site:set my-site TLS_KEY --scope=web < key.pem",
+      "lockbox secret:site:set my-site FLAG -- -value-starting-with-a-dash",
+    ],
+  );
+
+  withExamples(
+    program
+      .command("secret:site:list")
+      .aliases(["secret:list", "secrets"])
+      .description(
+        "List a site's secrets and those it inherits from its organization; with <site>.<env>, the overrides in that environment.",
+      )
+      .argument("<site>", "site name or UUID, optionally .<env>")
+      .addOption(formatOption())
+      .addOption(fieldsOption(SITE_SECRET_FIELDS))
+      .action(async (target: string, options: ListOptions) => {
+        const { site, env } = parseSiteArg(target, "optional");
+        const fields = chooseFields(SITE_SECRET_FIELDS, options.fields, options.format);
+        const client = await context.client();
+        const rows = await client.listSiteSecrets(site, { env });
+        printKeyedListing(context, rows.map(siteSecretRow), fields, options.format, NO_SECRETS_MESSAGE);
+      }),
+    [
+      "lockbox secret:site:list my-site",
+      "lockbox secret:site:list my-site --fields='*'",
+      "lockbox secret:site:list my-site.live --format=json",
+      "lockbox secret:site:list my-site --fields=name,owner,org-values --format=csv",
+    ],
+  );
+
+  withExamples(
+    program
+      .command("secret:site:delete")
+      .aliases(["secret:delete", "secret-delete"])
+      .description("Delete a site secret and all its overrides, or with <site>.<env> only that override.")
+      .argument("<site>", "site name or UUID; <site>.<env> deletes only the override")
+      .argument("<name>", "secret name")
+      .action(async (target: string, name: string) => {
+        const { site, env } = parseSiteArg(target, "optional");
+        const client = await context.client();
+        const result =
+          env === undefined
+            ? await client.deleteSiteSecret(site, name)
+            : await client.deleteSiteSecretOverride(site, name, env);
+        context.info(
+          result?.message || (env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE),
+        );
+      }),
+    ["lockbox secret:site:delete my-site API_KEY", "lockbox secret:site:delete my-site.live API_KEY"],
+  );
+
+  withExamples(
+    program
+      .command("secret:site:resolve")
+      .description(
+        "Show what a consumer sees in one environment, and where each value comes from (site-override, site, org-override, org).",
+      )
+      .argument("<site.env>", "site and environment, e.g. my-site.live")
+      .addOption(
+        new Option("--scope <scope>", "the consumer: web (the application), ic (builds) or user (people)")
+          .choices(["web", "ic", "user"] as const)
+          .default("web"),
+      )
+      .addOption(formatOption())
+      .addOption(fieldsOption(RESOLVED_SECRET_FIELDS))
+      .action(async (target: string, options: ListOptions & { readonly scope: "web" | "ic" | "user" }) => {
+        const { site, env } = parseSiteArg(target, "required");
+        const fields = chooseFields(RESOLVED_SECRET_FIELDS, options.fields, options.format);
+        const client = await context.client();
+        const rows = await client.resolve(site, env as string, options.scope);
+        printKeyedListing(
+          context,
+          rows.map(resolvedRow),
+          fields,
+          options.format,
+          `No secrets reach the ${options.scope} scope in ${site}.${env}.`,
+        );
+      }),
+    [
+      "lockbox secret:site:resolve my-site.live",
+      "lockbox secret:site:resolve my-site.dev --scope=ic --format=json",
+    ],
+  );
+}
+
+/** A site listing row under the field names of SPEC §2.3. */
+export function siteSecretRow(secret: SiteSecretRow): Row {
+  return {
+    name: secret.name,
+    type: secret.type,
+    value: secret.value,
+    scopes: secret.scopes,
+    "env-values": secret.envValues ?? {},
+    "org-values": secret.orgValues ?? {},
+    owner: secret.owner,
+  };
+}
+
+function resolvedRow(secret: ResolvedSecret): Row {
+  return {
+    name: secret.name,
+    type: secret.type,
+    value: secret.value,
+    scopes: secret.scopes,
+    source: secret.source,
+  };
+}

@@ -1,0 +1,152 @@
+import type { CreatedToken, TokenInfo } from "@lockbox/sdk";
+import type { Command } from "commander";
+import { parseSiteArg } from "../arguments.js";
+import { formatOption, pick, withExamples } from "../command-helpers.js";
+import type { CliContext } from "../context.js";
+import { UsageError } from "../errors.js";
+import { type ListFormat, printList } from "../output.js";
+import { parseUserArg } from "./users.js";
+
+/**
+ * Shows a new token: what it is to stderr, then the token alone as the last line of stdout, so
+ * `lockbox token:… | tail -n1` or `$(lockbox token:…)` captures exactly the token.
+ */
+function printToken(context: CliContext, created: CreatedToken, what: string, use: string): void {
+  context.info(`Created ${what} (id ${created.id}). ${use} It is shown only this once: store it now.`);
+  context.data(created.token);
+}
+
+/** A token's binding as people read it: `my-site.live` for runtime and build tokens. */
+function binding(token: TokenInfo): string | undefined {
+  const site = pick(token, "siteName", "site", "siteId");
+  const env = pick(token, "environmentName", "environment", "env");
+  if (site === undefined) return undefined;
+  return env === undefined ? site : `${site}.${env}`;
+}
+
+/** Registers `token:create`, `token:runtime:create`, `token:build:create`, `token:list` and `token:revoke`. */
+export function registerTokenCommands(program: Command, context: CliContext): void {
+  program.commandsGroup("Tokens:");
+
+  withExamples(
+    program
+      .command("token:create")
+      .description(
+        "Create a user token for yourself, or with --user for another user (platform admin). The token is printed once, alone on the last line of stdout.",
+      )
+      .option("--user <email>", "the user the token is for (default: you)")
+      .action(async (options: { user?: string }) => {
+        const user = options.user === undefined ? undefined : parseUserArg(options.user);
+        const client = await context.client();
+        const created = await client.createToken({ kind: "user", user });
+        printToken(
+          context,
+          created,
+          `a user token for ${user === undefined ? "you" : `'${user}'`}`,
+          "Log in with it: lockbox auth:login.",
+        );
+      }),
+    [
+      "lockbox token:create",
+      "lockbox token:create --user=alice@example.com",
+      "lockbox token:create --user=alice@example.com | tail -n1 > alice.token",
+    ],
+  );
+
+  withExamples(
+    program
+      .command("token:runtime:create")
+      .description(
+        "Create a runtime token bound to one site environment, for the application's LOCKBOX_RUNTIME_TOKEN. Printed once, alone on the last line of stdout.",
+      )
+      .argument("<site.env>", "site and environment, e.g. my-site.live")
+      .action(async (target: string) => {
+        const { site, env } = parseSiteArg(target, "required");
+        const client = await context.client();
+        const created = await client.createToken({ kind: "runtime", site, env: env as string });
+        printToken(
+          context,
+          created,
+          `a runtime token for ${site}.${env}`,
+          "Give it to the application as LOCKBOX_RUNTIME_TOKEN.",
+        );
+      }),
+    ["lockbox token:runtime:create my-site.live"],
+  );
+
+  withExamples(
+    program
+      .command("token:build:create")
+      .description(
+        "Create a build token bound to dev or a multidev, for LOCKBOX_BUILD_TOKEN in Integrated Composer builds. Printed once, alone on the last line of stdout.",
+      )
+      .argument("<site.env>", "site and environment (dev or a multidev), e.g. my-site.dev")
+      .action(async (target: string) => {
+        const { site, env } = parseSiteArg(target, "required");
+        const client = await context.client();
+        const created = await client.createToken({ kind: "build", site, env: env as string });
+        printToken(
+          context,
+          created,
+          `a build token for ${site}.${env}`,
+          "Give it to the build as LOCKBOX_BUILD_TOKEN.",
+        );
+      }),
+    ["lockbox token:build:create my-site.dev"],
+  );
+
+  withExamples(
+    program
+      .command("token:list")
+      .description(
+        "List tokens by id (never the tokens themselves): yours, a user's (--user) or a site's (--site).",
+      )
+      .option("--user <email>", "tokens of this user")
+      .option("--site <site>", "runtime and build tokens of this site")
+      .addOption(formatOption())
+      .action(async (options: { user?: string; site?: string; format: ListFormat }) => {
+        const user = options.user === undefined ? undefined : parseUserArg(options.user);
+        const site = options.site === undefined ? undefined : parseSiteArg(options.site, "forbidden").site;
+        const client = await context.client();
+        const tokens = await client.listTokens({ user, site });
+        printList<TokenInfo>(
+          context,
+          tokens,
+          [
+            { header: "id", get: (token) => token.id },
+            { header: "kind", get: (token) => token.kind },
+            { header: "user", get: (token) => pick(token, "userEmail", "user", "userId") },
+            { header: "binding", get: binding },
+            { header: "created", get: (token) => pick(token, "createdAt") },
+            { header: "last used", get: (token) => pick(token, "lastUsedAt") ?? "never" },
+            { header: "expires", get: (token) => pick(token, "expiresAt") ?? "never" },
+          ],
+          options.format,
+          "You have no Tokens.",
+        );
+      }),
+    [
+      "lockbox token:list",
+      "lockbox token:list --site=my-site",
+      "lockbox token:list --user=alice@example.com --format=json",
+    ],
+  );
+
+  withExamples(
+    program
+      .command("token:revoke")
+      .description("Revoke a token at once, by the id token:list shows.")
+      .argument("<id>", "the token's id")
+      .action(async (id: string) => {
+        if (/^lb[xrb]_/.test(id)) {
+          throw new UsageError(
+            "That looks like a token, not a token id: find its id with lockbox token:list (a token that may have leaked should be revoked by its id).",
+          );
+        }
+        const client = await context.client();
+        await client.revokeToken(id);
+        context.info(`Token '${id}' revoked.`);
+      }),
+    ["lockbox token:revoke 0b7c4b3e-2f1a-4d7e-9a55-2d1f0c9e8b11"],
+  );
+}

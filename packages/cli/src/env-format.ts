@@ -1,0 +1,35 @@
+/** The output formats of `build:env`. */
+export const ENV_FORMATS = ["shell", "dotenv", "json"] as const;
+export type EnvFormat = (typeof ENV_FORMATS)[number];
+
+/**
+ * A POSIX shell word for any value: single-quoted, each `'` written as `'\''`. Inside single
+ * quotes nothing is special — not `$`, backquotes, backslashes or newlines — so `eval` or
+ * `source` of the output sets exactly the value.
+ */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * A dotenv value: double-quoted with `\\`, `\"`, `\n`, `\r` and `\$` escaped, which dotenv
+ * parsers (and docker's `--env-file` readers that accept quotes) read back as the value.
+ */
+export function dotenvQuote(value: string): string {
+  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\$/g, "\\$")}"`;
+}
+
+/** Variables in name order as `format` writes them. */
+export function formatEnv(variables: Readonly<Record<string, string>>, format: EnvFormat): string {
+  const names = Object.keys(variables).sort();
+  if (format === "json") {
+    const ordered: Record<string, string> = Object.create(null);
+    for (const name of names) ordered[name] = variables[name] as string;
+    return `${JSON.stringify({ ...ordered }, null, 2)}\n`;
+  }
+  const lines = names.map((name) => {
+    const value = variables[name] as string;
+    return format === "shell" ? `export ${name}=${shellQuote(value)}` : `${name}=${dotenvQuote(value)}`;
+  });
+  return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
+}

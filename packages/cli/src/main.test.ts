@@ -1,0 +1,218 @@
+import { Readable } from "node:stream";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CommandRegistrar } from "./context.js";
+import { createProgram, run } from "./main.js";
+import { errorBody, FakeLockboxServer } from "./testing/fake-lockbox-server.js";
+import { CapturedOutput, runCli } from "./testing/test-io.js";
+
+const TOKEN = `lbx_${"m".repeat(43)}`;
+
+let server: FakeLockboxServer;
+let env: Record<string, string>;
+
+beforeEach(async () => {
+  server = await FakeLockboxServer.start();
+  env = { LOCKBOX_URL: server.url, LOCKBOX_TOKEN: TOKEN };
+  server.on("GET", "/v1/orgs", { body: { items: [{ id: "o1", name: "acme", role: "admin" }], next: null } });
+});
+
+afterEach(async () => {
+  await server.close();
+});
+
+/** Every command of SPEC §8 this package implements, with its aliases. */
+const SPEC_COMMANDS = [
+  "secret:site:set",
+  "secret:set",
+  "secret-set",
+  "secret:site:list",
+  "secret:list",
+  "secrets",
+  "secret:site:delete",
+  "secret:delete",
+  "secret-delete",
+  "secret:site:resolve",
+  "secret:org:set",
+  "secret-org-set",
+  "secret:org:list",
+  "secret-org-list",
+  "secret:org:delete",
+  "secret-org-delete",
+  "auth:login",
+  "auth:whoami",
+  "auth:logout",
+  "user:create",
+  "token:create",
+  "org:create",
+  "org:list",
+  "org:delete",
+  "org:member:add",
+  "org:member:remove",
+  "site:create",
+  "site:list",
+  "site:info",
+  "site:delete",
+  "site:transfer",
+  "site:supporting-org:add",
+  "site:supporting-org:remove",
+  "site:team:add",
+  "site:team:remove",
+  "multidev:create",
+  "multidev:delete",
+  "env:list",
+  "token:runtime:create",
+  "token:build:create",
+  "token:list",
+  "token:revoke",
+  "audit:list",
+  "audit:verify",
+];
+
+describe("lockbox", () => {
+  it("has every command and alias of SPEC §8, each with --help and an example", async () => {
+    for (const name of SPEC_COMMANDS) {
+      const result = await runCli([name, "--help"]);
+      expect(result.code, name).toBe(0);
+      expect(result.stdout, name).toMatch(/Examples:\n {2}\$ lockbox /);
+    }
+  });
+
+  it("gives every registered command an example in its help", () => {
+    const io = {
+      stdin: Readable.from([]),
+      stdout: new CapturedOutput(),
+      stderr: new CapturedOutput(),
+      env: {},
+    };
+    const program = createProgram(io);
+    for (const command of program.commands) {
+      if (command.name() === "help") continue;
+      const shown = new CapturedOutput();
+      command.configureOutput({ writeOut: (text) => shown.write(text) });
+      command.outputHelp();
+      expect(shown.text, command.name()).toContain("$ lockbox ");
+    }
+  });
+
+  it("exits 0 on success, writing data to stdout only", async () => {
+    const result = await runCli(["org:list", "--format=json"], { env });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([{ id: "o1", name: "acme", role: "admin" }]);
+    expect(result.stderr).toBe("");
+  });
+
+  it("exits 2 on an unknown command, with a suggestion", async () => {
+    const result = await runCli(["secret:site:lst", "x"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("error: unknown command 'secret:site:lst'");
+    expect(result.stderr).toContain("Did you mean secret:site:list?");
+  });
+
+  it("exits 2 on an unknown option, a missing argument, too many arguments and a bad choice", async () => {
+    for (const argv of [
+      ["org:list", "--colour"],
+      ["secret:site:list"],
+      ["secret:site:list", "a", "b"],
+      ["org:list", "--format=xml"],
+      [],
+    ]) {
+      const result = await runCli(argv, { env });
+      expect(result.code, argv.join(" ")).toBe(2);
+      expect(result.stdout, argv.join(" ")).toBe("");
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("exits 1 on an API error, printing the server's message", async () => {
+    server.on("DELETE", "/v1/orgs/acme", {
+      status: 409,
+      body: errorBody("CONFLICT", "Organization 'acme' still owns sites: transfer or delete them first."),
+    });
+    const result = await runCli(["org:delete", "acme"], { env });
+    expect(result).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "Error: Organization 'acme' still owns sites: transfer or delete them first.\n",
+    });
+  });
+
+  it("adds the request id to a server failure", async () => {
+    server.on("GET", "/v1/orgs", {
+      status: 500,
+      body: errorBody("INTERNAL", "Something went wrong on the server."),
+    });
+    const result = await runCli(["org:list"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("Error: Something went wrong on the server. (request ID req-test-1)\n");
+  });
+
+  it("exits 1 when the server cannot be reached, naming the URL", async () => {
+    const url = server.url;
+    await server.close();
+    const result = await runCli(["org:list"], { env: { LOCKBOX_URL: url, LOCKBOX_TOKEN: TOKEN } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `Error: Cannot reach the Lockbox server at ${url}: connection refused (ECONNREFUSED). Is it running? Check LOCKBOX_URL or run lockbox auth:login.\n`,
+    );
+    server = await FakeLockboxServer.start();
+  });
+
+  it("prints the version", async () => {
+    const result = await runCli(["--version"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
+  it("waits as Retry-After says on HTTP 429 and tells the user once", async () => {
+    const rateLimited = {
+      status: 429,
+      headers: { "retry-after": "1" },
+      body: errorBody("RATE_LIMITED", "Too many requests for this token: retry in 1 s."),
+    };
+    const times: number[] = [];
+    server.on("GET", "/v1/orgs", (_request, call) => {
+      times.push(Date.now());
+      return call < 2 ? rateLimited : { body: { items: [{ id: "o1", name: "acme" }], next: null } };
+    });
+    const result = await runCli(["org:list", "--format=json"], { env });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual([{ id: "o1", name: "acme" }]);
+    expect(result.stderr).toBe("Rate limited by the server; retrying in 1 s…\n");
+    expect(times).toHaveLength(3);
+    expect((times[1] as number) - (times[0] as number)).toBeGreaterThanOrEqual(950);
+    expect((times[2] as number) - (times[1] as number)).toBeGreaterThanOrEqual(950);
+  });
+
+  it("gives up after repeated 429s with exit 1", async () => {
+    server.on("GET", "/v1/orgs", {
+      status: 429,
+      headers: { "retry-after": "0" },
+      body: errorBody("RATE_LIMITED", "Too many requests for this token: retry in 0 s."),
+    });
+    const result = await runCli(["org:list"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "Rate limited by the server; retrying in 0 s…\nError: Too many requests for this token: retry in 0 s.\n",
+    );
+    expect(server.requests).toHaveLength(6);
+  });
+
+  it("runs extra commands registered by other packages, with their exit code", async () => {
+    const registrar: CommandRegistrar = (program, context) => {
+      program
+        .command("demo:start")
+        .description("Start the demo.")
+        .action(() => {
+          context.info("started");
+          context.exitCode = 3;
+        });
+    };
+    const stdout = new CapturedOutput();
+    const stderr = new CapturedOutput();
+    const code = await run(["demo:start"], { stdin: Readable.from([]), stdout, stderr, env: {} }, [
+      registrar,
+    ]);
+    expect(code).toBe(3);
+    expect(stderr.text).toBe("started\n");
+  });
+});

@@ -1,0 +1,259 @@
+import Table from "cli-table3";
+import { stringify as stringifyYaml } from "yaml";
+import type { CliContext } from "./context.js";
+import { UsageError } from "./errors.js";
+
+/** The output formats of listings. */
+export const LIST_FORMATS = ["table", "json", "yaml", "csv"] as const;
+
+/** One of {@link LIST_FORMATS}. */
+export type ListFormat = (typeof LIST_FORMATS)[number];
+
+/**
+ * A field's data. JSON and YAML show it as is (`null` is a redacted value); tables and CSV render
+ * it with {@link cellText}.
+ */
+export type FieldValue =
+  | string
+  | number
+  | boolean
+  | null
+  | undefined
+  | readonly string[]
+  | Readonly<Record<string, string | null>>;
+
+/** A row of a listing, by field name. */
+export type Row = Readonly<Record<string, FieldValue>>;
+
+/** The fields of a listing: all of them, and those a table shows by default. */
+export interface FieldSet {
+  readonly all: readonly string[];
+  readonly tableDefault: readonly string[];
+}
+
+/** The text a redacted value shows in tables and CSV. */
+export const REDACTED = "[REDACTED]";
+
+/**
+ * The fields to show: `--fields=a,b` (blanks and duplicates ignored), `--fields='*'` for all;
+ * without `--fields`, a table shows the default fields and the other formats all of them.
+ *
+ * @throws {UsageError} for an unknown field or an empty list.
+ */
+export function chooseFields(
+  fields: FieldSet,
+  option: string | undefined,
+  format: ListFormat,
+): readonly string[] {
+  if (option === undefined) return format === "table" ? fields.tableDefault : fields.all;
+  if (option.trim() === "*") return fields.all;
+  const chosen: string[] = [];
+  for (const raw of option.split(",")) {
+    const field = raw.trim();
+    if (field === "" || chosen.includes(field)) continue;
+    if (!fields.all.includes(field)) {
+      throw new UsageError(
+        `Unknown field '${field}': choose from ${fields.all.join(", ")}, or '*' for all of them.`,
+      );
+    }
+    chosen.push(field);
+  }
+  if (chosen.length === 0) {
+    throw new UsageError(`No fields given: choose from ${fields.all.join(", ")}, or '*' for all of them.`);
+  }
+  return chosen;
+}
+
+/**
+ * How a field shows in a table cell or a CSV cell: lists as `web, user`, maps as `k=v, k=v`,
+ * `null` (a redacted value) as `[REDACTED]`, a missing field as nothing.
+ */
+export function cellText(value: FieldValue): string {
+  if (value === null) return REDACTED;
+  if (value === undefined) return "";
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (isStringArray(value)) return value.join(", ");
+  return Object.entries(value)
+    .map(([key, entry]) => `${key}=${entry === null ? REDACTED : entry}`)
+    .join(", ");
+}
+
+function isStringArray(
+  value: readonly string[] | Readonly<Record<string, string | null>>,
+): value is readonly string[] {
+  return Array.isArray(value);
+}
+
+/**
+ * Prints a listing keyed by `name` (secret listings, SPEC §2.3): a table of `fields`; JSON or YAML
+ * as an object keyed by name whose rows hold `fields` (`{}` when empty); CSV with a header row of
+ * field names. An empty table prints `emptyMessage` to stderr and nothing to stdout.
+ */
+export function printKeyedListing(
+  context: CliContext,
+  rows: readonly Row[],
+  fields: readonly string[],
+  format: ListFormat,
+  emptyMessage: string,
+): void {
+  switch (format) {
+    case "json":
+      context.data(JSON.stringify(keyedByName(rows, fields), null, 2));
+      return;
+    case "yaml":
+      context.data(stringifyYaml(keyedByName(rows, fields)));
+      return;
+    case "csv":
+      context.data(
+        renderCsv(
+          fields,
+          rows.map((row) => fields.map((field) => cellText(row[field]))),
+        ),
+      );
+      return;
+    case "table":
+      if (rows.length === 0) {
+        context.info(emptyMessage);
+        return;
+      }
+      context.data(
+        renderTable(
+          fields,
+          rows.map((row) => fields.map((field) => cellText(row[field]))),
+        ),
+      );
+      return;
+  }
+}
+
+function keyedByName(
+  rows: readonly Row[],
+  fields: readonly string[],
+): Record<string, Record<string, FieldValue>> {
+  // Object.fromEntries defines own properties, so a secret named `__proto__` stays a plain key.
+  return Object.fromEntries(
+    rows.map((row) => [
+      String(row.name),
+      Object.fromEntries(fields.map((field) => [field, row[field] ?? null])),
+    ]),
+  );
+}
+
+/** A column of a plain listing (orgs, sites, tokens …): its header and how to get its cell. */
+export interface Column<T> {
+  readonly header: string;
+  readonly get: (item: T) => FieldValue;
+}
+
+/**
+ * Prints a plain listing: a table (or CSV) of `columns`; JSON or YAML as the server's items, whole.
+ * An empty table prints `emptyMessage` to stderr.
+ */
+export function printList<T>(
+  context: CliContext,
+  items: readonly T[],
+  columns: readonly Column<T>[],
+  format: ListFormat,
+  emptyMessage: string,
+): void {
+  const headers = columns.map((column) => column.header);
+  const cells = () => items.map((item) => columns.map((column) => cellText(column.get(item))));
+  switch (format) {
+    case "json":
+      context.data(JSON.stringify(items, null, 2));
+      return;
+    case "yaml":
+      context.data(stringifyYaml(items));
+      return;
+    case "csv":
+      context.data(renderCsv(headers, cells()));
+      return;
+    case "table":
+      if (items.length === 0) {
+        context.info(emptyMessage);
+        return;
+      }
+      context.data(renderTable(headers, cells()));
+      return;
+  }
+}
+
+/**
+ * Prints one record: a two-column table of `fields` (label, value), or the server's object whole
+ * as JSON or YAML.
+ */
+export function printRecord(
+  context: CliContext,
+  record: unknown,
+  fields: readonly (readonly [string, FieldValue])[],
+  format: ListFormat,
+): void {
+  switch (format) {
+    case "json":
+      context.data(JSON.stringify(record, null, 2));
+      return;
+    case "yaml":
+      context.data(stringifyYaml(record));
+      return;
+    case "csv":
+      context.data(
+        renderCsv(
+          ["field", "value"],
+          fields.map(([label, value]) => [label, cellText(value)]),
+        ),
+      );
+      return;
+    case "table":
+      context.data(
+        renderTable(
+          ["field", "value"],
+          fields.map(([label, value]) => [label, cellText(value)]),
+        ),
+      );
+      return;
+  }
+}
+
+const TABLE_CHARS = {
+  top: "-",
+  "top-mid": " ",
+  "top-left": " ",
+  "top-right": "",
+  bottom: "-",
+  "bottom-mid": " ",
+  "bottom-left": " ",
+  "bottom-right": "",
+  left: " ",
+  "left-mid": " ",
+  mid: "-",
+  "mid-mid": " ",
+  right: "",
+  "right-mid": "",
+  middle: " ",
+};
+
+/** A plain-text table with a header row, lines ruled with `-`, no colours, no trailing spaces. */
+export function renderTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const table = new Table({
+    head: [...head],
+    chars: TABLE_CHARS,
+    style: { head: [], border: [], compact: true },
+  });
+  for (const row of rows) table.push([...row]);
+  return `${table
+    .toString()
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .join("\n")}\n`;
+}
+
+/** CSV (RFC 4180 quoting, `\n` line ends): a header row, then one line per row. */
+export function renderCsv(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => cells.map(csvCell).join(",");
+  return `${[line(head), ...rows.map(line)].join("\n")}\n`;
+}
+
+function csvCell(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
