@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LockboxError } from "@lockbox/core";
+import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import Fastify, {
   type FastifyInstance,
   type FastifyRequest,
@@ -71,6 +71,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
     // One line per request, written by the onResponse hook below with only what is safe to log.
     logController: new LogController({ disableRequestLogging: true }),
+    // A secret name may be 255 bytes, up to 765 characters percent-encoded (Fastify's default is
+    // 100); longer segments are refused in the error shape below.
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_CHARS },
+    // Malformed URLs are refused by the router before any hook: answer them in the one error shape.
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, frameworkError(error));
+    },
     ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
   } as FastifyServerOptions);
 
@@ -116,7 +123,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       reply,
       new LockboxError(
         "NOT_FOUND",
-        `No route ${request.method} ${request.url.split("?")[0]}: see /v1/openapi.json.`,
+        `No route ${request.method} ${quoteIdentifier(request.url.split("?")[0] ?? "")}: see /v1/openapi.json.`,
       ),
     ),
   );
@@ -209,10 +216,32 @@ function installJsonParser(app: FastifyInstance): void {
   });
 }
 
+/** Longest path segment the router accepts (a 1024-character name, percent-encoded). */
+const MAX_PATH_SEGMENT_CHARS = 3 * 1024;
+
+function frameworkError(error: Error & { code?: string }): LockboxError {
+  if (error.code === "FST_ERR_BAD_URL") {
+    return new LockboxError(
+      "BAD_REQUEST",
+      "The URL is malformed: percent-encode each path segment as UTF-8 (for example %C3%A9 for é).",
+    );
+  }
+  if (error.code === "FST_ERR_MAX_PARAM_LENGTH") {
+    return new LockboxError(
+      "BAD_REQUEST",
+      `A path segment is longer than ${MAX_PATH_SEGMENT_CHARS} characters: names are at most 255 bytes.`,
+    );
+  }
+  return toLockboxError(error);
+}
+
 function validRequestId(header: unknown): string | undefined {
   return typeof header === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(header) ? header : undefined;
 }
 
+/** The first frames of a stack, without its message (which may span lines and quote a statement). */
 function stackOf(error: unknown): string | undefined {
-  return error instanceof Error ? error.stack?.split("\n").slice(1, 6).join("\n") : undefined;
+  if (!(error instanceof Error)) return undefined;
+  const frames = error.stack?.split("\n").filter((line) => /^\s+at /.test(line));
+  return frames?.slice(0, 5).join("\n");
 }

@@ -1,4 +1,4 @@
-import { LockboxError } from "@lockbox/core";
+import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import { z } from "zod";
 import type { Caller } from "./access.js";
@@ -67,8 +67,19 @@ export class RouteRegistry {
       handler: async (request, reply) => {
         const caller = await this.authenticate(request);
         const params = parse("path", definition.params ?? EMPTY, request.params);
-        const query = parse("query", definition.query ?? ANY_OBJECT, request.query);
-        const body = definition.body ? parse("body", definition.body, request.body) : undefined;
+        // Without a declared query, a write refuses any parameter (`DELETE …/secrets/X?env=dev` must not
+        // delete the whole secret); a read ignores them (clients send `limit`/`after` to every list).
+        const query = parse(
+          "query",
+          definition.query ?? (definition.method === "GET" ? ANY_OBJECT : NO_FIELDS),
+          request.query,
+        );
+        // A route without a body refuses a non-empty one, as it refuses unknown fields.
+        const body = definition.body
+          ? parse("body", definition.body, request.body)
+          : request.body === undefined
+            ? undefined
+            : parse("body", NO_FIELDS, request.body);
         const result = await definition.handler({ params, query, body, caller, request, reply } as RouteInput<
           z.output<P>,
           z.output<Q>,
@@ -85,6 +96,7 @@ export class RouteRegistry {
 
 const EMPTY = z.object({}).passthrough();
 const ANY_OBJECT = z.object({}).passthrough();
+const NO_FIELDS = z.object({}).strict();
 
 /** Parses one part of a request; a failure names the first offending field, never its value. */
 function parse<T extends z.ZodType>(where: "path" | "query" | "body", schema: T, data: unknown): z.output<T> {
@@ -97,7 +109,7 @@ function parse<T extends z.ZodType>(where: "path" | "query" | "body", schema: T,
   const field = issue?.path.length ? issue.path.join(".") : where;
   let problem = issue?.message ?? "is invalid";
   if (issue?.code === "unrecognized_keys")
-    problem = `has unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+    problem = `has unknown field(s) ${issue.keys.slice(0, 3).map(quoteIdentifier).join(", ")}`;
   else if (issue?.code === "invalid_type") problem = `must be ${issue.expected}`;
   throw new LockboxError("BAD_REQUEST", `Invalid request ${where}: '${field}' ${problem}.`);
 }

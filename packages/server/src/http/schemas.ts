@@ -5,7 +5,15 @@ import { z } from "zod";
  * unknown fields; a violation is 400): the rules of SPEC §1–2 (names, values, scopes) are checked by
  * the domain, which answers 422 with the rule's own message.
  */
-const text = (max = 512) => z.string().max(max);
+/**
+ * Every identifier, cursor and option is bounded, and never holds NUL: no name may contain it, and
+ * PostgreSQL refuses it in text parameters (a lookup would fail with a 500 instead of a miss).
+ */
+const text = (max = 512) =>
+  z
+    .string()
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain the NUL character");
 
 export const pageQuery = z
   .object({
