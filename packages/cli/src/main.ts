@@ -9,6 +9,7 @@ import { registerBuildCommands } from "./commands/build.js";
 import { registerLocalGenerateCommand } from "./commands/local-generate.js";
 import { registerMultidevCommands } from "./commands/multidev.js";
 import { registerOrgCommands } from "./commands/orgs.js";
+import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerServerCommands } from "./commands/server.js";
@@ -40,6 +41,7 @@ const BUILT_IN_COMMANDS: readonly CommandRegistrar[] = [
   registerTokenCommands,
   registerAuditCommands,
   registerBuildCommands,
+  registerRuntimeCommand,
   registerServerCommands,
 ];
 

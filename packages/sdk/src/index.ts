@@ -4,6 +4,14 @@
 
 export { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "./build-client.js";
 export {
+  type LocalSecretsParseResult,
+  type ParsedLocalSecret,
+  type ParsedLocalSecretsFile,
+  parseLocalSecrets,
+  resolveLocalSecret,
+  resolveLocalSecrets,
+} from "./local-secrets.js";
+export {
   type AuditEvent,
   type AuditPage,
   type AuditQuery,
@@ -37,3 +45,14 @@ export {
   type User,
   type WhoAmI,
 } from "./management-client.js";
+export {
+  createRuntimeClient,
+  getSecret,
+  getSecrets,
+  LockboxRuntimeError,
+  type RuntimeClient,
+  type RuntimeClientOptions,
+  type RuntimeErrorCode,
+  type RuntimeLogger,
+  resetDefaultRuntimeClient,
+} from "./runtime-client.js";
