@@ -38,7 +38,7 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
         context.io.stdout.write(context.io.stdout.isTTY ? `${value}\n` : value);
       }),
     [
-      "LOCKBOX_RUNTIME_TOKEN=lbr_… lockbox runtime:get API_KEY",
+      "lockbox runtime:get API_KEY      (with LOCKBOX_URL and LOCKBOX_RUNTIME_TOKEN set)",
       'export DB_PASSWORD="$(lockbox runtime:get DB_PASSWORD)"',
       "LOCKBOX_SECRETS_FILE=./secrets.json LOCKBOX_ENV=dev lockbox runtime:get API_KEY",
     ],
