@@ -1,0 +1,35 @@
+import { execFileSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { formatEnv } from "./env-format.js";
+
+const TRICKY = [
+  "plain",
+  "it's a $secret",
+  "`rm -rf /` $(whoami) ${HOME}",
+  'double " quote and back\\slash',
+  "multi\nline\n-----END KEY-----\n",
+  "trailing newline\n",
+  "  spaces  ",
+  "",
+  "unicode é 😀 \u2028",
+  "'''",
+  "!history !! -e -n",
+];
+
+describe("formatEnv()", () => {
+  it("writes shell that sets every value exactly when evaluated by sh", () => {
+    const variables = Object.fromEntries(TRICKY.map((value, i) => [`V${i}`, value]));
+    const script = `${formatEnv(variables, "shell")}\nnode -e 'process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => /^V[0-9]+$/.test(k)))))'`;
+    const out = execFileSync("sh", ["-c", script], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    expect(JSON.parse(out)).toEqual(variables);
+  });
+
+  it("writes dotenv lines with escapes, and JSON in name order", () => {
+    expect(formatEnv({ B: 'x"y\n$z', A: "a" }, "dotenv")).toBe('A="a"\nB="x\\"y\\n\\$z"\n');
+    expect(JSON.parse(formatEnv({ B: "2", A: "1" }, "json"))).toEqual({ A: "1", B: "2" });
+    expect(formatEnv({}, "shell")).toBe("");
+  });
+});
