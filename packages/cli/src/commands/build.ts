@@ -49,7 +49,7 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
           context,
           command,
           variables,
-          maskNeedles(Object.values(variables)),
+          maskNeedles([...Object.values(variables), ...composerCredentials(secrets.composerAuth)]),
         );
       }),
     [
@@ -65,6 +65,33 @@ export function buildVariables(secrets: BuildSecrets): Record<string, string> {
   if (Object.keys(secrets.composerAuth).length > 0)
     variables.COMPOSER_AUTH = JSON.stringify(secrets.composerAuth);
   return variables;
+}
+
+/**
+ * The credentials inside `COMPOSER_AUTH`, each on its own, for masking: Composer prints them one by
+ * one (`composer config --list`), where the whole JSON value never appears. Every string in the
+ * object but a `username`, and each `http-basic` pair as `USER:PASSWORD` and in base64, the form an
+ * `Authorization: Basic` header shows.
+ */
+export function composerCredentials(composerAuth: Readonly<Record<string, unknown>>): string[] {
+  const credentials: string[] = [];
+  const walk = (value: unknown, key: string | undefined) => {
+    if (typeof value === "string") {
+      if (key !== "username") credentials.push(value);
+    } else if (typeof value === "object" && value !== null) {
+      for (const [childKey, child] of Object.entries(value)) walk(child, childKey);
+    }
+  };
+  walk(composerAuth, undefined);
+  const httpBasic = composerAuth["http-basic"];
+  if (typeof httpBasic === "object" && httpBasic !== null) {
+    for (const entry of Object.values(httpBasic)) {
+      const { username, password } = (entry ?? {}) as { username?: unknown; password?: unknown };
+      if (typeof username !== "string" || typeof password !== "string") continue;
+      credentials.push(`${username}:${password}`, Buffer.from(`${username}:${password}`).toString("base64"));
+    }
+  }
+  return credentials;
 }
 
 async function buildSecrets(context: CliContext, target: string): Promise<BuildSecrets> {
