@@ -6,6 +6,7 @@
  */
 export { sql } from "kysely";
 export { Keyring } from "../packages/server/src/crypto/index.js";
+export { startServer } from "../packages/server/src/server.js";
 export { SecretsService } from "../packages/server/src/services/secrets-service.js";
 export { Vault } from "../packages/server/src/services/vault.js";
 export type { Database } from "../packages/server/src/store/database.js";

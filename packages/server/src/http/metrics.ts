@@ -1,27 +1,46 @@
 const BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
+ * One route's counts and latencies. Created once per route when it is registered, so observing a
+ * request builds no strings and allocates nothing (it runs on the hot path).
+ */
+export class RouteMetrics {
+  readonly statusCounts = new Map<number, number>();
+  readonly buckets = BUCKETS_SECONDS.map(() => 0);
+  sum = 0;
+  count = 0;
+
+  constructor(readonly labels: string) {}
+
+  observe(status: number, seconds: number): void {
+    this.statusCounts.set(status, (this.statusCounts.get(status) ?? 0) + 1);
+    for (let i = 0; i < BUCKETS_SECONDS.length; i++) {
+      if (seconds <= (BUCKETS_SECONDS[i] as number)) {
+        this.buckets[i] = (this.buckets[i] as number) + 1;
+        break;
+      }
+    }
+    this.sum += seconds;
+    this.count++;
+  }
+}
+
+/**
  * Request counts and latencies in the Prometheus text format (SPEC §7: counts and latencies only,
  * labelled by method, route pattern and status — never a path with names in it).
  */
 export class Metrics {
-  readonly #counts = new Map<string, number>();
-  readonly #histograms = new Map<string, { buckets: number[]; sum: number; count: number }>();
+  readonly #routes = new Map<string, RouteMetrics>();
 
-  observe(method: string, route: string, status: number, seconds: number): void {
-    const labels = `method="${method}",route="${escapeLabel(route)}",status="${status}"`;
-    this.#counts.set(labels, (this.#counts.get(labels) ?? 0) + 1);
-    const key = `method="${method}",route="${escapeLabel(route)}"`;
-    let histogram = this.#histograms.get(key);
-    if (!histogram) {
-      histogram = { buckets: BUCKETS_SECONDS.map(() => 0), sum: 0, count: 0 };
-      this.#histograms.set(key, histogram);
+  /** The metrics of one route (method and URL pattern), created on first use. */
+  route(method: string, url: string): RouteMetrics {
+    const labels = `method="${escapeLabel(method)}",route="${escapeLabel(url)}"`;
+    let metrics = this.#routes.get(labels);
+    if (!metrics) {
+      metrics = new RouteMetrics(labels);
+      this.#routes.set(labels, metrics);
     }
-    BUCKETS_SECONDS.forEach((bound, i) => {
-      if (seconds <= bound && histogram) histogram.buckets[i] = (histogram.buckets[i] ?? 0) + 1;
-    });
-    histogram.sum += seconds;
-    histogram.count++;
+    return metrics;
   }
 
   render(): string {
@@ -29,20 +48,27 @@ export class Metrics {
       "# HELP lockbox_http_requests_total HTTP requests by method, route and status.",
       "# TYPE lockbox_http_requests_total counter",
     ];
-    for (const [labels, count] of this.#counts) lines.push(`lockbox_http_requests_total{${labels}} ${count}`);
+    for (const route of this.#routes.values()) {
+      for (const [status, count] of route.statusCounts) {
+        lines.push(`lockbox_http_requests_total{${route.labels},status="${status}"} ${count}`);
+      }
+    }
     lines.push(
       "# HELP lockbox_http_request_duration_seconds HTTP request latency.",
       "# TYPE lockbox_http_request_duration_seconds histogram",
     );
-    for (const [labels, h] of this.#histograms) {
+    for (const route of this.#routes.values()) {
+      if (route.count === 0) continue;
+      let cumulative = 0;
       BUCKETS_SECONDS.forEach((bound, i) => {
+        cumulative += route.buckets[i] ?? 0;
         lines.push(
-          `lockbox_http_request_duration_seconds_bucket{${labels},le="${bound}"} ${h.buckets[i] ?? 0}`,
+          `lockbox_http_request_duration_seconds_bucket{${route.labels},le="${bound}"} ${cumulative}`,
         );
       });
-      lines.push(`lockbox_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      lines.push(`lockbox_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
-      lines.push(`lockbox_http_request_duration_seconds_count{${labels}} ${h.count}`);
+      lines.push(`lockbox_http_request_duration_seconds_bucket{${route.labels},le="+Inf"} ${route.count}`);
+      lines.push(`lockbox_http_request_duration_seconds_sum{${route.labels}} ${route.sum}`);
+      lines.push(`lockbox_http_request_duration_seconds_count{${route.labels}} ${route.count}`);
     }
     return `${lines.join("\n")}\n`;
   }

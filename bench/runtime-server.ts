@@ -1,0 +1,114 @@
+/**
+ * The child process of `runtime.ts`: serves one server under load while the parent (and its
+ * autocannon) runs in another process, so load generation does not take the measured server's CPU.
+ * Not meant to be run by hand: `runtime.ts` forks it with `node --import tsx` and an IPC channel.
+ *
+ * Protocol (IPC messages, see {@link ParentMessage} and {@link ChildMessage}):
+ *   parent → `start` (which server) → child answers `ready` with its URL (and, for Lockbox on an empty
+ *   store, the bootstrap admin token); parent → `cpu` → child answers `cpu` with its CPU time so far
+ *   (all threads) and a monotonic clock; parent → `close` → child stops its server and exits.
+ * The child also exits when the parent goes away (IPC disconnect), so a crashed parent leaves no server.
+ */
+import { createServer, type OutgoingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { tsImport } from "tsx/esm/api";
+
+type Lockbox = typeof import("./lockbox-sources.js");
+
+/** What the parent sends. */
+export type ParentMessage =
+  | { readonly type: "start"; readonly server: "lockbox"; readonly db: string; readonly masterKey: string }
+  | {
+      readonly type: "start";
+      readonly server: "plain";
+      /** The body bytes, base64. */
+      readonly body: string;
+      readonly headers: Readonly<Record<string, string>>;
+    }
+  | { readonly type: "cpu" }
+  | { readonly type: "close" };
+
+/** The message that starts a server. */
+export type StartMessage = Extract<ParentMessage, { type: "start" }>;
+
+/** What the child answers. */
+export type ChildMessage =
+  | { readonly type: "ready"; readonly url: string; readonly adminToken: string | undefined }
+  | { readonly type: "cpu"; readonly cpuMicros: number; readonly wallMicros: number }
+  | { readonly type: "failed"; readonly message: string };
+
+let close: (() => Promise<void>) | undefined;
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+async function startLockbox(db: string, masterKey: string): Promise<void> {
+  // tsconfig.test.json sends `@lockbox/core` to its sources, as in resolve.ts.
+  const lockbox = (await tsImport("./lockbox-sources.ts", {
+    parentURL: import.meta.url,
+    tsconfig: fileURLToPath(new URL("../tsconfig.test.json", import.meta.url)),
+  })) as Lockbox;
+  const server = await lockbox.startServer({
+    db,
+    host: "127.0.0.1",
+    port: 0,
+    env: { LOCKBOX_MASTER_KEY: masterKey },
+    rateLimit: "0",
+    log: false,
+  });
+  close = () => server.close();
+  send({
+    type: "ready",
+    url: server.url,
+    adminToken: (server.bootstrap.created && server.bootstrap.token) || undefined,
+  });
+}
+
+/** The baseline: the same bytes and headers from memory, nothing else. */
+async function startPlain(body: Buffer, headers: Readonly<Record<string, string>>): Promise<void> {
+  const head: OutgoingHttpHeaders = { ...headers, "content-length": body.length };
+  const server: Server = createServer((_request, response) => {
+    response.writeHead(200, head);
+    response.end(body);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  const { port } = server.address() as AddressInfo;
+  send({ type: "ready", url: `http://127.0.0.1:${port}`, adminToken: undefined });
+}
+
+async function stop(code: number): Promise<never> {
+  try {
+    await close?.();
+  } finally {
+    process.exit(code);
+  }
+}
+
+process.on("message", (message: ParentMessage) => {
+  if (message.type === "start") {
+    const started =
+      message.server === "lockbox"
+        ? startLockbox(message.db, message.masterKey)
+        : startPlain(Buffer.from(message.body, "base64"), message.headers);
+    started.catch((error: unknown) => {
+      send({ type: "failed", message: error instanceof Error ? error.message : String(error) });
+      void stop(1);
+    });
+  } else if (message.type === "cpu") {
+    const { user, system } = process.cpuUsage();
+    send({ type: "cpu", cpuMicros: user + system, wallMicros: Number(process.hrtime.bigint() / 1000n) });
+  } else {
+    void stop(0);
+  }
+});
+process.on("disconnect", () => void stop(0));
