@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
-import type { SecretStore, UserRow } from "../store/secret-store.js";
+import type { SecretStore, StoreTx, UserRow } from "../store/secret-store.js";
 import { userTarget } from "./audit-targets.js";
 import type { RequestContext } from "./context.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-service.js";
@@ -44,22 +44,7 @@ export async function bootstrapAdmin(
     return await store.transaction(async (tx) => {
       const admin = await tx.insertUser({ id: randomUUID(), email: ADMIN_EMAIL, isAdmin: true });
       const token = options.token ?? generateToken("user");
-      await tx.insertToken({
-        id: randomUUID(),
-        kind: "user",
-        hash: hashToken(token),
-        userId: admin.id,
-        environmentId: null,
-        createdBy: null,
-        expiresAt: null,
-      });
-      await tx.appendAudit({
-        actor: ctx.actor,
-        requestId: ctx.requestId ?? null,
-        action: "admin.bootstrap",
-        target: userTarget(admin),
-        outcome: "success",
-      });
+      await insertAdminToken(ctx, tx, admin, token, "admin.bootstrap");
       return { created: true as const, admin, token: options.token === undefined ? token : null };
     });
   } catch (error) {
@@ -82,23 +67,32 @@ export async function mintAdminToken(ctx: RequestContext, store: SecretStore): P
     );
   }
   const token = generateToken("user");
-  await store.transaction(async (tx) => {
-    const row = await tx.insertToken({
-      id: randomUUID(),
-      kind: "user",
-      hash: hashToken(token),
-      userId: admin.id,
-      environmentId: null,
-      createdBy: null,
-      expiresAt: null,
-    });
-    await tx.appendAudit({
-      actor: ctx.actor,
-      requestId: ctx.requestId ?? null,
-      action: "token.create",
-      target: `${userTarget(admin)}/token:${row.id}`,
-      outcome: "success",
-    });
-  });
+  await store.transaction((tx) => insertAdminToken(ctx, tx, admin, token, "token.create"));
   return token;
+}
+
+/** Stores the admin's token (only its hash) and audits it, inside the caller's transaction. */
+async function insertAdminToken(
+  ctx: RequestContext,
+  tx: StoreTx,
+  admin: UserRow,
+  token: string,
+  action: "admin.bootstrap" | "token.create",
+): Promise<void> {
+  const row = await tx.insertToken({
+    id: randomUUID(),
+    kind: "user",
+    hash: hashToken(token),
+    userId: admin.id,
+    environmentId: null,
+    createdBy: null,
+    expiresAt: null,
+  });
+  await tx.appendAudit({
+    actor: ctx.actor,
+    requestId: ctx.requestId ?? null,
+    action,
+    target: `${userTarget(admin)}/token:${row.id}`,
+    outcome: "success",
+  });
 }
