@@ -8,6 +8,7 @@ import {
   LockboxError,
   noWebScopeNote,
   type OwnerRef,
+  overrideBaseNotFoundMessage,
   type ResolutionSource,
   resolveSecrets,
   type Scope,
@@ -351,7 +352,14 @@ export class SecretsService {
       const ownerLabel = { kind: owner.ref.kind, name: owner.name } as const;
       if (env !== undefined) await requireEnvironment(tx, owner, env);
       const existing = await tx.findSecret(owner.ref, name);
-      if (!existing) throw new LockboxError("SECRET_NOT_FOUND", secretNotFoundMessage(name, ownerLabel));
+      if (!existing) {
+        // An override's missing base answers the 404 of setting it (SPEC §2.2 → §2.1).
+        const message =
+          env === undefined
+            ? secretNotFoundMessage(name, ownerLabel)
+            : overrideBaseNotFoundMessage(name, ownerLabel);
+        throw new LockboxError("SECRET_NOT_FOUND", message);
+      }
       if (env === undefined) await tx.deleteSecret(existing.id);
       else await tx.deleteOverride(existing.id, env);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
