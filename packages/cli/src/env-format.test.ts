@@ -5,6 +5,7 @@ import { formatEnv } from "./env-format.js";
 const TRICKY = [
   "plain",
   "it's a $secret",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion the quoting must neutralise.
   "`rm -rf /` $(whoami) ${HOME}",
   'double " quote and back\\slash',
   "multi\nline\n-----END KEY-----\n",
