@@ -11,10 +11,12 @@ import {
   secretTypeSchema,
 } from "@lockbox/core";
 import type { z } from "zod";
-import type { SetSecretResult } from "../../services/secrets-service.js";
+import type { RequestContext } from "../../services/context.js";
+import type { SetSecretInput, SetSecretResult } from "../../services/secrets-service.js";
 import { type Caller, forbidden } from "../access.js";
 import type { RouteContext } from "../app.js";
 import { contextOf } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 import {
   itemsOf,
   localSecretsResponse,
@@ -65,47 +67,16 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     },
   });
 
-  for (const withEnv of [false, true]) {
-    routes.add({
-      method: "PUT",
-      url: withEnv ? "/v1/sites/:site/secrets/:name/envs/:env" : "/v1/sites/:site/secrets/:name",
-      tag: "secrets",
-      summary: withEnv
-        ? "Set a site secret's override for one environment"
-        : "Create or update a site secret",
-      params: withEnv ? siteSecretEnvParams : siteSecretParams,
-      body: setSecretBody,
-      response: setSecretResponse,
-      handler: async ({ caller, params, body, request, reply }) => {
-        const found = await site(caller, params.site);
-        const env = "env" in params ? (params.env as string) : undefined;
-        const result = await secrets.setSiteSecret(contextOf(request), found, {
-          name: params.name,
-          env,
-          ...options(body),
-        });
-        if (result.created) void reply.code(201);
-        return setAnswer(result);
-      },
-    });
-
-    routes.add({
-      method: "DELETE",
-      url: withEnv ? "/v1/sites/:site/secrets/:name/envs/:env" : "/v1/sites/:site/secrets/:name",
-      tag: "secrets",
-      summary: withEnv
-        ? "Delete a site secret's override (idempotent)"
-        : "Delete a site secret with its overrides",
-      params: withEnv ? siteSecretEnvParams : siteSecretParams,
-      response: messageResponse,
-      handler: async ({ caller, params, request }) => {
-        const found = await site(caller, params.site);
-        const env = "env" in params ? (params.env as string) : undefined;
-        await secrets.deleteSiteSecret(contextOf(request), found, params.name, env);
-        return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
-      },
-    });
-  }
+  secretWriteRoutes(routes, {
+    owner: "site",
+    url: "/v1/sites/:site/secrets/:name",
+    params: siteSecretParams,
+    envParams: siteSecretEnvParams,
+    set: async (caller, params, ctx, input) =>
+      secrets.setSiteSecret(ctx, await site(caller, params.site), input),
+    delete: async (caller, params, ctx, env) =>
+      secrets.deleteSiteSecret(ctx, await site(caller, params.site), params.name, env),
+  });
 
   routes.add({
     method: "GET",
@@ -155,43 +126,67 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     },
   });
 
+  secretWriteRoutes(routes, {
+    owner: "org",
+    url: "/v1/orgs/:org/secrets/:name",
+    params: orgSecretParams,
+    envParams: orgSecretEnvParams,
+    set: async (caller, params, ctx, input) =>
+      secrets.setOrgSecret(ctx, await orgAdmin(caller, params.org), input),
+    delete: async (caller, params, ctx, env) =>
+      secrets.deleteOrgSecret(ctx, await orgAdmin(caller, params.org), params.name, env),
+  });
+}
+
+/** The writes of one kind of owner: how its routes find the owner and which service call they make. */
+interface SecretWriter<P extends { name: string }> {
+  readonly owner: "site" | "org";
+  /** The secret's URL; its override's is this with `/envs/:env`. */
+  readonly url: string;
+  readonly params: z.ZodType<P>;
+  readonly envParams: z.ZodType<P & { env: string }>;
+  readonly set: (
+    caller: Caller,
+    params: P,
+    ctx: RequestContext,
+    input: SetSecretInput,
+  ) => Promise<SetSecretResult>;
+  readonly delete: (caller: Caller, params: P, ctx: RequestContext, env?: string) => Promise<void>;
+}
+
+/** Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`). */
+function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, writer: SecretWriter<P>): void {
+  const noun = `${writer.owner === "site" ? "a site" : "an org"} secret`;
   for (const withEnv of [false, true]) {
+    const url = withEnv ? `${writer.url}/envs/:env` : writer.url;
+    const params = withEnv ? writer.envParams : writer.params;
+    const envOf = (path: P): string | undefined =>
+      "env" in path && typeof path.env === "string" ? path.env : undefined;
     routes.add({
       method: "PUT",
-      url: withEnv ? "/v1/orgs/:org/secrets/:name/envs/:env" : "/v1/orgs/:org/secrets/:name",
+      url,
       tag: "secrets",
-      summary: withEnv
-        ? "Set an org secret's override for one environment name"
-        : "Create or update an org secret",
-      params: withEnv ? orgSecretEnvParams : orgSecretParams,
+      summary: withEnv ? `Set ${noun}'s override for one environment` : `Create or update ${noun}`,
+      params,
       body: setSecretBody,
       response: setSecretResponse,
-      handler: async ({ caller, params, body, request, reply }) => {
-        const found = await orgAdmin(caller, params.org);
-        const env = "env" in params ? (params.env as string) : undefined;
-        const result = await secrets.setOrgSecret(contextOf(request), found, {
-          name: params.name,
-          env,
-          ...options(body),
-        });
+      handler: async ({ caller, params: path, body, request, reply }) => {
+        const input = { name: path.name, env: envOf(path), ...options(body) };
+        const result = await writer.set(caller, path, contextOf(request), input);
         if (result.created) void reply.code(201);
         return setAnswer(result);
       },
     });
-
     routes.add({
       method: "DELETE",
-      url: withEnv ? "/v1/orgs/:org/secrets/:name/envs/:env" : "/v1/orgs/:org/secrets/:name",
+      url,
       tag: "secrets",
-      summary: withEnv
-        ? "Delete an org secret's override (idempotent)"
-        : "Delete an org secret with its overrides",
-      params: withEnv ? orgSecretEnvParams : orgSecretParams,
+      summary: withEnv ? `Delete ${noun}'s override (idempotent)` : `Delete ${noun} with its overrides`,
+      params,
       response: messageResponse,
-      handler: async ({ caller, params, request }) => {
-        const found = await orgAdmin(caller, params.org);
-        const env = "env" in params ? (params.env as string) : undefined;
-        await secrets.deleteOrgSecret(contextOf(request), found, params.name, env);
+      handler: async ({ caller, params: path, request }) => {
+        const env = envOf(path);
+        await writer.delete(caller, path, contextOf(request), env);
         return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
       },
     });
