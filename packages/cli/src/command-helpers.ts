@@ -1,9 +1,17 @@
-import { composerOverrideWarning, isUuid, noWebScopeNote, orgNameSchema, SECRET_TYPES } from "@lockbox/core";
-import type { SetSecretResult } from "@lockbox/sdk";
+import {
+  composerOverrideWarning,
+  isUuid,
+  noWebScopeNote,
+  orgNameSchema,
+  SECRET_TYPES,
+  type SecretType,
+} from "@lockbox/core";
+import type { LockboxClient, SecretInput, SetSecretResult } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
+import { parseScopeOption } from "./arguments.js";
 import type { CliContext } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
-import { confirm } from "./input.js";
+import { confirm, readSecretValue } from "./input.js";
 import { type FieldSet, LIST_FORMATS, type ListFormat } from "./output.js";
 
 /** Appends an `Examples:` section to a command's `--help`. */
@@ -54,6 +62,33 @@ export function parseOrgArg(org: string): string {
   const result = orgNameSchema.safeParse(org);
   if (result.success) return result.data;
   throw new UsageError(result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`);
+}
+
+/** The options `secret:site:set` and `secret:org:set` share. */
+export interface SetSecretOptions {
+  readonly type?: SecretType;
+  readonly scope?: string;
+  readonly valueFile?: string;
+}
+
+/**
+ * The body of `secret:site:set` and `secret:org:set`: checks the scopes, reads the value (argument,
+ * `--value-file`, stdin or a prompt), lets `write` set the secret or its override, and reports.
+ */
+export async function setSecretCommand(
+  context: CliContext,
+  secret: { readonly name: string; readonly value: string | undefined; readonly env: string | undefined },
+  options: SetSecretOptions,
+  write: (client: LockboxClient, input: SecretInput) => Promise<SetSecretResult>,
+): Promise<void> {
+  const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
+  const client = await context.client();
+  const value = await readSecretValue(context.io, {
+    arg: secret.value,
+    valueFile: options.valueFile,
+    name: secret.name,
+  });
+  reportSet(context, await write(client, { value, type: options.type, scopes }), secret.env);
 }
 
 /**

@@ -1,19 +1,19 @@
-import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE, type SecretType } from "@lockbox/core";
+import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE } from "@lockbox/core";
 import type { OrgSecretRow } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
-import { parseEnvOption, parseScopeOption } from "../arguments.js";
+import { parseEnvOption } from "../arguments.js";
 import {
   fieldsOption,
   formatOption,
   parseOrgArg,
-  reportSet,
+  type SetSecretOptions,
   scopeOption,
+  setSecretCommand,
   typeOption,
   valueFileOption,
   withExamples,
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
-import { readSecretValue } from "../input.js";
 import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
 import { NO_SECRETS_MESSAGE } from "./secrets-site.js";
 
@@ -50,23 +50,15 @@ export function registerOrgSecretCommands(program: Command, context: CliContext)
           orgArg: string,
           name: string,
           value: string | undefined,
-          options: { type?: SecretType; scope?: string; env?: string; valueFile?: string },
+          options: SetSecretOptions & { env?: string },
         ) => {
           const org = parseOrgArg(orgArg);
           const env = options.env === undefined ? undefined : parseEnvOption(options.env);
-          const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
-          const client = await context.client();
-          const secretValue = await readSecretValue(context.io, {
-            arg: value,
-            valueFile: options.valueFile,
-            name,
-          });
-          const input = { value: secretValue, type: options.type, scopes };
-          const result =
+          await setSecretCommand(context, { name, value, env }, options, (client, input) =>
             env === undefined
-              ? await client.setOrgSecret(org, name, input)
-              : await client.setOrgSecretOverride(org, name, env, input);
-          reportSet(context, result, env);
+              ? client.setOrgSecret(org, name, input)
+              : client.setOrgSecretOverride(org, name, env, input),
+          );
         },
       ),
     [

@@ -1,18 +1,18 @@
-import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE, type SecretType } from "@lockbox/core";
+import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE } from "@lockbox/core";
 import type { ResolvedSecret, SiteSecretRow } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
-import { parseScopeOption, parseSiteArg } from "../arguments.js";
+import { parseSiteArg } from "../arguments.js";
 import {
   fieldsOption,
   formatOption,
-  reportSet,
+  type SetSecretOptions,
   scopeOption,
+  setSecretCommand,
   typeOption,
   valueFileOption,
   withExamples,
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
-import { readSecretValue } from "../input.js";
 import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
 
 /** The fields of `secret:site:list` (SPEC §2.3). */
@@ -29,12 +29,6 @@ export const RESOLVED_SECRET_FIELDS: FieldSet = {
 
 /** The message of an empty secret table. */
 export const NO_SECRETS_MESSAGE = "You have no Secrets.";
-
-interface SetOptions {
-  readonly type?: SecretType;
-  readonly scope?: string;
-  readonly valueFile?: string;
-}
 
 interface ListOptions {
   readonly format: ListFormat;
@@ -56,21 +50,13 @@ export function registerSiteSecretCommands(program: Command, context: CliContext
       .addOption(typeOption())
       .addOption(scopeOption())
       .addOption(valueFileOption())
-      .action(async (target: string, name: string, value: string | undefined, options: SetOptions) => {
+      .action(async (target: string, name: string, value: string | undefined, options: SetSecretOptions) => {
         const { site, env } = parseSiteArg(target, "optional");
-        const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
-        const client = await context.client();
-        const secretValue = await readSecretValue(context.io, {
-          arg: value,
-          valueFile: options.valueFile,
-          name,
-        });
-        const input = { value: secretValue, type: options.type, scopes };
-        const result =
+        await setSecretCommand(context, { name, value, env }, options, (client, input) =>
           env === undefined
-            ? await client.setSiteSecret(site, name, input)
-            : await client.setSiteSecretOverride(site, name, env, input);
-        reportSet(context, result, env);
+            ? client.setSiteSecret(site, name, input)
+            : client.setSiteSecretOverride(site, name, env, input),
+        );
       }),
     [
       "lockbox secret:site:set my-site API_KEY s3cr3t --scope=web,user",
