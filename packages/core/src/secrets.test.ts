@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LockboxError } from "./errors.js";
 import {
   COMPOSER_AUTH_TYPES,
+  MAX_COMPOSER_AUTH_DEPTH,
   RESERVED_ENV_NAMES,
   secretTypeSchema,
   splitComposerSecretName,
@@ -212,6 +213,23 @@ describe("validateSecretValue()", () => {
       );
     }
     expect(() => validateSecretValue("runtime", "COMPOSER_AUTH", "[]")).not.toThrow();
+  });
+
+  it("limits how deeply COMPOSER_AUTH nests, so no stored value can break a build's JSON answer", () => {
+    const nested = (depth: number) => `{"a":${"[".repeat(depth - 1)}${"]".repeat(depth - 1)}}`;
+    expect(() => validateSecretValue("env", "COMPOSER_AUTH", nested(MAX_COMPOSER_AUTH_DEPTH))).not.toThrow();
+    for (const depth of [MAX_COMPOSER_AUTH_DEPTH + 1, 8000]) {
+      expect(thrown(() => validateSecretValue("env", "COMPOSER_AUTH", nested(depth))).message).toBe(
+        "Invalid value for 'COMPOSER_AUTH': COMPOSER_AUTH can nest objects and arrays at most 32 levels deep (Composer's own auth.json uses 3).",
+      );
+    }
+    // Brackets inside strings, escaped quotes included, are text, not nesting.
+    const inStrings = JSON.stringify({
+      "http-basic": { "a.com": { username: "[[[{{{", password: '\\"[[[[' } },
+    });
+    expect(() =>
+      validateSecretValue("env", "COMPOSER_AUTH", inStrings.replace("[[[{{{", "[".repeat(100))),
+    ).not.toThrow();
   });
 
   it("never puts the value in a message, even for invalid JSON", () => {

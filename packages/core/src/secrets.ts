@@ -215,6 +215,12 @@ export function validateSecretValue(type: SecretType, name: string, value: strin
         'COMPOSER_AUTH must hold a JSON object, as Composer reads it (for example {"github-oauth": {"github.com": "TOKEN"}}).',
       );
     }
+    if (name === COMPOSER_AUTH_ENV_NAME && jsonNestingDepth(value) > MAX_COMPOSER_AUTH_DEPTH) {
+      throw invalidValue(
+        name,
+        `COMPOSER_AUTH can nest objects and arrays at most ${MAX_COMPOSER_AUTH_DEPTH} levels deep (Composer's own auth.json uses 3).`,
+      );
+    }
   } else if (type === "composer") {
     const authType = splitComposerSecretName(name)?.authType;
     if (authType === "bitbucket-oauth") {
@@ -232,6 +238,30 @@ export function validateSecretValue(type: SecretType, name: string, value: strin
       );
     }
   }
+}
+
+/** How deeply `COMPOSER_AUTH` may nest: far beyond Composer's 3 levels, far below what breaks a JSON writer. */
+export const MAX_COMPOSER_AUTH_DEPTH = 32;
+
+/** The deepest nesting of `[` and `{` in JSON text, outside strings (iterative: any depth is safe to measure). */
+function jsonNestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === "{" || c === "[") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (c === "}" || c === "]") {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 // The parse error is dropped on purpose: JSON.parse messages quote part of the input, i.e. the value.
