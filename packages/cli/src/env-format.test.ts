@@ -28,8 +28,19 @@ describe("formatEnv()", () => {
     expect(JSON.parse(out)).toEqual(variables);
   });
 
+  it("writes dotenv that a shell can source without running anything in a value", () => {
+    const oneLine = TRICKY.filter((value) => !/[\n\r]/.test(value));
+    const variables = Object.fromEntries(oneLine.map((value, i) => [`V${i}`, value]));
+    const script = `set -a\n${formatEnv(variables, "dotenv")}\nnode -e 'process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => /^V[0-9]+$/.test(k)))))'`;
+    const out = execFileSync("sh", ["-c", script], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
+    expect(JSON.parse(out)).toEqual(variables);
+  });
+
   it("writes dotenv lines with escapes, and JSON in name order", () => {
-    expect(formatEnv({ B: 'x"y\n$z', A: "a" }, "dotenv")).toBe('A="a"\nB="x\\"y\\n\\$z"\n');
+    expect(formatEnv({ B: 'x"y\n$z`', A: "a" }, "dotenv")).toBe('A="a"\nB="x\\"y\\n\\$z\\`"\n');
     expect(JSON.parse(formatEnv({ B: "2", A: "1" }, "json"))).toEqual({ A: "1", B: "2" });
     expect(formatEnv({}, "shell")).toBe("");
   });

@@ -12,11 +12,20 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * A dotenv value: double-quoted with `\\`, `\"`, `\n`, `\r` and `\$` escaped, which dotenv
- * parsers (and docker's `--env-file` readers that accept quotes) read back as the value.
+ * A dotenv value: double-quoted with `\\`, `\"`, `\n`, `\r`, `\$` and `` \` `` escaped, which dotenv
+ * parsers read back as the value. A file that a shell `source`s instead runs nothing either: inside
+ * double quotes a shell reads those escapes as the characters themselves (only a newline stays
+ * the two characters `\n`), so no expansion or command substitution can start.
  */
 export function dotenvQuote(value: string): string {
-  return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\$/g, "\\$")}"`;
+  const escaped = value
+    .replace(/\\/g, "\\\\")
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, "\\n")
+    .replace(/\r/g, "\\r")
+    .replace(/\$/g, "\\$")
+    .replace(/`/g, "\\`");
+  return `"${escaped}"`;
 }
 
 /** Variables in name order as `format` writes them. */
