@@ -71,4 +71,13 @@ describe("renderTable", () => {
       ].join("\n"),
     );
   });
+
+  it("shows control characters in a value instead of sending them to the terminal", () => {
+    const text = renderTable(["value"], [["a\u001b]0;PWNED\u0007\u001b[2J\r\tb\u009bc\nd"]]);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters.
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain("a\\x1b]0;PWNED\\x07\\x1b[2J\\x0d\\x09b\\x9bc");
+    // A newline stays a line break inside the cell.
+    expect(text.split("\n")).toContain("  d");
+  });
 });

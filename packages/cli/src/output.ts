@@ -233,19 +233,32 @@ const TABLE_CHARS = {
   middle: " ",
 };
 
-/** A plain-text table with a header row, lines ruled with `-`, no colours, no trailing spaces. */
+/**
+ * A plain-text table with a header row, lines ruled with `-`, no colours, no trailing spaces.
+ * Cells are shown, not passed to the terminal: control characters (escape sequences, carriage
+ * returns) are written as `\xNN`, so a value cannot retitle, clear or redraw the terminal. A
+ * newline stays a line break inside its cell (a PEM key reads as one).
+ */
 export function renderTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const table = new Table({
     head: [...head],
     chars: TABLE_CHARS,
     style: { head: [], border: [], compact: true },
   });
-  for (const row of rows) table.push([...row]);
+  for (const row of rows) table.push(row.map(visibleCell));
   return `${table
     .toString()
     .split("\n")
     .map((line) => line.trimEnd())
     .join("\n")}\n`;
+}
+
+// C0 controls but the newline, DEL, and the C1 controls (U+0080–U+009F, which some terminals obey).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+
+function visibleCell(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** CSV (RFC 4180 quoting, `\n` line ends): a header row, then one line per row. */
