@@ -1,5 +1,58 @@
-import { describe, expect, it } from "vitest";
-import { buildVariables, composerCredentials } from "./build.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FakeLockboxServer } from "../testing/fake-lockbox-server.js";
+import { runCli } from "../testing/test-io.js";
+import { buildVariables, composerCredentials, LOCKBOX_CREDENTIALS } from "./build.js";
+
+const BUILD_TOKEN = `lbb_${"b".repeat(43)}`;
+
+describe("build:run", () => {
+  let server: FakeLockboxServer;
+  let env: Record<string, string>;
+  beforeEach(async () => {
+    server = await FakeLockboxServer.start();
+    server.on("GET", "/v1/build/secrets", {
+      status: 200,
+      body: {
+        site: "shop",
+        environment: "dev",
+        version: "v1",
+        env: { API_KEY: "k3y-value" },
+        composerAuth: {},
+      },
+    });
+    env = {
+      PATH: process.env.PATH ?? "",
+      LOCKBOX_URL: server.url,
+      LOCKBOX_BUILD_TOKEN: BUILD_TOKEN,
+      LOCKBOX_TOKEN: `lbx_${"u".repeat(43)}`,
+      LOCKBOX_RUNTIME_TOKEN: `lbr_${"r".repeat(43)}`,
+      LOCKBOX_BOOTSTRAP_TOKEN: `lbx_${"a".repeat(43)}`,
+      LOCKBOX_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
+      LOCKBOX_PREVIOUS_MASTER_KEYS: Buffer.alloc(32, 8).toString("base64"),
+    };
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it("gives the command its secrets but none of Lockbox's own credentials", async () => {
+    const result = await runCli(["build:run", "shop.dev", "--", "env"], { env });
+    expect(result.code).toBe(0);
+    const seen = new Map(result.stdout.split("\n").map((line) => [line.split("=")[0], line] as const));
+    expect(seen.get("API_KEY")).toBe("API_KEY=***");
+    expect(seen.get("LOCKBOX_URL")).toBe(`LOCKBOX_URL=${server.url}`);
+    for (const name of LOCKBOX_CREDENTIALS) expect(seen.has(name)).toBe(false);
+  });
+
+  it("exits with the command's code, and 128 + the signal's number when a signal killed it", async () => {
+    const run = async (script: string) =>
+      (await runCli(["build:run", "shop.dev", "--", "sh", "-c", script], { env })).code;
+    expect(await run("exit 7")).toBe(7);
+    expect(await run("kill -SEGV $$")).toBe(139);
+    expect(await run("kill -USR1 $$")).toBe(128 + 10);
+    expect(await run("kill -TERM $$")).toBe(143);
+  });
+});
 
 describe("build commands", () => {
   it("composerCredentials() lists every credential of COMPOSER_AUTH but user names, and basic-auth headers", () => {

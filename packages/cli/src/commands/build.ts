@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
 import { isUuid } from "@lockbox/core";
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
@@ -142,8 +143,9 @@ function runMasked(
   const [file, ...args] = command[0] === "--" ? command.slice(1) : command;
   if (file === undefined) return Promise.reject(new UsageError("build:run needs a command after --."));
   const env: Record<string, string | undefined> = { ...context.io.env, ...variables };
-  // The build token is for reading secrets, not for the build's own code.
-  delete env.LOCKBOX_BUILD_TOKEN;
+  // Lockbox's own credentials are for reading secrets, not for the build's code (a Composer plugin
+  // or an npm script could print or send them); the build gets only its secrets.
+  for (const name of LOCKBOX_CREDENTIALS) delete env[name];
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
     const pipes = [
@@ -163,18 +165,18 @@ function runMasked(
       );
     });
     child.once("close", (code, signal) => {
-      resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1));
+      // Killed by a signal: 128 + its number, as a shell reports it (SIGSEGV gives 139).
+      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
     });
   });
 }
 
-function signalNumber(signal: NodeJS.Signals): number | undefined {
-  const numbers: Partial<Record<NodeJS.Signals, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGTERM: 15,
-  };
-  return numbers[signal];
-}
+/** The variables `build:run` keeps from the command it runs. */
+export const LOCKBOX_CREDENTIALS = [
+  "LOCKBOX_TOKEN",
+  "LOCKBOX_RUNTIME_TOKEN",
+  "LOCKBOX_BUILD_TOKEN",
+  "LOCKBOX_BOOTSTRAP_TOKEN",
+  "LOCKBOX_MASTER_KEY",
+  "LOCKBOX_PREVIOUS_MASTER_KEYS",
+] as const;
