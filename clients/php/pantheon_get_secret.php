@@ -17,7 +17,7 @@
  *   LOCKBOX_URL            Base URL of the Lockbox server, e.g. https://lockbox.example.com. The
  *                          drop-in calls `GET <LOCKBOX_URL>/site/secrets`. http:// and https:// only.
  *   LOCKBOX_RUNTIME_TOKEN  The runtime token (`lbr_...`) of this site environment
- *                          (`lockbox token:create --kind=runtime <site>.<env>`).
+ *                          (`lockbox token:runtime:create <site>.<env>`).
  *   LOCKBOX_CACHE_DIR      Where the cache file lives (default: sys_get_temp_dir(), i.e. $TMPDIR or
  *                          /tmp). Created with mode 0700 when missing.
  *
@@ -489,7 +489,7 @@ namespace Lockbox\DropIn {
                 if (\preg_match('~^[\x21-\x7e]+$~', $token) !== 1) {
                     throw new \RuntimeException(
                         'LOCKBOX_RUNTIME_TOKEN contains whitespace or control characters. Set it to the token '
-                        . 'exactly as `lockbox token:create` printed it.'
+                        . 'exactly as `lockbox token:runtime:create` printed it.'
                     );
                 }
                 return $token;
