@@ -14,7 +14,7 @@ export function deliveryRoutes(app: FastifyInstance, delivery: Delivery, store: 
     const identity = await delivery.identify(bearerToken(request), "runtime");
     const payload = await delivery.runtimeSet(identity);
     void reply.header("etag", payload.etag).header("cache-control", "no-cache");
-    if (request.headers["if-none-match"] === payload.etag) return reply.code(304).send();
+    if (notModified(request.headers["if-none-match"], payload.etag)) return reply.code(304).send();
     delivery.recordDelivery(identity, payload.version, String(request.id));
     return reply.type("application/json; charset=utf-8").send(payload.body);
   });
@@ -43,5 +43,18 @@ export function deliveryRoutes(app: FastifyInstance, delivery: Delivery, store: 
       env: { ...env },
       composerAuth,
     };
+  });
+}
+
+/**
+ * Whether `If-None-Match` names `etag` (RFC 9110 §13.1.2): `*`, or a list of tags compared weakly,
+ * so `W/"v"` (as a compressing proxy may send it) and `"a", "v"` match `"v"`.
+ */
+function notModified(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header === etag) return true;
+  return header.split(",").some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === "*" || (trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed) === etag;
   });
 }

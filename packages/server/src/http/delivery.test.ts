@@ -65,6 +65,14 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect(response.headers.etag).toBe(`"${response.json.Version}"`);
     const unchanged = await runtime(token, { "if-none-match": String(response.headers.etag) });
     expect([unchanged.status, unchanged.body]).toEqual([304, ""]);
+    // Weak comparison, lists and `*`, as HTTP caches and proxies send them.
+    const etag = String(response.headers.etag);
+    for (const header of [`W/${etag}`, `"other", ${etag}`, `"other",W/${etag}`, "*"]) {
+      expect((await runtime(token, { "if-none-match": header })).status).toBe(304);
+    }
+    for (const header of ['"other"', `"${response.json.Version.slice(1)}"`, ""]) {
+      expect((await runtime(token, { "if-none-match": header })).status).toBe(200);
+    }
     await put("/v1/sites/site-b/secrets/WIRE", { value: "wire-value-2" });
     const changed = await runtime(token, { "if-none-match": String(response.headers.etag) });
     expect(changed.status).toBe(200);
