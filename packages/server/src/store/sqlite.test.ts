@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -19,6 +19,16 @@ describe("openSqliteStore()", () => {
     expect(await pragma("journal_mode")).toBe("wal");
     expect(await pragma("synchronous")).toBe(2); // FULL
     expect(await pragma("foreign_keys")).toBe(1);
+    await store.close();
+  });
+
+  it("creates its folder 0700 and the database, WAL and shared-memory files 0600", async () => {
+    const path = join(dir, "data", "lockbox.db");
+    const store = await openSqliteStore({ path });
+    const mode = (file: string) => statSync(file).mode & 0o777;
+    expect(mode(join(dir, "data"))).toBe(0o700);
+    for (const file of [path, `${path}-wal`, `${path}-shm`])
+      expect([file, mode(file)]).toEqual([file, 0o600]);
     await store.close();
   });
 

@@ -25,7 +25,10 @@ export interface SqliteStoreOptions {
  * transaction so that a rule's read and its write cannot interleave with another writer.
  */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<KyselyStore> {
-  mkdirSync(dirname(options.path), { recursive: true });
+  // Only its owner may read the store (names, emails, the audit log, wrapped data keys): a new folder
+  // is 0700 and a new file 0600, which SQLite gives its -wal and -shm files too.
+  mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(options.path, "a", 0o600));
   const release = options.exclusive ? claimFile(options.path) : () => {};
   try {
     const database = new BetterSqlite3(options.path);
