@@ -33,7 +33,8 @@ export class MachineTokenCache {
   get(token: string, nowMs = Date.now()): MachineIdentity | undefined {
     const identity = this.#byToken.get(token);
     if (!identity) return undefined;
-    if (identity.expiresAtMs !== null && identity.expiresAtMs <= nowMs) {
+    // An unreadable expiry (NaN) counts as expired.
+    if (identity.expiresAtMs !== null && !(identity.expiresAtMs > nowMs)) {
       this.#byToken.delete(token);
       return undefined;
     }
