@@ -13,7 +13,7 @@ import type { TokenService } from "../services/token-service.js";
 import type { SecretStore } from "../store/secret-store.js";
 import { AccessPolicy, type Caller } from "./access.js";
 import { deliveryRoutes } from "./delivery-routes.js";
-import { RateLimitedError, sendError, toLockboxError } from "./errors.js";
+import { clientErrorHandler, RateLimitedError, sendError, toLockboxError } from "./errors.js";
 import { Metrics, type RouteMetrics } from "./metrics.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { openApiDocument, RouteRegistry } from "./route.js";
@@ -81,6 +81,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     frameworkErrors: (error, request, reply) => {
       void sendError(request, reply, frameworkError(error));
     },
+    // …and so are requests Node's HTTP parser refuses before any route.
+    clientErrorHandler,
     ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
   } as FastifyServerOptions);
 

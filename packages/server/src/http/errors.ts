@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import { type ErrorCode, isLockboxError, LockboxError } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 
@@ -74,4 +76,27 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
   if (error instanceof RateLimitedError) void reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
   return reply.code(status).type("application/json; charset=utf-8").send(body);
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before Fastify saw it (bad request line or header,
+ * conflicting lengths, headers over 16 KiB) in the single error shape, as 400 BAD_REQUEST, and
+ * closes the connection. The default handler's body lacked `code` and `requestId`.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || socket.destroyed) return;
+  if (socket.writable) {
+    const message =
+      error.code === "HPE_HEADER_OVERFLOW"
+        ? "The request line and headers are larger than 16 KiB."
+        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? "The request did not arrive in time."
+          : "The request is not valid HTTP/1.1.";
+    const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
+    const text = JSON.stringify(body);
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }

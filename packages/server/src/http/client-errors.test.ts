@@ -1,0 +1,66 @@
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqliteTestDatabase, type TestDatabase } from "../store/contract/test-databases.js";
+import { createTestApp, type TestApp } from "./test-app.js";
+
+/** Sends raw bytes to the listening server and returns everything it answers before closing. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.end(bytes));
+    let answer = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on("close", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
+
+describe("requests Node's HTTP parser refuses", () => {
+  let database: TestDatabase;
+  let t: TestApp;
+  let port: number;
+  beforeAll(async () => {
+    database = sqliteTestDatabase();
+    t = await createTestApp(database);
+    await t.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = t.app.server.address();
+    port = typeof address === "object" && address !== null ? address.port : 0;
+  });
+  afterAll(async () => {
+    await t.close();
+    await database.drop();
+  });
+
+  it.each([
+    ["a garbage request line", "GARBAGE\r\n\r\n", "The request is not valid HTTP/1.1."],
+    [
+      "a non-numeric Content-Length",
+      "POST /v1/orgs HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+      "The request is not valid HTTP/1.1.",
+    ],
+    [
+      "both Content-Length and chunked",
+      "POST /v1/orgs HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "The request is not valid HTTP/1.1.",
+    ],
+    [
+      "a 70,000-character path",
+      `GET /v1/sites/${"a".repeat(70_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      "The request line and headers are larger than 16 KiB.",
+    ],
+  ])("answers %s with 400 in the single error shape", async (_, bytes, message) => {
+    const answer = await rawRequest(port, bytes);
+    const [head = "", body = ""] = answer.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(head).toContain("Content-Type: application/json; charset=utf-8");
+    expect(JSON.parse(body)).toEqual({
+      error: { code: "BAD_REQUEST", message, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+    });
+  });
+
+  it("keeps serving afterwards", async () => {
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  });
+});
