@@ -1,5 +1,6 @@
 import type { Writable } from "node:stream";
 import { isLockboxError } from "@lockbox/core";
+import { parseRateLimit } from "./http/rate-limiter.js";
 import { DEFAULT_DB, isPostgresUrl, type ServerOptions, startServer } from "./server.js";
 
 /** The flags of `server:start` as both `npm start` and `lockbox server:start` take them. */
@@ -14,6 +15,22 @@ export interface ServerFlags {
   readonly tlsKey?: string | undefined;
 }
 
+/** What is wrong with the flags themselves (a usage error, exit 2), before anything is opened. */
+function flagProblem(flags: ServerFlags, port: number): string | undefined {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    return `Invalid --port '${flags.port}': use a number from 0 to 65535.`;
+  }
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
+    return "HTTPS needs both --tls-cert and --tls-key.";
+  }
+  try {
+    parseRateLimit(flags.rateLimit ?? "10/20");
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return undefined;
+}
+
 /**
  * Starts the server from flags and the environment, prints what a newcomer needs next (the admin
  * token once, on the first start), and stops gracefully on SIGTERM/SIGINT: in-flight requests
@@ -25,8 +42,9 @@ export async function runServer(
 ): Promise<number> {
   const db = flags.db ?? io.env.LOCKBOX_DB ?? DEFAULT_DB;
   const port = Number(flags.port ?? 8200);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.stderr.write(`Invalid --port '${flags.port}': use a number from 0 to 65535.\n`);
+  const usage = flagProblem(flags, port);
+  if (usage !== undefined) {
+    io.stderr.write(`${usage}\n`);
     return 2;
   }
   const options: ServerOptions = {

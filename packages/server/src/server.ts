@@ -81,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const store = await openStore(options.db, { exclusive: true });
   let listener: ChangeListener | undefined;
+  let app: FastifyInstance | undefined;
   try {
     const keyring = Keyring.fromKeys(keys.current, keys.previous);
     await checkMasterKey(store, keyring);
@@ -100,11 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           onListening: () => delivery.setCaching(true),
         })
       : undefined;
-    const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, store, {
-      token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
-    });
-
-    const app = await buildApp({
+    app = await buildApp({
       store,
       directory,
       secrets,
@@ -118,10 +115,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         : false,
     });
     const address = await app.listen({ host: options.host, port: options.port });
+    // Only a start that serves creates the admin: its token is printed once, by this start.
+    const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, store, {
+      token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
+    });
     const warnings = [...keys.warnings];
     if (!bootstrap.created && bootstrap.ignoredToken) {
       warnings.push("LOCKBOX_BOOTSTRAP_TOKEN is ignored: this store already has a platform admin.");
     }
+    const serving = app;
     let closing: Promise<void> | undefined;
     return {
       url: address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]"),
@@ -132,7 +134,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       warnings,
       close: () => {
         closing ??= (async () => {
-          await app.close();
+          await serving.close();
           await listener?.close();
           await audit.close();
           await store.close();
@@ -141,6 +143,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       },
     };
   } catch (error) {
+    await app?.close();
     await listener?.close();
     await store.close();
     throw error;

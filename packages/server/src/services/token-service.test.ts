@@ -296,7 +296,11 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
   it("counts an unreadable expiry in the store as expired, never as no expiry", async () => {
     const user = await makeUser();
     const { token, row } = await tokens.createUserToken(ctx, user, { ttlSeconds: 60 });
-    await store.kysely.updateTable("tokens").set({ expires_at: "garbage" }).where("id", "=", row.id).execute();
+    await store.kysely
+      .updateTable("tokens")
+      .set({ expires_at: "garbage" })
+      .where("id", "=", row.id)
+      .execute();
     await expect(tokens.authenticate(token)).rejects.toMatchObject(UNAUTHENTICATED);
   });
 

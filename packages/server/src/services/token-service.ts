@@ -172,7 +172,8 @@ export class TokenService {
     const row = await this.#store.findTokenByHash(hashToken(token));
     if (!row || row.kind !== kind || row.revokedAt !== null) throw unauthenticated();
     // Written as "not still valid" so an unreadable expiry (NaN) counts as expired, never as forever.
-    if (row.expiresAt !== null && !(Date.parse(row.expiresAt) > this.#now().getTime())) throw unauthenticated();
+    if (row.expiresAt !== null && !(Date.parse(row.expiresAt) > this.#now().getTime()))
+      throw unauthenticated();
     return { token: row };
   }
 

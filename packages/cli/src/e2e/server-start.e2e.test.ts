@@ -1,0 +1,54 @@
+import { createServer } from "node:net";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { newMasterKey, runCli, startServerProcess, tempDir } from "./harness.js";
+
+describe("lockbox server:start (real process)", () => {
+  let dir: ReturnType<typeof tempDir>;
+  let env: Record<string, string>;
+  beforeEach(() => {
+    dir = tempDir();
+    env = { HOME: dir.path, LOCKBOX_MASTER_KEY: newMasterKey() };
+  });
+  afterEach(() => dir.cleanup());
+
+  it.each([
+    [["--rate-limit=abc"], "Invalid rate limit 'abc': use RPS/BURST, for example 10/20, or 0 to disable."],
+    [["--tls-cert=cert.pem"], "HTTPS needs both --tls-cert and --tls-key."],
+    [["--tls-key=key.pem"], "HTTPS needs both --tls-cert and --tls-key."],
+    [["--port=99999"], "Invalid --port '99999': use a number from 0 to 65535."],
+  ])("refuses %j as a usage error (exit 2), before creating anything", async (flags, message) => {
+    const result = await runCli(["server:start", ...flags], { cwd: dir.path, env });
+    expect(result).toMatchObject({ code: 2, stdout: "" });
+    expect(result.stderr).toContain(message);
+    const again = await startServerProcess({ cwd: dir.path, env });
+    // Nothing was created by the refused start: this is still the first start.
+    expect(again.adminToken).toMatch(/^lbx_/);
+    expect(await again.stop()).toBe(0);
+  });
+
+  it("creates the admin only on a start that serves: a start whose port is taken leaves the token to the next", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const address = busy.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const failed = await runCli(["server:start", `--port=${port}`], { cwd: dir.path, env });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toContain("Lockbox cannot start: listen EADDRINUSE");
+      expect(failed.stdout).not.toMatch(/lbx_/);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+    const server = await startServerProcess({ cwd: dir.path, env });
+    try {
+      expect(server.adminToken).toMatch(/^lbx_[A-Za-z0-9_-]{43}$/);
+      const whoami = await runCli(["auth:whoami"], {
+        env: { LOCKBOX_URL: server.url, LOCKBOX_TOKEN: server.adminToken ?? "" },
+      });
+      expect(whoami.code).toBe(0);
+      expect(whoami.stdout + whoami.stderr).toContain("admin@localhost");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
