@@ -1,4 +1,8 @@
 import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseDotenv } from "dotenv";
 import { describe, expect, it } from "vitest";
 import { formatEnv } from "./env-format.js";
 
@@ -17,6 +21,11 @@ const TRICKY = [
   "!history !! -e -n",
 ];
 
+const COMPOSER_AUTH = JSON.stringify({
+  "http-basic": { "repo.example.com": { username: "u", password: "p$w`d" } },
+});
+const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n";
+
 describe("formatEnv()", () => {
   it("writes shell that sets every value exactly when evaluated by sh", () => {
     const variables = Object.fromEntries(TRICKY.map((value, i) => [`V${i}`, value]));
@@ -28,8 +37,26 @@ describe("formatEnv()", () => {
     expect(JSON.parse(out)).toEqual(variables);
   });
 
+  it("writes dotenv that Node's dotenv reads back exactly, for values without ' or \\", () => {
+    const plain = [...TRICKY, COMPOSER_AUTH, PEM].filter((value) => !/['\\]/.test(value));
+    expect(plain).toContain(COMPOSER_AUTH);
+    const variables = Object.fromEntries(plain.map((value, i) => [`V${i}`, value]));
+    expect(parseDotenv(formatEnv(variables, "dotenv"))).toEqual(variables);
+  });
+
   it("writes dotenv that a shell can source without running anything in a value", () => {
-    const oneLine = TRICKY.filter((value) => !/[\n\r]/.test(value));
+    const marker = join(mkdtempSync(join(tmpdir(), "lockbox-dotenv-")), "ran");
+    const hostile = [
+      `$(touch ${marker})`,
+      `\`touch ${marker}\``,
+      `it's \`touch ${marker}\``,
+      `a\\b $(touch ${marker})`,
+    ];
+    // Exactly, but for a newline in a double-quoted value (one with ' or \), which a shell reads as \n.
+    const oneLine = [...TRICKY, ...hostile, COMPOSER_AUTH, PEM].filter(
+      (value) => !(/[\n\r]/.test(value) && /['\\]/.test(value)),
+    );
+    expect(oneLine).toContain(PEM);
     const variables = Object.fromEntries(oneLine.map((value, i) => [`V${i}`, value]));
     const script = `set -a\n${formatEnv(variables, "dotenv")}\nnode -e 'process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => /^V[0-9]+$/.test(k)))))'`;
     const out = execFileSync("sh", ["-c", script], {
@@ -37,10 +64,12 @@ describe("formatEnv()", () => {
       env: { PATH: process.env.PATH ?? "" },
     });
     expect(JSON.parse(out)).toEqual(variables);
+    expect(existsSync(marker)).toBe(false);
   });
 
   it("writes dotenv lines with escapes, and JSON in name order", () => {
-    expect(formatEnv({ B: 'x"y\n$z`', A: "a" }, "dotenv")).toBe('A="a"\nB="x\\"y\\n\\$z\\`"\n');
+    expect(formatEnv({ B: 'x"y\n$z`', A: "a" }, "dotenv")).toBe("A='a'\nB='x\"y\n$z`'\n");
+    expect(formatEnv({ C: "it's\n$z`\\" }, "dotenv")).toBe('C="it\'s\\n\\$z\\`\\\\"\n');
     expect(JSON.parse(formatEnv({ B: "2", A: "1" }, "json"))).toEqual({ A: "1", B: "2" });
     expect(formatEnv({}, "shell")).toBe("");
   });

@@ -12,12 +12,15 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * A dotenv value: double-quoted with `\\`, `\"`, `\n`, `\r`, `\$` and `` \` `` escaped, which dotenv
- * parsers read back as the value. A file that a shell `source`s instead runs nothing either: inside
- * double quotes a shell reads those escapes as the characters themselves (only a newline stays
- * the two characters `\n`), so no expansion or command substitution can start.
+ * A dotenv value. Single-quoted, byte for byte, when the value holds no `'` and no `\\` (JSON such as
+ * `COMPOSER_AUTH`, PEM keys, `$` and backquotes included): dotenv parsers (Node's `dotenv`,
+ * python-dotenv, docker compose) and a POSIX shell that `source`s the file all read it back exactly.
+ * Otherwise double-quoted with `\\`, `\"`, `\n`, `\r`, `\$` and `` \` `` escaped: python-dotenv and
+ * docker compose read these escapes, Node's `dotenv` keeps the backslashes, and a shell still runs
+ * nothing in the value. `--format=shell` or `json` is exact for every value.
  */
 export function dotenvQuote(value: string): string {
+  if (!/['\\]/.test(value)) return `'${value}'`;
   const escaped = value
     .replace(/\\/g, "\\\\")
     .replace(/"/g, '\\"')
