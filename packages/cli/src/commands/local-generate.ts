@@ -1,9 +1,10 @@
-import { chmod, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { parseSiteArg } from "../arguments.js";
 import { withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
+import { CliError } from "../errors.js";
 
 /** Registers `secret:site:local-generate` (alias `secret:local-generate`), SPEC §3. */
 export function registerLocalGenerateCommand(program: Command, context: CliContext): void {
@@ -20,15 +21,14 @@ export function registerLocalGenerateCommand(program: Command, context: CliConte
         const { site } = parseSiteArg(siteArg, "forbidden");
         const client = await context.client();
         const file = await client.localSecrets(site);
-        const path = resolve(options.filepath);
-        // Created 0600, and narrowed to 0600 if it already existed with wider permissions.
-        const handle = await open(path, "w", 0o600);
         try {
-          await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
-        } finally {
-          await handle.close();
+          await writeOwnerOnly(resolve(options.filepath), `${JSON.stringify(file, null, 2)}\n`);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+          throw new CliError(
+            `Cannot write ${options.filepath} (${code}): check that its folder exists and is writable, or choose another --filepath.`,
+          );
         }
-        await chmod(path, 0o600);
         context.info(
           `Secrets file written to: ${options.filepath}. Please review this file and adjust accordingly for your local usage.`,
         );
@@ -39,4 +39,15 @@ export function registerLocalGenerateCommand(program: Command, context: CliConte
       "LOCKBOX_SECRETS_FILE=./secrets.json LOCKBOX_ENV=dev node app.js",
     ],
   );
+}
+
+/** Writes `text` to a file only its owner can read: created 0600, or narrowed to 0600 before writing. */
+async function writeOwnerOnly(path: string, text: string): Promise<void> {
+  const handle = await open(path, "w", 0o600);
+  try {
+    await handle.chmod(0o600);
+    await handle.writeFile(text);
+  } finally {
+    await handle.close();
+  }
 }
