@@ -7,6 +7,7 @@ import { Keyring, loadMasterKeys } from "./crypto/index.js";
 import { Delivery } from "./delivery/delivery.js";
 import { buildApp } from "./http/app.js";
 import { parseRateLimit } from "./http/rate-limiter.js";
+import { TokenUsageRecorder } from "./http/token-usage.js";
 import { type BootstrapResult, bootstrapAdmin } from "./services/bootstrap.js";
 import { SYSTEM_CONTEXT } from "./services/context.js";
 import { DirectoryService } from "./services/directory-service.js";
@@ -94,6 +95,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     // On PostgreSQL other servers write too: cache only while their changes can reach us.
     const delivery = new Delivery(secrets, tokens, audit, { cachingAtStart: !postgres });
+    const tokenUsage = new TokenUsageRecorder(store);
     listener = postgres
       ? listenForChanges(options.db, {
           onChange: (change) => delivery.applyChange(change),
@@ -107,6 +109,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       secrets,
       tokens,
       delivery,
+      tokenUsage,
       rateLimit,
       trustProxy: options.trustProxy ?? false,
       https,
@@ -136,6 +139,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         closing ??= (async () => {
           await serving.close();
           await listener?.close();
+          await tokenUsage.close();
           await audit.close();
           await store.close();
         })();

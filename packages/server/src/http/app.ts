@@ -23,7 +23,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
-import { TokenUsageRecorder } from "./token-usage.js";
+import type { TokenUsageRecorder } from "./token-usage.js";
 
 /** Log levels at which the per-request line is written. */
 const LOGS_REQUESTS = new Set(["trace", "debug", "info"]);
@@ -39,6 +39,8 @@ export interface AppDependencies {
   readonly tokens: TokenService;
   /** Runtime and build delivery (caches, audit of deliveries). */
   readonly delivery: Delivery;
+  /** Last-use times of tokens of every kind, written in batches; closed by whoever created it. */
+  readonly tokenUsage: TokenUsageRecorder;
   /** Management API rate limit per token; undefined disables it. */
   readonly rateLimit?: { readonly ratePerSecond: number; readonly burst: number } | undefined;
   /** Fastify's logger option: false in tests, a pino config in the server. */
@@ -88,7 +90,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 
   installJsonParser(app);
   const metrics = new Metrics();
-  const usage = new TokenUsageRecorder(deps.store);
   const limiter = deps.rateLimit ? new RateLimiter(deps.rateLimit) : undefined;
   const access = new AccessPolicy(deps.store);
 
@@ -119,7 +120,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const unsubscribe = deps.store.onChange((change) => deps.delivery.applyChange(change));
   app.addHook("onClose", async () => {
     unsubscribe();
-    await usage.close();
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -159,7 +159,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     }
     const user = await deps.store.findUserById(row.userId);
     if (!user) throw new LockboxError("UNAUTHENTICATED", "The token is invalid, expired or revoked.");
-    usage.record(row.id);
+    deps.tokenUsage.record(row.id);
     const caller = { user, token: row };
     request.caller = caller;
     return caller;
@@ -174,7 +174,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   tokenRoutes(context);
   auditRoutes(context);
 
-  deliveryRoutes(app, deps.delivery, deps.store);
+  deliveryRoutes(app, deps.delivery, deps.store, deps.tokenUsage);
 
   const document = openApiDocument(routes.routes, deps.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);

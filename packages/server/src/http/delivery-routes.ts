@@ -3,15 +3,23 @@ import type { FastifyInstance } from "fastify";
 import type { Delivery } from "../delivery/delivery.js";
 import type { StoreQueries } from "../store/secret-store.js";
 import { bearerToken } from "./app.js";
+import type { TokenUsageRecorder } from "./token-usage.js";
 
 /**
  * The machine endpoints: `GET /site/secrets` for runtime tokens (the hot path: a cached,
  * already-serialized body with its ETag; no per-request logging, hashing or store read once warm)
- * and `GET /v1/build/secrets` for build tokens. Neither is rate-limited (SPEC §5).
+ * and `GET /v1/build/secrets` for build tokens. Neither is rate-limited (SPEC §5). Every
+ * authenticated read, a `304` included, is a use of its token (`usage`, written off the request path).
  */
-export function deliveryRoutes(app: FastifyInstance, delivery: Delivery, store: StoreQueries): void {
+export function deliveryRoutes(
+  app: FastifyInstance,
+  delivery: Delivery,
+  store: StoreQueries,
+  usage: TokenUsageRecorder,
+): void {
   app.get("/site/secrets", { logLevel: "warn" }, async (request, reply) => {
     const identity = await delivery.identify(bearerToken(request), "runtime");
+    usage.record(identity.tokenId);
     const payload = await delivery.runtimeSet(identity);
     void reply.header("etag", payload.etag).header("cache-control", "no-cache");
     if (notModified(request.headers["if-none-match"], payload.etag)) return reply.code(304).send();
@@ -21,6 +29,7 @@ export function deliveryRoutes(app: FastifyInstance, delivery: Delivery, store: 
 
   app.get("/v1/build/secrets", async (request, reply) => {
     const identity = await delivery.identify(bearerToken(request), "build");
+    usage.record(identity.tokenId);
     const { secrets, version } = await delivery.buildSet(identity);
     const site = await store.findSiteById(identity.siteId);
     const env: Record<string, string> = Object.create(null);

@@ -214,6 +214,52 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect(response.json.env).not.toHaveProperty("COMPOSER_AUTH");
   });
 
+  it("records the last use of runtime and build tokens, a 304 included, like a user token's", async () => {
+    await t.call("POST", "/v1/sites", { ...admin(), body: { name: "site-usage", org: "org-a" } });
+    const live = await mint("runtime", "site-usage", "live");
+    const build = await mint("build", "site-usage", "dev");
+    const unused = await mint("runtime", "site-usage", "test");
+    const user = await t.user("usage@example.com");
+    const lastUsed = async (query: string): Promise<Record<string, string | null>> => {
+      await t.tokenUsage.flush();
+      const listed = await t.call("GET", `/v1/tokens?${query}`, admin());
+      expect(listed.status, listed.body).toBe(200);
+      return Object.fromEntries(
+        (listed.json.items as Array<{ id: string; lastUsedAt: string | null }>).map((token) => [
+          token.id,
+          token.lastUsedAt,
+        ]),
+      );
+    };
+    expect(await lastUsed("site=site-usage")).toEqual({
+      [live.id]: null,
+      [build.id]: null,
+      [unused.id]: null,
+    });
+
+    const before = Date.now();
+    const usedAt = (at: string | null | undefined) => Date.parse(at ?? "");
+    const first = await runtime(live.token);
+    expect(first.status).toBe(200);
+    expect((await t.call("GET", "/v1/build/secrets", { token: build.token })).status).toBe(200);
+    expect((await t.call("GET", "/v1/whoami", { token: user.token })).status).toBe(200);
+    // A refused read is no use of the token.
+    expect((await t.call("GET", "/v1/build/secrets", { token: unused.token })).status).toBe(403);
+    const used = await lastUsed("site=site-usage");
+    expect(usedAt(used[live.id])).toBeGreaterThanOrEqual(before);
+    expect(usedAt(used[build.id])).toBeGreaterThanOrEqual(before);
+    expect(used[unused.id]).toBeNull();
+    const [userUse] = Object.values(await lastUsed("user=usage@example.com"));
+    expect(usedAt(userUse)).toBeGreaterThanOrEqual(before);
+
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const unchanged = await runtime(live.token, { "if-none-match": String(first.headers.etag) });
+    expect(unchanged.status).toBe(304);
+    const again = await lastUsed("site=site-usage");
+    expect(usedAt(again[live.id])).toBeGreaterThan(usedAt(used[live.id]));
+    expect(again[build.id]).toBe(used[build.id]);
+  });
+
   it("audits the first delivery of each version to each token, off the request path, and not a 304", async () => {
     const { token, id } = await mint("runtime", "site-b", "test");
     const first = await runtime(token);

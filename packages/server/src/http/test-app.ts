@@ -13,6 +13,7 @@ import { Vault } from "../services/vault.js";
 import type { TestDatabase } from "../store/contract/test-databases.js";
 import type { KyselyStore } from "../store/kysely-store.js";
 import { buildApp } from "./app.js";
+import { TokenUsageRecorder } from "./token-usage.js";
 
 /** A response as tests read it; `json` is the parsed body, left untyped for terse assertions. */
 export interface TestResponse {
@@ -31,6 +32,8 @@ export interface TestApp {
   readonly tokens: TokenService;
   readonly delivery: Delivery;
   readonly audit: AuditBatchWriter;
+  /** Flush it to see last-use times at once. */
+  readonly tokenUsage: TokenUsageRecorder;
   readonly adminToken: string;
   /** Every log line the app wrote. */
   readonly logs: string[];
@@ -65,12 +68,14 @@ export async function createTestApp(
   const secrets = new SecretsService(store, vault);
   const audit = new AuditBatchWriter(store, { flushIntervalMs: 20 });
   const delivery = new Delivery(secrets, tokens, audit);
+  const tokenUsage = new TokenUsageRecorder(store);
   const app = await buildApp({
     store,
     directory,
     secrets,
     tokens,
     delivery,
+    tokenUsage,
     rateLimit: options.rateLimit,
     logger: { level: "info", stream },
   });
@@ -119,8 +124,10 @@ export async function createTestApp(
     },
     delivery,
     audit,
+    tokenUsage,
     async close() {
       await app.close();
+      await tokenUsage.close();
       await audit.close();
       await store.close();
     },
