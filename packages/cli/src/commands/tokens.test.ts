@@ -103,6 +103,61 @@ describe("token commands", () => {
     );
   });
 
+  it("token:list marks revoked tokens with their revocation time, in the table and in CSV", async () => {
+    server.on("GET", "/v1/tokens", {
+      body: {
+        items: [
+          {
+            id: "t1",
+            kind: "runtime",
+            user: null,
+            site: "my-site",
+            environment: "live",
+            createdAt: "2026-11-01T00:00:00Z",
+            lastUsedAt: "2026-11-02T00:00:00Z",
+            expiresAt: null,
+            revokedAt: "2026-11-04T00:00:00Z",
+          },
+          {
+            id: "t2",
+            kind: "build",
+            user: null,
+            site: "my-site",
+            environment: "dev",
+            createdAt: "2026-11-01T00:00:00Z",
+            lastUsedAt: null,
+            expiresAt: "2026-12-01T00:00:00Z",
+            revokedAt: null,
+          },
+        ],
+        next: null,
+      },
+    });
+    const table = await runCli(["token:list", "--site=my-site"], { env });
+    expect(table.code).toBe(0);
+    const rule = ` ---- --------- ------ -------------- ${"---------------------- ".repeat(4).trimEnd()}`;
+    expect(table.stdout).toBe(
+      [
+        rule,
+        "  id   kind      user   binding        created                last used              expires                revoked",
+        rule,
+        "  t1   runtime          my-site.live   2026-11-01T00:00:00Z   2026-11-02T00:00:00Z   never                  2026-11-04T00:00:00Z",
+        "  t2   build            my-site.dev    2026-11-01T00:00:00Z   never                  2026-12-01T00:00:00Z   no",
+        rule,
+        "",
+      ].join("\n"),
+    );
+    const csv = await runCli(["token:list", "--site=my-site", "--format=csv"], { env });
+    expect(csv.stdout).toBe(
+      [
+        "id,kind,user,binding,created,last used,expires,revoked",
+        "t1,runtime,,my-site.live,2026-11-01T00:00:00Z,2026-11-02T00:00:00Z,never,2026-11-04T00:00:00Z",
+        "t2,build,,my-site.dev,2026-11-01T00:00:00Z,never,2026-12-01T00:00:00Z,no",
+        "",
+      ].join("\n"),
+    );
+  });
+
   it("token:revoke revokes by id, and refuses a token given instead of an id without echoing it", async () => {
     server.on("DELETE", "/v1/tokens/:id", { status: 204 });
     const revoked = await runCli(["token:revoke", "t1"], { env });

@@ -99,7 +99,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
     program
       .command("token:list")
       .description(
-        "List tokens by id (never the tokens themselves): yours, a user's (--user) or a site's (--site).",
+        "List tokens by id (never the tokens themselves), revoked ones included: yours, a user's (--user) or a site's (--site).",
       )
       .option("--user <email>", "tokens of this user")
       .option("--site <site>", "runtime and build tokens of this site")
@@ -120,6 +120,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
             { header: "created", get: (token) => pick(token, "createdAt") },
             { header: "last used", get: (token) => pick(token, "lastUsedAt") ?? "never" },
             { header: "expires", get: (token) => pick(token, "expiresAt") ?? "never" },
+            { header: "revoked", get: (token) => pick(token, "revokedAt") ?? "no" },
           ],
           options.format,
           "You have no Tokens.",

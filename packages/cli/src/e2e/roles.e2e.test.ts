@@ -9,6 +9,7 @@ import {
   json,
   lastLine,
   startE2eServer,
+  tableRows,
 } from "./e2e-fixtures.js";
 import { type CliResult, runCli } from "./harness.js";
 
@@ -274,6 +275,23 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         "The token is invalid, expired or revoked. Log in again with lockbox auth:login (or check LOCKBOX_TOKEN).";
       expectError(await carol(["secret:site:list", "site-b"]), 1, message);
       expectError(await carol(["auth:whoami"]), 1, message);
+      // Still listed, and marked revoked in every format.
+      const listed = json<Array<{ id: string; revokedAt: string | null }>>(
+        await admin(["token:list", "--user=carol@example.com", "--format=json"]),
+      );
+      expect(listed).toEqual([expect.objectContaining({ id: own[0]?.id, revokedAt: expect.any(String) })]);
+      const revokedColumn = [
+        ["id", "revoked"],
+        [own[0]?.id, listed[0]?.revokedAt],
+      ];
+      const table = tableRows(expectSuccess(await admin(["token:list", "--user=carol@example.com"])).stdout);
+      expect(table.map((row) => [row[0], row.at(-1)])).toEqual(revokedColumn);
+      const csv = expectSuccess(await admin(["token:list", "--user=carol@example.com", "--format=csv"]));
+      const csvRows = csv.stdout
+        .trimEnd()
+        .split("\n")
+        .map((line) => line.split(","));
+      expect(csvRows.map((row) => [row[0], row.at(-1)])).toEqual(revokedColumn);
     });
 
     it("never writes a secret value or a token to the server's request log", () => {
