@@ -1,3 +1,4 @@
+import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
 import type { FastifyRequest } from "fastify";
 import type { RequestContext } from "../services/context.js";
 import type { AuditEvent, OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../store/secret-store.js";
@@ -56,6 +57,9 @@ export function presentEvent(event: AuditEvent) {
   return rest;
 }
 
+/** Rows in a page when the request gives no `limit` (the store applies the same default). */
+export const DEFAULT_PAGE_LIMIT = 100;
+
 /** `{items, next}` where `next` is the cursor of the last item when the page is full. */
 export function page<T, P>(
   items: T[],
@@ -63,7 +67,49 @@ export function page<T, P>(
   cursor: (item: T) => string,
   present: (item: T) => P,
 ) {
-  const full = items.length === (limit ?? 100);
+  const full = items.length === (limit ?? DEFAULT_PAGE_LIMIT);
   const last = items.at(-1);
   return { items: items.map(present), next: full && last !== undefined ? cursor(last) : null };
+}
+
+/**
+ * One page, in the `{items, next}` shape of {@link page}, of a listing that is computed whole (the
+ * rows of a secret listing after resolution and redaction, an org's members, a site's
+ * environments): the rows ordered by `compare` on their `key`, those strictly after the `after`
+ * cursor, at most `limit` of them (default {@link DEFAULT_PAGE_LIMIT}). `next` is the last row's
+ * key when more rows follow, else `null`.
+ *
+ * Keys must be unique among the rows and `compare` a total order on keys alone, so a cursor keeps
+ * its place when its own row is deleted between two pages.
+ */
+export function pageOfRows<T>(
+  rows: readonly T[],
+  query: { readonly limit?: number | undefined; readonly after?: string | undefined },
+  key: (row: T) => string,
+  compare: (a: string, b: string) => number = compareCodeUnits,
+): { items: T[]; next: string | null } {
+  const limit = query.limit ?? DEFAULT_PAGE_LIMIT;
+  const { after } = query;
+  const ordered = [...rows].sort((a, b) => compare(key(a), key(b)));
+  const rest = after === undefined ? ordered : ordered.filter((row) => compare(key(row), after) > 0);
+  const items = rest.slice(0, limit);
+  const last = items.at(-1);
+  return { items, next: rest.length > limit && last !== undefined ? key(last) : null };
+}
+
+/** Orders strings by UTF-16 code units: the same on every platform and database. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The order of a site's environments: `dev`, `test`, `live`, then multidevs by name. A total order
+ * on names alone, since no multidev may take a standard environment's name.
+ */
+export function compareEnvironmentNames(a: string, b: string): number {
+  const rank = (name: string) => {
+    const index = (STANDARD_ENVIRONMENTS as readonly string[]).indexOf(name);
+    return index === -1 ? STANDARD_ENVIRONMENTS.length : index;
+  };
+  return rank(a) - rank(b) || compareCodeUnits(a, b);
 }

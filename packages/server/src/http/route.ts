@@ -68,7 +68,7 @@ export class RouteRegistry {
         const caller = await this.authenticate(request);
         const params = parse("path", definition.params ?? EMPTY, request.params);
         // Without a declared query, a write refuses any parameter (`DELETE …/secrets/X?env=dev` must not
-        // delete the whole secret); a read ignores them (clients send `limit`/`after` to every list).
+        // delete the whole secret); a read, which changes nothing, ignores them.
         const query = parse(
           "query",
           definition.query ?? (definition.method === "GET" ? ANY_OBJECT : NO_FIELDS),

@@ -15,6 +15,10 @@ const text = (max = 512) =>
     .max(max)
     .refine((s) => !s.includes("\u0000"), "must not contain the NUL character");
 
+/**
+ * `?limit=` (1-1000, default 100) and `?after=` (the `next` of the previous page) of every paginated
+ * list; the list answers {@link listOf}.
+ */
 export const pageQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(1000).optional(),
@@ -64,7 +68,7 @@ export const createTokenBody = z
   .strict();
 
 export const siteListQuery = pageQuery.extend({ org: text().optional() }).strict();
-export const siteSecretsQuery = z.object({ env: text().optional() }).strict();
+export const siteSecretsQuery = pageQuery.extend({ env: text().optional() }).strict();
 export const resolveQuery = z.object({ env: text(), scope: text().optional() }).strict();
 export const tokenListQuery = pageQuery.extend({ user: text().optional(), site: text().optional() }).strict();
 export const auditQuery = z
@@ -191,5 +195,7 @@ export const localSecretsResponse = z.object({
     }),
   ),
 });
+/** One page of a paginated list: `next` is the `after` of the following page, `null` on the last. */
 export const listOf = (item: z.ZodType) => z.object({ items: z.array(item), next: z.string().nullable() });
+/** A list answered whole (the resolved set, audit events paged by `before`). */
 export const itemsOf = (item: z.ZodType) => z.object({ items: z.array(item) });

@@ -1,8 +1,7 @@
 import { notFoundError } from "@lockbox/core";
-import { z } from "zod";
 import { forbidden } from "../access.js";
 import type { RouteContext } from "../app.js";
-import { contextOf, page, presentOrg } from "../present.js";
+import { contextOf, page, pageOfRows, presentOrg } from "../present.js";
 import {
   createOrgBody,
   listOf,
@@ -89,13 +88,18 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     method: "GET",
     url: "/v1/orgs/:org/members",
     tag: "orgs",
-    summary: "List an organization's members",
+    summary: "List an organization's members, by email",
     params: orgParams,
-    response: z.object({ items: z.array(memberResponse) }),
-    handler: async ({ caller, params }) => {
+    query: pageQuery,
+    response: listOf(memberResponse),
+    handler: async ({ caller, params, query }) => {
       const { org } = await access.requireOrg(caller, await directory.findOrg(params.org), params.org);
       const members = await store.listMemberships(org.id);
-      return { items: members.map((m) => ({ userId: m.userId, email: m.email, role: m.role })) };
+      return pageOfRows(
+        members.map((m) => ({ userId: m.userId, email: m.email, role: m.role })),
+        query,
+        (m) => m.email,
+      );
     },
   });
 

@@ -15,16 +15,18 @@ import type { RequestContext } from "../../services/context.js";
 import type { SetSecretInput, SetSecretResult } from "../../services/secrets-service.js";
 import { type Caller, forbidden } from "../access.js";
 import type { RouteContext } from "../app.js";
-import { contextOf } from "../present.js";
+import { contextOf, pageOfRows } from "../present.js";
 import type { RouteRegistry } from "../route.js";
 import {
   itemsOf,
+  listOf,
   localSecretsResponse,
   messageResponse,
   orgParams,
   orgSecretEnvParams,
   orgSecretParams,
   orgSecretRow,
+  pageQuery,
   resolvedRow,
   resolveQuery,
   setSecretBody,
@@ -54,16 +56,19 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     method: "GET",
     url: "/v1/sites/:site/secrets",
     tag: "secrets",
-    summary: "List the secrets a site sees (own and inherited), or with ?env= its overrides there",
+    summary: "List the secrets a site sees (own and inherited), or with ?env= its overrides there, by name",
     params: siteParams,
     query: siteSecretsQuery,
-    response: itemsOf(siteSecretRow),
+    response: listOf(siteSecretRow),
     handler: async ({ caller, params, query, request }) => {
       const found = await site(caller, params.site);
       if (query.env !== undefined && !(await store.findEnvironment(found.id, query.env))) {
         throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(query.env, found.name));
       }
-      return { items: await secrets.listSiteSecrets(contextOf(request), found, query.env) };
+      // Rows are paged after resolution and redaction; a name appears once (a site secret hides
+      // the org secret of the same name), so it is the cursor.
+      const rows = await secrets.listSiteSecrets(contextOf(request), found, query.env);
+      return pageOfRows(rows, query, (row) => row.name);
     },
   });
 
@@ -78,6 +83,9 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
       secrets.deleteSiteSecret(ctx, await site(caller, params.site), params.name, env),
   });
 
+  // Answered whole, not paginated: it is one resolution, the set the environment receives (and its
+  // runtimes get in one body), and pages computed at different moments could combine into a set no
+  // environment ever received.
   routes.add({
     method: "GET",
     url: "/v1/sites/:site/resolve",
@@ -117,12 +125,14 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     method: "GET",
     url: "/v1/orgs/:org/secrets",
     tag: "secrets",
-    summary: "List an organization's secrets with their overrides",
+    summary: "List an organization's secrets with their overrides, by name",
     params: orgParams,
-    response: itemsOf(orgSecretRow),
-    handler: async ({ caller, params, request }) => {
+    query: pageQuery,
+    response: listOf(orgSecretRow),
+    handler: async ({ caller, params, query, request }) => {
       const found = (await org(caller, params.org)).org;
-      return { items: await secrets.listOrgSecrets(contextOf(request), found) };
+      const rows = await secrets.listOrgSecrets(contextOf(request), found);
+      return pageOfRows(rows, query, (row) => row.name);
     },
   });
 

@@ -2,13 +2,13 @@ import { LockboxError, notFoundError } from "@lockbox/core";
 import type { SiteOwner } from "../../store/secret-store.js";
 import { type Caller, forbidden } from "../access.js";
 import type { RouteContext } from "../app.js";
-import { contextOf, page, presentSite } from "../present.js";
+import { compareEnvironmentNames, contextOf, page, pageOfRows, presentSite } from "../present.js";
 import {
   createEnvironmentBody,
   createSiteBody,
   environmentResponse,
-  itemsOf,
   listOf,
+  pageQuery,
   siteEnvParams,
   siteInfoResponse,
   siteListQuery,
@@ -192,13 +192,19 @@ export function siteRoutes({ routes, directory, store, access }: RouteContext): 
     method: "GET",
     url: "/v1/sites/:site/environments",
     tag: "environments",
-    summary: "List a site's environments",
+    summary: "List a site's environments: dev, test, live, then multidevs by name",
     params: siteParams,
-    response: itemsOf(environmentResponse),
-    handler: async ({ caller, params }) => {
+    query: pageQuery,
+    response: listOf(environmentResponse),
+    handler: async ({ caller, params, query }) => {
       const found = (await site(caller, params.site)).site;
       const environments = await store.listEnvironments(found.id);
-      return { items: environments.map((e) => ({ name: e.name, kind: e.kind, createdAt: e.createdAt })) };
+      return pageOfRows(
+        environments.map((e) => ({ name: e.name, kind: e.kind, createdAt: e.createdAt })),
+        query,
+        (e) => e.name,
+        compareEnvironmentNames,
+      );
     },
   });
 
