@@ -108,7 +108,7 @@ describe("LockboxClient", () => {
     replies.push(() => ({ status: 200, body: { items: [] } }));
     await client().listSiteSecrets("my-site");
     await client().resolve("my-site", "live", "ic");
-    expect(seen[0]?.url).toBe("/v1/sites/my-site/secrets");
+    expect(seen[0]?.url).toBe("/v1/sites/my-site/secrets?limit=1000");
     expect(seen[1]?.url).toBe("/v1/sites/my-site/resolve?env=live&scope=ic");
   });
 
@@ -120,6 +120,23 @@ describe("LockboxClient", () => {
     expect(seen.map((request) => request.url)).toEqual([
       "/v1/orgs?limit=1000",
       "/v1/orgs?after=c1&limit=1000",
+    ]);
+  });
+
+  it("follows the next cursor of secret listings, keeping their filter on every page", async () => {
+    replies.push(() => ({ status: 200, body: { items: [{ name: "A" }, { name: "B" }], next: "B" } }));
+    replies.push(() => ({ status: 200, body: { items: [{ name: "C" }], next: null } }));
+    replies.push(() => ({ status: 200, body: { items: [{ name: "ORG_A" }], next: "ORG_A" } }));
+    replies.push(() => ({ status: 200, body: { items: [{ name: "ORG_B" }], next: null } }));
+    const site = await client().listSiteSecrets("my-site", { env: "live" });
+    const org = await client().listOrgSecrets("acme");
+    expect(site.map((row) => row.name)).toEqual(["A", "B", "C"]);
+    expect(org.map((row) => row.name)).toEqual(["ORG_A", "ORG_B"]);
+    expect(seen.map((request) => request.url)).toEqual([
+      "/v1/sites/my-site/secrets?env=live&limit=1000",
+      "/v1/sites/my-site/secrets?env=live&after=B&limit=1000",
+      "/v1/orgs/acme/secrets?limit=1000",
+      "/v1/orgs/acme/secrets?after=ORG_A&limit=1000",
     ]);
   });
 
@@ -256,7 +273,7 @@ describe("LockboxClient", () => {
       [c.listMembers("acme"), "GET /v1/orgs/acme/members?limit=1000"],
       [c.setMember("acme", "a@example.com", "admin"), "PUT /v1/orgs/acme/members/a%40example.com"],
       [c.removeMember("acme", "a@example.com"), "DELETE /v1/orgs/acme/members/a%40example.com"],
-      [c.listOrgSecrets("acme"), "GET /v1/orgs/acme/secrets"],
+      [c.listOrgSecrets("acme"), "GET /v1/orgs/acme/secrets?limit=1000"],
       [c.setOrgSecret("acme", "K", { value: "v" }), "PUT /v1/orgs/acme/secrets/K"],
       [c.setOrgSecretOverride("acme", "K", "live", { value: "v" }), "PUT /v1/orgs/acme/secrets/K/envs/live"],
       [c.deleteOrgSecret("acme", "K"), "DELETE /v1/orgs/acme/secrets/K"],
@@ -273,7 +290,7 @@ describe("LockboxClient", () => {
       [c.listEnvironments("s"), "GET /v1/sites/s/environments?limit=1000"],
       [c.createMultidev("s", "feat"), "POST /v1/sites/s/environments"],
       [c.deleteMultidev("s", "feat"), "DELETE /v1/sites/s/environments/feat"],
-      [c.listSiteSecrets("s", { env: "live" }), "GET /v1/sites/s/secrets?env=live"],
+      [c.listSiteSecrets("s", { env: "live" }), "GET /v1/sites/s/secrets?env=live&limit=1000"],
       [c.setSiteSecret("s", "K", { value: "v" }), "PUT /v1/sites/s/secrets/K"],
       [c.setSiteSecretOverride("s", "K", "dev", { value: "v" }), "PUT /v1/sites/s/secrets/K/envs/dev"],
       [c.deleteSiteSecret("s", "K"), "DELETE /v1/sites/s/secrets/K"],

@@ -416,10 +416,9 @@ export class LockboxClient {
 
   // ── Organization secrets ───────────────────────────────────────────────────────────────────
 
-  /** `GET /v1/orgs/:org/secrets`: the organization's secrets, values redacted by scope. */
-  async listOrgSecrets(org: string): Promise<OrgSecretRow[]> {
-    const page = await this.#send<Page<OrgSecretRow>>("GET", `/v1/orgs/${segment(org)}/secrets`);
-    return [...page.items];
+  /** `GET /v1/orgs/:org/secrets`: the organization's secrets by name, values redacted by scope. */
+  listOrgSecrets(org: string): Promise<OrgSecretRow[]> {
+    return this.#listAll(`/v1/orgs/${segment(org)}/secrets`);
   }
 
   /** `PUT /v1/orgs/:org/secrets/:name`: creates or updates the base value (SPEC §2.1). */
@@ -513,17 +512,14 @@ export class LockboxClient {
   // ── Site secrets ───────────────────────────────────────────────────────────────────────────
 
   /**
-   * `GET /v1/sites/:site/secrets`: the site's rows and the inherited org rows (SPEC §2.3); with
-   * `env`, only the site secrets overridden there, the override in `value`.
+   * `GET /v1/sites/:site/secrets`: the site's rows and the inherited org rows by name (SPEC §2.3);
+   * with `env`, only the site secrets overridden there, the override in `value`.
    */
-  async listSiteSecrets(
+  listSiteSecrets(
     site: string,
     options: { readonly env?: string | undefined } = {},
   ): Promise<SiteSecretRow[]> {
-    const page = await this.#send<Page<SiteSecretRow>>("GET", `/v1/sites/${segment(site)}/secrets`, {
-      query: { env: options.env },
-    });
-    return [...page.items];
+    return this.#listAll(`/v1/sites/${segment(site)}/secrets`, { env: options.env });
   }
 
   /**
@@ -565,7 +561,8 @@ export class LockboxClient {
 
   /**
    * `GET /v1/sites/:site/resolve`: what `scope` (default `web`, the server's choice) sees in `env`,
-   * with each value's source; values redacted unless the winning secret has `user` scope.
+   * with each value's source; values redacted unless the winning secret has `user` scope. The
+   * server answers this one resolution whole (it is not paginated).
    */
   async resolve(site: string, env: string, scope?: Scope | undefined): Promise<ResolvedSecret[]> {
     const page = await this.#send<Page<ResolvedSecret>>("GET", `/v1/sites/${segment(site)}/resolve`, {

@@ -207,7 +207,7 @@ describe("secret:site:list", () => {
     const result = await runCli(["secret:list", "my-site.live", "--format=json", "--fields=name,value"], {
       env,
     });
-    expect(server.requests[0]?.query).toEqual({ env: "live" });
+    expect(server.requests[0]?.query).toEqual({ env: "live", limit: "1000" });
     expect(JSON.parse(result.stdout)).toEqual({ API_KEY: { name: "API_KEY", value: "live-key" } });
   });
 
