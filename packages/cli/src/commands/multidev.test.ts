@@ -64,4 +64,27 @@ describe("environment commands", () => {
     expect(result.stdout).toMatch(/feat-1\s+multidev/);
     expect((await runCli(["env:list", "my-site.dev"], { env })).code).toBe(2);
   });
+
+  it("env:list prints an environment list longer than one page whole, in the server's order", async () => {
+    const environments = ["dev", "test", "live", "feat-1"].map((name) => ({
+      name,
+      kind: name.startsWith("feat") ? "multidev" : "standard",
+    }));
+    // Not in name order (dev, test, live first), so the cursor is the position of the last name.
+    const position = (name: string) => environments.findIndex((e) => e.name === name);
+    server.on("GET", "/v1/sites/my-site/environments", (request) => {
+      const after = request.query.after;
+      const rest = environments.slice(after === undefined ? 0 : position(after) + 1);
+      const items = rest.slice(0, 2);
+      return { body: { items, next: rest.length > 2 ? (items.at(-1)?.name ?? null) : null } };
+    });
+    const result = await runCli(["env:list", "my-site", "--format=json"], { env });
+    expect(JSON.parse(result.stdout).map((e: { name: string }) => e.name)).toEqual([
+      "dev",
+      "test",
+      "live",
+      "feat-1",
+    ]);
+    expect(server.requests.map((request) => request.query.after)).toEqual([undefined, "test"]);
+  });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeLockboxServer } from "../testing/fake-lockbox-server.js";
+import { FakeLockboxServer, pagedList } from "../testing/fake-lockbox-server.js";
 import { FakeTerminal, runCli } from "../testing/test-io.js";
 
 const TOKEN = `lbx_${"g".repeat(43)}`;
@@ -73,6 +73,28 @@ describe("organization and user commands", () => {
       stderr: "You have no Organizations.\n",
     });
     expect((await runCli(["org:list", "--format=json"], { env })).stdout).toBe("[]\n");
+  });
+
+  it("org:member:list prints a member list longer than one page whole", async () => {
+    const members = ["alice", "bob", "carol"].map((who, i) => ({
+      email: `${who}@example.com`,
+      userId: `u${i}`,
+      role: "member",
+    }));
+    server.on(
+      "GET",
+      "/v1/orgs/acme/members",
+      pagedList(members, (member) => member.email, 1),
+    );
+    const result = await runCli(["org:member:list", "acme"], { env });
+    for (const member of members) {
+      expect(result.stdout).toMatch(new RegExp(`${member.email}\\s+member\\s+${member.userId}`));
+    }
+    expect(server.requests.map((request) => request.query.after)).toEqual([
+      undefined,
+      "alice@example.com",
+      "bob@example.com",
+    ]);
   });
 
   it("org:delete asks on a terminal and changes nothing when declined", async () => {

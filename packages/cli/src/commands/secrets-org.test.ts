@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { errorBody, FakeLockboxServer } from "../testing/fake-lockbox-server.js";
+import { errorBody, FakeLockboxServer, pagedList } from "../testing/fake-lockbox-server.js";
 import { runCli } from "../testing/test-io.js";
 
 const TOKEN = `lbx_${"o".repeat(43)}`;
@@ -55,6 +55,22 @@ describe("organization secret commands", () => {
     const table = await runCli(["secret:org:list", "acme", "--fields=*"], { env });
     expect(table.stdout).toMatch(/github-oauth\.github\.com\s+composer\s+\[REDACTED\]\s+ic/);
     expect(table.stdout).toMatch(/SMTP_PASSWORD\s+runtime\s+smtp\s+web, user\s+live=smtp-live/);
+  });
+
+  it("secret:org:list prints a listing longer than one page whole", async () => {
+    const rows = Array.from({ length: 5 }, (_, i) => ({ ...ORG_ROWS[0], name: `ORG_${i}`, value: `v${i}` }));
+    server.on(
+      "GET",
+      "/v1/orgs/big/secrets",
+      pagedList(rows, (row) => row.name, 2),
+    );
+    const table = await runCli(["secret:org:list", "big"], { env });
+    expect(table.code).toBe(0);
+    for (const row of rows)
+      expect(table.stdout).toMatch(new RegExp(`${row.name}\\s+runtime\\s+${row.value}\\s`));
+    expect(server.requests).toHaveLength(3);
+    const json = await runCli(["secret:org:list", "big", "--format=json", "--fields=name"], { env });
+    expect(Object.keys(JSON.parse(json.stdout))).toEqual(rows.map((row) => row.name));
   });
 
   it("secret:org:list refuses the site-only fields (exit 2)", async () => {

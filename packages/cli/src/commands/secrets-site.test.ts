@@ -2,7 +2,12 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { errorBody, FakeLockboxServer, type RecordedRequest } from "../testing/fake-lockbox-server.js";
+import {
+  errorBody,
+  FakeLockboxServer,
+  pagedList,
+  type RecordedRequest,
+} from "../testing/fake-lockbox-server.js";
 import { FakeTerminal, runCli, temporaryDirectory } from "../testing/test-io.js";
 
 const TOKEN = `lbx_${"t".repeat(43)}`;
@@ -198,6 +203,39 @@ describe("secret:site:list", () => {
     expect(JSON.parse(json.stdout)).toEqual({});
     const csv = await runCli(["secret:site:list", "empty", "--format=csv", "--fields=name,owner"], { env });
     expect(csv.stdout).toBe("name,owner\n");
+  });
+
+  it("prints a listing longer than one page whole, in every format", async () => {
+    const rows = Array.from({ length: 7 }, (_, i) => ({ ...SITE_ROWS[0], name: `KEY_${i}`, value: `v${i}` }));
+    server.on(
+      "GET",
+      "/v1/sites/big/secrets",
+      pagedList(rows, (row) => row.name, 3),
+    );
+    const table = await runCli(["secret:site:list", "big"], { env });
+    expect(table.code).toBe(0);
+    for (const row of rows)
+      expect(table.stdout).toMatch(new RegExp(`${row.name}\\s+runtime\\s+${row.value}\\s`));
+    expect(server.requests.map((request) => request.query.after)).toEqual([undefined, "KEY_2", "KEY_5"]);
+    const json = await runCli(["secret:site:list", "big", "--format=json", "--fields=name"], { env });
+    expect(Object.keys(JSON.parse(json.stdout))).toEqual(rows.map((row) => row.name));
+    const csv = await runCli(["secret:site:list", "big", "--format=csv", "--fields=name"], { env });
+    expect(csv.stdout.trim().split("\n")).toEqual(["name", ...rows.map((row) => row.name)]);
+  });
+
+  it("keeps <site>.<env> on every page of an environment's overrides", async () => {
+    const rows = ["A", "B", "C"].map((name) => ({ ...SITE_ROWS[0], name, envValues: {}, orgValues: {} }));
+    server.on(
+      "GET",
+      "/v1/sites/big/secrets",
+      pagedList(rows, (row) => row.name, 2),
+    );
+    const result = await runCli(["secret:list", "big.live", "--format=json", "--fields=name"], { env });
+    expect(Object.keys(JSON.parse(result.stdout))).toEqual(["A", "B", "C"]);
+    expect(server.requests.map((request) => request.query)).toEqual([
+      { env: "live", limit: "1000" },
+      { env: "live", after: "B", limit: "1000" },
+    ]);
   });
 
   it("lists one environment's overrides with <site>.<env>", async () => {

@@ -42,6 +42,22 @@ export function errorBody(
 }
 
 /**
+ * A paginated list route as docs/api.md describes it: the rows after the `after` cursor, at most
+ * `pageSize` of them (or the request's smaller `limit`), and `next` the last row's key while rows
+ * follow. `rows` must be in key order. A small `pageSize` makes a client cross pages.
+ */
+export function pagedList<T>(rows: readonly T[], key: (row: T) => string, pageSize: number): FakeHandler {
+  return (request) => {
+    const limit = Math.min(pageSize, Number(request.query.limit ?? pageSize));
+    const after = request.query.after;
+    const rest = after === undefined ? rows : rows.filter((row) => key(row) > after);
+    const items = rest.slice(0, limit);
+    const last = items.at(-1);
+    return { body: { items, next: rest.length > limit && last !== undefined ? key(last) : null } };
+  };
+}
+
+/**
  * A `node:http` server on 127.0.0.1 that answers like the Lockbox API of docs/api.md for the
  * routes a test declares, records every request, and answers any other route with a 404 in the
  * Lockbox error shape.
