@@ -130,6 +130,21 @@ describe.each(await contractDatabases())("paginated lists ($name)", ({ create })
     },
   );
 
+  it("pages the audit log newest first with before=<next>, to exactly the events of the whole log", async () => {
+    const whole = await get("/v1/audit?limit=1000");
+    expect(whole.items.length).toBeGreaterThan(10);
+    const seqs = whole.items.map((event) => Number(event.seq));
+    expect(seqs).toEqual([...seqs].sort((a, b) => b - a));
+    const rows: Record<string, unknown>[] = [];
+    let before: string | null = null;
+    for (let page = 0; page < 1000 && (page === 0 || before !== null); page++) {
+      const answer = await get(`/v1/audit?limit=7${before === null ? "" : `&before=${before}`}`);
+      rows.push(...answer.items);
+      before = answer.next;
+    }
+    expect(rows).toEqual(whole.items);
+  });
+
   it("lists secrets, members and environments in cursor order, standard environments first", async () => {
     const names = (items: Record<string, unknown>[], key = byName) => items.map(key);
     expect(names((await get("/v1/sites/shop/secrets")).items)).toEqual([

@@ -2,8 +2,8 @@ import { LockboxError } from "@lockbox/core";
 import { verifyAuditChain } from "../../audit/audit-verify.js";
 import { forbidden } from "../access.js";
 import type { RouteContext } from "../app.js";
-import { presentEvent } from "../present.js";
-import { auditEventResponse, auditQuery, auditVerifyResponse, itemsOf } from "../schemas.js";
+import { page, presentEvent } from "../present.js";
+import { auditEventResponse, auditQuery, auditVerifyResponse, listOf } from "../schemas.js";
 
 /** The audit log: filtered listings and verification of the hash chain. */
 export function auditRoutes({ routes, directory, access, store }: RouteContext): void {
@@ -11,9 +11,10 @@ export function auditRoutes({ routes, directory, access, store }: RouteContext):
     method: "GET",
     url: "/v1/audit",
     tag: "audit",
-    summary: "Audit events, newest first (org admins for ?org=, site managers for ?site=, all for the admin)",
+    summary:
+      "Audit events, newest first, paged with ?before=<next> (org admins for ?org=, site managers for ?site=, all for the admin)",
     query: auditQuery,
-    response: itemsOf(auditEventResponse),
+    response: listOf(auditEventResponse),
     handler: async ({ caller, query }) => {
       const filter: { orgId?: string; siteId?: string; since?: string; limit?: number; beforeSeq?: number } =
         {};
@@ -46,7 +47,8 @@ export function auditRoutes({ routes, directory, access, store }: RouteContext):
       }
       if (query.limit !== undefined) filter.limit = query.limit;
       if (query.before !== undefined) filter.beforeSeq = query.before;
-      return { items: (await store.listAudit(filter)).map(presentEvent) };
+      // `next` is the `before` of the following (older) page.
+      return page(await store.listAudit(filter), filter.limit, (event) => String(event.seq), presentEvent);
     },
   });
 
