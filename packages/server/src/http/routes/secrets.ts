@@ -167,11 +167,11 @@ interface SecretWriter<P extends { name: string }> {
 /** Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`). */
 function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, writer: SecretWriter<P>): void {
   const noun = `${writer.owner === "site" ? "a site" : "an org"} secret`;
+  const envOf = (path: P): string | undefined =>
+    "env" in path && typeof path.env === "string" ? path.env : undefined;
   for (const withEnv of [false, true]) {
     const url = withEnv ? `${writer.url}/envs/:env` : writer.url;
     const params = withEnv ? writer.envParams : writer.params;
-    const envOf = (path: P): string | undefined =>
-      "env" in path && typeof path.env === "string" ? path.env : undefined;
     routes.add({
       method: "PUT",
       url,
