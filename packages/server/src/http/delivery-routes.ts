@@ -23,7 +23,8 @@ export function deliveryRoutes(
     const payload = await delivery.runtimeSet(identity);
     void reply.header("etag", payload.etag).header("cache-control", "no-cache");
     if (notModified(request.headers["if-none-match"], payload.etag)) return reply.code(304).send();
-    delivery.recordDelivery(identity, payload.version, String(request.id));
+    // A HEAD (a cheap "has it changed?" by ETag) delivers no values: not an audited delivery.
+    if (request.method !== "HEAD") delivery.recordDelivery(identity, payload.version, String(request.id));
     return reply.type("application/json; charset=utf-8").send(payload.body);
   });
 

@@ -273,4 +273,24 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
       [`site:${site.id}/version:${first.json.Version}`, "test"],
     ]);
   });
+
+  it("answers HEAD with the ETag and no values, which is no delivery; management routes have no HEAD", async () => {
+    const { token, id } = await mint("runtime", "site-b", "dev");
+    const head = await t.call("HEAD", "/site/secrets", { token });
+    expect([head.status, head.body]).toEqual([200, ""]);
+    const other = await mint("runtime", "site-b", "dev");
+    expect(head.headers.etag).toBe((await runtime(other.token)).headers.etag);
+    const listing = await t.call("HEAD", "/v1/sites/site-b/local-secrets", admin());
+    expect(listing.status).toBe(404);
+    await t.audit.flush();
+    const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
+    const events = await t.store.listAudit({ siteId: site.id, limit: 1000 });
+    // The HEAD delivered nothing; the other token's GET did. The HEAD of the local file decrypted
+    // and audited nothing.
+    const deliveriesTo = (tokenId: string) =>
+      events.filter((e) => e.action === "runtime.deliver" && e.actor === `token:${tokenId}`);
+    expect(deliveriesTo(id)).toHaveLength(0);
+    expect(deliveriesTo(other.id)).toHaveLength(1);
+    expect(events.filter((e) => e.action === "secret.local-generate")).toHaveLength(0);
+  });
 });

@@ -64,6 +64,8 @@ export class RouteRegistry {
     this.app.route({
       method: definition.method,
       url: definition.url,
+      // No implicit HEAD: a HEAD of a listing would decrypt and audit values it never sends.
+      exposeHeadRoute: false,
       handler: async (request, reply) => {
         const caller = await this.authenticate(request);
         const params = parse("path", definition.params ?? EMPTY, request.params);
