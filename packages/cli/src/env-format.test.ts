@@ -14,6 +14,7 @@ const TRICKY = [
   'double " quote and back\\slash',
   "multi\nline\n-----END KEY-----\n",
   "trailing newline\n",
+  "carriage\rreturn\r\n",
   "  spaces  ",
   "",
   "unicode é 😀 \u2028",
@@ -38,10 +39,13 @@ describe("formatEnv()", () => {
   });
 
   it("writes dotenv that Node's dotenv reads back exactly, for values without ' or \\", () => {
-    const plain = [...TRICKY, COMPOSER_AUTH, PEM].filter((value) => !/['\\]/.test(value));
+    const plain = [...TRICKY, COMPOSER_AUTH, PEM].filter((value) => !/['\\\r]/.test(value));
     expect(plain).toContain(COMPOSER_AUTH);
     const variables = Object.fromEntries(plain.map((value, i) => [`V${i}`, value]));
     expect(parseDotenv(formatEnv(variables, "dotenv"))).toEqual(variables);
+    // Carriage returns (CRLF PEM keys, values pasted from Windows) are escaped, so they survive.
+    const crlf = { A: "a\rb", B: "-----BEGIN KEY-----\r\nMIIE\r\n-----END KEY-----\r\n" };
+    expect(parseDotenv(formatEnv(crlf, "dotenv"))).toEqual(crlf);
   });
 
   it("writes dotenv that a shell can source without running anything in a value", () => {
@@ -52,9 +56,9 @@ describe("formatEnv()", () => {
       `it's \`touch ${marker}\``,
       `a\\b $(touch ${marker})`,
     ];
-    // Exactly, but for a newline in a double-quoted value (one with ' or \), which a shell reads as \n.
+    // Exactly, but for a line end in a double-quoted value (one with ', \ or \r), which a shell reads as \n or \r.
     const oneLine = [...TRICKY, ...hostile, COMPOSER_AUTH, PEM].filter(
-      (value) => !(/[\n\r]/.test(value) && /['\\]/.test(value)),
+      (value) => !(/[\n\r]/.test(value) && /['\\\r]/.test(value)),
     );
     expect(oneLine).toContain(PEM);
     const variables = Object.fromEntries(oneLine.map((value, i) => [`V${i}`, value]));

@@ -12,7 +12,7 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * A dotenv value. Single-quoted, byte for byte, when the value holds no `'` and no `\\` (JSON such as
+ * A dotenv value. Single-quoted, byte for byte, when the value holds no `'`, `\\` or carriage return (JSON such as
  * `COMPOSER_AUTH`, PEM keys, `$` and backquotes included): dotenv parsers (Node's `dotenv`,
  * python-dotenv, docker compose) and a POSIX shell that `source`s the file all read it back exactly.
  * Otherwise double-quoted with `\\`, `\"`, `\n`, `\r`, `\$` and `` \` `` escaped: python-dotenv and
@@ -20,7 +20,8 @@ export function shellQuote(value: string): string {
  * nothing in the value. `--format=shell` or `json` is exact for every value.
  */
 export function dotenvQuote(value: string): string {
-  if (!/['\\]/.test(value)) return `'${value}'`;
+  // A carriage return is escaped too: dotenv parsers read a raw one as a line end.
+  if (!/['\\\r]/.test(value)) return `'${value}'`;
   const escaped = value
     .replace(/\\/g, "\\\\")
     .replace(/"/g, '\\"')

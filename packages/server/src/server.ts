@@ -81,8 +81,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const https = tlsOptions(options);
 
   const store = await openStore(options.db, { exclusive: true });
+  // What start-up has opened so far, closed again if a later step fails.
   let listener: ChangeListener | undefined;
   let app: FastifyInstance | undefined;
+  let tokenUsage: TokenUsageRecorder | undefined;
+  let audit: AuditBatchWriter | undefined;
+  // In this order: stop taking requests, drop the change listener, write what is pending, close the store.
+  const closeOpened = async () => {
+    await app?.close();
+    await listener?.close();
+    await tokenUsage?.close();
+    await audit?.close();
+    await store.close();
+  };
   try {
     const keyring = Keyring.fromKeys(keys.current, keys.previous);
     await checkMasterKey(store, keyring);
@@ -90,12 +101,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const directory = new DirectoryService(store, vault);
     const secrets = new SecretsService(store, vault);
     const tokens = new TokenService(store);
-    const audit = new AuditBatchWriter(store, {
+    audit = new AuditBatchWriter(store, {
       onError: () => process.emitWarning("Lockbox: delivery audit events could not be written; retrying."),
     });
     // On PostgreSQL other servers write too: cache only while their changes can reach us.
     const delivery = new Delivery(secrets, tokens, audit, { cachingAtStart: !postgres });
-    const tokenUsage = new TokenUsageRecorder(store);
+    tokenUsage = new TokenUsageRecorder(store);
     listener = postgres
       ? listenForChanges(options.db, {
           onChange: (change) => delivery.applyChange(change),
@@ -126,7 +137,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (!bootstrap.created && bootstrap.ignoredToken) {
       warnings.push("LOCKBOX_BOOTSTRAP_TOKEN is ignored: this store already has a platform admin.");
     }
-    const serving = app;
     let closing: Promise<void> | undefined;
     return {
       url: address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]"),
@@ -136,20 +146,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       createdKeyFile: keys.createdFile,
       warnings,
       close: () => {
-        closing ??= (async () => {
-          await serving.close();
-          await listener?.close();
-          await tokenUsage.close();
-          await audit.close();
-          await store.close();
-        })();
+        closing ??= closeOpened();
         return closing;
       },
     };
   } catch (error) {
-    await app?.close();
-    await listener?.close();
-    await store.close();
+    await closeOpened();
     throw error;
   }
 }

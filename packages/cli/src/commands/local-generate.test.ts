@@ -30,7 +30,7 @@ describe("secret:site:local-generate", () => {
 
   it("writes the file 0600, also over an existing file others could read", async () => {
     const path = join(dir, "secrets.json");
-    writeFileSync(path, "old", { mode: 0o644 });
+    writeFileSync(path, "x".repeat(10_000), { mode: 0o644 });
     const result = await runCli(["secret:site:local-generate", "my-site", `--filepath=${path}`], { env });
     expect(result).toEqual({
       code: 0,

@@ -1,3 +1,4 @@
+import { constants as fs } from "node:fs";
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
@@ -41,11 +42,15 @@ export function registerLocalGenerateCommand(program: Command, context: CliConte
   );
 }
 
-/** Writes `text` to a file only its owner can read: created 0600, or narrowed to 0600 before writing. */
+/**
+ * Writes `text` to a file only its owner can read: created 0600, or an existing file narrowed to
+ * 0600 first, and emptied only then (a file that cannot be narrowed is left as it was).
+ */
 async function writeOwnerOnly(path: string, text: string): Promise<void> {
-  const handle = await open(path, "w", 0o600);
+  const handle = await open(path, fs.O_WRONLY | fs.O_CREAT, 0o600);
   try {
     await handle.chmod(0o600);
+    await handle.truncate(0);
     await handle.writeFile(text);
   } finally {
     await handle.close();

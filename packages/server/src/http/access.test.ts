@@ -156,6 +156,24 @@ describe.each(await contractDatabases())("access control ($name)", ({ create }) 
       404,
       notFound("Organization", "org-a").error.message,
     ]);
+    // Access is decided before the value's rules: an invalid body tells an outsider nothing either.
+    for (const url of [
+      "/v1/sites/site-a1/secrets/X",
+      "/v1/sites/site-a1/secrets/X/envs/live",
+      "/v1/orgs/org-a/secrets/X",
+    ]) {
+      const response = await t.call("PUT", url, {
+        token: as("carol"),
+        body: { value: "x", scopes: "bogus", type: "nope" },
+      });
+      expect([url, response.status]).toEqual([url, 404]);
+    }
+    // …and a member who sees the org but may not change its secrets gets 403, not the rule's 422.
+    const member = await t.call("PUT", "/v1/orgs/org-a/secrets/X", {
+      token: as("bob"),
+      body: { value: "x", scopes: "bogus" },
+    });
+    expect([member.status, member.json.error.code]).toEqual([403, "FORBIDDEN"]);
     const sites = await t.call("GET", "/v1/sites", { token: as("carol") });
     expect(sites.json.items.map((s: { name: string }) => s.name)).toEqual(["site-b1"]);
     expect((await t.call("GET", "/v1/sites", { token: as("gus") })).json.items).toEqual([]);

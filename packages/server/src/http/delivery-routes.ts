@@ -28,7 +28,8 @@ export function deliveryRoutes(
     return reply.type("application/json; charset=utf-8").send(payload.body);
   });
 
-  app.get("/v1/build/secrets", async (request, reply) => {
+  // No HEAD: it would decrypt the build's set and count as its delivery without sending it.
+  app.get("/v1/build/secrets", { exposeHeadRoute: false }, async (request, reply) => {
     const identity = await delivery.identify(bearerToken(request), "build");
     usage.record(identity.tokenId);
     const { secrets, version } = await delivery.buildSet(identity);

@@ -282,6 +282,8 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect(head.headers.etag).toBe((await runtime(other.token)).headers.etag);
     const listing = await t.call("HEAD", "/v1/sites/site-b/local-secrets", admin());
     expect(listing.status).toBe(404);
+    const build = await mint("build", "site-b", "dev");
+    expect((await t.call("HEAD", "/v1/build/secrets", { token: build.token })).status).toBe(404);
     await t.audit.flush();
     const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
     const events = await t.store.listAudit({ siteId: site.id, limit: 1000 });
@@ -292,5 +294,8 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect(deliveriesTo(id)).toHaveLength(0);
     expect(deliveriesTo(other.id)).toHaveLength(1);
     expect(events.filter((e) => e.action === "secret.local-generate")).toHaveLength(0);
+    expect(
+      events.filter((e) => e.action === "build.deliver" && e.actor === `token:${build.id}`),
+    ).toHaveLength(0);
   });
 });

@@ -73,14 +73,13 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
   });
 
   secretWriteRoutes(routes, {
-    owner: "site",
+    kind: "site",
     url: "/v1/sites/:site/secrets/:name",
     params: siteSecretParams,
     envParams: siteSecretEnvParams,
-    set: async (caller, params, ctx, input) =>
-      secrets.setSiteSecret(ctx, await site(caller, params.site), input),
-    delete: async (caller, params, ctx, env) =>
-      secrets.deleteSiteSecret(ctx, await site(caller, params.site), params.name, env),
+    find: (caller, params) => site(caller, params.site),
+    set: (ctx, owner, input) => secrets.setSiteSecret(ctx, owner, input),
+    delete: (ctx, owner, name, env) => secrets.deleteSiteSecret(ctx, owner, name, env),
   });
 
   // Answered whole, not paginated: it is one resolution, the set the environment receives (and its
@@ -137,36 +136,38 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
   });
 
   secretWriteRoutes(routes, {
-    owner: "org",
+    kind: "org",
     url: "/v1/orgs/:org/secrets/:name",
     params: orgSecretParams,
     envParams: orgSecretEnvParams,
-    set: async (caller, params, ctx, input) =>
-      secrets.setOrgSecret(ctx, await orgAdmin(caller, params.org), input),
-    delete: async (caller, params, ctx, env) =>
-      secrets.deleteOrgSecret(ctx, await orgAdmin(caller, params.org), params.name, env),
+    find: (caller, params) => orgAdmin(caller, params.org),
+    set: (ctx, owner, input) => secrets.setOrgSecret(ctx, owner, input),
+    delete: (ctx, owner, name, env) => secrets.deleteOrgSecret(ctx, owner, name, env),
   });
 }
 
 /** The writes of one kind of owner: how its routes find the owner and which service call they make. */
-interface SecretWriter<P extends { name: string }> {
-  readonly owner: "site" | "org";
+interface SecretWriter<P extends { name: string }, Owner> {
+  readonly kind: "site" | "org";
   /** The secret's URL; its override's is this with `/envs/:env`. */
   readonly url: string;
   readonly params: z.ZodType<P>;
   readonly envParams: z.ZodType<P & { env: string }>;
-  readonly set: (
-    caller: Caller,
-    params: P,
-    ctx: RequestContext,
-    input: SetSecretInput,
-  ) => Promise<SetSecretResult>;
-  readonly delete: (caller: Caller, params: P, ctx: RequestContext, env?: string) => Promise<void>;
+  /** The owner the caller may write to: 404 if unseen, 403 if seen but not writable. */
+  readonly find: (caller: Caller, params: P) => Promise<Owner>;
+  readonly set: (ctx: RequestContext, owner: Owner, input: SetSecretInput) => Promise<SetSecretResult>;
+  readonly delete: (ctx: RequestContext, owner: Owner, name: string, env?: string) => Promise<void>;
 }
 
-/** Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`). */
-function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, writer: SecretWriter<P>): void {
-  const noun = `${writer.owner === "site" ? "a site" : "an org"} secret`;
+/**
+ * Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`).
+ * Access is decided before the body's rules, so a caller who may not write learns nothing from them.
+ */
+function secretWriteRoutes<P extends { name: string }, Owner>(
+  routes: RouteRegistry,
+  writer: SecretWriter<P, Owner>,
+): void {
+  const noun = `${writer.kind === "site" ? "a site" : "an org"} secret`;
   const envOf = (path: P): string | undefined =>
     "env" in path && typeof path.env === "string" ? path.env : undefined;
   for (const withEnv of [false, true]) {
@@ -181,8 +182,9 @@ function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, wr
       body: setSecretBody,
       response: setSecretResponse,
       handler: async ({ caller, params: path, body, request, reply }) => {
+        const owner = await writer.find(caller, path);
         const input = { name: path.name, env: envOf(path), ...options(body) };
-        const result = await writer.set(caller, path, contextOf(request), input);
+        const result = await writer.set(contextOf(request), owner, input);
         if (result.created) void reply.code(201);
         return setAnswer(result);
       },
@@ -195,8 +197,9 @@ function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, wr
       params,
       response: messageResponse,
       handler: async ({ caller, params: path, request }) => {
+        const owner = await writer.find(caller, path);
         const env = envOf(path);
-        await writer.delete(caller, path, contextOf(request), env);
+        await writer.delete(contextOf(request), owner, path.name, env);
         return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
       },
     });
