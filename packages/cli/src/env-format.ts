@@ -12,9 +12,10 @@ export function shellQuote(value: string): string {
 }
 
 /**
- * A dotenv value. Single-quoted, byte for byte, when the value holds no `'`, `\\` or carriage return (JSON such as
- * `COMPOSER_AUTH`, PEM keys, `$` and backquotes included): dotenv parsers (Node's `dotenv`,
- * python-dotenv, docker compose) and a POSIX shell that `source`s the file all read it back exactly.
+ * A dotenv value. Single-quoted, byte for byte, when the value holds no `'`, backslash or carriage
+ * return (JSON such as `COMPOSER_AUTH`, PEM keys, `$` and backquotes included): dotenv parsers
+ * (Node's `dotenv`, python-dotenv, docker compose) and a POSIX shell that `source`s the file all
+ * read it back exactly.
  * Otherwise double-quoted with `\\`, `\"`, `\n`, `\r`, `\$` and `` \` `` escaped: python-dotenv and
  * docker compose read these escapes, Node's `dotenv` keeps the backslashes, and a shell still runs
  * nothing in the value. `--format=shell` or `json` is exact for every value.
