@@ -1,6 +1,6 @@
 import type { Writable } from "node:stream";
 import { isLockboxError } from "@lockbox/core";
-import { parseRateLimit } from "./http/rate-limiter.js";
+import { DEFAULT_RATE_LIMIT, parseRateLimit } from "./http/rate-limiter.js";
 import { DEFAULT_DB, isPostgresUrl, type ServerOptions, startServer } from "./server.js";
 
 /** The flags of `server:start` as both `npm start` and `lockbox server:start` take them. */
@@ -24,7 +24,7 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
     return "HTTPS needs both --tls-cert and --tls-key.";
   }
   try {
-    parseRateLimit(flags.rateLimit ?? "10/20");
+    parseRateLimit(flags.rateLimit ?? DEFAULT_RATE_LIMIT);
   } catch (error) {
     return (error as Error).message;
   }

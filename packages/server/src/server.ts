@@ -6,7 +6,7 @@ import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
 import { Keyring, loadMasterKeys } from "./crypto/index.js";
 import { Delivery } from "./delivery/delivery.js";
 import { buildApp } from "./http/app.js";
-import { parseRateLimit } from "./http/rate-limiter.js";
+import { DEFAULT_RATE_LIMIT, parseRateLimit } from "./http/rate-limiter.js";
 import { TokenUsageRecorder } from "./http/token-usage.js";
 import { type BootstrapResult, bootstrapAdmin } from "./services/bootstrap.js";
 import { SYSTEM_CONTEXT } from "./services/context.js";
@@ -77,7 +77,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(postgres ? {} : { defaultKeyFile: join(dirname(resolve(options.db)), "master.key") }),
     createIfMissing: !postgres,
   });
-  const rateLimit = parseRateLimit(options.rateLimit ?? "10/20");
+  const rateLimit = parseRateLimit(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const https = tlsOptions(options);
 
   const store = await openStore(options.db, { exclusive: true });

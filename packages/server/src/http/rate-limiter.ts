@@ -47,6 +47,9 @@ export class RateLimiter {
   }
 }
 
+/** SPEC §5's default: 10 requests/s per token with a burst of 20. */
+export const DEFAULT_RATE_LIMIT = "10/20";
+
 /** Parses `--rate-limit=RPS/BURST` (`0` disables): undefined when disabled. */
 export function parseRateLimit(text: string): { ratePerSecond: number; burst: number } | undefined {
   const trimmed = text.trim();

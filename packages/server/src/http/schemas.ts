@@ -197,5 +197,5 @@ export const localSecretsResponse = z.object({
 });
 /** One page of a paginated list: `next` is the `after` of the following page, `null` on the last. */
 export const listOf = (item: z.ZodType) => z.object({ items: z.array(item), next: z.string().nullable() });
-/** A list answered whole (the resolved set, audit events paged by `before`). */
+/** A list answered whole: the resolved set. */
 export const itemsOf = (item: z.ZodType) => z.object({ items: z.array(item) });
