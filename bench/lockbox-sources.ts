@@ -5,11 +5,11 @@
  * do, so a benchmark measures the code in the tree without a build (see `resolve.ts`).
  */
 export { sql } from "kysely";
-export { Keyring } from "../packages/server/src/crypto/index.js";
+export type { Database } from "../packages/server/src/db/database.js";
+export type { KyselyStore } from "../packages/server/src/db/kysely-store.js";
+export { openPostgresStore } from "../packages/server/src/db/postgres.js";
+export { openSqliteStore } from "../packages/server/src/db/sqlite.js";
+export { Keyring } from "../packages/server/src/keys/index.js";
+export { Vault } from "../packages/server/src/keys/vault.js";
+export { SecretsService } from "../packages/server/src/secrets/secrets-service.js";
 export { startServer } from "../packages/server/src/server.js";
-export { SecretsService } from "../packages/server/src/services/secrets-service.js";
-export { Vault } from "../packages/server/src/services/vault.js";
-export type { Database } from "../packages/server/src/store/database.js";
-export type { KyselyStore } from "../packages/server/src/store/kysely-store.js";
-export { openPostgresStore } from "../packages/server/src/store/postgres.js";
-export { openSqliteStore } from "../packages/server/src/store/sqlite.js";

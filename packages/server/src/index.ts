@@ -3,7 +3,10 @@
  * admin commands that work on its store directly.
  */
 
-export { Keyring, loadMasterKeys, readMasterKeyFile } from "./crypto/index.js";
+export { SYSTEM_CONTEXT } from "./directory/caller.js";
+export { Keyring, loadMasterKeys, readMasterKeyFile } from "./keys/index.js";
+export { rotateMasterKey } from "./keys/key-rotation.js";
+export { checkMasterKey } from "./keys/vault.js";
 export { runServer, type ServerFlags } from "./run-server.js";
 export {
   DEFAULT_DB,
@@ -13,7 +16,4 @@ export {
   type ServerOptions,
   startServer,
 } from "./server.js";
-export { ADMIN_EMAIL, mintAdminToken } from "./services/bootstrap.js";
-export { SYSTEM_CONTEXT } from "./services/context.js";
-export { rotateMasterKey } from "./services/key-rotation.js";
-export { checkMasterKey } from "./services/vault.js";
+export { ADMIN_EMAIL, mintAdminToken } from "./tokens/bootstrap.js";

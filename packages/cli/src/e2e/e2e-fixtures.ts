@@ -1,8 +1,5 @@
 import { expect } from "vitest";
-import {
-  postgresAvailable,
-  postgresTestDatabase,
-} from "../../../server/src/store/contract/test-databases.js";
+import { postgresAvailable, postgresTestDatabase } from "../../../server/src/db/testing/test-databases.js";
 import {
   type CliResult,
   newMasterKey,

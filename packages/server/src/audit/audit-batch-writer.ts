@@ -1,4 +1,4 @@
-import type { AuditEventInput, SecretStore } from "../store/secret-store.js";
+import type { AuditEventInput, SecretStore } from "../db/secret-store.js";
 
 export interface AuditBatchWriterOptions {
   /** Flush when this many events wait (default 200). */

@@ -1,5 +1,5 @@
-import { AUDIT_HEAD_META_KEY } from "../store/kysely-store.js";
-import type { AuditEvent, StoreQueries } from "../store/secret-store.js";
+import { AUDIT_HEAD_META_KEY } from "../db/kysely-store.js";
+import type { AuditEvent, StoreQueries } from "../db/secret-store.js";
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
 
 /** The outcome of {@link verifyAuditChain}. */

@@ -1,8 +1,8 @@
 import { LockboxError } from "@lockbox/core";
 import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
-import type { DeliveredSecret, SecretsService } from "../services/secrets-service.js";
-import type { TokenService } from "../services/token-service.js";
-import type { StoreChange, TokenKind } from "../store/secret-store.js";
+import type { StoreChange, TokenKind } from "../db/secret-store.js";
+import type { DeliveredSecret, SecretsService } from "../secrets/secrets-service.js";
+import type { TokenService } from "../tokens/token-service.js";
 import { type MachineIdentity, MachineTokenCache } from "./machine-token-cache.js";
 import { RuntimeCache } from "./runtime-cache.js";
 import { type RuntimePayload, runtimePayload } from "./runtime-payload.js";

@@ -1,4 +1,4 @@
-import type { TokenKind } from "../store/secret-store.js";
+import type { TokenKind } from "../db/secret-store.js";
 
 /** Who a runtime or build token is, as the delivery endpoints need it. */
 export interface MachineIdentity {

@@ -6,12 +6,13 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import type { SecretStore } from "../db/secret-store.js";
 import type { Delivery } from "../delivery/delivery.js";
-import type { DirectoryService } from "../services/directory-service.js";
-import type { SecretsService } from "../services/secrets-service.js";
-import type { TokenService } from "../services/token-service.js";
-import type { SecretStore } from "../store/secret-store.js";
-import { AccessPolicy, type Caller } from "./access.js";
+import { AccessPolicy, type Caller } from "../directory/access-policy.js";
+import type { DirectoryService } from "../directory/directory-service.js";
+import type { SecretsService } from "../secrets/secrets-service.js";
+import type { TokenService } from "../tokens/token-service.js";
+import type { TokenUsageRecorder } from "../tokens/token-usage.js";
 import { deliveryRoutes } from "./delivery-routes.js";
 import { clientErrorHandler, RateLimitedError, sendError, toLockboxError } from "./errors.js";
 import { Metrics, type RouteMetrics } from "./metrics.js";
@@ -23,7 +24,6 @@ import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
-import type { TokenUsageRecorder } from "./token-usage.js";
 
 /** Log levels at which the per-request line is written. */
 const LOGS_REQUESTS = new Set(["trace", "debug", "info"]);

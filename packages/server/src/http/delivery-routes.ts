@@ -1,9 +1,9 @@
 import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
+import type { StoreQueries } from "../db/secret-store.js";
 import type { Delivery } from "../delivery/delivery.js";
-import type { StoreQueries } from "../store/secret-store.js";
+import type { TokenUsageRecorder } from "../tokens/token-usage.js";
 import { bearerToken } from "./app.js";
-import type { TokenUsageRecorder } from "./token-usage.js";
 
 /**
  * The machine endpoints: `GET /site/secrets` for runtime tokens (the hot path: a cached,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases } from "../store/contract/test-databases.js";
-import { createTestApp, type TestApp } from "./test-app.js";
+import { contractDatabases } from "../db/testing/test-databases.js";
+import { createTestApp, type TestApp } from "./testing/test-app.js";
 
 describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create }) => {
   let t: TestApp;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import { createTestApp, type TestApp, type TestResponse } from "./test-app.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { createTestApp, type TestApp, type TestResponse } from "./testing/test-app.js";
 
 /**
  * What the server writes to its log (SPEC §6: no plaintext value reaches the logs; §7: errors never

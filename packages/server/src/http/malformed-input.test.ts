@@ -2,9 +2,9 @@ import { connect } from "node:net";
 import { isWellFormedUnicode } from "@lockbox/core";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import { createTestApp, type TestApp, type TestResponse } from "./test-app.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { createTestApp, type TestApp, type TestResponse } from "./testing/test-app.js";
 
 /**
  * Hardening of the management API against malformed input (SPEC §5, §7): every route, sent garbage

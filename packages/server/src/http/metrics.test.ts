@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { sqliteTestDatabase } from "../store/contract/test-databases.js";
+import { sqliteTestDatabase } from "../db/testing/test-databases.js";
 import { Metrics } from "./metrics.js";
-import { createTestApp } from "./test-app.js";
+import { createTestApp } from "./testing/test-app.js";
 
 describe("metrics", () => {
   it("renders counts by route pattern and status, and cumulative latency buckets", () => {

@@ -1,7 +1,7 @@
 import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
 import type { FastifyRequest } from "fastify";
-import type { RequestContext } from "../services/context.js";
-import type { AuditEvent, OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../store/secret-store.js";
+import type { AuditEvent, OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
 
 /** The audit context of a management request: the caller and the request id. */
 export function contextOf(request: FastifyRequest): RequestContext {

@@ -1,7 +1,7 @@
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import { z } from "zod";
-import type { Caller } from "./access.js";
+import type { Caller } from "../directory/access-policy.js";
 
 /** The parsed, validated parts of a request that a handler receives. */
 export interface RouteInput<Params, Query, Body> {

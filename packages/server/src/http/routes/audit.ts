@@ -1,6 +1,6 @@
 import { LockboxError } from "@lockbox/core";
 import { verifyAuditChain } from "../../audit/audit-verify.js";
-import { forbidden } from "../access.js";
+import { forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { page, presentEvent } from "../present.js";
 import { auditEventResponse, auditQuery, auditVerifyResponse, listOf } from "../schemas.js";

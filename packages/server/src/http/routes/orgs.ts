@@ -1,5 +1,5 @@
 import { notFoundError } from "@lockbox/core";
-import { forbidden } from "../access.js";
+import { forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, page, pageOfRows, presentOrg } from "../present.js";
 import {

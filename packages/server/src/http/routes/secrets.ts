@@ -11,9 +11,9 @@ import {
   secretTypeSchema,
 } from "@lockbox/core";
 import type { z } from "zod";
-import type { RequestContext } from "../../services/context.js";
-import type { SetSecretInput, SetSecretResult } from "../../services/secrets-service.js";
-import { type Caller, forbidden } from "../access.js";
+import { type Caller, forbidden } from "../../directory/access-policy.js";
+import type { RequestContext } from "../../directory/caller.js";
+import type { SetSecretInput, SetSecretResult } from "../../secrets/secrets-service.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, pageOfRows } from "../present.js";
 import type { RouteRegistry } from "../route.js";

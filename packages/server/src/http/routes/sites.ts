@@ -1,6 +1,6 @@
 import { LockboxError, notFoundError } from "@lockbox/core";
-import type { SiteOwner } from "../../store/secret-store.js";
-import { type Caller, forbidden } from "../access.js";
+import type { SiteOwner } from "../../db/secret-store.js";
+import { type Caller, forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { compareEnvironmentNames, contextOf, page, pageOfRows, presentSite } from "../present.js";
 import {

@@ -1,6 +1,6 @@
 import { LockboxError, notFoundError } from "@lockbox/core";
-import type { TokenRow } from "../../store/secret-store.js";
-import { type Caller, forbidden } from "../access.js";
+import type { TokenRow } from "../../db/secret-store.js";
+import { type Caller, forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, page, presentToken } from "../present.js";
 import {

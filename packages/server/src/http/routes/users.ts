@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { forbidden } from "../access.js";
+import { forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, page, presentUser } from "../present.js";
 import { createUserBody, listOf, pageQuery, userResponse } from "../schemas.js";

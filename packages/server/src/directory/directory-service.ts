@@ -13,6 +13,7 @@ import {
   siteNameSchema,
 } from "@lockbox/core";
 import type { ZodType } from "zod";
+import { orgTarget, siteTarget, userTarget } from "../audit/audit-targets.js";
 import type {
   EnvironmentRow,
   MembershipRow,
@@ -24,10 +25,9 @@ import type {
   StoreQueries,
   StoreTx,
   UserRow,
-} from "../store/secret-store.js";
-import { orgTarget, siteTarget, userTarget } from "./audit-targets.js";
-import type { RequestContext } from "./context.js";
-import type { Vault } from "./vault.js";
+} from "../db/secret-store.js";
+import type { Vault } from "../keys/vault.js";
+import type { RequestContext } from "./caller.js";
 
 /** What `site:create` asks for. */
 export interface CreateSiteInput {

@@ -1,4 +1,4 @@
-import type { StoreQueries } from "../store/secret-store.js";
+import type { StoreQueries } from "../db/secret-store.js";
 
 /**
  * Remembers when tokens were last used and writes it in batches (every `flushIntervalMs`), so

@@ -1,7 +1,7 @@
 import type { OwnerRef } from "@lockbox/core";
 import { LockboxError } from "@lockbox/core";
-import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } from "../crypto/index.js";
-import type { StoreQueries, WrappedDataKey } from "../store/secret-store.js";
+import type { StoreQueries, WrappedDataKey } from "../db/secret-store.js";
+import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } from "./index.js";
 
 /** The meta key under which the store keeps the check value of the master key it is wrapped with. */
 export const MASTER_KEY_CHECK_META = "master_key.check";

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Keyring } from "../crypto/index.js";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import { SYSTEM_CONTEXT } from "./context.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { SYSTEM_CONTEXT } from "../directory/caller.js";
+import { SecretsService } from "../secrets/secrets-service.js";
+import { Keyring } from "./index.js";
 import { rotateMasterKey } from "./key-rotation.js";
-import { SecretsService } from "./secrets-service.js";
 import { checkMasterKey, Vault } from "./vault.js";
 
 describe.each(await contractDatabases())("master key rotation ($name)", ({ create }) => {

@@ -3,13 +3,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isLockboxError, type Scope } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Keyring } from "../crypto/index.js";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import type { OrgRow, SiteRow, UserRow } from "../store/secret-store.js";
-import type { RequestContext } from "./context.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import type { OrgRow, SiteRow, UserRow } from "../db/secret-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import type { RequestContext } from "../directory/caller.js";
+import { Keyring } from "../keys/index.js";
+import { Vault } from "../keys/vault.js";
 import { SecretsService } from "./secrets-service.js";
-import { Vault } from "./vault.js";
 
 const ctx: RequestContext = { actor: "user:test", requestId: "req-1" };
 

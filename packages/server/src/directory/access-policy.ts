@@ -1,5 +1,5 @@
 import { LockboxError, notFoundError } from "@lockbox/core";
-import type { OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../store/secret-store.js";
+import type { OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../db/secret-store.js";
 
 /** The person behind a user token. */
 export interface Caller {

@@ -1,19 +1,19 @@
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { AuditBatchWriter } from "../audit/audit-batch-writer.js";
-import { Keyring } from "../crypto/index.js";
-import { Delivery } from "../delivery/delivery.js";
-import { bootstrapAdmin } from "../services/bootstrap.js";
-import { SYSTEM_CONTEXT } from "../services/context.js";
-import { DirectoryService } from "../services/directory-service.js";
-import { SecretsService } from "../services/secrets-service.js";
-import { TokenService } from "../services/token-service.js";
-import { Vault } from "../services/vault.js";
-import type { TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import { buildApp } from "./app.js";
-import { TokenUsageRecorder } from "./token-usage.js";
+import { AuditBatchWriter } from "../../audit/audit-batch-writer.js";
+import type { KyselyStore } from "../../db/kysely-store.js";
+import type { TestDatabase } from "../../db/testing/test-databases.js";
+import { Delivery } from "../../delivery/delivery.js";
+import { SYSTEM_CONTEXT } from "../../directory/caller.js";
+import { DirectoryService } from "../../directory/directory-service.js";
+import { Keyring } from "../../keys/index.js";
+import { Vault } from "../../keys/vault.js";
+import { SecretsService } from "../../secrets/secrets-service.js";
+import { bootstrapAdmin } from "../../tokens/bootstrap.js";
+import { TokenService } from "../../tokens/token-service.js";
+import { TokenUsageRecorder } from "../../tokens/token-usage.js";
+import { buildApp } from "../app.js";
 
 /** A response as tests read it; `json` is the parsed body, left untyped for terse assertions. */
 export interface TestResponse {

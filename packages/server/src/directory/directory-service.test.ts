@@ -1,14 +1,14 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { isLockboxError, type OwnerRef } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Keyring } from "../crypto/index.js";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import type { AuditEvent, OrgRow, SiteOwner, SiteRow, UserRow } from "../store/secret-store.js";
-import type { RequestContext } from "./context.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import type { AuditEvent, OrgRow, SiteOwner, SiteRow, UserRow } from "../db/secret-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { Keyring } from "../keys/index.js";
+import { Vault } from "../keys/vault.js";
+import { TokenService } from "../tokens/token-service.js";
+import type { RequestContext } from "./caller.js";
 import { DirectoryService } from "./directory-service.js";
-import { TokenService } from "./token-service.js";
-import { Vault } from "./vault.js";
 
 const ctx: RequestContext = { actor: "user:directory-test", requestId: "req-dir" };
 

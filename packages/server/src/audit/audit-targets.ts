@@ -1,4 +1,4 @@
-import type { OrgRow, SiteRow, UserRow } from "../store/secret-store.js";
+import type { OrgRow, SiteRow, UserRow } from "../db/secret-store.js";
 
 /** Audit targets carry UUID and name, so they stay meaningful after a rename or deletion. */
 export function siteTarget(site: Pick<SiteRow, "id" | "name">): string {

@@ -1,6 +1,6 @@
-import { type Keyring, type RewrapResult, rewrapAllDataKeys } from "../crypto/index.js";
-import type { SecretStore } from "../store/secret-store.js";
-import type { RequestContext } from "./context.js";
+import type { SecretStore } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
+import { type Keyring, type RewrapResult, rewrapAllDataKeys } from "./index.js";
 import { MASTER_KEY_CHECK_META } from "./vault.js";
 
 /**

@@ -1,13 +1,13 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { Keyring } from "../crypto/index.js";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
-import type { AuditEvent, SiteRow, UserRow } from "../store/secret-store.js";
-import type { RequestContext } from "./context.js";
-import { DirectoryService } from "./directory-service.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import type { AuditEvent, SiteRow, UserRow } from "../db/secret-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import type { RequestContext } from "../directory/caller.js";
+import { DirectoryService } from "../directory/directory-service.js";
+import { Keyring } from "../keys/index.js";
+import { Vault } from "../keys/vault.js";
 import { hashToken, parseTokenKind, TOKEN_PREFIXES, TokenService } from "./token-service.js";
-import { Vault } from "./vault.js";
 
 const ctx: RequestContext = { actor: "user:2f0c4c4e-8c1f-4a8e-9a55-0d1f3b8f5a10", requestId: "req-tok" };
 const TOKEN_FORMAT = /^lb[xrb]_[A-Za-z0-9_-]{43}$/;

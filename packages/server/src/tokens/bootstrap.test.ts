@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { contractDatabases, type TestDatabase } from "../store/contract/test-databases.js";
-import type { KyselyStore } from "../store/kysely-store.js";
+import type { KyselyStore } from "../db/kysely-store.js";
+import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { SYSTEM_CONTEXT } from "../directory/caller.js";
 import { ADMIN_EMAIL, bootstrapAdmin, mintAdminToken } from "./bootstrap.js";
-import { SYSTEM_CONTEXT } from "./context.js";
 import { generateToken, TokenService } from "./token-service.js";
 
 describe.each(await contractDatabases())("admin bootstrap ($name)", ({ name, create }) => {

@@ -7,16 +7,9 @@ import {
   notFoundError,
   quoteIdentifier,
 } from "@lockbox/core";
-import type {
-  PageRequest,
-  SecretStore,
-  SiteRow,
-  TokenKind,
-  TokenRow,
-  UserRow,
-} from "../store/secret-store.js";
-import { siteTarget, userTarget } from "./audit-targets.js";
-import type { RequestContext } from "./context.js";
+import { siteTarget, userTarget } from "../audit/audit-targets.js";
+import type { PageRequest, SecretStore, SiteRow, TokenKind, TokenRow, UserRow } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
 
 /** The prefix of each kind of token (SPEC §5), so a token says what it is wherever it leaks. */
 export const TOKEN_PREFIXES = {

@@ -16,10 +16,10 @@ import {
   secretNotFoundMessage,
   validateSecretInput,
 } from "@lockbox/core";
-import type { OrgRow, SecretStore, SiteRow, StoredSecret, StoreTx } from "../store/secret-store.js";
-import { orgTarget, siteTarget } from "./audit-targets.js";
-import type { RequestContext } from "./context.js";
-import type { Vault } from "./vault.js";
+import { orgTarget, siteTarget } from "../audit/audit-targets.js";
+import type { OrgRow, SecretStore, SiteRow, StoredSecret, StoreTx } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
+import type { Vault } from "../keys/vault.js";
 
 /** What a caller asks `set` to do. Type and scopes apply on creation and must match afterwards. */
 export interface SetSecretInput {

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
-import type { SecretStore, StoreTx, UserRow } from "../store/secret-store.js";
-import { userTarget } from "./audit-targets.js";
-import type { RequestContext } from "./context.js";
+import { userTarget } from "../audit/audit-targets.js";
+import type { SecretStore, StoreTx, UserRow } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-service.js";
 
 /** The platform admin's email (SPEC §5). */
