@@ -1,7 +1,14 @@
 import type { Writable } from "node:stream";
 import { isLockboxError } from "@lockbox/core";
-import { DEFAULT_RATE_LIMIT, parseRateLimit } from "./http/rate-limiter.js";
-import { DEFAULT_DB, isPostgresUrl, type ServerOptions, startServer } from "./server.js";
+import {
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_RATE_LIMIT,
+  databaseOf,
+  isPostgresUrl,
+  parseRateLimit,
+} from "./config.js";
+import { type ServerOptions, startServer } from "./server.js";
 
 /** The flags of `server:start` as both `npm start` and `lockbox server:start` take them. */
 export interface ServerFlags {
@@ -40,8 +47,8 @@ export async function runServer(
   flags: ServerFlags,
   io: { stdout: Writable; stderr: Writable; env: Readonly<Record<string, string | undefined>> },
 ): Promise<number> {
-  const db = flags.db ?? io.env.LOCKBOX_DB ?? DEFAULT_DB;
-  const port = Number(flags.port ?? 8200);
+  const db = databaseOf(flags.db, io.env);
+  const port = Number(flags.port ?? DEFAULT_PORT);
   const usage = flagProblem(flags, port);
   if (usage !== undefined) {
     io.stderr.write(`${usage}\n`);
@@ -49,7 +56,7 @@ export async function runServer(
   }
   const options: ServerOptions = {
     db,
-    host: flags.host ?? "127.0.0.1",
+    host: flags.host ?? DEFAULT_HOST,
     port,
     masterKeyFile: flags.masterKeyFile,
     rateLimit: flags.rateLimit,

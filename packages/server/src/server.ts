@@ -1,25 +1,12 @@
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
-import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
-import type { KyselyStore } from "./db/kysely-store.js";
-import { type ChangeListener, listenForChanges, openPostgresStore } from "./db/postgres.js";
-import { openSqliteStore } from "./db/sqlite.js";
-import { Delivery } from "./delivery/delivery.js";
+import { DEFAULT_RATE_LIMIT, isPostgresUrl, parseRateLimit } from "./config.js";
+import { type ChangeListener, listenForChanges } from "./db/postgres.js";
 import { SYSTEM_CONTEXT } from "./directory/caller.js";
-import { DirectoryService } from "./directory/directory-service.js";
 import { buildApp } from "./http/app.js";
-import { DEFAULT_RATE_LIMIT, parseRateLimit } from "./http/rate-limiter.js";
-import { Keyring, loadMasterKeys } from "./keys/index.js";
-import { checkMasterKey, Vault } from "./keys/vault.js";
-import { SecretsService } from "./secrets/secrets-service.js";
+import { createLockbox, type Lockbox } from "./lockbox.js";
 import { type BootstrapResult, bootstrapAdmin } from "./tokens/bootstrap.js";
-import { TokenService } from "./tokens/token-service.js";
-import { TokenUsageRecorder } from "./tokens/token-usage.js";
-
-/** The default embedded database (SPEC §6). */
-export const DEFAULT_DB = "./data/lockbox.db";
 
 /** `server:start` options (flags and environment, already merged by the caller). */
 export interface ServerOptions {
@@ -43,7 +30,7 @@ export interface ServerOptions {
 export interface RunningServer {
   readonly url: string;
   readonly app: FastifyInstance;
-  readonly store: KyselyStore;
+  readonly lockbox: Lockbox;
   readonly bootstrap: BootstrapResult;
   /** The master key file this start created (embedded mode's first start), to be backed up. */
   readonly createdKeyFile: string | undefined;
@@ -52,61 +39,32 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
-export function isPostgresUrl(db: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(db);
-}
-
-/** Opens the store `db` names: SQLite claimed for this process (servers), or PostgreSQL. */
-export function openStore(db: string, options: { exclusive: boolean }): Promise<KyselyStore> {
-  return isPostgresUrl(db)
-    ? openPostgresStore({ url: db })
-    : openSqliteStore({ path: db, exclusive: options.exclusive });
-}
-
 /**
- * The composition root: reads the configuration, opens and migrates the store, checks the master
- * key against it, wires services and the HTTP app, creates the platform admin on an empty store,
- * and listens. Nothing else in the server reads configuration.
+ * Starts a server: wires Lockbox ({@link createLockbox}), listens for other servers' changes on
+ * PostgreSQL, builds the HTTP app, listens, and creates the platform admin on an empty store.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
-  const postgres = isPostgresUrl(options.db);
-  const keys = loadMasterKeys({
-    env: options.env,
-    ...(options.masterKeyFile !== undefined ? { masterKeyFile: options.masterKeyFile } : {}),
-    ...(postgres ? {} : { defaultKeyFile: join(dirname(resolve(options.db)), "master.key") }),
-    createIfMissing: !postgres,
-  });
   const rateLimit = parseRateLimit(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const https = tlsOptions(options);
-
-  const store = await openStore(options.db, { exclusive: true });
+  const postgres = isPostgresUrl(options.db);
+  const lockbox = await createLockbox({
+    db: options.db,
+    env: options.env,
+    masterKeyFile: options.masterKeyFile,
+    server: true,
+    onAuditError: () => process.emitWarning("Lockbox: delivery audit events could not be written; retrying."),
+  });
   // What start-up has opened so far, closed again if a later step fails.
   let listener: ChangeListener | undefined;
   let app: FastifyInstance | undefined;
-  let tokenUsage: TokenUsageRecorder | undefined;
-  let audit: AuditBatchWriter | undefined;
   // In this order: stop taking requests, drop the change listener, write what is pending, close the store.
   const closeOpened = async () => {
     await app?.close();
     await listener?.close();
-    await tokenUsage?.close();
-    await audit?.close();
-    await store.close();
+    await lockbox.close();
   };
   try {
-    const keyring = Keyring.fromKeys(keys.current, keys.previous);
-    await checkMasterKey(store, keyring);
-    const vault = new Vault(keyring, store);
-    const directory = new DirectoryService(store, vault);
-    const secrets = new SecretsService(store, vault);
-    const tokens = new TokenService(store);
-    audit = new AuditBatchWriter(store, {
-      onError: () => process.emitWarning("Lockbox: delivery audit events could not be written; retrying."),
-    });
-    // On PostgreSQL other servers write too: cache only while their changes can reach us.
-    const delivery = new Delivery(secrets, tokens, audit, { cachingAtStart: !postgres });
-    tokenUsage = new TokenUsageRecorder(store);
+    const { delivery } = lockbox;
     listener = postgres
       ? listenForChanges(options.db, {
           onChange: (change) => delivery.applyChange(change),
@@ -114,13 +72,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           onListening: () => delivery.setCaching(true),
         })
       : undefined;
-    app = await buildApp({
-      store,
-      directory,
-      secrets,
-      tokens,
-      delivery,
-      tokenUsage,
+    app = await buildApp(lockbox, {
       rateLimit,
       trustProxy: options.trustProxy ?? false,
       https,
@@ -130,10 +82,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
     const address = await app.listen({ host: options.host, port: options.port });
     // Only a start that serves creates the admin: its token is printed once, by this start.
-    const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, store, {
+    const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores, {
       token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
     });
-    const warnings = [...keys.warnings];
+    const warnings = [...lockbox.warnings];
     if (!bootstrap.created && bootstrap.ignoredToken) {
       warnings.push("LOCKBOX_BOOTSTRAP_TOKEN is ignored: this store already has a platform admin.");
     }
@@ -141,9 +93,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return {
       url: address.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]"),
       app,
-      store,
+      lockbox,
       bootstrap,
-      createdKeyFile: keys.createdFile,
+      createdKeyFile: lockbox.createdKeyFile,
       warnings,
       close: () => {
         closing ??= closeOpened();

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import { withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
@@ -24,13 +23,16 @@ export function registerServerCommands(program: Command, context: CliContext): v
         "--db <path-or-url>",
         "SQLite file or postgres:// URL (default: LOCKBOX_DB or ./data/lockbox.db)",
       )
-      .option("--host <host>", "address to listen on", "127.0.0.1")
-      .option("--port <port>", "port to listen on", "8200")
+      .option("--host <host>", "address to listen on (default: 127.0.0.1)")
+      .option("--port <port>", "port to listen on (default: 8200)")
       .option(
         "--master-key-file <path>",
         "file holding the base64 master key (instead of LOCKBOX_MASTER_KEY)",
       )
-      .option("--rate-limit <rps/burst>", "management API rate limit per token, 0 to disable", "10/20")
+      .option(
+        "--rate-limit <rps/burst>",
+        "management API rate limit per token, 0 to disable (default: 10/20)",
+      )
       .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
       .option("--tls-key <path>", "PEM private key, to serve HTTPS (with --tls-cert)")
@@ -39,10 +41,10 @@ export function registerServerCommands(program: Command, context: CliContext): v
         context.exitCode = await runServer(
           {
             db: options.db as string | undefined,
-            host: options.host as string,
-            port: options.port as string,
+            host: options.host as string | undefined,
+            port: options.port as string | undefined,
             masterKeyFile: options.masterKeyFile as string | undefined,
-            rateLimit: options.rateLimit as string,
+            rateLimit: options.rateLimit as string | undefined,
             trustProxy: options.trustProxy === true,
             tlsCert: options.tlsCert as string | undefined,
             tlsKey: options.tlsKey as string | undefined,
@@ -69,17 +71,11 @@ export function registerServerCommands(program: Command, context: CliContext): v
       )
       .action(async (options: { db?: string }) => {
         const server = await import("@lockbox/server");
-        const db = databaseOf(context, options.db, server.DEFAULT_DB, server.isPostgresUrl);
-        const store = await server.openStore(db, { exclusive: false });
-        try {
-          const token = await server.mintAdminToken({ actor: "cli:admin:token" }, store);
-          context.info(
-            `Created a new token for ${server.ADMIN_EMAIL}. It is shown only this once: store it now.`,
-          );
-          context.data(token);
-        } finally {
-          await store.close();
-        }
+        const token = await server.adminTokenOffline(existingDatabase(context, options.db, server));
+        context.info(
+          `Created a new token for ${server.ADMIN_EMAIL}. It is shown only this once: store it now.`,
+        );
+        context.data(token);
       }),
     ["lockbox admin:token", "lockbox admin:token --db=./data/lockbox.db | tail -n1"],
   );
@@ -105,34 +101,18 @@ export function registerServerCommands(program: Command, context: CliContext): v
           batchSize: string;
         }) => {
           const server = await import("@lockbox/server");
-          const db = databaseOf(context, options.db, server.DEFAULT_DB, server.isPostgresUrl);
-          const postgres = server.isPostgresUrl(db);
-          const current = server.loadMasterKeys({
+          const bar = new ProgressBar(context.io.stderr, "data keys");
+          const result = await server.rotateKeysOffline({
+            db: existingDatabase(context, options.db, server),
             env: context.io.env,
-            ...(options.masterKeyFile !== undefined ? { masterKeyFile: options.masterKeyFile } : {}),
-            ...(postgres ? {} : { defaultKeyFile: join(dirname(resolve(db)), "master.key") }),
-            createIfMissing: false,
+            masterKeyFile: options.masterKeyFile,
+            newMasterKeyFile: options.newMasterKeyFile,
+            batchSize: Number(options.batchSize),
+            onProgress: (done, total) => bar.update(done, total),
           });
-          const next = server.readMasterKeyFile(options.newMasterKeyFile);
-          for (const warning of [...current.warnings, ...next.warnings]) context.warn(warning);
-          const keyring = server.Keyring.fromKeys(next.key, [current.current, ...current.previous]);
-          const store = await server.openStore(db, { exclusive: false });
-          try {
-            await server.checkMasterKey(store, keyring);
-            const bar = new ProgressBar(context.io.stderr, "data keys");
-            const { rewrapped } = await server.rotateMasterKey({ actor: "cli:keys:rotate" }, store, keyring, {
-              batchSize: Number(options.batchSize),
-              onProgress: (done, total) => bar.update(done, total),
-            });
-            context.info(`Re-wrapped ${rewrapped} data key(s) under master key '${keyring.currentKeyId}'.`);
-            context.info(
-              postgres
-                ? "Next: restart every server with the new key in LOCKBOX_MASTER_KEY and the old one in LOCKBOX_PREVIOUS_MASTER_KEYS, run keys:rotate again (it re-wraps keys created meanwhile), then drop the old key."
-                : `Next: stop the server, replace ${join(dirname(resolve(db)), "master.key")} with the new key file (or pass --master-key-file), and start it again.`,
-            );
-          } finally {
-            await store.close();
-          }
+          for (const warning of result.warnings) context.warn(warning);
+          context.info(`Re-wrapped ${result.rewrapped} data key(s) under master key '${result.newKeyId}'.`);
+          context.info(result.next);
         },
       ),
     [
@@ -143,14 +123,13 @@ export function registerServerCommands(program: Command, context: CliContext): v
 }
 
 /** The database to open: `--db`, `LOCKBOX_DB` or the default; a SQLite file must already exist. */
-function databaseOf(
+function existingDatabase(
   context: CliContext,
   flag: string | undefined,
-  fallback: string,
-  isPostgresUrl: (db: string) => boolean,
+  server: Pick<typeof import("@lockbox/server"), "databaseOf" | "isPostgresUrl">,
 ): string {
-  const db = flag ?? context.io.env.LOCKBOX_DB ?? fallback;
-  if (!isPostgresUrl(db) && !existsSync(db)) {
+  const db = server.databaseOf(flag, context.io.env);
+  if (!server.isPostgresUrl(db) && !existsSync(db)) {
     throw new CliError(
       `No Lockbox database at '${db}': pass --db with the server's database (SQLite path or postgres:// URL).`,
     );

@@ -1,5 +1,5 @@
 import { expect } from "vitest";
-import { postgresAvailable, postgresTestDatabase } from "../../../server/src/db/testing/test-databases.js";
+import { postgresAvailable, postgresTestDatabase } from "../../../server/src/testing/test-databases.js";
 import {
   type CliResult,
   newMasterKey,

@@ -5,8 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The built server entry point and CLI binary, as `npm start` and `npx lockbox` run them. */
-export const SERVER_MAIN = fileURLToPath(new URL("../../../server/dist/main.js", import.meta.url));
+/** The built CLI binary, as `npx lockbox` runs it (and `npm start`, as `lockbox server:start`). */
 export const CLI_BIN = fileURLToPath(new URL("../../bin/lockbox.js", import.meta.url));
 
 /** A real server process on a free port, and what it printed. */
@@ -22,7 +21,7 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `node packages/server/dist/main.js` in `cwd` with `args` (port 0 unless given) and waits
+ * Starts `lockbox server:start` (what `npm start` runs) in `cwd` with `args` (port 0 unless given) and waits
  * for its banner. Rejects with what it printed if it exits first.
  */
 export function startServerProcess(options: {
@@ -33,7 +32,7 @@ export function startServerProcess(options: {
   const args = options.args ?? [];
   const child = spawn(
     process.execPath,
-    [SERVER_MAIN, ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
+    [CLI_BIN, "server:start", ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
     {
       cwd: options.cwd,
       env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },

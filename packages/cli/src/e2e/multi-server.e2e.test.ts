@@ -4,7 +4,7 @@ import {
   postgresAvailable,
   postgresTestDatabase,
   type TestDatabase,
-} from "../../../server/src/db/testing/test-databases.js";
+} from "../../../server/src/testing/test-databases.js";
 import { newMasterKey, type ServerProcess, startServerProcess, tempDir } from "./harness.js";
 
 /**

@@ -62,7 +62,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       const rootPackage = JSON.parse(readFileSync(new URL("package.json", REPO_ROOT), "utf8")) as {
         scripts: Record<string, string>;
       };
-      expect(rootPackage.scripts.start).toContain("node packages/server/dist/main.js");
+      expect(rootPackage.scripts.start).toContain("node packages/cli/bin/lockbox.js server:start");
     });
 
     it("runs the banner's next commands as printed, logging in with the token on stdin (config file 0600)", async () => {

@@ -1,4 +1,8 @@
-import type { AuditEventInput, SecretStore } from "../db/secret-store.js";
+import type { Transactional } from "../db/ports.js";
+import type { AuditEventInput, AuditStore } from "./audit-store.js";
+
+/** What the writer needs: transactions that can append audit events. */
+export type AuditWriterStore = Transactional<{ readonly audit: Pick<AuditStore, "appendAudit"> }>;
 
 export interface AuditBatchWriterOptions {
   /** Flush when this many events wait (default 200). */
@@ -18,7 +22,7 @@ export interface AuditBatchWriterOptions {
  * flush what is left.
  */
 export class AuditBatchWriter {
-  readonly #store: SecretStore;
+  readonly #store: AuditWriterStore;
   readonly #maxBatch: number;
   readonly #maxQueue: number;
   readonly #flushIntervalMs: number;
@@ -28,7 +32,7 @@ export class AuditBatchWriter {
   #flushing: Promise<void> | undefined;
   #dropped = 0;
 
-  constructor(store: SecretStore, options: AuditBatchWriterOptions = {}) {
+  constructor(store: AuditWriterStore, options: AuditBatchWriterOptions = {}) {
     this.#store = store;
     this.#maxBatch = options.maxBatch ?? 200;
     this.#maxQueue = options.maxQueue ?? 50_000;
@@ -72,7 +76,7 @@ export class AuditBatchWriter {
     let written = false;
     this.#flushing = this.#store
       .transaction(async (tx) => {
-        for (const event of batch) await tx.appendAudit(event);
+        for (const event of batch) await tx.audit.appendAudit(event);
         written = true;
       })
       .catch((error: unknown) => {

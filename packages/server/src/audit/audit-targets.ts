@@ -1,4 +1,5 @@
-import type { OrgRow, SiteRow, UserRow } from "../db/secret-store.js";
+import type { RequestContext } from "../directory/caller.js";
+import type { OrgRow, SiteRow, UserRow } from "../directory/directory-store.js";
 
 /** Audit targets carry UUID and name, so they stay meaningful after a rename or deletion. */
 export function siteTarget(site: Pick<SiteRow, "id" | "name">): string {
@@ -12,4 +13,14 @@ export function orgTarget(org: Pick<OrgRow, "id" | "name">): string {
 /** Audit targets name a user by UUID and email, so they stay meaningful after the user is gone. */
 export function userTarget(user: Pick<UserRow, "id" | "email">): string {
   return `user:${user.id}:${user.email}`;
+}
+
+/** The fields every successful event of a request shares: who, which request, success. */
+export function auditBase(ctx: RequestContext) {
+  return { actor: ctx.actor, requestId: ctx.requestId ?? null, outcome: "success" } as const;
+}
+
+/** {@link auditBase} for an event about a site, filed under the site and its owner org. */
+export function siteAuditBase(ctx: RequestContext, site: SiteRow) {
+  return { ...auditBase(ctx), siteId: site.id, orgId: site.ownerOrgId };
 }

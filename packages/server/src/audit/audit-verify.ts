@@ -1,6 +1,5 @@
-import { AUDIT_HEAD_META_KEY } from "../db/kysely-store.js";
-import type { AuditEvent, StoreQueries } from "../db/secret-store.js";
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
+import type { AuditEvent, AuditStore } from "./audit-store.js";
 
 /** The outcome of {@link verifyAuditChain}. */
 export type AuditVerification =
@@ -22,7 +21,7 @@ export type AuditVerification =
  * Reads in batches of `batchSize`, so memory stays flat however long the chain is.
  */
 export async function verifyAuditChain(
-  store: Pick<StoreQueries, "readAuditChain" | "getMeta">,
+  store: Pick<AuditStore, "readAuditChain" | "readAuditHead">,
   options: { batchSize?: number } = {},
 ): Promise<AuditVerification> {
   const batchSize = options.batchSize ?? 1000;
@@ -63,7 +62,7 @@ export async function verifyAuditChain(
     }
     if (batch.length < batchSize) break;
   }
-  const head = await store.getMeta(AUDIT_HEAD_META_KEY);
+  const head = await store.readAuditHead();
   if (head !== undefined) {
     const [seqText, hash] = head.split(":");
     const headSeq = Number(seqText);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KyselyStore } from "../db/kysely-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { AuditBatchWriter } from "./audit-batch-writer.js";
 import { verifyAuditChain } from "./audit-verify.js";
 

@@ -2,7 +2,7 @@ import { LockboxError } from "@lockbox/core";
 import { type Kysely, Migrator } from "kysely";
 import type { Database } from "./database.js";
 import { migrationProvider } from "./migrations.js";
-import type { StoreDialect } from "./secret-store.js";
+import type { StoreDialect } from "./ports.js";
 
 /**
  * Brings the schema to the latest migration. Safe to call from several processes at once on

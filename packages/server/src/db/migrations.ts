@@ -1,5 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
-import type { StoreDialect } from "./secret-store.js";
+import type { StoreDialect } from "./ports.js";
 
 /**
  * The schema, as an ordered list of migrations that run at start. Kysely's migrator records what

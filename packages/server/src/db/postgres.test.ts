@@ -1,9 +1,9 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import type { KyselyStore } from "./kysely-store.js";
 import { type ChangeListener, LISTENER_APPLICATION_NAME, listenForChanges } from "./postgres.js";
 import type { StoreChange } from "./secret-store.js";
-import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "./testing/test-databases.js";
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
   const start = Date.now();

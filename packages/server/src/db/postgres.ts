@@ -1,9 +1,9 @@
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Database } from "./database.js";
-import { type DialectDriver, KyselyStore } from "./kysely-store.js";
+import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest } from "./migrate.js";
-import type { StoreChange } from "./secret-store.js";
+import type { StoreChange } from "./ports.js";
 
 /** The NOTIFY channel that carries {@link StoreChange}s between server processes. */
 export const CHANGES_CHANNEL = "lockbox_changes";
@@ -26,7 +26,7 @@ export interface PostgresStoreOptions {
  * READ COMMITTED; rules are kept by a row lock on the owner (`SELECT … FOR UPDATE`) taken before
  * any read, by constraints, and by a transaction-scoped advisory lock for audit appends.
  */
-export async function openPostgresStore(options: PostgresStoreOptions): Promise<KyselyStore> {
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<LockboxDb> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
@@ -37,7 +37,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     await db.destroy();
     throw error;
   }
-  return new KyselyStore(db, postgresDriver);
+  return new LockboxDb(db, postgresDriver);
 }
 
 const postgresDriver: DialectDriver = {

@@ -4,7 +4,7 @@ import { LockboxError } from "@lockbox/core";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, SqliteDialect, sql } from "kysely";
 import type { Database } from "./database.js";
-import { type DialectDriver, KyselyStore } from "./kysely-store.js";
+import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest } from "./migrate.js";
 
 export interface SqliteStoreOptions {
@@ -24,7 +24,7 @@ export interface SqliteStoreOptions {
  * write survives `kill -9` and power loss, foreign keys on, and `BEGIN IMMEDIATE` for every write
  * transaction so that a rule's read and its write cannot interleave with another writer.
  */
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<KyselyStore> {
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<LockboxDb> {
   // Only its owner may read the store (names, emails, the audit log, wrapped data keys): a new folder
   // is 0700 and a new file 0600, which SQLite gives its -wal and -shm files too.
   mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
@@ -38,7 +38,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Kyse
     database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
     await migrateToLatest(db, "sqlite");
-    return new KyselyStore(db, sqliteDriver(release));
+    return new LockboxDb(db, sqliteDriver(release));
   } catch (error) {
     release();
     throw error;

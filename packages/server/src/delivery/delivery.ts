@@ -1,8 +1,11 @@
-import { LockboxError } from "@lockbox/core";
+import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME, LockboxError } from "@lockbox/core";
 import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
-import type { StoreChange, TokenKind } from "../db/secret-store.js";
-import type { DeliveredSecret, SecretsService } from "../secrets/secrets-service.js";
+import type { StoreChange } from "../db/ports.js";
+import type { SiteStore } from "../directory/directory-store.js";
+import type { DeliveredSecret } from "../secrets/secret-views.js";
+import type { SecretsService } from "../secrets/secrets-service.js";
 import type { TokenService } from "../tokens/token-service.js";
+import type { TokenKind } from "../tokens/token-store.js";
 import { type MachineIdentity, MachineTokenCache } from "./machine-token-cache.js";
 import { RuntimeCache } from "./runtime-cache.js";
 import { type RuntimePayload, runtimePayload } from "./runtime-payload.js";
@@ -18,22 +21,27 @@ const UNAUTHENTICATED = "The token is invalid, expired or revoked.";
 export class Delivery {
   readonly runtimeCache: RuntimeCache;
   readonly #tokenCache: MachineTokenCache;
-  readonly #secrets: SecretsService;
-  readonly #tokens: TokenService;
-  readonly #audit: AuditBatchWriter;
+  readonly #secrets: Pick<SecretsService, "resolveForDelivery">;
+  readonly #tokens: Pick<TokenService, "authenticate">;
+  readonly #sites: Pick<SiteStore, "findSiteById">;
+  readonly #audit: Pick<AuditBatchWriter, "record">;
   readonly #delivered = new Set<string>();
   readonly #maxDelivered: number;
   #caching: boolean;
 
   constructor(
-    secrets: SecretsService,
-    tokens: TokenService,
-    audit: AuditBatchWriter,
+    deps: {
+      readonly secrets: Pick<SecretsService, "resolveForDelivery">;
+      readonly tokens: Pick<TokenService, "authenticate">;
+      readonly sites: Pick<SiteStore, "findSiteById">;
+      readonly audit: Pick<AuditBatchWriter, "record">;
+    },
     options: { cacheMaxBytes?: number; cachingAtStart?: boolean; maxRememberedDeliveries?: number } = {},
   ) {
-    this.#secrets = secrets;
-    this.#tokens = tokens;
-    this.#audit = audit;
+    this.#secrets = deps.secrets;
+    this.#tokens = deps.tokens;
+    this.#sites = deps.sites;
+    this.#audit = deps.audit;
     this.runtimeCache = new RuntimeCache(
       options.cacheMaxBytes !== undefined ? { maxBytes: options.cacheMaxBytes } : {},
     );
@@ -70,7 +78,7 @@ export class Delivery {
     let identity = this.#caching ? this.#tokenCache.get(token) : undefined;
     if (!identity) {
       const epoch = this.#tokenCache.epoch;
-      const { token: row } = await this.#tokens.authenticate(token);
+      const row = await this.#tokens.authenticate(token);
       if (row.kind !== kind) throw wrongKind(row.kind, kind);
       if (row.siteId === null || row.environmentName === null)
         throw new LockboxError("UNAUTHENTICATED", UNAUTHENTICATED);
@@ -105,6 +113,35 @@ export class Delivery {
   }
 
   /**
+   * What `GET /v1/build/secrets` answers (SPEC §4): the `env` secrets as environment variables and
+   * the `composer` secrets mapped into COMPOSER_AUTH (merged over an `env` secret of that name), for
+   * the build token's environment. Audited as a delivery of its version.
+   */
+  async buildAnswer(identity: MachineIdentity, requestId: string): Promise<BuildAnswer> {
+    const { secrets, version } = await this.buildSet(identity);
+    const site = await this.#sites.findSiteById(identity.siteId);
+    const env: Record<string, string> = Object.create(null);
+    let base: unknown;
+    for (const secret of secrets) {
+      if (secret.type !== "env") continue;
+      if (secret.name === COMPOSER_AUTH_ENV_NAME) base = JSON.parse(secret.value);
+      else env[secret.name] = secret.value;
+    }
+    const composerAuth = buildComposerAuth(
+      base,
+      secrets.filter((s) => s.type === "composer"),
+    );
+    this.recordDelivery(identity, version, requestId);
+    return {
+      site: site?.name ?? identity.siteId,
+      environment: identity.env,
+      version,
+      env: { ...env },
+      composerAuth,
+    };
+  }
+
+  /**
    * Audits the first delivery of `version` to a token (SPEC §5), batched off the request's path.
    * Each server remembers what it delivered, so a set served by two servers is recorded by each.
    */
@@ -133,6 +170,15 @@ export class Delivery {
     if (!secrets) throw new LockboxError("UNAUTHENTICATED", UNAUTHENTICATED);
     return secrets;
   }
+}
+
+/** The body of `GET /v1/build/secrets`. */
+export interface BuildAnswer {
+  readonly site: string;
+  readonly environment: string;
+  readonly version: string;
+  readonly env: Record<string, string>;
+  readonly composerAuth: ReturnType<typeof buildComposerAuth>;
 }
 
 function wrongKind(actual: TokenKind, expected: "runtime" | "build"): LockboxError {

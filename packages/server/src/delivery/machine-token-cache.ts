@@ -1,4 +1,4 @@
-import type { TokenKind } from "../db/secret-store.js";
+import type { TokenKind } from "../tokens/token-store.js";
 
 /** Who a runtime or build token is, as the delivery endpoints need it. */
 export interface MachineIdentity {

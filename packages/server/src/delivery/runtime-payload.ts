@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { DeliveredSecret } from "../secrets/secrets-service.js";
+import type { DeliveredSecret } from "../secrets/secret-views.js";
 
 /** A resolved set ready to serve: the JSON bytes, their content version and ETag. */
 export interface RuntimePayload {

@@ -1,3 +1,6 @@
+import type { TokenRow } from "../tokens/token-store.js";
+import type { UserRow } from "./directory-store.js";
+
 /**
  * Who asks, for the audit log: `user:<uuid>`, `token:<id>` or `system`, and the request it came in.
  * Services record it on every event; they never record values.
@@ -9,3 +12,18 @@ export interface RequestContext {
 
 /** The context of work the server does by itself (bootstrap, migrations, rotation). */
 export const SYSTEM_CONTEXT: RequestContext = { actor: "system" };
+
+/**
+ * A person acting through a user token: what every service operation on behalf of someone takes,
+ * to decide access (SPEC §5) and to audit (`actor` is `user:<uuid>`).
+ */
+export interface Caller extends RequestContext {
+  readonly user: UserRow;
+  /** The user token of the request. */
+  readonly token: TokenRow;
+}
+
+/** The caller of a request made by `user` with `token`. */
+export function callerOf(user: UserRow, token: TokenRow, requestId?: string | null): Caller {
+  return { actor: `user:${user.id}`, requestId: requestId ?? null, user, token };
+}

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp } from "./testing/test-app.js";
+import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { contractDatabases } from "../testing/test-databases.js";
 
 /**
  * The role table of SPEC §5, row by row, through the HTTP API: who may see (else 404, the same

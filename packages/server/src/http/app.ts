@@ -2,45 +2,37 @@ import { randomUUID } from "node:crypto";
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import Fastify, {
   type FastifyInstance,
-  type FastifyRequest,
+  type FastifyPluginAsync,
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import type { SecretStore } from "../db/secret-store.js";
-import type { Delivery } from "../delivery/delivery.js";
-import { AccessPolicy, type Caller } from "../directory/access-policy.js";
-import type { DirectoryService } from "../directory/directory-service.js";
-import type { SecretsService } from "../secrets/secrets-service.js";
-import type { TokenService } from "../tokens/token-service.js";
-import type { TokenUsageRecorder } from "../tokens/token-usage.js";
-import { deliveryRoutes } from "./delivery-routes.js";
-import { clientErrorHandler, RateLimitedError, sendError, toLockboxError } from "./errors.js";
-import { Metrics, type RouteMetrics } from "./metrics.js";
-import { RateLimiter } from "./rate-limiter.js";
-import { openApiDocument, RouteRegistry } from "./route.js";
+import type { Lockbox } from "../lockbox.js";
+import { clientErrorHandler, sendError, toLockboxError } from "./errors.js";
+import { authentication } from "./plugins/authentication.js";
+import { conditionalGet } from "./plugins/conditional-get.js";
+import { metrics } from "./plugins/metrics.js";
+import { rateLimit } from "./plugins/rate-limit.js";
+import { requestLog } from "./plugins/request-log.js";
+import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js";
 import { auditRoutes } from "./routes/audit.js";
+import { deliveryRoutes } from "./routes/delivery.js";
 import { orgRoutes } from "./routes/orgs.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
 
-/** Log levels at which the per-request line is written. */
-const LOGS_REQUESTS = new Set(["trace", "debug", "info"]);
-
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
 export const BODY_LIMIT_BYTES = 128 * 1024;
 
-/** Everything the HTTP layer needs, wired by the composition root. */
-export interface AppDependencies {
-  readonly store: SecretStore;
-  readonly directory: DirectoryService;
-  readonly secrets: SecretsService;
-  readonly tokens: TokenService;
-  /** Runtime and build delivery (caches, audit of deliveries). */
-  readonly delivery: Delivery;
-  /** Last-use times of tokens of every kind, written in batches; closed by whoever created it. */
-  readonly tokenUsage: TokenUsageRecorder;
+/** The services the HTTP layer calls: it decides nothing itself. */
+export type AppServices = Pick<
+  Lockbox,
+  "orgs" | "sites" | "secrets" | "tokens" | "audit" | "delivery" | "tokenUsage" | "ping"
+>;
+
+/** How the HTTP server behaves, from the server's flags. */
+export interface AppOptions {
   /** Management API rate limit per token; undefined disables it. */
   readonly rateLimit?: { readonly ratePerSecond: number; readonly burst: number } | undefined;
   /** Fastify's logger option: false in tests, a pino config in the server. */
@@ -50,31 +42,18 @@ export interface AppDependencies {
   readonly version?: string;
 }
 
-/** What the route files receive. */
-export interface RouteContext extends AppDependencies {
-  readonly access: AccessPolicy;
-  readonly routes: RouteRegistry;
-}
-
-declare module "fastify" {
-  interface FastifyRequest {
-    /** Set once the request's token is authenticated (management routes). */
-    caller?: Caller;
-  }
-}
-
 /**
- * Builds the Fastify application: the management API under `/v1`, its OpenAPI document, health
- * and metrics. Errors of every origin leave in the one shape of SPEC §7; request logs carry
- * method, path, status and timing, never a body, a query value or a header.
+ * Builds the Fastify application: the management API under `/v1` (authenticated and rate-limited
+ * by their plugins), its OpenAPI document, the delivery endpoints, health and metrics. Routes parse,
+ * call a service and present; errors of every origin leave in the one shape of SPEC §7.
  */
-export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp(services: AppServices, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: deps.trustProxy ?? false,
+    trustProxy: options.trustProxy ?? false,
     genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
-    // One line per request, written by the onResponse hook below with only what is safe to log.
+    // One line per request, written by the request-log plugin with only what is safe to log.
     logController: new LogController({ disableRequestLogging: true }),
     // A secret name may be 255 bytes, up to 765 characters percent-encoded (Fastify's default is
     // 100); longer segments are refused in the error shape below.
@@ -85,43 +64,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
     // …and so are requests Node's HTTP parser refuses before any route.
     clientErrorHandler,
-    ...(deps.https ? { https: { cert: deps.https.cert, key: deps.https.key } } : {}),
+    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
   } as FastifyServerOptions);
 
   installJsonParser(app);
-  const metrics = new Metrics();
-  const limiter = deps.rateLimit ? new RateLimiter(deps.rateLimit) : undefined;
-  const access = new AccessPolicy(deps.store);
-
-  // Each route gets its metrics slot when registered, so counting a request builds no strings.
-  const unmatched = metrics.route("*", "unmatched");
-  app.addHook("onRoute", (route) => {
-    const method = Array.isArray(route.method) ? route.method.join(",") : String(route.method);
-    route.config = { ...(route.config as object), metrics: metrics.route(method, route.url) };
-  });
-  app.addHook("onResponse", (request, reply, done) => {
-    const routeMetrics =
-      (request.routeOptions.config as { metrics?: RouteMetrics } | undefined)?.metrics ?? unmatched;
-    routeMetrics.observe(reply.statusCode, reply.elapsedTime / 1000);
-    // The delivery hot path logs at "warn" only, so it skips building this line.
-    if (LOGS_REQUESTS.has(request.log.level)) {
-      request.log.info(
-        {
-          method: request.method,
-          path: request.url.split("?")[0],
-          status: reply.statusCode,
-          ms: Math.round(reply.elapsedTime * 10) / 10,
-        },
-        "request",
-      );
-    }
-    done();
-  });
-  const unsubscribe = deps.store.onChange((change) => deps.delivery.applyChange(change));
-  app.addHook("onClose", async () => {
-    unsubscribe();
-  });
-
   app.setErrorHandler((error, request, reply) => {
     const lockboxError = toLockboxError(error);
     if (lockboxError.code === "INTERNAL" || lockboxError.code === "INTEGRITY_FAILED") {
@@ -143,63 +89,35 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       ),
     ),
   );
+  await app.register(metrics);
+  await app.register(requestLog);
+  await app.register(conditionalGet);
 
-  const authenticate = async (request: FastifyRequest): Promise<Caller> => {
-    const token = bearerToken(request);
-    const { token: row } = await deps.tokens.authenticate(token);
-    if (row.kind !== "user" || row.userId === null) {
-      throw new LockboxError(
-        "FORBIDDEN",
-        `A ${row.kind} token can only read ${row.kind === "runtime" ? "GET /site/secrets" : "GET /v1/build/secrets"}: use a user token (lbx_…) for the management API.`,
-      );
-    }
-    if (limiter) {
-      const waitSeconds = limiter.take(row.id);
-      if (waitSeconds > 0) throw new RateLimitedError(waitSeconds);
-    }
-    const user = await deps.store.findUserById(row.userId);
-    if (!user) throw new LockboxError("UNAUTHENTICATED", "The token is invalid, expired or revoked.");
-    deps.tokenUsage.record(row.id);
-    const caller = { user, token: row };
-    request.caller = caller;
-    return caller;
+  let documented: readonly DocumentedRoute[] = [];
+  // The management API: one scope, authenticated (and rate-limited) by its plugins.
+  const managementApi: FastifyPluginAsync = async (api) => {
+    await api.register(authentication, { tokens: services.tokens, usage: services.tokenUsage });
+    if (options.rateLimit) await api.register(rateLimit, options.rateLimit);
+    const routes = new RouteRegistry(api);
+    userRoutes(routes, services.orgs);
+    orgRoutes(routes, services.orgs);
+    siteRoutes(routes, services.sites);
+    secretRoutes(routes, services.secrets);
+    tokenRoutes(routes, services.tokens);
+    auditRoutes(routes, services.audit);
+    documented = routes.routes;
   };
+  await app.register(managementApi);
+  deliveryRoutes(app, services.delivery, services.tokenUsage);
 
-  const routes = new RouteRegistry(app, authenticate);
-  const context: RouteContext = { ...deps, access, routes };
-  userRoutes(context);
-  orgRoutes(context);
-  siteRoutes(context);
-  secretRoutes(context);
-  tokenRoutes(context);
-  auditRoutes(context);
-
-  deliveryRoutes(app, deps.delivery, deps.store, deps.tokenUsage);
-
-  const document = openApiDocument(routes.routes, deps.version ?? "0.1.0");
+  const document = openApiDocument(documented, options.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
-    if (await deps.store.ping()) return { status: "ready" };
+    if (await services.ping()) return { status: "ready" };
     return sendError(request, reply, new LockboxError("UNAVAILABLE", "The store does not answer."));
   });
-  app.get("/metrics", async (_request, reply) =>
-    reply.type("text/plain; version=0.0.4; charset=utf-8").send(metrics.render()),
-  );
   return app;
-}
-
-/** The bearer token of a request, or UNAUTHENTICATED naming what is missing. */
-export function bearerToken(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (!match?.[1]) {
-    throw new LockboxError(
-      "UNAUTHENTICATED",
-      "Send a token as 'Authorization: Bearer <token>' (log in with: lockbox auth:login).",
-    );
-  }
-  return match[1];
 }
 
 /**

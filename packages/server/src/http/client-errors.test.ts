@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sqliteTestDatabase, type TestDatabase } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp } from "./testing/test-app.js";
+import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 
 /** Sends raw bytes to the listening server and returns everything it answers before closing. */
 function rawRequest(port: number, bytes: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp } from "./testing/test-app.js";
+import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { contractDatabases } from "../testing/test-databases.js";
 
 describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create }) => {
   let t: TestApp;
@@ -221,7 +221,7 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     const unused = await mint("runtime", "site-usage", "test");
     const user = await t.user("usage@example.com");
     const lastUsed = async (query: string): Promise<Record<string, string | null>> => {
-      await t.tokenUsage.flush();
+      await t.lockbox.tokenUsage.flush();
       const listed = await t.call("GET", `/v1/tokens?${query}`, admin());
       expect(listed.status, listed.body).toBe(200);
       return Object.fromEntries(
@@ -265,9 +265,9 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     const first = await runtime(token);
     await runtime(token);
     await runtime(token, { "if-none-match": String(first.headers.etag) });
-    await t.audit.flush();
+    await t.lockbox.auditWriter.flush();
     const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
-    const events = await t.store.listAudit({ siteId: site.id, limit: 1000 });
+    const events = await t.stores.audit.listAudit({ siteId: site.id, limit: 1000 });
     const deliveries = events.filter((e) => e.action === "runtime.deliver" && e.actor === `token:${id}`);
     expect(deliveries.map((e) => [e.target, e.environment])).toEqual([
       [`site:${site.id}/version:${first.json.Version}`, "test"],
@@ -284,9 +284,9 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect(listing.status).toBe(404);
     const build = await mint("build", "site-b", "dev");
     expect((await t.call("HEAD", "/v1/build/secrets", { token: build.token })).status).toBe(404);
-    await t.audit.flush();
+    await t.lockbox.auditWriter.flush();
     const site = (await t.call("GET", "/v1/sites/site-b", admin())).json;
-    const events = await t.store.listAudit({ siteId: site.id, limit: 1000 });
+    const events = await t.stores.audit.listAudit({ siteId: site.id, limit: 1000 });
     // The HEAD delivered nothing; the other token's GET did. The HEAD of the local file decrypted
     // and audited nothing.
     const deliveriesTo = (tokenId: string) =>

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp, type TestResponse } from "./testing/test-app.js";
+import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 
 /**
  * What the server writes to its log (SPEC §6: no plaintext value reaches the logs; §7: errors never
@@ -208,7 +208,7 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
   });
 
   it("answers an internal error with an opaque 500 and logs its kind and place, never its message", async () => {
-    const store = t.store as unknown as Record<string, unknown>;
+    const store = t.stores.orgs as unknown as Record<string, unknown>;
     const original = store.listOrgs;
     // A driver error that quotes the statement and a value, over several lines as some drivers do.
     store.listOrgs = async () => {
@@ -238,7 +238,7 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
   });
 
   it("answers with an opaque 5xx when the store has gone away, and logs no statement", async () => {
-    await t.store.close();
+    await t.db.close();
     for (const [method, url, body] of [
       ["GET", "/v1/orgs", undefined],
       ["GET", "/v1/sites/shop/secrets", undefined],

@@ -2,9 +2,9 @@ import { connect } from "node:net";
 import { isWellFormedUnicode } from "@lockbox/core";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { KyselyStore } from "../db/kysely-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp, type TestResponse } from "./testing/test-app.js";
+import type { LockboxDb } from "../db/lockbox-db.js";
+import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 
 /**
  * Hardening of the management API against malformed input (SPEC §5, §7): every route, sent garbage
@@ -118,7 +118,7 @@ interface Snapshot {
   readonly values: string[];
 }
 
-async function snapshot(store: KyselyStore): Promise<Snapshot> {
+async function snapshot(store: LockboxDb): Promise<Snapshot> {
   const counts: Record<string, number> = {};
   const tables = await store.kysely.introspection.getTables();
   for (const table of tables) {
@@ -137,7 +137,9 @@ async function snapshot(store: KyselyStore): Promise<Snapshot> {
     .execute();
   return {
     counts,
-    auditHead: await store.getMeta("audit.head"),
+    auditHead: (
+      await store.kysely.selectFrom("meta").select("value").where("key", "=", "audit.head").executeTakeFirst()
+    )?.value,
     secrets: secrets
       .map((s) => `${s.org_id ?? s.site_id}/${s.name} ${s.type} ${s.scopes} ${s.updated_at}`)
       .sort(),
@@ -349,7 +351,7 @@ describe.each(await contractDatabases())("management API under malformed input (
     const revoked = await ok("POST", "/v1/tokens", { kind: "user", user: member.email }, 201);
     revokedToken = revoked.json.token;
     await ok("DELETE", `/v1/tokens/${revoked.json.id}`, undefined, 204);
-    before = await snapshot(t.store);
+    before = await snapshot(t.db);
   });
   afterAll(async () => {
     await t?.close();
@@ -897,7 +899,7 @@ describe.each(await contractDatabases())("management API under malformed input (
   });
 
   it("leaves the store exactly as it was after all of the requests above", async () => {
-    const after = await snapshot(t.store);
+    const after = await snapshot(t.db);
     expect(after).toEqual(before);
     expect(after.counts.secrets).toBe(2);
     expect(after.auditHead).toBeDefined();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { sqliteTestDatabase } from "../db/testing/test-databases.js";
+import { createTestApp } from "../testing/test-app.js";
+import { sqliteTestDatabase } from "../testing/test-databases.js";
 import { Metrics } from "./metrics.js";
-import { createTestApp } from "./testing/test-app.js";
 
 describe("metrics", () => {
   it("renders counts by route pattern and status, and cumulative latency buckets", () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractDatabases } from "../db/testing/test-databases.js";
-import { createTestApp, type TestApp } from "./testing/test-app.js";
+import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { contractDatabases } from "../testing/test-databases.js";
 
 /**
  * Every management list is paginated the same way (SPEC §7, docs/api.md): `?limit=<1-1000>`

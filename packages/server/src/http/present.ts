@@ -1,49 +1,32 @@
 import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
-import type { FastifyRequest } from "fastify";
-import type { AuditEvent, OrgRow, SiteRow, StoreQueries, TokenRow, UserRow } from "../db/secret-store.js";
-import type { RequestContext } from "../directory/caller.js";
-
-/** The audit context of a management request: the caller and the request id. */
-export function contextOf(request: FastifyRequest): RequestContext {
-  return {
-    actor: request.caller ? `user:${request.caller.user.id}` : "anonymous",
-    requestId: String(request.id),
-  };
-}
+import type { AuditEvent } from "../audit/audit-store.js";
+import type { OrgRow, SiteRow, UserRow } from "../directory/directory-store.js";
+import type { TokenRow } from "../tokens/token-store.js";
 
 export function presentUser(user: UserRow) {
   return { id: user.id, email: user.email, admin: user.isAdmin, createdAt: user.createdAt };
 }
 
-export function presentOrg(org: OrgRow, role?: string) {
-  return { id: org.id, name: org.name, createdAt: org.createdAt, ...(role ? { role } : {}) };
+export function presentOrg(org: OrgRow & { readonly role?: string }) {
+  return { id: org.id, name: org.name, createdAt: org.createdAt, ...(org.role ? { role: org.role } : {}) };
 }
 
 /** A site with its owner named (an org by name, a person by email). */
-export async function presentSite(store: StoreQueries, site: SiteRow) {
-  let owner: { kind: "org" | "user"; id: string; name: string };
-  if (site.ownerOrgId !== null) {
-    owner = {
-      kind: "org",
-      id: site.ownerOrgId,
-      name: (await store.findOrgById(site.ownerOrgId))?.name ?? "",
-    };
-  } else {
-    const userId = site.ownerUserId ?? "";
-    owner = { kind: "user", id: userId, name: (await store.findUserById(userId))?.email ?? "" };
-  }
+export function presentSite(site: SiteRow) {
+  const owner =
+    site.ownerOrgId !== null
+      ? { kind: "org" as const, id: site.ownerOrgId, name: site.ownerName }
+      : { kind: "user" as const, id: site.ownerUserId ?? "", name: site.ownerName };
   return { id: site.id, name: site.name, owner, createdAt: site.createdAt };
 }
 
 /** A token as listings show it: never the token or its hash. */
-export async function presentToken(store: StoreQueries, token: TokenRow) {
-  const user = token.userId === null ? undefined : await store.findUserById(token.userId);
-  const site = token.siteId === null ? undefined : await store.findSiteById(token.siteId);
+export function presentToken(token: TokenRow) {
   return {
     id: token.id,
     kind: token.kind,
-    user: user?.email ?? null,
-    site: site?.name ?? null,
+    user: token.userEmail,
+    site: token.siteName,
     environment: token.environmentName,
     createdAt: token.createdAt,
     lastUsedAt: token.lastUsedAt,

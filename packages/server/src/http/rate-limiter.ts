@@ -46,21 +46,3 @@ export class RateLimiter {
     }
   }
 }
-
-/** SPEC §5's default: 10 requests/s per token with a burst of 20. */
-export const DEFAULT_RATE_LIMIT = "10/20";
-
-/** Parses `--rate-limit=RPS/BURST` (`0` disables): undefined when disabled. */
-export function parseRateLimit(text: string): { ratePerSecond: number; burst: number } | undefined {
-  const trimmed = text.trim();
-  if (trimmed === "0") return undefined;
-  const match = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(trimmed);
-  const rate = Number(match?.[1]);
-  if (!match || !(rate > 0)) {
-    throw new Error(`Invalid rate limit '${text}': use RPS/BURST, for example 10/20, or 0 to disable.`);
-  }
-  return {
-    ratePerSecond: rate,
-    burst: match[2] !== undefined ? Number(match[2]) : Math.max(1, Math.ceil(rate * 2)),
-  };
-}

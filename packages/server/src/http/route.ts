@@ -1,7 +1,7 @@
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from "fastify";
 import { z } from "zod";
-import type { Caller } from "../directory/access-policy.js";
+import type { Caller } from "../directory/caller.js";
 
 /** The parsed, validated parts of a request that a handler receives. */
 export interface RouteInput<Params, Query, Body> {
@@ -28,7 +28,8 @@ export interface RouteDefinition<P extends z.ZodType, Q extends z.ZodType, B ext
   readonly handler: (input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>) => Promise<unknown>;
 }
 
-interface DocumentedRoute {
+/** A registered route as the OpenAPI document describes it. */
+export interface DocumentedRoute {
   readonly method: string;
   readonly url: string;
   readonly summary: string;
@@ -42,17 +43,14 @@ interface DocumentedRoute {
 
 /**
  * Registers management routes on a Fastify instance and remembers them for the OpenAPI document,
- * so the document cannot drift from what is served. Every route authenticates a user token (the
- * `authenticate` hook sets `request.caller`), parses params, query and body with its zod schemas
- * (a shape error is 400 BAD_REQUEST naming the field), and sends the handler's result as JSON.
+ * so the document cannot drift from what is served. Routes are added to a scope whose
+ * authentication plugin has set `request.caller`; each parses params, query and body with its zod
+ * schemas (a shape error is 400 BAD_REQUEST naming the field), and sends the handler's result as JSON.
  */
 export class RouteRegistry {
   readonly routes: DocumentedRoute[] = [];
 
-  constructor(
-    private readonly app: FastifyInstance,
-    private readonly authenticate: (request: FastifyRequest) => Promise<Caller>,
-  ) {}
+  constructor(private readonly app: FastifyInstance) {}
 
   add<
     P extends z.ZodType = z.ZodObject,
@@ -67,7 +65,9 @@ export class RouteRegistry {
       // No implicit HEAD: a HEAD of a listing would decrypt and audit values it never sends.
       exposeHeadRoute: false,
       handler: async (request, reply) => {
-        const caller = await this.authenticate(request);
+        const caller = request.caller;
+        if (caller === undefined)
+          throw new LockboxError("UNAUTHENTICATED", "The request is not authenticated.");
         const params = parse("path", definition.params ?? EMPTY, request.params);
         // Without a declared query, a write refuses any parameter (`DELETE …/secrets/X?env=dev` must not
         // delete the whole secret); a read, which changes nothing, ignores them.

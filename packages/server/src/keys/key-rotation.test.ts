@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KyselyStore } from "../db/kysely-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
 import { SYSTEM_CONTEXT } from "../directory/caller.js";
 import { SecretsService } from "../secrets/secrets-service.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { Keyring } from "./index.js";
 import { rotateMasterKey } from "./key-rotation.js";
 import { checkMasterKey, Vault } from "./vault.js";

@@ -1,7 +1,17 @@
-import type { SecretStore } from "../db/secret-store.js";
+import type { AuditStore } from "../audit/audit-store.js";
+import type { Transactional } from "../db/ports.js";
 import type { RequestContext } from "../directory/caller.js";
+import type { DataKeyStore } from "./data-key-store.js";
 import { type Keyring, type RewrapResult, rewrapAllDataKeys } from "./index.js";
-import { MASTER_KEY_CHECK_META } from "./vault.js";
+
+/** What the rotation needs: the data keys, and a transaction recording the new key's check and its audit event. */
+export interface KeyRotationStore extends Transactional<KeyRotationTx> {
+  readonly dataKeys: DataKeyStore;
+}
+export interface KeyRotationTx {
+  readonly dataKeys: Pick<DataKeyStore, "writeKeyCheck">;
+  readonly audit: Pick<AuditStore, "appendAudit">;
+}
 
 /**
  * `keys:rotate`: re-wraps every data key under the keyring's current master key (which the
@@ -12,14 +22,14 @@ import { MASTER_KEY_CHECK_META } from "./vault.js";
  */
 export async function rotateMasterKey(
   ctx: RequestContext,
-  store: SecretStore,
+  store: KeyRotationStore,
   keyring: Keyring,
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<RewrapResult> {
-  const result = await rewrapAllDataKeys(store, keyring, options);
+  const result = await rewrapAllDataKeys(store.dataKeys, keyring, options);
   await store.transaction(async (tx) => {
-    await tx.setMeta(MASTER_KEY_CHECK_META, JSON.stringify(keyring.currentKeyCheck()));
-    await tx.appendAudit({
+    await tx.dataKeys.writeKeyCheck(JSON.stringify(keyring.currentKeyCheck()));
+    await tx.audit.appendAudit({
       actor: ctx.actor,
       requestId: ctx.requestId ?? null,
       action: "keys.rotate",

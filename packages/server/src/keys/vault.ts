@@ -1,10 +1,10 @@
 import type { OwnerRef } from "@lockbox/core";
 import { LockboxError } from "@lockbox/core";
-import type { StoreQueries, WrappedDataKey } from "../db/secret-store.js";
+import type { DataKeyStore, WrappedDataKey } from "./data-key-store.js";
 import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } from "./index.js";
 
-/** The meta key under which the store keeps the check value of the master key it is wrapped with. */
-export const MASTER_KEY_CHECK_META = "master_key.check";
+/** Where the vault reads data keys: the store, or a transaction's (which sees a deleted owner). */
+export type DataKeyReader = Pick<DataKeyStore, "findDataKey">;
 
 /**
  * Seals and opens secret values with their owner's data key. Data keys are unwrapped by the
@@ -13,11 +13,11 @@ export const MASTER_KEY_CHECK_META = "master_key.check";
  */
 export class Vault {
   readonly #keyring: Keyring;
-  readonly #store: StoreQueries;
+  readonly #store: DataKeyReader;
   readonly #maxCachedKeys: number;
   readonly #cache = new Map<string, DataKey>();
 
-  constructor(keyring: Keyring, store: StoreQueries, options: { maxCachedKeys?: number } = {}) {
+  constructor(keyring: Keyring, store: DataKeyReader, options: { maxCachedKeys?: number } = {}) {
     this.#keyring = keyring;
     this.#store = store;
     this.#maxCachedKeys = options.maxCachedKeys ?? 10_000;
@@ -38,7 +38,7 @@ export class Vault {
     owner: OwnerRef,
     binding: ValueBinding,
     plaintext: string,
-    queries?: StoreQueries,
+    queries?: DataKeyReader,
   ): Promise<Buffer> {
     return sealValue(await this.#dataKey(owner, queries), plaintext, binding);
   }
@@ -48,7 +48,7 @@ export class Vault {
     owner: OwnerRef,
     binding: ValueBinding,
     sealed: Uint8Array,
-    queries?: StoreQueries,
+    queries?: DataKeyReader,
   ): Promise<string> {
     return openValue(await this.#dataKey(owner, queries), sealed, binding);
   }
@@ -58,7 +58,7 @@ export class Vault {
     this.#cache.delete(cacheKey(owner));
   }
 
-  async #dataKey(owner: OwnerRef, queries: StoreQueries = this.#store): Promise<DataKey> {
+  async #dataKey(owner: OwnerRef, queries: DataKeyReader = this.#store): Promise<DataKey> {
     const id = cacheKey(owner);
     const cached = this.#cache.get(id);
     if (cached) {
@@ -92,10 +92,13 @@ export class Vault {
  * current master key's check value; afterwards a keyring holding none of the recorded key stops
  * start-up with a clear message instead of producing garbage later.
  */
-export async function checkMasterKey(store: StoreQueries, keyring: Keyring): Promise<void> {
-  const stored = await store.getMeta(MASTER_KEY_CHECK_META);
+export async function checkMasterKey(
+  store: Pick<DataKeyStore, "readKeyCheck" | "writeKeyCheck">,
+  keyring: Keyring,
+): Promise<void> {
+  const stored = await store.readKeyCheck();
   if (stored === undefined) {
-    await store.setMeta(MASTER_KEY_CHECK_META, JSON.stringify(keyring.currentKeyCheck()));
+    await store.writeKeyCheck(JSON.stringify(keyring.currentKeyCheck()));
     return;
   }
   keyring.verifyKeyCheck(JSON.parse(stored));

@@ -5,10 +5,10 @@ import { isLockboxError, type Scope } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KyselyStore } from "../db/kysely-store.js";
 import type { OrgRow, SiteRow, UserRow } from "../db/secret-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
 import type { RequestContext } from "../directory/caller.js";
 import { Keyring } from "../keys/index.js";
 import { Vault } from "../keys/vault.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { SecretsService } from "./secrets-service.js";
 
 const ctx: RequestContext = { actor: "user:test", requestId: "req-1" };

@@ -5,28 +5,47 @@ import {
   decideSet,
   environmentNameSchema,
   environmentNotFoundMessage,
+  isScope,
   LockboxError,
+  notFoundError,
   noWebScopeNote,
   type OwnerRef,
   overrideBaseNotFoundMessage,
-  type ResolutionSource,
-  resolveSecrets,
+  parseScopes,
+  quoteIdentifier,
   type Scope,
   type SecretType,
   secretNotFoundMessage,
+  secretTypeSchema,
   validateSecretInput,
 } from "@lockbox/core";
-import { orgTarget, siteTarget } from "../audit/audit-targets.js";
-import type { OrgRow, SecretStore, SiteRow, StoredSecret, StoreTx } from "../db/secret-store.js";
-import type { RequestContext } from "../directory/caller.js";
-import type { Vault } from "../keys/vault.js";
+import type { AuditStore } from "../audit/audit-store.js";
+import { auditBase, orgTarget, siteTarget } from "../audit/audit-targets.js";
+import type { ChangeRecorder, OwnerLocks, Transactional } from "../db/ports.js";
+import type { AccessPolicy } from "../directory/access-policy.js";
+import type { Caller } from "../directory/caller.js";
+import type { EnvironmentStore, OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { DataKeyReader, Vault } from "../keys/vault.js";
+import type { SecretStore } from "./secret-store.js";
+import {
+  type DeliveredSecret,
+  type LocalSecretsFile,
+  type OrgSecretListRow,
+  type ResolvedSecretView,
+  SecretReader,
+  type SiteSecretListRow,
+} from "./secret-views.js";
 
-/** What a caller asks `set` to do. Type and scopes apply on creation and must match afterwards. */
+/**
+ * What a caller asks `set` to do, as it came in: type and scopes are parsed (422 with the rule's
+ * message) only once access is decided. They apply on creation and must match afterwards.
+ */
 export interface SetSecretInput {
   readonly name: string;
   readonly value: string;
-  readonly type?: SecretType | undefined;
-  readonly scopes?: readonly Scope[] | undefined;
+  readonly type?: string | undefined;
+  /** A comma-separated list or an array, as `--scope` and request bodies give them. */
+  readonly scopes?: string | readonly string[] | undefined;
   /** Set an override for this environment instead of the base value. */
   readonly env?: string | undefined;
 }
@@ -41,106 +60,75 @@ export interface SetSecretResult {
   readonly notes: readonly string[];
 }
 
-/** One row of `secret:site:list` (SPEC §2.3); `null` values are redacted by the secret's scopes. */
-export interface SiteSecretListRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-  readonly orgValues: Readonly<Record<string, string | null>>;
-  readonly owner: "site" | "org";
+/** What the secrets service reads and writes. */
+export interface SecretsStores extends Transactional<SecretsTx> {
+  readonly secrets: Pick<SecretStore, "loadSiteSecrets" | "listSecrets">;
+  readonly environments: Pick<EnvironmentStore, "findEnvironment">;
+  readonly audit: Pick<AuditStore, "appendAudit">;
 }
-
-/** The local development file of SPEC §3, written by `secret:site:local-generate`. */
-export interface LocalSecretsFile {
-  readonly EntityType: "sites";
-  readonly EntityId: string;
-  readonly Secrets: Record<
-    string,
-    {
-      readonly Type: SecretType;
-      readonly Value: string | null;
-      readonly Scopes: readonly Scope[];
-      readonly EnvValues: Readonly<Record<string, string | null>>;
-      readonly OrgValues: Readonly<Record<string, string | null>>;
-    }
-  >;
-}
-
-/** One row of `secret:org:list`. */
-export interface OrgSecretListRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-}
-
-/** One resolved secret as people see it (`secret:site:resolve`), redacted without `user` scope. */
-export interface ResolvedSecretView {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly source: ResolutionSource;
-}
-
-/** One resolved secret as a machine receives it (runtime or build): never redacted. */
-export interface DeliveredSecret {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string;
+export interface SecretsTx extends OwnerLocks, ChangeRecorder {
+  readonly secrets: SecretStore;
+  readonly environments: Pick<EnvironmentStore, "findEnvironment">;
+  readonly audit: Pick<AuditStore, "appendAudit">;
+  readonly dataKeys: DataKeyReader;
 }
 
 /**
- * The secret use cases of SPEC §2: set, delete, list and resolve for sites and orgs. Every write
- * runs in one transaction that locks the owner first (so the create-or-update decision, the
+ * The secret use cases of SPEC §2: set, delete, list and resolve for sites and orgs. Every operation
+ * on behalf of someone takes the caller and decides access first (anyone who can see a site manages
+ * its secrets; an org's secrets are changed by its admins and read by its members). Every write runs
+ * in one transaction that locks the owner first (so the create-or-update decision, the
  * immutability check and the override's base check cannot race) and appends its audit event in the
- * same transaction. Callers pass entities they already looked up and authorized; the services
- * re-check existence under the lock.
+ * same transaction. Reads of values by people are audited; deliveries to machines are audited by
+ * the delivery area.
  */
 export class SecretsService {
-  readonly #store: SecretStore;
-  readonly #vault: Vault;
+  readonly #reader: SecretReader;
 
-  constructor(store: SecretStore, vault: Vault) {
-    this.#store = store;
-    this.#vault = vault;
+  constructor(
+    private readonly stores: SecretsStores,
+    private readonly vault: Vault,
+    private readonly policy: AccessPolicy,
+  ) {
+    this.#reader = new SecretReader(stores.secrets, vault);
   }
 
   /** `secret:site:set`: creates or updates a site secret or one of its environment overrides. */
-  setSiteSecret(ctx: RequestContext, site: SiteRow, input: SetSecretInput): Promise<SetSecretResult> {
-    return this.#set(ctx, siteOwner(site), input);
+  async setSiteSecret(caller: Caller, siteRef: string, input: SetSecretInput): Promise<SetSecretResult> {
+    const { site } = await this.policy.site(caller, siteRef);
+    return this.#set(caller, siteOwner(site), input);
   }
 
-  /** `secret:org:set`: creates or updates an org secret or an override for any environment name. */
-  setOrgSecret(ctx: RequestContext, org: OrgRow, input: SetSecretInput): Promise<SetSecretResult> {
-    return this.#set(ctx, orgOwner(org), input);
+  /** `secret:org:set` (org admin): creates or updates an org secret or an override for any environment name. */
+  async setOrgSecret(caller: Caller, orgRef: string, input: SetSecretInput): Promise<SetSecretResult> {
+    return this.#set(caller, orgOwner(await this.#administeredOrg(caller, orgRef)), input);
   }
 
   /**
    * `secret:site:delete`: without `env`, deletes the secret with every override (404 when absent);
    * with `env`, deletes that override, idempotently, once the base and the environment exist.
    */
-  deleteSiteSecret(ctx: RequestContext, site: SiteRow, name: string, env?: string): Promise<void> {
-    return this.#delete(ctx, siteOwner(site), name, env);
+  async deleteSiteSecret(caller: Caller, siteRef: string, name: string, env?: string): Promise<void> {
+    const { site } = await this.policy.site(caller, siteRef);
+    return this.#delete(caller, siteOwner(site), name, env);
   }
 
-  /** `secret:org:delete`, as {@link deleteSiteSecret} for an org (any environment name). */
-  deleteOrgSecret(ctx: RequestContext, org: OrgRow, name: string, env?: string): Promise<void> {
-    return this.#delete(ctx, orgOwner(org), name, env);
+  /** `secret:org:delete` (org admin), as {@link deleteSiteSecret} for an org (any environment name). */
+  async deleteOrgSecret(caller: Caller, orgRef: string, name: string, env?: string): Promise<void> {
+    return this.#delete(caller, orgOwner(await this.#administeredOrg(caller, orgRef)), name, env);
   }
 
   /**
    * `secret:site:list`: the site's own secrets and the owner org's secrets it does not define,
    * with the redaction of SPEC §2.3. With `env`, only site secrets overridden in `env`, showing the
    * override. A people-facing read of values, so it is audited.
+   * @throws {LockboxError} `SITE_NOT_FOUND`; `ENVIRONMENT_NOT_FOUND`.
    */
-  async listSiteSecrets(ctx: RequestContext, site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
-    const rows = await this.#siteRows(site, env);
-    await this.#auditRead(ctx, "secret.list", siteTarget(site), env ?? null, site);
+  async listSiteSecrets(caller: Caller, siteRef: string, env?: string): Promise<SiteSecretListRow[]> {
+    const { site } = await this.policy.site(caller, siteRef);
+    if (env !== undefined) await this.#requireSiteEnvironment(site, env);
+    const rows = await this.#reader.siteRows(site, env);
+    await this.#auditRead(caller, "secret.list", siteTarget(site), env ?? null, site);
     return rows;
   }
 
@@ -149,97 +137,46 @@ export class SecretsService {
    * {@link listSiteSecrets} as `{EntityType, EntityId, Secrets: {name: {Type, Value, Scopes, EnvValues, OrgValues}}}`,
    * with the same redaction. Audited as `secret.local-generate`.
    */
-  async localSecretsFile(ctx: RequestContext, site: SiteRow): Promise<LocalSecretsFile> {
-    const rows = await this.#siteRows(site);
-    await this.#auditRead(ctx, "secret.local-generate", siteTarget(site), null, site);
-    const secrets: LocalSecretsFile["Secrets"] = Object.create(null);
-    for (const row of rows) {
-      secrets[row.name] = {
-        Type: row.type,
-        Value: row.value,
-        Scopes: row.scopes,
-        EnvValues: row.envValues,
-        OrgValues: row.orgValues,
-      };
-    }
-    return { EntityType: "sites", EntityId: site.id, Secrets: { ...secrets } };
+  async localSecretsFile(caller: Caller, siteRef: string): Promise<LocalSecretsFile> {
+    const { site } = await this.policy.site(caller, siteRef);
+    const file = await this.#reader.localSecretsFile(site);
+    await this.#auditRead(caller, "secret.local-generate", siteTarget(site), null, site);
+    return file;
   }
 
-  async #siteRows(site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
-    const loaded = await this.#store.loadSiteSecrets(site.id);
-    if (!loaded) throw siteNotFound(site.name);
-    const owner = siteOwner(loaded.site).ref;
-    const rows: SiteSecretListRow[] = [];
-    if (env !== undefined) {
-      for (const secret of loaded.siteSecrets) {
-        const sealed = secret.overrides.get(env);
-        if (!sealed) continue;
-        rows.push({
-          ...describe(secret),
-          value: await this.#reveal(owner, secret, env, sealed),
-          envValues: {},
-          orgValues: {},
-          owner: "site",
-        });
-      }
-    } else {
-      const orgByName = new Map(loaded.orgSecrets.map((s) => [s.name, s]));
-      const orgOwnerRef = loaded.ownerOrg ? orgOwner(loaded.ownerOrg).ref : undefined;
-      for (const secret of loaded.siteSecrets) {
-        const orgSecret = orgByName.get(secret.name);
-        rows.push({
-          ...describe(secret),
-          value: await this.#reveal(owner, secret, null, secret.base),
-          envValues: await this.#revealOverrides(owner, secret),
-          orgValues: orgSecret && orgOwnerRef ? await this.#orgValues(orgOwnerRef, orgSecret) : {},
-          owner: "site",
-        });
-      }
-      const siteNames = new Set(loaded.siteSecrets.map((s) => s.name));
-      for (const secret of loaded.orgSecrets) {
-        if (siteNames.has(secret.name) || !orgOwnerRef) continue;
-        rows.push({
-          ...describe(secret),
-          value: await this.#reveal(orgOwnerRef, secret, null, secret.base),
-          envValues: {},
-          orgValues: await this.#orgValues(orgOwnerRef, secret),
-          owner: "org",
-        });
-      }
-      rows.sort((a, b) => compareNames(a.name, b.name));
-    }
-    return rows;
-  }
-
-  /** `secret:org:list`: the org's secrets with overrides, redacted by scopes. Audited. */
-  async listOrgSecrets(ctx: RequestContext, org: OrgRow): Promise<OrgSecretListRow[]> {
-    const owner = orgOwner(org).ref;
-    const secrets = await this.#store.listSecrets(owner);
-    const rows: OrgSecretListRow[] = [];
-    for (const secret of secrets) {
-      rows.push({
-        ...describe(secret),
-        value: await this.#reveal(owner, secret, null, secret.base),
-        envValues: await this.#revealOverrides(owner, secret),
-      });
-    }
-    await this.#auditRead(ctx, "secret.list", orgTarget(org), null, undefined, org.id);
+  /** `secret:org:list`: the org's secrets with overrides, redacted by scopes, for its members. Audited. */
+  async listOrgSecrets(caller: Caller, orgRef: string): Promise<OrgSecretListRow[]> {
+    const { org } = await this.policy.org(caller, orgRef);
+    const rows = await this.#reader.orgRows(org);
+    await this.#auditRead(caller, "secret.list", orgTarget(org), null, undefined, org.id);
     return rows;
   }
 
   /**
-   * `secret:site:resolve`: what `env` of `site` receives for consumer `scope`, with each value's
-   * source, redacted unless the winning secret has the `user` scope. Audited.
+   * `secret:site:resolve`: what `env` of a site receives for consumer `scope` (default `web`), with
+   * each value's source, redacted unless the winning secret has the `user` scope. Audited.
+   * @throws {LockboxError} `SITE_NOT_FOUND`; `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a scope
+   * other than ic, web or user.
    */
   async resolveForPeople(
-    ctx: RequestContext,
-    site: SiteRow,
+    caller: Caller,
+    siteRef: string,
     env: string,
-    scope: Scope,
+    scope = "web",
   ): Promise<ResolvedSecretView[]> {
-    const resolved = await this.#resolve(site.id, env, scope, (secret) => secret.scopes.includes("user"));
-    if (!resolved) throw siteNotFound(site.name);
-    await this.#auditRead(ctx, "secret.resolve", siteTarget(site), env, site);
+    const { site } = await this.policy.site(caller, siteRef);
+    await this.#requireSiteEnvironment(site, env);
+    if (!isScope(scope)) {
+      throw new LockboxError(
+        "VALIDATION_FAILED",
+        `Invalid scope ${quoteIdentifier(scope)}: use one of ic, web, user.`,
+      );
+    }
+    const resolved = await this.#reader.resolve(site.id, env, scope, (secret) =>
+      secret.scopes.includes("user"),
+    );
+    if (!resolved) throw notFoundError("site", site.name);
+    await this.#auditRead(caller, "secret.resolve", siteTarget(site), env, site);
     return resolved.map(({ secret, source, value }) => ({
       name: secret.name,
       type: secret.type,
@@ -251,15 +188,16 @@ export class SecretsService {
 
   /**
    * The resolved set a runtime (`web`) or build (`ic`) of `env` receives: SPEC §2.4, every value
-   * decrypted (only the winning rows are). Undefined when the site no longer exists. Not audited
-   * here: delivery events are recorded by the caller, batched, once per version and token.
+   * decrypted (only the winning rows are). For machines, whose token already decided access;
+   * undefined when the site no longer exists. Not audited here: delivery events are recorded by the
+   * delivery area, batched, once per version and token.
    */
   async resolveForDelivery(
     siteId: string,
     env: string,
     scope: Scope,
   ): Promise<DeliveredSecret[] | undefined> {
-    const resolved = await this.#resolve(siteId, env, scope, () => true);
+    const resolved = await this.#reader.resolve(siteId, env, scope, () => true);
     return resolved?.map(({ secret, value }) => ({
       name: secret.name,
       type: secret.type,
@@ -268,43 +206,11 @@ export class SecretsService {
     }));
   }
 
-  async #resolve(
-    siteId: string,
-    env: string,
-    scope: Scope,
-    reveal: (secret: StoredSecret) => boolean,
-  ): Promise<Array<{ secret: StoredSecret; source: ResolutionSource; value: string | null }> | undefined> {
-    const loaded = await this.#store.loadSiteSecrets(siteId);
-    if (!loaded) return undefined;
-    const winners = resolveSecrets({
-      env,
-      scope,
-      siteSecrets: loaded.siteSecrets,
-      orgSecrets: loaded.orgSecrets,
-    });
-    const out: Array<{ secret: StoredSecret; source: ResolutionSource; value: string | null }> = [];
-    for (const entry of winners.values()) {
-      const secret = entry.secret as StoredSecret;
-      const owner: OwnerRef =
-        entry.owner === "site"
-          ? { kind: "site", id: loaded.site.id }
-          : { kind: "org", id: loaded.ownerOrg?.id ?? "" };
-      const sealed = entry.valueEnv === null ? secret.base : secret.overrides.get(entry.valueEnv);
-      if (!sealed)
-        throw new LockboxError("INTEGRITY_FAILED", `Secret '${secret.name}' lost a value while resolving.`);
-      const value = reveal(secret)
-        ? await this.#vault.open(owner, { secretId: secret.id, env: entry.valueEnv }, sealed)
-        : null;
-      out.push({ secret, source: entry.source, value });
-    }
-    return out;
-  }
-
-  async #set(ctx: RequestContext, owner: OwnerTarget, input: SetSecretInput): Promise<SetSecretResult> {
-    return this.#store.transaction(async (tx) => {
+  async #set(caller: Caller, owner: OwnerTarget, input: SetSecretInput): Promise<SetSecretResult> {
+    const request = { name: input.name, ...parseOptions(input) };
+    return this.stores.transaction(async (tx) => {
       await lockOrThrow(tx, owner);
-      const existing = await tx.findSecret(owner.ref, input.name);
-      const request = { name: input.name, type: input.type, scopes: input.scopes };
+      const existing = await tx.secrets.findSecret(owner.ref, input.name);
       const ownerLabel = { kind: owner.ref.kind, name: owner.name } as const;
       let type: SecretType;
       let scopes: readonly Scope[];
@@ -312,31 +218,29 @@ export class SecretsService {
         await requireEnvironment(tx, owner, input.env);
         const decision = decideOverride(existing, request, ownerLabel);
         if (decision.action === "reject") throw decision.error;
-        // decideOverride only accepts when the base exists.
-        type = existing?.type ?? "runtime";
-        scopes = existing?.scopes ?? [];
+        type = decision.type;
+        scopes = decision.scopes;
       } else {
         const decision = decideSet(existing, request);
         if (decision.action === "reject") throw decision.error;
-        type = decision.action === "create" ? decision.type : (existing?.type ?? "runtime");
-        scopes = decision.action === "create" ? decision.scopes : (existing?.scopes ?? []);
+        type = decision.type;
+        scopes = decision.scopes;
       }
       validateSecretInput({ name: input.name, type, scopes, value: input.value });
 
       const secretId = existing?.id ?? randomUUID();
       if (!existing) {
-        await tx.insertSecret({ id: secretId, owner: owner.ref, name: input.name, type, scopes });
+        await tx.secrets.insertSecret({ id: secretId, owner: owner.ref, name: input.name, type, scopes });
       }
       const env = input.env ?? null;
-      const sealed = await this.#vault.seal(owner.ref, { secretId, env }, input.value, tx);
-      await tx.putValue(secretId, env, sealed);
+      const sealed = await this.vault.seal(owner.ref, { secretId, env }, input.value, tx.dataKeys);
+      await tx.secrets.putValue(secretId, env, sealed);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
-      await tx.appendAudit({
-        ...auditBase(ctx, owner),
+      await tx.audit.appendAudit({
+        ...ownerAuditBase(caller, owner),
         action: env === null ? "secret.set" : "secret.override.set",
         target: `${owner.target}/secret:${input.name}`,
         environment: env,
-        outcome: "success",
       });
       const notes: string[] = [];
       if (!existing && !scopes.includes("web")) notes.push(noWebScopeNote(input.name));
@@ -346,12 +250,12 @@ export class SecretsService {
     });
   }
 
-  async #delete(ctx: RequestContext, owner: OwnerTarget, name: string, env?: string): Promise<void> {
-    await this.#store.transaction(async (tx) => {
+  async #delete(caller: Caller, owner: OwnerTarget, name: string, env?: string): Promise<void> {
+    await this.stores.transaction(async (tx) => {
       await lockOrThrow(tx, owner);
       const ownerLabel = { kind: owner.ref.kind, name: owner.name } as const;
       if (env !== undefined) await requireEnvironment(tx, owner, env);
-      const existing = await tx.findSecret(owner.ref, name);
+      const existing = await tx.secrets.findSecret(owner.ref, name);
       if (!existing) {
         // An override's missing base answers the 404 of setting it (SPEC §2.2 → §2.1).
         const message =
@@ -360,64 +264,67 @@ export class SecretsService {
             : overrideBaseNotFoundMessage(name, ownerLabel);
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
-      if (env === undefined) await tx.deleteSecret(existing.id);
-      else await tx.deleteOverride(existing.id, env);
+      if (env === undefined) await tx.secrets.deleteSecret(existing.id);
+      else await tx.secrets.deleteOverride(existing.id, env);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
-      await tx.appendAudit({
-        ...auditBase(ctx, owner),
+      await tx.audit.appendAudit({
+        ...ownerAuditBase(caller, owner),
         action: env === undefined ? "secret.delete" : "secret.override.delete",
         target: `${owner.target}/secret:${name}`,
         environment: env ?? null,
-        outcome: "success",
       });
     });
   }
 
-  async #reveal(
-    owner: OwnerRef,
-    secret: StoredSecret,
-    env: string | null,
-    sealed: Buffer,
-  ): Promise<string | null> {
-    if (!secret.scopes.includes("user")) return null;
-    return this.#vault.open(owner, { secretId: secret.id, env }, sealed);
+  #administeredOrg(caller: Caller, ref: string): Promise<OrgRow> {
+    return this.policy.administeredOrg(
+      caller,
+      ref,
+      (org) => `Only an admin of organization ${quoteIdentifier(org.name)} can change its secrets.`,
+    );
   }
 
-  async #revealOverrides(owner: OwnerRef, secret: StoredSecret): Promise<Record<string, string | null>> {
-    const values: Record<string, string | null> = Object.create(null);
-    for (const [env, sealed] of secret.overrides)
-      values[env] = await this.#reveal(owner, secret, env, sealed);
-    return { ...values };
-  }
-
-  async #orgValues(owner: OwnerRef, secret: StoredSecret): Promise<Record<string, string | null>> {
-    return {
-      default: await this.#reveal(owner, secret, null, secret.base),
-      ...(await this.#revealOverrides(owner, secret)),
-    };
+  async #requireSiteEnvironment(site: SiteRow, env: string): Promise<void> {
+    if (!(await this.stores.environments.findEnvironment(site.id, env))) {
+      throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(env, site.name));
+    }
   }
 
   async #auditRead(
-    ctx: RequestContext,
+    caller: Caller,
     action: string,
     target: string,
     environment: string | null,
     site?: SiteRow,
     orgId?: string,
   ): Promise<void> {
-    await this.#store.transaction((tx) =>
-      tx.appendAudit({
-        actor: ctx.actor,
-        requestId: ctx.requestId ?? null,
+    await this.stores.transaction((tx) =>
+      tx.audit.appendAudit({
+        ...auditBase(caller),
         action,
         target,
         environment,
         siteId: site?.id ?? null,
         orgId: orgId ?? site?.ownerOrgId ?? null,
-        outcome: "success",
       }),
     );
   }
+}
+
+/** Type and scopes of a set request, checked against SPEC §2 (VALIDATION_FAILED with the rule's message). */
+function parseOptions(input: SetSecretInput): { type?: SecretType; scopes?: Scope[] } {
+  let type: SecretType | undefined;
+  if (input.type !== undefined) {
+    const parsed = secretTypeSchema.safeParse(input.type);
+    if (!parsed.success) {
+      throw new LockboxError("VALIDATION_FAILED", parsed.error.issues[0]?.message ?? "Invalid secret type.");
+    }
+    type = parsed.data;
+  }
+  return {
+    ...(type !== undefined ? { type } : {}),
+    ...(input.scopes !== undefined ? { scopes: parseScopes(input.scopes) } : {}),
+  };
 }
 
 /** An owner as the services address it: by reference, with its name and audit target. */
@@ -449,23 +356,16 @@ function orgOwner(org: OrgRow): OwnerTarget {
   };
 }
 
-function auditBase(ctx: RequestContext, owner: OwnerTarget) {
-  return { actor: ctx.actor, requestId: ctx.requestId ?? null, siteId: owner.siteId, orgId: owner.orgId };
+function ownerAuditBase(caller: Caller, owner: OwnerTarget) {
+  return { ...auditBase(caller), siteId: owner.siteId, orgId: owner.orgId };
 }
 
-async function lockOrThrow(tx: StoreTx, owner: OwnerTarget): Promise<void> {
-  if (!(await tx.lockOwner(owner.ref))) {
-    throw owner.ref.kind === "site"
-      ? siteNotFound(owner.name)
-      : new LockboxError(
-          "ORG_NOT_FOUND",
-          `Organization '${owner.name}' was not found, or you do not have access to it.`,
-        );
-  }
+async function lockOrThrow(tx: SecretsTx, owner: OwnerTarget): Promise<void> {
+  if (!(await tx.lockOwner(owner.ref))) throw notFoundError(owner.ref.kind, owner.name);
 }
 
 /** Sites have an environment list; orgs accept any valid environment name (SPEC §2.1). */
-async function requireEnvironment(tx: StoreTx, owner: OwnerTarget, env: string): Promise<void> {
+async function requireEnvironment(tx: SecretsTx, owner: OwnerTarget, env: string): Promise<void> {
   if (owner.ref.kind !== "site") {
     const parsed = environmentNameSchema.safeParse(env);
     if (!parsed.success) {
@@ -476,19 +376,7 @@ async function requireEnvironment(tx: StoreTx, owner: OwnerTarget, env: string):
     }
     return;
   }
-  if (!(await tx.findEnvironment(owner.ref.id, env))) {
+  if (!(await tx.environments.findEnvironment(owner.ref.id, env))) {
     throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(env, owner.name));
   }
-}
-
-function siteNotFound(name: string): LockboxError {
-  return new LockboxError("SITE_NOT_FOUND", `Site '${name}' was not found, or you do not have access to it.`);
-}
-
-function describe(secret: StoredSecret) {
-  return { name: secret.name, type: secret.type, scopes: secret.scopes };
-}
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

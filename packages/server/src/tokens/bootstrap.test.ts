@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { KyselyStore } from "../db/kysely-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
 import { SYSTEM_CONTEXT } from "../directory/caller.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { ADMIN_EMAIL, bootstrapAdmin, mintAdminToken } from "./bootstrap.js";
 import { generateToken, TokenService } from "./token-service.js";
 

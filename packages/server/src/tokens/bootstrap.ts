@@ -1,9 +1,22 @@
 import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
+import type { AuditStore } from "../audit/audit-store.js";
 import { userTarget } from "../audit/audit-targets.js";
-import type { SecretStore, StoreTx, UserRow } from "../db/secret-store.js";
+import type { Transactional } from "../db/ports.js";
 import type { RequestContext } from "../directory/caller.js";
-import { generateToken, hashToken, parseTokenKind } from "./token-service.js";
+import type { UserRow, UserStore } from "../directory/directory-store.js";
+import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
+import type { TokenStore } from "./token-store.js";
+
+/** What the bootstrap reads and writes: users, and a transaction that creates the admin with its token. */
+export interface BootstrapStores extends Transactional<BootstrapTx> {
+  readonly users: Pick<UserStore, "findFirstAdmin">;
+}
+export interface BootstrapTx {
+  readonly users: Pick<UserStore, "insertUser">;
+  readonly tokens: Pick<TokenStore, "insertToken">;
+  readonly audit: Pick<AuditStore, "appendAudit">;
+}
 
 /** The platform admin's email (SPEC §5). */
 export const ADMIN_EMAIL = "admin@localhost";
@@ -29,7 +42,7 @@ export type BootstrapResult =
  */
 export async function bootstrapAdmin(
   ctx: RequestContext,
-  store: SecretStore,
+  store: BootstrapStores,
   options: { token?: string | undefined } = {},
 ): Promise<BootstrapResult> {
   if (options.token !== undefined && parseTokenKind(options.token) !== "user") {
@@ -38,17 +51,17 @@ export async function bootstrapAdmin(
       "LOCKBOX_BOOTSTRAP_TOKEN must be a user token: 'lbx_' followed by 43 base64url characters (32 random bytes).",
     );
   }
-  const existing = await store.findFirstAdmin();
+  const existing = await store.users.findFirstAdmin();
   if (existing) return { created: false, admin: existing, ignoredToken: options.token !== undefined };
   try {
     return await store.transaction(async (tx) => {
-      const admin = await tx.insertUser({ id: randomUUID(), email: ADMIN_EMAIL, isAdmin: true });
+      const admin = await tx.users.insertUser({ id: randomUUID(), email: ADMIN_EMAIL, isAdmin: true });
       const token = options.token ?? generateToken("user");
       await insertAdminToken(ctx, tx, admin, token, "admin.bootstrap");
       return { created: true as const, admin, token: options.token === undefined ? token : null };
     });
   } catch (error) {
-    const winner = await store.findFirstAdmin();
+    const winner = await store.users.findFirstAdmin();
     if (winner) return { created: false, admin: winner, ignoredToken: options.token !== undefined };
     throw error;
   }
@@ -58,8 +71,8 @@ export async function bootstrapAdmin(
  * `admin:token`: a new user token for the platform admin, minted offline on the server's machine
  * when the admin's token is lost. Audited.
  */
-export async function mintAdminToken(ctx: RequestContext, store: SecretStore): Promise<string> {
-  const admin = await store.findFirstAdmin();
+export async function mintAdminToken(ctx: RequestContext, store: BootstrapStores): Promise<string> {
+  const admin = await store.users.findFirstAdmin();
   if (!admin) {
     throw new LockboxError(
       "NOT_FOUND",
@@ -74,12 +87,12 @@ export async function mintAdminToken(ctx: RequestContext, store: SecretStore): P
 /** Stores the admin's token (only its hash) and audits it, inside the caller's transaction. */
 async function insertAdminToken(
   ctx: RequestContext,
-  tx: StoreTx,
+  tx: BootstrapTx,
   admin: UserRow,
   token: string,
   action: "admin.bootstrap" | "token.create",
 ): Promise<void> {
-  const row = await tx.insertToken({
+  const row = await tx.tokens.insertToken({
     id: randomUUID(),
     kind: "user",
     hash: hashToken(token),
@@ -88,7 +101,7 @@ async function insertAdminToken(
     createdBy: null,
     expiresAt: null,
   });
-  await tx.appendAudit({
+  await tx.audit.appendAudit({
     actor: ctx.actor,
     requestId: ctx.requestId ?? null,
     action,

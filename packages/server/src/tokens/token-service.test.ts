@@ -2,11 +2,11 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { KyselyStore } from "../db/kysely-store.js";
 import type { AuditEvent, SiteRow, UserRow } from "../db/secret-store.js";
-import { contractDatabases, type TestDatabase } from "../db/testing/test-databases.js";
 import type { RequestContext } from "../directory/caller.js";
 import { DirectoryService } from "../directory/directory-service.js";
 import { Keyring } from "../keys/index.js";
 import { Vault } from "../keys/vault.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { hashToken, parseTokenKind, TOKEN_PREFIXES, TokenService } from "./token-service.js";
 
 const ctx: RequestContext = { actor: "user:2f0c4c4e-8c1f-4a8e-9a55-0d1f3b8f5a10", requestId: "req-tok" };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import {
   buildEnvironmentError,
   environmentNotFoundMessage,
@@ -7,24 +7,21 @@ import {
   notFoundError,
   quoteIdentifier,
 } from "@lockbox/core";
-import { siteTarget, userTarget } from "../audit/audit-targets.js";
-import type { PageRequest, SecretStore, SiteRow, TokenKind, TokenRow, UserRow } from "../db/secret-store.js";
-import type { RequestContext } from "../directory/caller.js";
-
-/** The prefix of each kind of token (SPEC §5), so a token says what it is wherever it leaks. */
-export const TOKEN_PREFIXES = {
-  user: "lbx_",
-  runtime: "lbr_",
-  build: "lbb_",
-} as const satisfies Record<TokenKind, string>;
-
-/** Random bytes in a token: 32, which base64url writes as 43 characters. */
-export const TOKEN_RANDOM_BYTES = 32;
-
-/** A well-formed token: prefix, then 43 base64url characters. */
-const TOKEN_FORMAT = /^lb([xrb])_[A-Za-z0-9_-]{43}$/;
-const TOKEN_LENGTH = 4 + 43;
-const KIND_BY_LETTER: Readonly<Record<string, TokenKind>> = { x: "user", r: "runtime", b: "build" };
+import type { AuditStore } from "../audit/audit-store.js";
+import { auditBase, siteTarget, userTarget } from "../audit/audit-targets.js";
+import type { ChangeRecorder, OwnerLocks, PageRequest, Transactional } from "../db/ports.js";
+import { type AccessPolicy, forbiddenError } from "../directory/access-policy.js";
+import { type Caller, callerOf } from "../directory/caller.js";
+import type {
+  EnvironmentStore,
+  SiteRow,
+  SiteStore,
+  UserRow,
+  UserStore,
+} from "../directory/directory-store.js";
+import { findUserByRef } from "../directory/lookups.js";
+import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
+import type { TokenKind, TokenRow, TokenStore } from "./token-store.js";
 
 /** The longest lifetime a token can be given: 100 years, so every expiry is a valid date. */
 export const MAX_TOKEN_TTL_SECONDS = 100 * 365 * 24 * 60 * 60;
@@ -37,154 +34,129 @@ export interface IssuedToken {
   readonly row: TokenRow;
 }
 
-/** Who a valid token is. */
-export interface AuthenticatedToken {
-  readonly token: TokenRow;
-}
-
-/** Options of every `create*Token`. */
-export interface CreateTokenOptions {
+/** What `token:create` asks for: a user token (for the caller or, for the admin, anyone) or a site environment's token. */
+export interface CreateTokenRequest {
+  readonly kind: TokenKind;
+  /** For a user token: whose (email or UUID); the caller's own when absent. */
+  readonly user?: string | undefined;
+  /** For a runtime or build token: the site (name or UUID) and its environment. */
+  readonly site?: string | undefined;
+  readonly env?: string | undefined;
   /** Lifetime from now, 1 to {@link MAX_TOKEN_TTL_SECONDS}; without it the token lasts until revoked. */
   readonly ttlSeconds?: number | undefined;
 }
 
-/**
- * The kind a token claims by its prefix, or undefined when the string is not a well-formed token
- * (wrong prefix, length or alphabet). Says nothing about whether the token is valid.
- */
-export function parseTokenKind(token: string): TokenKind | undefined {
-  if (token.length !== TOKEN_LENGTH) return undefined;
-  const match = TOKEN_FORMAT.exec(token);
-  return match?.[1] === undefined ? undefined : KIND_BY_LETTER[match[1]];
+/** What the token service reads and writes. */
+export interface TokenStores extends Transactional<TokensTx> {
+  readonly tokens: Pick<TokenStore, "findTokenByHash" | "findTokenById" | "listTokens">;
+  readonly users: Pick<UserStore, "findUserById" | "findUserByEmail">;
+  readonly sites: Pick<SiteStore, "findSiteById">;
 }
-
-/**
- * The form in which a token is stored and looked up: hex SHA-256 of the whole token string,
- * prefix included. Tokens carry 256 random bits, so a fast unsalted hash is enough: there is
- * nothing to guess, and a lookup by hash compares no secret byte by byte.
- */
-export function hashToken(token: string): string {
-  return createHash("sha256").update(token, "utf8").digest("hex");
-}
-
-/** A new token of `kind`: its prefix and 32 bytes from the system's CSPRNG, base64url. */
-export function generateToken(kind: TokenKind): string {
-  return `${TOKEN_PREFIXES[kind]}${randomBytes(TOKEN_RANDOM_BYTES).toString("base64url")}`;
+export interface TokensTx extends OwnerLocks, ChangeRecorder {
+  readonly tokens: TokenStore;
+  readonly users: Pick<UserStore, "findUserById">;
+  readonly sites: Pick<SiteStore, "findSiteById">;
+  readonly environments: Pick<EnvironmentStore, "findEnvironment">;
+  readonly audit: Pick<AuditStore, "appendAudit">;
 }
 
 /**
  * API tokens (SPEC §5): user tokens for people, runtime tokens bound to a site environment for
  * `GET /site/secrets`, build tokens bound to `dev` or a multidev for builds. A token is shown once
- * when minted and stored only as {@link hashToken}; minting and revoking are audited in the same
- * transaction, never with the token. Deleting the environment, site or user a token is bound to
- * deletes the token.
+ * when minted and stored only as its hash; minting and revoking are audited in the same
+ * transaction, never with the token. Who may mint, list and revoke is decided here: people manage
+ * their own user tokens (the platform admin anyone's), and the tokens of the sites they can see.
  */
 export class TokenService {
-  readonly #store: SecretStore;
   readonly #now: () => Date;
 
   /** `now` is the clock expiry is measured with (the system clock by default). */
-  constructor(store: SecretStore, options: { now?: () => Date } = {}) {
-    this.#store = store;
+  constructor(
+    private readonly stores: TokenStores,
+    private readonly policy: AccessPolicy,
+    options: { now?: () => Date } = {},
+  ) {
     this.#now = options.now ?? (() => new Date());
   }
 
   /**
-   * `token:create`: a user token for `user`. Its `createdBy` is the user of `ctx.actor`
-   * (`user:<uuid>`), else null. Audited as `token.create`.
-   * @throws {LockboxError} `USER_NOT_FOUND` when the user no longer exists; `VALIDATION_FAILED`
-   * for a bad `ttlSeconds`.
+   * `token:create`, `token:runtime:create`, `token:build:create`. Audited as `token.create`.
+   * @throws {LockboxError} `BAD_REQUEST` for a user token with a site, or a site token without one;
+   * `FORBIDDEN` for another user's token (unless platform admin); `USER_NOT_FOUND`/`SITE_NOT_FOUND`;
+   * `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a build token of `test` or `live` or a bad
+   * `ttlSeconds`.
    */
-  async createUserToken(
-    ctx: RequestContext,
-    user: UserRow,
-    options: CreateTokenOptions = {},
-  ): Promise<IssuedToken> {
-    const expiresAt = this.#expiry(options);
-    return this.#store.transaction(async (tx) => {
-      if (!(await tx.findUserById(user.id))) throw notFoundError("user", user.email);
-      const token = generateToken("user");
-      const row = await tx.insertToken({
-        id: randomUUID(),
-        kind: "user",
-        hash: hashToken(token),
-        userId: user.id,
-        environmentId: null,
-        createdBy: actorUserId(ctx),
-        expiresAt,
-      });
-      await tx.appendAudit({
-        ...auditBase(ctx),
-        action: "token.create",
-        target: `${userTarget(user)}/${tokenTarget(row)}`,
-      });
-      return { token, row };
-    });
+  async createToken(caller: Caller, request: CreateTokenRequest): Promise<IssuedToken> {
+    if (request.kind === "user") {
+      if (request.site !== undefined || request.env !== undefined) {
+        throw new LockboxError(
+          "BAD_REQUEST",
+          "A user token is not bound to a site: leave out 'site' and 'env'.",
+        );
+      }
+      const user =
+        request.user === undefined
+          ? caller.user
+          : await this.#userFor(
+              caller,
+              request.user,
+              "Only the platform admin can create tokens for other users.",
+            );
+      return this.#createUserToken(caller, user, request.ttlSeconds);
+    }
+    if (request.site === undefined || request.env === undefined || request.user !== undefined) {
+      throw new LockboxError(
+        "BAD_REQUEST",
+        `A ${request.kind} token needs 'site' and 'env' (and no 'user').`,
+      );
+    }
+    const { site } = await this.policy.site(caller, request.site);
+    if (request.kind === "build" && !isBuildEnvironment(request.env))
+      throw buildEnvironmentError(request.env);
+    return this.#createSiteToken(caller, request.kind, site, request.env, request.ttlSeconds);
   }
 
   /**
-   * `token:runtime:create`: a runtime token bound to `envName` of `site`. Audited as `token.create`.
-   * @throws {LockboxError} `SITE_NOT_FOUND`; `ENVIRONMENT_NOT_FOUND` when the site has no such
-   * environment; `VALIDATION_FAILED` for a bad `ttlSeconds`.
+   * `token:list`: tokens in id order, revoked ones included, never a plaintext: of one site the
+   * caller can see, of one user (the caller's own, or anyone's for the platform admin), or by
+   * default the caller's own.
    */
-  createRuntimeToken(
-    ctx: RequestContext,
-    site: SiteRow,
-    envName: string,
-    options: CreateTokenOptions = {},
-  ): Promise<IssuedToken> {
-    return this.#createSiteToken(ctx, "runtime", site, envName, options);
+  async list(
+    caller: Caller,
+    filter: { user?: string | undefined; site?: string | undefined } & PageRequest = {},
+  ): Promise<TokenRow[]> {
+    const query: { userId?: string; siteId?: string } & PageRequest = {
+      ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+      ...(filter.after !== undefined ? { after: filter.after } : {}),
+    };
+    if (filter.site !== undefined) query.siteId = (await this.policy.site(caller, filter.site)).site.id;
+    if (filter.user !== undefined) {
+      query.userId = (
+        await this.#userFor(caller, filter.user, "Only the platform admin can list other users' tokens.")
+      ).id;
+    }
+    if (filter.site === undefined && filter.user === undefined) query.userId = caller.user.id;
+    return this.stores.tokens.listTokens(query);
   }
 
   /**
-   * `token:build:create`: a build token bound to `envName` of `site`, which must be `dev` or a
-   * multidev. Audited as `token.create`.
-   * @throws {LockboxError} `VALIDATION_FAILED` for `test` or `live`
-   * (`Integrated Composer builds run only in dev or a multidev environment, never in 'live'.`);
-   * `SITE_NOT_FOUND`; `ENVIRONMENT_NOT_FOUND`.
+   * `token:revoke`: revokes a token the caller may see (its own, its sites', any for the platform
+   * admin); revoking a revoked token changes nothing and succeeds. Returns the token as it is now.
+   * Audited as `token.revoke`.
+   * @throws {LockboxError} `TOKEN_NOT_FOUND` when there is no such token or the caller may not see it.
    */
-  createBuildToken(
-    ctx: RequestContext,
-    site: SiteRow,
-    envName: string,
-    options: CreateTokenOptions = {},
-  ): Promise<IssuedToken> {
-    if (!isBuildEnvironment(envName)) return Promise.reject(buildEnvironmentError(envName));
-    return this.#createSiteToken(ctx, "build", site, envName, options);
-  }
-
-  /**
-   * Who `token` is. The format is checked before anything is hashed or read, and the plaintext is
-   * never compared: the lookup is by hash.
-   * @throws {LockboxError} `UNAUTHENTICATED` (`The token is invalid, expired or revoked.`, the same
-   * for every cause) for a malformed, unknown, revoked or expired token.
-   */
-  async authenticate(token: string): Promise<AuthenticatedToken> {
-    const kind = parseTokenKind(token);
-    if (kind === undefined) throw unauthenticated();
-    const row = await this.#store.findTokenByHash(hashToken(token));
-    if (!row || row.kind !== kind || row.revokedAt !== null) throw unauthenticated();
-    // Written as "not still valid" so an unreadable expiry (NaN) counts as expired, never as forever.
-    if (row.expiresAt !== null && !(Date.parse(row.expiresAt) > this.#now().getTime()))
-      throw unauthenticated();
-    return { token: row };
-  }
-
-  /**
-   * `token:revoke`: revokes a token by id; revoking a revoked token changes nothing and succeeds.
-   * Returns the token as it is now. Audited as `token.revoke`.
-   * @throws {LockboxError} `TOKEN_NOT_FOUND` when there is no such token.
-   */
-  async revoke(ctx: RequestContext, tokenId: string): Promise<TokenRow> {
-    return this.#store.transaction(async (tx) => {
-      const existing = await tx.findTokenById(tokenId);
+  async revoke(caller: Caller, tokenId: string): Promise<TokenRow> {
+    const token = await this.stores.tokens.findTokenById(tokenId);
+    if (!token || !(await this.#maySee(caller, token))) throw notFoundError("token", tokenId);
+    return this.stores.transaction(async (tx) => {
+      const existing = await tx.tokens.findTokenById(token.id);
       if (!existing) throw notFoundError("token", tokenId);
-      await tx.revokeToken(existing.id, this.#now().toISOString());
-      const site = existing.siteId === null ? undefined : await tx.findSiteById(existing.siteId);
-      const row = (await tx.findTokenById(existing.id)) ?? existing;
+      await tx.tokens.revokeToken(existing.id, this.#now().toISOString());
+      const site = existing.siteId === null ? undefined : await tx.sites.findSiteById(existing.siteId);
+      const row = (await tx.tokens.findTokenById(existing.id)) ?? existing;
       await tx.recordChange({ kind: "token", id: row.id });
-      await tx.appendAudit({
-        ...auditBase(ctx),
+      await tx.audit.appendAudit({
+        ...auditBase(caller),
         action: "token.revoke",
         target: site ? `${siteTarget(site)}/${tokenTarget(row)}` : tokenTarget(row),
         environment: row.environmentName,
@@ -195,39 +167,108 @@ export class TokenService {
     });
   }
 
-  /** `token:list`: tokens in id order, revoked ones included, filtered by user or site. Never a plaintext. */
-  list(filter: { userId?: string; siteId?: string } & PageRequest = {}): Promise<TokenRow[]> {
-    return this.#store.listTokens(filter);
+  /**
+   * Who `token` is. The format is checked before anything is hashed or read, and the plaintext is
+   * never compared: the lookup is by hash.
+   * @throws {LockboxError} `UNAUTHENTICATED` (`The token is invalid, expired or revoked.`, the same
+   * for every cause) for a malformed, unknown, revoked or expired token.
+   */
+  async authenticate(token: string): Promise<TokenRow> {
+    const kind = parseTokenKind(token);
+    if (kind === undefined) throw unauthenticated();
+    const row = await this.stores.tokens.findTokenByHash(hashToken(token));
+    if (!row || row.kind !== kind || row.revokedAt !== null) throw unauthenticated();
+    // Written as "not still valid" so an unreadable expiry (NaN) counts as expired, never as forever.
+    if (row.expiresAt !== null && !(Date.parse(row.expiresAt) > this.#now().getTime()))
+      throw unauthenticated();
+    return row;
+  }
+
+  /**
+   * The person behind a user token, for the management API.
+   * @throws {LockboxError} `UNAUTHENTICATED` as {@link authenticate}, or when the user is gone;
+   * `FORBIDDEN` for a runtime or build token, naming the endpoint it can read.
+   */
+  async authenticateUser(token: string, requestId?: string | null): Promise<Caller> {
+    const row = await this.authenticate(token);
+    if (row.kind !== "user" || row.userId === null) {
+      throw forbiddenError(
+        `A ${row.kind} token can only read ${row.kind === "runtime" ? "GET /site/secrets" : "GET /v1/build/secrets"}: use a user token (lbx_…) for the management API.`,
+      );
+    }
+    const user = await this.stores.users.findUserById(row.userId);
+    if (!user) throw unauthenticated();
+    return callerOf(user, row, requestId);
+  }
+
+  /** The user `ref` names, if the caller may act for it (itself, or anyone for the platform admin). */
+  async #userFor(caller: Caller, ref: string, forbidden: string): Promise<UserRow> {
+    const target = await findUserByRef(this.stores.users, ref);
+    if (!caller.user.isAdmin && target?.id !== caller.user.id) throw forbiddenError(forbidden);
+    if (!target) throw notFoundError("user", ref);
+    return target;
+  }
+
+  /** Whether the caller may see (and revoke) a token: its own, its sites', or any for the admin. */
+  async #maySee(caller: Caller, token: TokenRow): Promise<boolean> {
+    if (caller.user.isAdmin || token.userId === caller.user.id) return true;
+    if (token.siteId === null) return false;
+    const site = await this.stores.sites.findSiteById(token.siteId);
+    return site !== undefined && (await this.policy.siteAccessOf(caller, site)) !== undefined;
+  }
+
+  async #createUserToken(caller: Caller, user: UserRow, ttlSeconds?: number): Promise<IssuedToken> {
+    const expiresAt = this.#expiry(ttlSeconds);
+    return this.stores.transaction(async (tx) => {
+      if (!(await tx.users.findUserById(user.id))) throw notFoundError("user", user.email);
+      const token = generateToken("user");
+      const row = await tx.tokens.insertToken({
+        id: randomUUID(),
+        kind: "user",
+        hash: hashToken(token),
+        userId: user.id,
+        environmentId: null,
+        createdBy: caller.user.id,
+        expiresAt,
+      });
+      await tx.audit.appendAudit({
+        ...auditBase(caller),
+        action: "token.create",
+        target: `${userTarget(user)}/${tokenTarget(row)}`,
+      });
+      return { token, row };
+    });
   }
 
   async #createSiteToken(
-    ctx: RequestContext,
+    caller: Caller,
     kind: "runtime" | "build",
     site: SiteRow,
     envName: string,
-    options: CreateTokenOptions,
+    ttlSeconds?: number,
   ): Promise<IssuedToken> {
-    const expiresAt = this.#expiry(options);
-    return this.#store.transaction(async (tx) => {
+    const expiresAt = this.#expiry(ttlSeconds);
+    return this.stores.transaction(async (tx) => {
       // The lock keeps the environment from being deleted before the token references it.
-      const current = (await tx.lockOwner({ kind: "site", id: site.id })) && (await tx.findSiteById(site.id));
+      const current =
+        (await tx.lockOwner({ kind: "site", id: site.id })) && (await tx.sites.findSiteById(site.id));
       if (!current) throw notFoundError("site", site.name);
-      const environment = await tx.findEnvironment(current.id, envName);
+      const environment = await tx.environments.findEnvironment(current.id, envName);
       if (!environment) {
         throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(envName, current.name));
       }
       const token = generateToken(kind);
-      const row = await tx.insertToken({
+      const row = await tx.tokens.insertToken({
         id: randomUUID(),
         kind,
         hash: hashToken(token),
         userId: null,
         environmentId: environment.id,
-        createdBy: actorUserId(ctx),
+        createdBy: caller.user.id,
         expiresAt,
       });
-      await tx.appendAudit({
-        ...auditBase(ctx),
+      await tx.audit.appendAudit({
+        ...auditBase(caller),
         action: "token.create",
         target: `${siteTarget(current)}/env:${envName}/${tokenTarget(row)}`,
         environment: envName,
@@ -238,8 +279,7 @@ export class TokenService {
     });
   }
 
-  #expiry(options: CreateTokenOptions): string | null {
-    const ttl = options.ttlSeconds;
+  #expiry(ttl: number | undefined): string | null {
     if (ttl === undefined) return null;
     if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_TTL_SECONDS) {
       throw new LockboxError(
@@ -256,15 +296,6 @@ function unauthenticated(): LockboxError {
 }
 
 /** A token in audit targets: its id and kind, never the token. */
-function tokenTarget(row: TokenRow): string {
+export function tokenTarget(row: Pick<TokenRow, "id" | "kind">): string {
   return `token:${row.id}:${row.kind}`;
-}
-
-/** The user a request acts as (`user:<uuid>`), or null for `system` and token actors. */
-function actorUserId(ctx: RequestContext): string | null {
-  return ctx.actor.startsWith("user:") ? ctx.actor.slice("user:".length) : null;
-}
-
-function auditBase(ctx: RequestContext) {
-  return { actor: ctx.actor, requestId: ctx.requestId ?? null, outcome: "success" } as const;
 }

@@ -1,4 +1,4 @@
-import type { StoreQueries } from "../db/secret-store.js";
+import type { TokenStore } from "./token-store.js";
 
 /**
  * Remembers when tokens were last used and writes it in batches (every `flushIntervalMs`), so
@@ -6,13 +6,13 @@ import type { StoreQueries } from "../db/secret-store.js";
  * Recording is one map write, cheap enough for every `GET /site/secrets` (the hot path).
  */
 export class TokenUsageRecorder {
-  readonly #store: Pick<StoreQueries, "touchTokens">;
+  readonly #store: Pick<TokenStore, "touchTokens">;
   /** Token id → epoch milliseconds of its latest use since the last flush. */
   readonly #pending = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(store: Pick<StoreQueries, "touchTokens">, options: { flushIntervalMs?: number } = {}) {
+  constructor(store: Pick<TokenStore, "touchTokens">, options: { flushIntervalMs?: number } = {}) {
     this.#store = store;
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs ?? 2000);
     this.#timer.unref();

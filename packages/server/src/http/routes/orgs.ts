@@ -1,7 +1,6 @@
-import { notFoundError } from "@lockbox/core";
-import { forbidden } from "../../directory/access-policy.js";
-import type { RouteContext } from "../app.js";
-import { contextOf, page, pageOfRows, presentOrg } from "../present.js";
+import type { OrgService } from "../../directory/org-service.js";
+import { page, pageOfRows, presentOrg } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 import {
   createOrgBody,
   listOf,
@@ -14,7 +13,7 @@ import {
 } from "../schemas.js";
 
 /** Organizations and their members. */
-export function orgRoutes({ routes, directory, store, access }: RouteContext): void {
+export function orgRoutes(routes: RouteRegistry, orgs: OrgService): void {
   routes.add({
     method: "POST",
     url: "/v1/orgs",
@@ -23,10 +22,7 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     body: createOrgBody,
     status: 201,
     response: orgResponse,
-    handler: async ({ caller, body, request }) => {
-      if (!caller.user.isAdmin) throw forbidden("Only the platform admin can create organizations.");
-      return presentOrg(await directory.createOrg(contextOf(request), body.name));
-    },
+    handler: async ({ caller, body }) => presentOrg(await orgs.createOrg(caller, body.name)),
   });
 
   routes.add({
@@ -36,20 +32,8 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     summary: "List the organizations the caller belongs to (all, for the platform admin)",
     query: pageQuery,
     response: listOf(orgResponse),
-    handler: async ({ caller, query }) => {
-      const orgs = await store.listOrgs({
-        ...query,
-        ...(caller.user.isAdmin ? {} : { memberUserId: caller.user.id }),
-      });
-      const roles = new Map<string, string>();
-      for (const org of orgs) roles.set(org.id, (await access.org(caller, org))?.role ?? "member");
-      return page(
-        orgs,
-        query.limit,
-        (o) => o.name,
-        (o) => presentOrg(o, roles.get(o.id)),
-      );
-    },
+    handler: async ({ caller, query }) =>
+      page(await orgs.listOrgs(caller, query), query.limit, (o) => o.name, presentOrg),
   });
 
   routes.add({
@@ -59,14 +43,7 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     summary: "An organization, with the caller's role in it",
     params: orgParams,
     response: orgResponse,
-    handler: async ({ caller, params }) => {
-      const { org, access: orgAccess } = await access.requireOrg(
-        caller,
-        await directory.findOrg(params.org),
-        params.org,
-      );
-      return presentOrg(org, orgAccess.role);
-    },
+    handler: async ({ caller, params }) => presentOrg(await orgs.getOrg(caller, params.org)),
   });
 
   routes.add({
@@ -76,12 +53,7 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     summary: "Delete an organization that owns no site (platform admin)",
     params: orgParams,
     status: 204,
-    handler: async ({ caller, params, request }) => {
-      const { org } = await access.requireOrg(caller, await directory.findOrg(params.org), params.org);
-      if (!caller.user.isAdmin)
-        throw forbidden(`Only the platform admin can delete organization '${org.name}'.`);
-      await directory.deleteOrg(contextOf(request), org);
-    },
+    handler: ({ caller, params }) => orgs.deleteOrg(caller, params.org),
   });
 
   routes.add({
@@ -93,8 +65,7 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     query: pageQuery,
     response: listOf(memberResponse),
     handler: async ({ caller, params, query }) => {
-      const { org } = await access.requireOrg(caller, await directory.findOrg(params.org), params.org);
-      const members = await store.listMemberships(org.id);
+      const members = await orgs.listMembers(caller, params.org);
       return pageOfRows(
         members.map((m) => ({ userId: m.userId, email: m.email, role: m.role })),
         query,
@@ -111,18 +82,9 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     params: orgUserParams,
     body: memberBody,
     response: memberResponse,
-    handler: async ({ caller, params, body, request }) => {
-      const { org, access: orgAccess } = await access.requireOrg(
-        caller,
-        await directory.findOrg(params.org),
-        params.org,
-      );
-      if (!orgAccess.canAdminister)
-        throw forbidden(`Only an admin of organization '${org.name}' can manage its members.`);
-      const user = await directory.findUser(params.user);
-      if (!user) throw notFoundError("user", params.user);
-      const membership = await directory.addMember(contextOf(request), org, user, body.role);
-      return { userId: user.id, email: user.email, role: membership.role };
+    handler: async ({ caller, params, body }) => {
+      const member = await orgs.addMember(caller, params.org, params.user, body.role);
+      return { userId: member.userId, email: member.email, role: member.role };
     },
   });
 
@@ -133,17 +95,6 @@ export function orgRoutes({ routes, directory, store, access }: RouteContext): v
     summary: "Remove a member (org admin)",
     params: orgUserParams,
     status: 204,
-    handler: async ({ caller, params, request }) => {
-      const { org, access: orgAccess } = await access.requireOrg(
-        caller,
-        await directory.findOrg(params.org),
-        params.org,
-      );
-      if (!orgAccess.canAdminister)
-        throw forbidden(`Only an admin of organization '${org.name}' can manage its members.`);
-      const user = await directory.findUser(params.user);
-      if (!user) throw notFoundError("user", params.user);
-      await directory.removeMember(contextOf(request), org, user);
-    },
+    handler: ({ caller, params }) => orgs.removeMember(caller, params.org, params.user),
   });
 }

@@ -1,21 +1,8 @@
-import {
-  environmentNotFoundMessage,
-  isScope,
-  LockboxError,
-  OVERRIDE_DELETED_MESSAGE,
-  parseScopes,
-  type Scope,
-  SECRET_DELETED_MESSAGE,
-  SECRET_SET_MESSAGE,
-  type SecretType,
-  secretTypeSchema,
-} from "@lockbox/core";
+import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE, SECRET_SET_MESSAGE } from "@lockbox/core";
 import type { z } from "zod";
-import { type Caller, forbidden } from "../../directory/access-policy.js";
-import type { RequestContext } from "../../directory/caller.js";
-import type { SetSecretInput, SetSecretResult } from "../../secrets/secrets-service.js";
-import type { RouteContext } from "../app.js";
-import { contextOf, pageOfRows } from "../present.js";
+import type { Caller } from "../../directory/caller.js";
+import type { SecretsService, SetSecretInput, SetSecretResult } from "../../secrets/secrets-service.js";
+import { pageOfRows } from "../present.js";
 import type { RouteRegistry } from "../route.js";
 import {
   itemsOf,
@@ -39,18 +26,7 @@ import {
 } from "../schemas.js";
 
 /** Site and org secrets: set, override, delete, list, resolve (SPEC §2). */
-export function secretRoutes({ routes, directory, secrets, access, store }: RouteContext): void {
-  const site = async (caller: Caller, ref: string) =>
-    (await access.requireSite(caller, await directory.findSite(ref), ref)).site;
-  const org = async (caller: Caller, ref: string) =>
-    access.requireOrg(caller, await directory.findOrg(ref), ref);
-  const orgAdmin = async (caller: Caller, ref: string) => {
-    const { org: found, access: orgAccess } = await org(caller, ref);
-    if (!orgAccess.canAdminister)
-      throw forbidden(`Only an admin of organization '${found.name}' can change its secrets.`);
-    return found;
-  };
-
+export function secretRoutes(routes: RouteRegistry, secrets: SecretsService): void {
   // --- site secrets -----------------------------------------------------------------------------
   routes.add({
     method: "GET",
@@ -60,16 +36,10 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     params: siteParams,
     query: siteSecretsQuery,
     response: listOf(siteSecretRow),
-    handler: async ({ caller, params, query, request }) => {
-      const found = await site(caller, params.site);
-      if (query.env !== undefined && !(await store.findEnvironment(found.id, query.env))) {
-        throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(query.env, found.name));
-      }
-      // Rows are paged after resolution and redaction; a name appears once (a site secret hides
-      // the org secret of the same name), so it is the cursor.
-      const rows = await secrets.listSiteSecrets(contextOf(request), found, query.env);
-      return pageOfRows(rows, query, (row) => row.name);
-    },
+    // Rows are paged after resolution and redaction; a name appears once (a site secret hides the
+    // org secret of the same name), so it is the cursor.
+    handler: async ({ caller, params, query }) =>
+      pageOfRows(await secrets.listSiteSecrets(caller, params.site, query.env), query, (row) => row.name),
   });
 
   secretWriteRoutes(routes, {
@@ -77,9 +47,9 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     url: "/v1/sites/:site/secrets/:name",
     params: siteSecretParams,
     envParams: siteSecretEnvParams,
-    find: (caller, params) => site(caller, params.site),
-    set: (ctx, owner, input) => secrets.setSiteSecret(ctx, owner, input),
-    delete: (ctx, owner, name, env) => secrets.deleteSiteSecret(ctx, owner, name, env),
+    owner: (params) => params.site,
+    set: (caller, site, input) => secrets.setSiteSecret(caller, site, input),
+    delete: (caller, site, name, env) => secrets.deleteSiteSecret(caller, site, name, env),
   });
 
   // Answered whole, not paginated: it is one resolution, the set the environment receives (and its
@@ -93,17 +63,9 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     params: siteParams,
     query: resolveQuery,
     response: itemsOf(resolvedRow),
-    handler: async ({ caller, params, query, request }) => {
-      const found = await site(caller, params.site);
-      if (!(await store.findEnvironment(found.id, query.env))) {
-        throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(query.env, found.name));
-      }
-      const scope = query.scope ?? "web";
-      if (!isScope(scope)) {
-        throw new LockboxError("VALIDATION_FAILED", `Invalid scope '${scope}': use one of ic, web, user.`);
-      }
-      return { items: await secrets.resolveForPeople(contextOf(request), found, query.env, scope) };
-    },
+    handler: async ({ caller, params, query }) => ({
+      items: await secrets.resolveForPeople(caller, params.site, query.env, query.scope),
+    }),
   });
 
   routes.add({
@@ -113,10 +75,7 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     summary: "The local development file of secret:site:local-generate (redacted like the listing)",
     params: siteParams,
     response: localSecretsResponse,
-    handler: async ({ caller, params, request }) => {
-      const found = await site(caller, params.site);
-      return secrets.localSecretsFile(contextOf(request), found);
-    },
+    handler: ({ caller, params }) => secrets.localSecretsFile(caller, params.site),
   });
 
   // --- org secrets ------------------------------------------------------------------------------
@@ -128,11 +87,8 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     params: orgParams,
     query: pageQuery,
     response: listOf(orgSecretRow),
-    handler: async ({ caller, params, query, request }) => {
-      const found = (await org(caller, params.org)).org;
-      const rows = await secrets.listOrgSecrets(contextOf(request), found);
-      return pageOfRows(rows, query, (row) => row.name);
-    },
+    handler: async ({ caller, params, query }) =>
+      pageOfRows(await secrets.listOrgSecrets(caller, params.org), query, (row) => row.name),
   });
 
   secretWriteRoutes(routes, {
@@ -140,33 +96,26 @@ export function secretRoutes({ routes, directory, secrets, access, store }: Rout
     url: "/v1/orgs/:org/secrets/:name",
     params: orgSecretParams,
     envParams: orgSecretEnvParams,
-    find: (caller, params) => orgAdmin(caller, params.org),
-    set: (ctx, owner, input) => secrets.setOrgSecret(ctx, owner, input),
-    delete: (ctx, owner, name, env) => secrets.deleteOrgSecret(ctx, owner, name, env),
+    owner: (params) => params.org,
+    set: (caller, org, input) => secrets.setOrgSecret(caller, org, input),
+    delete: (caller, org, name, env) => secrets.deleteOrgSecret(caller, org, name, env),
   });
 }
 
-/** The writes of one kind of owner: how its routes find the owner and which service call they make. */
-interface SecretWriter<P extends { name: string }, Owner> {
+/** The writes of one kind of owner: where its routes find the owner's reference and which service call they make. */
+interface SecretWriter<P extends { name: string }> {
   readonly kind: "site" | "org";
   /** The secret's URL; its override's is this with `/envs/:env`. */
   readonly url: string;
   readonly params: z.ZodType<P>;
   readonly envParams: z.ZodType<P & { env: string }>;
-  /** The owner the caller may write to: 404 if unseen, 403 if seen but not writable. */
-  readonly find: (caller: Caller, params: P) => Promise<Owner>;
-  readonly set: (ctx: RequestContext, owner: Owner, input: SetSecretInput) => Promise<SetSecretResult>;
-  readonly delete: (ctx: RequestContext, owner: Owner, name: string, env?: string) => Promise<void>;
+  readonly owner: (params: P) => string;
+  readonly set: (caller: Caller, owner: string, input: SetSecretInput) => Promise<SetSecretResult>;
+  readonly delete: (caller: Caller, owner: string, name: string, env?: string) => Promise<void>;
 }
 
-/**
- * Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`).
- * Access is decided before the body's rules, so a caller who may not write learns nothing from them.
- */
-function secretWriteRoutes<P extends { name: string }, Owner>(
-  routes: RouteRegistry,
-  writer: SecretWriter<P, Owner>,
-): void {
+/** Set and delete, of a secret (`PUT`/`DELETE …/secrets/:name`) and of its override (`…/envs/:env`). */
+function secretWriteRoutes<P extends { name: string }>(routes: RouteRegistry, writer: SecretWriter<P>): void {
   const noun = `${writer.kind === "site" ? "a site" : "an org"} secret`;
   const envOf = (path: P): string | undefined =>
     "env" in path && typeof path.env === "string" ? path.env : undefined;
@@ -181,12 +130,21 @@ function secretWriteRoutes<P extends { name: string }, Owner>(
       params,
       body: setSecretBody,
       response: setSecretResponse,
-      handler: async ({ caller, params: path, body, request, reply }) => {
-        const owner = await writer.find(caller, path);
-        const input = { name: path.name, env: envOf(path), ...options(body) };
-        const result = await writer.set(contextOf(request), owner, input);
+      handler: async ({ caller, params: path, body, reply }) => {
+        const result = await writer.set(caller, writer.owner(path), {
+          name: path.name,
+          env: envOf(path),
+          value: body.value,
+          type: body.type,
+          scopes: body.scopes,
+        });
         if (result.created) void reply.code(201);
-        return setAnswer(result);
+        return {
+          message: SECRET_SET_MESSAGE,
+          created: result.created,
+          secret: { name: result.name, type: result.type, scopes: result.scopes },
+          notes: result.notes,
+        };
       },
     });
     routes.add({
@@ -196,42 +154,11 @@ function secretWriteRoutes<P extends { name: string }, Owner>(
       summary: withEnv ? `Delete ${noun}'s override (idempotent)` : `Delete ${noun} with its overrides`,
       params,
       response: messageResponse,
-      handler: async ({ caller, params: path, request }) => {
-        const owner = await writer.find(caller, path);
+      handler: async ({ caller, params: path }) => {
         const env = envOf(path);
-        await writer.delete(contextOf(request), owner, path.name, env);
+        await writer.delete(caller, writer.owner(path), path.name, env);
         return { message: env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE };
       },
     });
   }
-}
-
-/** Type and scopes of a set request, checked against SPEC §2 (422 with the rule's message). */
-function options(body: z.output<typeof setSecretBody>): {
-  value: string;
-  type?: SecretType;
-  scopes?: Scope[];
-} {
-  let type: SecretType | undefined;
-  if (body.type !== undefined) {
-    const parsed = secretTypeSchema.safeParse(body.type);
-    if (!parsed.success) {
-      throw new LockboxError("VALIDATION_FAILED", parsed.error.issues[0]?.message ?? "Invalid secret type.");
-    }
-    type = parsed.data;
-  }
-  return {
-    value: body.value,
-    ...(type !== undefined ? { type } : {}),
-    ...(body.scopes !== undefined ? { scopes: parseScopes(body.scopes) } : {}),
-  };
-}
-
-function setAnswer(result: SetSecretResult) {
-  return {
-    message: SECRET_SET_MESSAGE,
-    created: result.created,
-    secret: { name: result.name, type: result.type, scopes: result.scopes },
-    notes: result.notes,
-  };
 }

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { forbidden } from "../../directory/access-policy.js";
-import type { RouteContext } from "../app.js";
-import { contextOf, page, presentUser } from "../present.js";
+import type { OrgService } from "../../directory/org-service.js";
+import { page, presentUser } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 import { createUserBody, listOf, pageQuery, userResponse } from "../schemas.js";
 
 /** Who am I, and users (created by the platform admin only). */
-export function userRoutes({ routes, directory, store }: RouteContext): void {
+export function userRoutes(routes: RouteRegistry, orgs: OrgService): void {
   routes.add({
     method: "GET",
     url: "/v1/whoami",
@@ -26,12 +26,8 @@ export function userRoutes({ routes, directory, store }: RouteContext): void {
     body: createUserBody,
     status: 201,
     response: userResponse,
-    handler: async ({ caller, body, request }) => {
-      if (!caller.user.isAdmin) throw forbidden("Only the platform admin can create users.");
-      return presentUser(
-        await directory.createUser(contextOf(request), body.email, { isAdmin: body.admin ?? false }),
-      );
-    },
+    handler: async ({ caller, body }) =>
+      presentUser(await orgs.createUser(caller, body.email, { isAdmin: body.admin ?? false })),
   });
 
   routes.add({
@@ -41,10 +37,7 @@ export function userRoutes({ routes, directory, store }: RouteContext): void {
     summary: "List users (platform admin)",
     query: pageQuery,
     response: listOf(userResponse),
-    handler: async ({ caller, query }) => {
-      if (!caller.user.isAdmin) throw forbidden("Only the platform admin can list users.");
-      const users = await store.listUsers(query);
-      return page(users, query.limit, (u) => u.email, presentUser);
-    },
+    handler: async ({ caller, query }) =>
+      page(await orgs.listUsers(caller, query), query.limit, (u) => u.email, presentUser),
   });
 }

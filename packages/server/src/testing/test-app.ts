@@ -1,19 +1,13 @@
-import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
-import { AuditBatchWriter } from "../../audit/audit-batch-writer.js";
-import type { KyselyStore } from "../../db/kysely-store.js";
-import type { TestDatabase } from "../../db/testing/test-databases.js";
-import { Delivery } from "../../delivery/delivery.js";
-import { SYSTEM_CONTEXT } from "../../directory/caller.js";
-import { DirectoryService } from "../../directory/directory-service.js";
-import { Keyring } from "../../keys/index.js";
-import { Vault } from "../../keys/vault.js";
-import { SecretsService } from "../../secrets/secrets-service.js";
-import { bootstrapAdmin } from "../../tokens/bootstrap.js";
-import { TokenService } from "../../tokens/token-service.js";
-import { TokenUsageRecorder } from "../../tokens/token-usage.js";
-import { buildApp } from "../app.js";
+import type { LockboxDb } from "../db/lockbox-db.js";
+import { SYSTEM_CONTEXT } from "../directory/caller.js";
+import { buildApp } from "../http/app.js";
+import type { Lockbox } from "../lockbox.js";
+import type { LockboxStores } from "../stores.js";
+import { bootstrapAdmin } from "../tokens/bootstrap.js";
+import type { TestDatabase } from "./test-databases.js";
+import { createTestLockbox } from "./test-lockbox.js";
 
 /** A response as tests read it; `json` is the parsed body, left untyped for terse assertions. */
 export interface TestResponse {
@@ -27,13 +21,10 @@ export interface TestResponse {
 /** An in-process app over a test database, for `app.inject()` tests of the HTTP layer. */
 export interface TestApp {
   readonly app: FastifyInstance;
-  readonly store: KyselyStore;
-  readonly directory: DirectoryService;
-  readonly tokens: TokenService;
-  readonly delivery: Delivery;
-  readonly audit: AuditBatchWriter;
-  /** Flush it to see last-use times at once. */
-  readonly tokenUsage: TokenUsageRecorder;
+  /** Lockbox as the composition root wired it. */
+  readonly lockbox: Lockbox;
+  readonly db: LockboxDb;
+  readonly stores: LockboxStores;
   readonly adminToken: string;
   /** Every log line the app wrote. */
   readonly logs: string[];
@@ -52,11 +43,10 @@ export async function createTestApp(
   database: TestDatabase,
   options: { rateLimit?: { ratePerSecond: number; burst: number } } = {},
 ): Promise<TestApp> {
-  const store = await database.open();
-  const vault = new Vault(Keyring.fromKeys(randomBytes(32)), store);
-  const directory = new DirectoryService(store, vault);
-  const tokens = new TokenService(store);
-  const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, store);
+  const lockbox = await createTestLockbox(database);
+  // One process writes this database: every change reaches its caches, so they may cache from the start.
+  lockbox.delivery.setCaching(true);
+  const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores);
   if (!bootstrap.created || !bootstrap.token) throw new Error("the test store already had an admin");
   const logs: string[] = [];
   const stream = new Writable({
@@ -65,26 +55,16 @@ export async function createTestApp(
       done();
     },
   });
-  const secrets = new SecretsService(store, vault);
-  const audit = new AuditBatchWriter(store, { flushIntervalMs: 20 });
-  const delivery = new Delivery(secrets, tokens, audit);
-  const tokenUsage = new TokenUsageRecorder(store);
-  const app = await buildApp({
-    store,
-    directory,
-    secrets,
-    tokens,
-    delivery,
-    tokenUsage,
+  const app = await buildApp(lockbox, {
     rateLimit: options.rateLimit,
     logger: { level: "info", stream },
   });
   const adminToken = bootstrap.token;
   return {
     app,
-    store,
-    directory,
-    tokens,
+    lockbox,
+    db: lockbox.db,
+    stores: lockbox.stores,
     adminToken,
     logs,
     async call(method, url, { token, body, headers } = {}) {
@@ -122,14 +102,9 @@ export async function createTestApp(
       });
       return { email, token: JSON.parse(token.body).token as string };
     },
-    delivery,
-    audit,
-    tokenUsage,
     async close() {
       await app.close();
-      await tokenUsage.close();
-      await audit.close();
-      await store.close();
+      await lockbox.close();
     },
   };
 }

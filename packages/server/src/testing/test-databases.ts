@@ -3,15 +3,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import type { KyselyStore } from "../kysely-store.js";
-import { openPostgresStore } from "../postgres.js";
-import { openSqliteStore } from "../sqlite.js";
+import type { LockboxDb } from "../db/lockbox-db.js";
+import { openPostgresStore } from "../db/postgres.js";
+import { openSqliteStore } from "../db/sqlite.js";
 
 /** A store made for one test file, with what it needs to clean up after itself. */
 export interface TestDatabase {
   readonly dialect: "sqlite" | "postgres";
   /** Opens a new store on this database (several may be open at once on PostgreSQL). */
-  open(): Promise<KyselyStore>;
+  open(): Promise<LockboxDb>;
   /** For SQLite: the database file; for PostgreSQL: the connection string of the test database. */
   readonly location: string;
   /** Drops the database (PostgreSQL) or removes the folder (SQLite). */

@@ -1,0 +1,116 @@
+import { randomUUID } from "node:crypto";
+import type { Selectable } from "kysely";
+import type { Database } from "../db/database.js";
+import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
+import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
+import type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome, AuditStore } from "./audit-store.js";
+
+/** The `meta` key of the chain head recorded with every append. */
+const AUDIT_HEAD_META_KEY = "audit.head";
+
+/** {@link AuditStore} over Kysely. */
+export class KyselyAuditStore implements AuditStore {
+  constructor(private readonly context: KyselyContext) {}
+
+  async appendAudit(input: AuditEventInput): Promise<AuditEvent> {
+    const { db, driver } = this.context;
+    await driver.lockAudit(db);
+    const last = await db
+      .selectFrom("audit_events")
+      .select(["seq", "hash"])
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const unhashed = {
+      seq: last ? Number(last.seq) + 1 : 1,
+      id: randomUUID(),
+      at: input.at ?? now(),
+      actor: input.actor,
+      action: input.action,
+      target: input.target,
+      environment: input.environment ?? null,
+      orgId: input.orgId ?? null,
+      siteId: input.siteId ?? null,
+      outcome: input.outcome,
+      requestId: input.requestId ?? null,
+      prevHash: last?.hash ?? GENESIS_HASH,
+    };
+    const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
+    await db
+      .insertInto("audit_events")
+      .values({
+        seq: event.seq,
+        id: event.id,
+        at: event.at,
+        actor: event.actor,
+        action: event.action,
+        target: event.target,
+        environment: event.environment,
+        org_id: event.orgId,
+        site_id: event.siteId,
+        outcome: event.outcome,
+        request_id: event.requestId,
+        prev_hash: event.prevHash,
+        hash: event.hash,
+      })
+      .execute();
+    const head = `${event.seq}:${event.hash}`;
+    await db
+      .insertInto("meta")
+      .values({ key: AUDIT_HEAD_META_KEY, value: head })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: head }))
+      .execute();
+    return event;
+  }
+
+  async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
+    let q = this.context.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .orderBy("seq", "desc")
+      .limit(limitOf(filter));
+    if (filter.orgId !== undefined) q = q.where("org_id", "=", filter.orgId);
+    if (filter.siteId !== undefined) q = q.where("site_id", "=", filter.siteId);
+    if (filter.since !== undefined) q = q.where("at", ">=", filter.since);
+    if (filter.beforeSeq !== undefined) q = q.where("seq", "<", filter.beforeSeq);
+    return (await q.execute()).map(toAudit);
+  }
+
+  async readAuditChain(afterSeq: number, limit: number): Promise<AuditEvent[]> {
+    const rows = await this.context.db
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("seq", ">", afterSeq)
+      .orderBy("seq")
+      .limit(limit)
+      .execute();
+    return rows.map(toAudit);
+  }
+
+  async readAuditHead(): Promise<string | undefined> {
+    const row = await this.context.db
+      .selectFrom("meta")
+      .select("value")
+      .where("key", "=", AUDIT_HEAD_META_KEY)
+      .executeTakeFirst();
+    return row?.value;
+  }
+}
+
+function toAudit(r: Selectable<Database["audit_events"]>): AuditEvent {
+  return {
+    seq: Number(r.seq),
+    id: r.id,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    environment: r.environment,
+    orgId: r.org_id,
+    siteId: r.site_id,
+    outcome: r.outcome as AuditOutcome,
+    requestId: r.request_id,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}

@@ -1,0 +1,64 @@
+import { dirname, join, resolve } from "node:path";
+import { LockboxError } from "@lockbox/core";
+import type { LockboxDb } from "./db/lockbox-db.js";
+import { openPostgresStore } from "./db/postgres.js";
+import { openSqliteStore } from "./db/sqlite.js";
+
+/**
+ * Lockbox's configuration rules, in one place: the defaults of `server:start`'s flags, which
+ * database a string names, and where embedded mode keeps its master key. The CLI passes flags
+ * through unset; the defaults are applied here.
+ */
+
+/** The default embedded database (SPEC §6). */
+export const DEFAULT_DB = "./data/lockbox.db";
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8200;
+/** SPEC §5's default: 10 requests/s per token with a burst of 20. */
+export const DEFAULT_RATE_LIMIT = "10/20";
+
+/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
+export function isPostgresUrl(db: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(db);
+}
+
+/** The database to use: `--db`, else `LOCKBOX_DB`, else {@link DEFAULT_DB}. */
+export function databaseOf(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
+  return flag ?? env.LOCKBOX_DB ?? DEFAULT_DB;
+}
+
+/**
+ * Embedded mode's master key file: `master.key` beside the SQLite database (created on the first
+ * start). PostgreSQL deployments have none: their key comes from the environment or a flag.
+ */
+export function defaultMasterKeyFile(db: string): string | undefined {
+  return isPostgresUrl(db) ? undefined : join(dirname(resolve(db)), "master.key");
+}
+
+/** Opens (and migrates) the database `db` names: a SQLite file (claimed for this process when `exclusive`), or PostgreSQL. */
+export function openDb(db: string, options: { exclusive: boolean }): Promise<LockboxDb> {
+  return isPostgresUrl(db)
+    ? openPostgresStore({ url: db })
+    : openSqliteStore({ path: db, exclusive: options.exclusive });
+}
+
+/** Parses `--rate-limit=RPS/BURST` (`0` disables): undefined when disabled. */
+export function parseRateLimit(text: string): { ratePerSecond: number; burst: number } | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "0") return undefined;
+  const match = /^(\d+(?:\.\d+)?)(?:\/(\d+))?$/.exec(trimmed);
+  const rate = Number(match?.[1]);
+  if (!match || !(rate > 0)) {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Invalid rate limit '${text}': use RPS/BURST, for example 10/20, or 0 to disable.`,
+    );
+  }
+  return {
+    ratePerSecond: rate,
+    burst: match[2] !== undefined ? Number(match[2]) : Math.max(1, Math.ceil(rate * 2)),
+  };
+}

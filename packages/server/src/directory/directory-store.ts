@@ -1,0 +1,168 @@
+import type { PageRequest } from "../db/ports.js";
+import type { WrappedDataKey } from "../keys/data-key-store.js";
+
+/**
+ * The directory's storage ports (SPEC §1): users, organizations and their members, sites with their
+ * owners, supporting organizations and teams, and environments. The conventions of `db/ports.ts`
+ * apply. Implemented over Kysely in `kysely-user-org-store.ts` and `kysely-site-store.ts`.
+ */
+
+export interface UserStore {
+  insertUser(user: NewUser): Promise<UserRow>;
+  findUserById(id: string): Promise<UserRow | undefined>;
+  /** Looks a user up by email, compared in lower case. */
+  findUserByEmail(email: string): Promise<UserRow | undefined>;
+  /** Users in email order. */
+  listUsers(page: PageRequest): Promise<UserRow[]>;
+  /** The first platform admin created, if any. */
+  findFirstAdmin(): Promise<UserRow | undefined>;
+}
+
+export interface OrgStore {
+  /** Creates an org with its wrapped data key. */
+  insertOrg(org: NewOrg): Promise<OrgRow>;
+  findOrgById(id: string): Promise<OrgRow | undefined>;
+  findOrgByName(name: string): Promise<OrgRow | undefined>;
+  /**
+   * Orgs in name order, each with the role in it of `roleOf` (null when that user is not a member,
+   * or no `roleOf` was given); with `memberUserId`, only orgs that user is a member of.
+   */
+  listOrgs(filter: { memberUserId?: string; roleOf?: string } & PageRequest): Promise<OrgListRow[]>;
+  /** Number of sites the org owns (as primary org). */
+  countSitesOwnedByOrg(orgId: string): Promise<number>;
+  /**
+   * Deletes an org with its secrets, memberships and supporting links. Throws CONFLICT if it still
+   * owns a site (the foreign key settles a concurrent transfer). Returns false when absent.
+   */
+  deleteOrg(orgId: string): Promise<boolean>;
+  /** Adds a member or changes their role. */
+  upsertMembership(orgId: string, userId: string, role: OrgRole): Promise<MembershipRow>;
+  findMembership(orgId: string, userId: string): Promise<MembershipRow | undefined>;
+  /** Returns false when the user was not a member. */
+  deleteMembership(orgId: string, userId: string): Promise<boolean>;
+  /** Members of an org with their emails, in email order. */
+  listMemberships(orgId: string): Promise<MemberRow[]>;
+}
+
+export interface SiteStore {
+  /** Creates a site with its wrapped data key and its `dev`, `test`, `live` environments. */
+  insertSite(site: NewSite): Promise<SiteRow>;
+  findSiteById(id: string): Promise<SiteRow | undefined>;
+  findSiteByName(name: string): Promise<SiteRow | undefined>;
+  /**
+   * Sites in name order. With `visibleToUserId`, only sites that user can see: owned personally,
+   * on its team, or owned or supported by an org the user belongs to. With `orgId`, sites that org
+   * owns or supports.
+   */
+  listSites(filter: { visibleToUserId?: string; orgId?: string } & PageRequest): Promise<SiteRow[]>;
+  /**
+   * What SPEC §5's role table needs to know about `userId` and one site, in one query: the user's
+   * role in the owner org, whether the user belongs to a supporting org, and whether the user is on
+   * the site's team.
+   */
+  siteRelation(siteId: string, userId: string): Promise<SiteRelation>;
+  /**
+   * Moves a site to a new owner (exactly one of the two ids). If the new owner org supported the
+   * site, it stops supporting it. Returns false when the site is absent.
+   */
+  updateSiteOwner(siteId: string, owner: SiteOwner): Promise<boolean>;
+  /** Deletes a site with its environments, secrets, tokens, links and data key. */
+  deleteSite(siteId: string): Promise<boolean>;
+  /** Adds a supporting org; a no-op when already supporting. */
+  addSupportingOrg(siteId: string, orgId: string): Promise<void>;
+  removeSupportingOrg(siteId: string, orgId: string): Promise<boolean>;
+  listSupportingOrgs(siteId: string): Promise<OrgRow[]>;
+  addTeamMember(siteId: string, userId: string): Promise<void>;
+  removeTeamMember(siteId: string, userId: string): Promise<boolean>;
+  listTeamMembers(siteId: string): Promise<UserRow[]>;
+  isTeamMember(siteId: string, userId: string): Promise<boolean>;
+}
+
+export interface EnvironmentStore {
+  insertEnvironment(siteId: string, name: string): Promise<EnvironmentRow>;
+  findEnvironment(siteId: string, name: string): Promise<EnvironmentRow | undefined>;
+  /** `dev`, `test`, `live` first, then multidevs by name. */
+  listEnvironments(siteId: string): Promise<EnvironmentRow[]>;
+  /**
+   * Deletes a multidev with the site's overrides for it and the tokens bound to it. Org overrides
+   * for that environment name stay. Returns false when absent.
+   */
+  deleteEnvironment(siteId: string, name: string): Promise<boolean>;
+}
+
+export interface NewUser {
+  readonly id: string;
+  readonly email: string;
+  readonly isAdmin: boolean;
+}
+export interface UserRow {
+  readonly id: string;
+  readonly email: string;
+  readonly isAdmin: boolean;
+  readonly createdAt: string;
+}
+
+export interface NewOrg {
+  readonly id: string;
+  readonly name: string;
+  readonly dataKey: WrappedDataKey;
+}
+export interface OrgRow {
+  readonly id: string;
+  readonly name: string;
+  readonly createdAt: string;
+}
+export interface OrgListRow extends OrgRow {
+  readonly role: OrgRole | null;
+}
+
+export type OrgRole = "admin" | "member";
+export interface MembershipRow {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly role: OrgRole;
+  readonly createdAt: string;
+}
+export interface MemberRow extends MembershipRow {
+  readonly email: string;
+}
+
+/** Exactly one of the two is set. */
+export type SiteOwner =
+  | { readonly orgId: string; readonly userId?: undefined }
+  | { readonly userId: string; readonly orgId?: undefined };
+
+export interface NewSite {
+  readonly id: string;
+  readonly name: string;
+  readonly owner: SiteOwner;
+  readonly dataKey: WrappedDataKey;
+}
+export interface SiteRow {
+  readonly id: string;
+  readonly name: string;
+  readonly ownerOrgId: string | null;
+  readonly ownerUserId: string | null;
+  /** The owner org's name or the owning person's email, read with the site. */
+  readonly ownerName: string;
+  readonly createdAt: string;
+}
+
+/** One user's relation to one site, as the role table reads it. */
+export interface SiteRelation {
+  /** The user's role in the site's owner org; null for a personal site or a non-member. */
+  readonly ownerOrgRole: OrgRole | null;
+  /** Whether the user is a member of an org that supports the site. */
+  readonly supportingMember: boolean;
+  /** Whether the user is on the site's team. */
+  readonly onTeam: boolean;
+}
+
+export type EnvironmentKind = "standard" | "multidev";
+export interface EnvironmentRow {
+  readonly id: string;
+  readonly siteId: string;
+  readonly name: string;
+  readonly kind: EnvironmentKind;
+  readonly createdAt: string;
+}

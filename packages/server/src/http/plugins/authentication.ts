@@ -1,0 +1,51 @@
+import { LockboxError } from "@lockbox/core";
+import type { FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+import type { Caller } from "../../directory/caller.js";
+import type { TokenService } from "../../tokens/token-service.js";
+import type { TokenUsageRecorder } from "../../tokens/token-usage.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The person behind the request's user token (management routes, once authenticated). */
+    caller: Caller | undefined;
+  }
+}
+
+/** What authentication needs: who a user token is, and where its use is recorded. */
+export interface AuthenticationOptions {
+  readonly tokens: Pick<TokenService, "authenticateUser">;
+  readonly usage: Pick<TokenUsageRecorder, "record">;
+}
+
+/**
+ * Authenticates every request of the scope it is registered in (the management API) by its user
+ * token, before the handler: `request.caller` is set, or the request fails with 401 (no, malformed,
+ * unknown, revoked or expired token) or 403 (a runtime or build token). Runs after the body is
+ * parsed, so a malformed body is a 400 whoever sends it. Each authenticated request is a use of its
+ * token.
+ */
+export const authentication = fp<AuthenticationOptions>(
+  async (app, { tokens, usage }) => {
+    app.decorateRequest("caller", undefined);
+    app.addHook("preHandler", async (request) => {
+      const caller = await tokens.authenticateUser(bearerToken(request), String(request.id));
+      usage.record(caller.token.id);
+      request.caller = caller;
+    });
+  },
+  { name: "lockbox-authentication" },
+);
+
+/** The bearer token of a request, or UNAUTHENTICATED naming what is missing. */
+export function bearerToken(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) {
+    throw new LockboxError(
+      "UNAUTHENTICATED",
+      "Send a token as 'Authorization: Bearer <token>' (log in with: lockbox auth:login).",
+    );
+  }
+  return match[1];
+}

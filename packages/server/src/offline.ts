@@ -1,0 +1,81 @@
+import { defaultMasterKeyFile, isPostgresUrl } from "./config.js";
+import { readMasterKeyFile } from "./keys/index.js";
+import { rotateMasterKey } from "./keys/key-rotation.js";
+import { createLockbox, openLockbox } from "./lockbox.js";
+import { mintAdminToken } from "./tokens/bootstrap.js";
+
+/**
+ * The commands that work on the server's store directly, on the server's machine, with no server
+ * running (SQLite) or beside running servers (PostgreSQL).
+ */
+
+/** `admin:token`: a new token for the platform admin, when its token is lost. Needs no master key. */
+export async function adminTokenOffline(db: string): Promise<string> {
+  const { db: handle, stores } = await openLockbox(db);
+  try {
+    return await mintAdminToken({ actor: "cli:admin:token" }, stores);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** What `keys:rotate` is given. */
+export interface RotateKeysOptions {
+  readonly db: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The current master key's file, instead of `LOCKBOX_MASTER_KEY` or embedded mode's `master.key`. */
+  readonly masterKeyFile?: string | undefined;
+  readonly newMasterKeyFile: string;
+  readonly batchSize?: number | undefined;
+  readonly onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+/** What `keys:rotate` did, and what the operator does next. */
+export interface RotateKeysResult {
+  readonly rewrapped: number;
+  readonly newKeyId: string;
+  readonly warnings: readonly string[];
+  /** The next step, for where the current key came from (never a key). */
+  readonly next: string;
+}
+
+/** `keys:rotate`: re-wraps every data key under the new master key while servers keep serving. */
+export async function rotateKeysOffline(options: RotateKeysOptions): Promise<RotateKeysResult> {
+  const next = readMasterKeyFile(options.newMasterKeyFile);
+  const lockbox = await createLockbox({
+    db: options.db,
+    env: options.env,
+    masterKeyFile: options.masterKeyFile,
+    newMasterKey: next.key,
+  });
+  try {
+    const { rewrapped } = await rotateMasterKey(
+      { actor: "cli:keys:rotate" },
+      lockbox.stores,
+      lockbox.keyring,
+      {
+        ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+      },
+    );
+    return {
+      rewrapped,
+      newKeyId: lockbox.keyring.currentKeyId,
+      warnings: [...lockbox.warnings, ...next.warnings],
+      next: nextStep(options, lockbox.keySource),
+    };
+  } finally {
+    await lockbox.close();
+  }
+}
+
+function nextStep(options: RotateKeysOptions, source: "env" | "file" | "created"): string {
+  if (isPostgresUrl(options.db)) {
+    return "Next: restart every server with the new key in LOCKBOX_MASTER_KEY and the old one in LOCKBOX_PREVIOUS_MASTER_KEYS, run keys:rotate again (it re-wraps keys created meanwhile), then drop the old key.";
+  }
+  if (source === "env") {
+    return "Next: stop the server, set LOCKBOX_MASTER_KEY to the new key, and start it again.";
+  }
+  const file = options.masterKeyFile ?? defaultMasterKeyFile(options.db);
+  return `Next: stop the server, replace ${file} with the new key file (or pass --master-key-file), and start it again.`;
+}

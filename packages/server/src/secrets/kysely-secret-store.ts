@@ -1,0 +1,192 @@
+import { canonicalScopes, type OwnerRef, SCOPE_ORDER, type Scope, type SecretType } from "@lockbox/core";
+import type { Kysely, Selectable } from "kysely";
+import type { Database } from "../db/database.js";
+import { KyselyContext, now } from "../db/lockbox-db.js";
+import { KyselySiteStore } from "../directory/kysely-site-store.js";
+import { toOrg } from "../directory/kysely-user-org-store.js";
+import type { NewSecret, SecretRow, SecretStore, SiteSecrets, StoredSecret } from "./secret-store.js";
+
+/** The `env` of a secret's base value in `secret_values`. */
+const BASE_ENV = "";
+
+/** {@link SecretStore} over Kysely. */
+export class KyselySecretStore implements SecretStore {
+  constructor(private readonly context: KyselyContext) {}
+
+  async findSecret(owner: OwnerRef, name: string): Promise<SecretRow | undefined> {
+    const { db } = this.context;
+    const row = await db
+      .selectFrom("secrets")
+      .selectAll()
+      .where(ownerColumn(owner), "=", owner.id)
+      .where("name", "=", name)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const envs = await db
+      .selectFrom("secret_values")
+      .select("env")
+      .where("secret_id", "=", row.id)
+      .where("env", "<>", BASE_ENV)
+      .orderBy("env")
+      .execute();
+    return toSecret(
+      row,
+      envs.map((e) => e.env),
+    );
+  }
+
+  listSecrets(owner: OwnerRef): Promise<StoredSecret[]> {
+    return listSecretsOn(this.context.db, owner);
+  }
+
+  loadSiteSecrets(siteId: string): Promise<SiteSecrets | undefined> {
+    return this.context.consistent(async (conn) => {
+      const site = await new KyselySiteStore(new KyselyContext(conn, this.context.driver, true)).findSiteById(
+        siteId,
+      );
+      if (!site) return undefined;
+      const org =
+        site.ownerOrgId === null
+          ? undefined
+          : await conn
+              .selectFrom("orgs")
+              .select(["id", "name", "created_at"])
+              .where("id", "=", site.ownerOrgId)
+              .executeTakeFirst();
+      const ownerOrg = org && toOrg(org);
+      const siteSecrets = await listSecretsOn(conn, { kind: "site", id: site.id });
+      const orgSecrets = ownerOrg ? await listSecretsOn(conn, { kind: "org", id: ownerOrg.id }) : [];
+      return { site, ownerOrg, siteSecrets, orgSecrets };
+    });
+  }
+
+  async insertSecret(secret: NewSecret): Promise<SecretRow> {
+    const at = now();
+    const row = {
+      id: secret.id,
+      org_id: secret.owner.kind === "org" ? secret.owner.id : null,
+      site_id: secret.owner.kind === "site" ? secret.owner.id : null,
+      name: secret.name,
+      type: secret.type,
+      scopes: storedScopes(secret.scopes),
+      created_at: at,
+      updated_at: at,
+    };
+    await this.context.write(`create secret '${secret.name}'`, () =>
+      this.context.db.insertInto("secrets").values(row).execute(),
+    );
+    return toSecret(row, []);
+  }
+
+  async deleteSecret(secretId: string): Promise<boolean> {
+    const result = await this.context.db.deleteFrom("secrets").where("id", "=", secretId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async putValue(secretId: string, env: string | null, sealed: Buffer): Promise<void> {
+    const at = now();
+    const { db } = this.context;
+    await this.context.write("store the value", async () => {
+      await db
+        .insertInto("secret_values")
+        .values({ secret_id: secretId, env: env ?? BASE_ENV, ciphertext: sealed, updated_at: at })
+        .onConflict((oc) =>
+          oc.columns(["secret_id", "env"]).doUpdateSet({ ciphertext: sealed, updated_at: at }),
+        )
+        .execute();
+      await db.updateTable("secrets").set({ updated_at: at }).where("id", "=", secretId).execute();
+    });
+  }
+
+  async deleteOverride(secretId: string, env: string): Promise<boolean> {
+    if (env === BASE_ENV) return false;
+    const result = await this.context.db
+      .deleteFrom("secret_values")
+      .where("secret_id", "=", secretId)
+      .where("env", "=", env)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+}
+
+async function listSecretsOn(db: Kysely<Database>, owner: OwnerRef): Promise<StoredSecret[]> {
+  // Two index lookups rather than a join: a join's plan depends on table statistics, and a
+  // PostgreSQL without them (a fresh import, autovacuum off) scans every value of every site.
+  const secrets = await db
+    .selectFrom("secrets")
+    .selectAll()
+    .where(ownerColumn(owner), "=", owner.id)
+    .execute();
+  if (secrets.length === 0) return [];
+  const values = await db
+    .selectFrom("secret_values")
+    .select(["secret_id", "env", "ciphertext"])
+    .where(
+      "secret_id",
+      "in",
+      secrets.map((s) => s.id),
+    )
+    .execute();
+  return groupSecrets(secrets, values);
+}
+
+function ownerColumn(owner: OwnerRef): "org_id" | "site_id" {
+  return owner.kind === "org" ? "org_id" : "site_id";
+}
+
+/** Scopes as stored: canonical order, comma-separated without spaces (`web,user`). */
+function storedScopes(scopes: readonly Scope[]): string {
+  return canonicalScopes(scopes).join(",");
+}
+
+function parseStoredScopes(stored: string): Scope[] {
+  const parts = stored.split(",");
+  return SCOPE_ORDER.filter((s) => parts.includes(s));
+}
+
+function toSecret(r: Selectable<Database["secrets"]>, overrideEnvs: string[]): SecretRow {
+  const owner: OwnerRef =
+    r.org_id !== null ? { kind: "org", id: r.org_id } : { kind: "site", id: r.site_id ?? "" };
+  return {
+    id: r.id,
+    owner,
+    name: r.name,
+    type: r.type as SecretType,
+    scopes: parseStoredScopes(r.scopes),
+    overrideEnvs,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function groupSecrets(
+  secrets: Array<Selectable<Database["secrets"]>>,
+  values: Array<{ secret_id: string; env: string; ciphertext: Buffer }>,
+): StoredSecret[] {
+  const byId = new Map(
+    secrets.map((row) => [
+      row.id,
+      { base: undefined as Buffer | undefined, overrides: new Map<string, Buffer>() },
+    ]),
+  );
+  for (const value of values) {
+    const entry = byId.get(value.secret_id);
+    if (!entry) continue;
+    if (value.env === BASE_ENV) entry.base = value.ciphertext;
+    else entry.overrides.set(value.env, value.ciphertext);
+  }
+  const stored: StoredSecret[] = [];
+  for (const row of secrets) {
+    const entry = byId.get(row.id);
+    // A secret and its base value are written in one transaction; without a base, the secret was
+    // deleted between the two reads (outside a snapshot), so it is no longer there.
+    if (!entry?.base) continue;
+    const sortedEnvs = [...entry.overrides.keys()].sort();
+    stored.push({
+      ...toSecret(row, sortedEnvs),
+      base: entry.base,
+      overrides: new Map(sortedEnvs.map((env) => [env, entry.overrides.get(env) as Buffer])),
+    });
+  }
+  return stored.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

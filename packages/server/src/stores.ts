@@ -1,0 +1,63 @@
+import type { AuditStore } from "./audit/audit-store.js";
+import { KyselyAuditStore } from "./audit/kysely-audit-store.js";
+import type { KyselyContext, LockboxDb } from "./db/lockbox-db.js";
+import type { ChangeRecorder, OwnerLocks, Transactional } from "./db/ports.js";
+import type { EnvironmentStore, OrgStore, SiteStore, UserStore } from "./directory/directory-store.js";
+import { KyselyEnvironmentStore, KyselySiteStore } from "./directory/kysely-site-store.js";
+import { KyselyOrgStore, KyselyUserStore } from "./directory/kysely-user-org-store.js";
+import type { DataKeyStore } from "./keys/data-key-store.js";
+import { KyselyDataKeyStore } from "./keys/kysely-data-key-store.js";
+import { KyselySecretStore } from "./secrets/kysely-secret-store.js";
+import type { SecretStore } from "./secrets/secret-store.js";
+import { KyselyTokenStore } from "./tokens/kysely-token-store.js";
+import type { TokenStore } from "./tokens/token-store.js";
+
+/** Every area's store, over one connection (the pool, or one transaction's). */
+export interface Stores {
+  readonly users: UserStore;
+  readonly orgs: OrgStore;
+  readonly sites: SiteStore;
+  readonly environments: EnvironmentStore;
+  readonly secrets: SecretStore;
+  readonly tokens: TokenStore;
+  readonly audit: AuditStore;
+  readonly dataKeys: DataKeyStore;
+}
+
+/** One transaction over every area's tables: a secret write and its audit event commit together. */
+export interface StoresTx extends Stores, OwnerLocks, ChangeRecorder {}
+
+/**
+ * Every area's store and transactions across them. Each service is handed this object but types it
+ * as its own narrow port (the stores it reads, and what its transactions use), so a service can be
+ * tested against a small fake of just that.
+ */
+export interface LockboxStores extends Stores, Transactional<StoresTx> {}
+
+/** The Kysely implementation of every area's port on one database handle. */
+export function kyselyStores(db: LockboxDb): LockboxStores {
+  return {
+    ...storesOn(db.context),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          ...storesOn(tx.context),
+          lockOwner: (owner) => tx.lockOwner(owner),
+          recordChange: (change) => tx.recordChange(change),
+        }),
+      ),
+  };
+}
+
+function storesOn(context: KyselyContext): Stores {
+  return {
+    users: new KyselyUserStore(context),
+    orgs: new KyselyOrgStore(context),
+    sites: new KyselySiteStore(context),
+    environments: new KyselyEnvironmentStore(context),
+    secrets: new KyselySecretStore(context),
+    tokens: new KyselyTokenStore(context),
+    audit: new KyselyAuditStore(context),
+    dataKeys: new KyselyDataKeyStore(context),
+  };
+}

@@ -1,0 +1,62 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { type Caller, callerOf } from "../directory/caller.js";
+import type { UserRow } from "../directory/directory-store.js";
+import { createLockbox, type Lockbox } from "../lockbox.js";
+import type { TokenRow } from "../tokens/token-store.js";
+import type { TestDatabase } from "./test-databases.js";
+
+/** A new random master key, base64, as `LOCKBOX_MASTER_KEY` takes it. */
+export function randomMasterKey(): string {
+  return randomBytes(32).toString("base64");
+}
+
+/**
+ * Lockbox wired by the composition root over a test database, with a random master key (or the
+ * one given, to open the same database again) and delivery audit events written every 20 ms.
+ */
+export function createTestLockbox(
+  database: TestDatabase,
+  options: { masterKey?: string; env?: Record<string, string> } = {},
+): Promise<Lockbox> {
+  return createLockbox({
+    db: database.location,
+    env: { LOCKBOX_MASTER_KEY: options.masterKey ?? randomMasterKey(), ...options.env },
+    auditFlushIntervalMs: 20,
+  });
+}
+
+/**
+ * A caller for service tests: a new user stored in `lockbox` (the platform admin with `admin`),
+ * acting through a user token that is not stored (services read only its id and kind).
+ */
+export async function testCaller(
+  lockbox: Pick<Lockbox, "stores">,
+  options: { email?: string; admin?: boolean } = {},
+): Promise<Caller> {
+  const user = await lockbox.stores.users.insertUser({
+    id: randomUUID(),
+    email: options.email ?? `${randomUUID().slice(0, 8)}@example.com`,
+    isAdmin: options.admin ?? false,
+  });
+  return callerOf(user, testToken(user), "req-test");
+}
+
+/** A user token row for `user`, as a caller carries it (not stored). */
+export function testToken(user: UserRow): TokenRow {
+  return {
+    id: randomUUID(),
+    kind: "user",
+    hash: "",
+    userId: user.id,
+    userEmail: user.email,
+    siteId: null,
+    siteName: null,
+    environmentId: null,
+    environmentName: null,
+    createdBy: null,
+    createdAt: new Date().toISOString(),
+    expiresAt: null,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+}
