@@ -6,10 +6,13 @@
  */
 export { sql } from "kysely";
 export type { Database } from "../packages/server/src/db/database.js";
-export type { KyselyStore } from "../packages/server/src/db/kysely-store.js";
+export type { LockboxDb } from "../packages/server/src/db/lockbox-db.js";
 export { openPostgresStore } from "../packages/server/src/db/postgres.js";
 export { openSqliteStore } from "../packages/server/src/db/sqlite.js";
 export { Keyring } from "../packages/server/src/keys/index.js";
 export { Vault } from "../packages/server/src/keys/vault.js";
+export { createLockbox, type Lockbox, type LockboxConfig } from "../packages/server/src/lockbox.js";
+export { SecretReader } from "../packages/server/src/secrets/secret-views.js";
 export { SecretsService } from "../packages/server/src/secrets/secrets-service.js";
 export { startServer } from "../packages/server/src/server.js";
+export { kyselyStores, type LockboxStores } from "../packages/server/src/stores.js";

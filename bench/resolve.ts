@@ -6,8 +6,9 @@
  * values of 100 bytes sealed by the real vault, bound to their rows):
  *   small: 1 org × 100 sites                    (1,000 secrets)
  *   large: 100 orgs × 100 sites = 10,000 sites  (100,000 secrets)
- * then times `SecretsService.resolveForDelivery(site, "live", "web")` on random sites of each, in
- * interleaved rounds, and prints the median, p90 and p99 and the ratio large/small of the medians.
+ * then times `SecretsService.resolveForDelivery(site, "live", "web")` (Lockbox as `createLockbox()`
+ * wires it, one instance per store) on random sites of each, in interleaved rounds, and prints the
+ * median, p90 and p99 and the ratio large/small of the medians.
  * Resolution reads only the site's and its owner org's rows through indexes, so the ratio should
  * stay near 1; a scan makes it grow toward 100. Every call's result is checked against the
  * expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run one at a time:
@@ -32,9 +33,9 @@ import { parseArgs } from "node:util";
 import type { Insertable } from "kysely";
 import pg from "pg";
 import { tsImport } from "tsx/esm/api";
-import type { Database, KyselyStore } from "./lockbox-sources.js";
+import type { Database, Lockbox } from "./lockbox-sources.js";
 
-type Lockbox = typeof import("./lockbox-sources.js");
+type Sources = typeof import("./lockbox-sources.js");
 type Owner = { readonly kind: "org" | "site"; readonly id: string };
 
 const SITES_PER_ORG = 100; // the small store is one such org
@@ -101,30 +102,32 @@ function expectedResolution(): ReadonlyMap<string, string> {
 
 interface Filled {
   readonly label: string;
-  readonly store: KyselyStore;
-  readonly service: InstanceType<Lockbox["SecretsService"]>;
+  readonly lockbox: Lockbox;
   readonly siteIds: readonly string[];
   readonly secrets: number;
   readonly values: number;
   readonly seconds: number;
 }
 
-/** Fills `store` with `orgs` orgs of {@link SITES_PER_ORG} sites each, one org per pair of transactions. */
-async function fill(lockbox: Lockbox, label: string, store: KyselyStore, orgs: number): Promise<Filled> {
+/**
+ * Fills `lockbox`'s store with `orgs` orgs of {@link SITES_PER_ORG} sites each, one org per pair of
+ * transactions, sealing with its own vault (which thereby holds the data keys, as a warm server would).
+ */
+async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: number): Promise<Filled> {
   const started = performance.now();
-  const vault = new lockbox.Vault(lockbox.Keyring.fromKeys(randomBytes(32)), store);
+  const { db, stores, vault } = lockbox;
   const siteIds: string[] = [];
   let secretCount = 0;
   let valueCount = 0;
   for (let o = 0; o < orgs; o++) {
     const orgId = randomUUID();
     const sites = Array.from({ length: SITES_PER_ORG }, () => randomUUID());
-    await store.transaction(async (tx) => {
+    await stores.transaction(async (tx) => {
       const dataKey = vault.newDataKey({ kind: "org", id: orgId });
-      await tx.insertOrg({ id: orgId, name: `org-${o}`, dataKey });
+      await tx.orgs.insertOrg({ id: orgId, name: `org-${o}`, dataKey });
       for (const [s, id] of sites.entries()) {
         const siteKey = vault.newDataKey({ kind: "site", id });
-        await tx.insertSite({ id, name: `site-${o}-${s}`, owner: { orgId }, dataKey: siteKey });
+        await tx.sites.insertSite({ id, name: `site-${o}-${s}`, owner: { orgId }, dataKey: siteKey });
       }
     });
 
@@ -159,7 +162,7 @@ async function fill(lockbox: Lockbox, label: string, store: KyselyStore, orgs: n
         }
       }
     }
-    await store.kysely.transaction().execute(async (trx) => {
+    await db.kysely.transaction().execute(async (trx) => {
       for (let i = 0; i < secrets.length; i += INSERT_CHUNK_ROWS) {
         await trx
           .insertInto("secrets")
@@ -178,11 +181,10 @@ async function fill(lockbox: Lockbox, label: string, store: KyselyStore, orgs: n
     valueCount += values.length;
   }
   // Steady state: planner statistics, as autovacuum or `PRAGMA optimize` would give them (see the header).
-  await lockbox.sql`ANALYZE`.execute(store.kysely);
+  await sources.sql`ANALYZE`.execute(db.kysely);
   return {
     label,
-    store,
-    service: new lockbox.SecretsService(store, vault),
+    lockbox,
     siteIds,
     secrets: secretCount,
     values: valueCount,
@@ -196,7 +198,7 @@ async function timeResolutions(target: Filled, calls: number, expected: Readonly
   for (let i = 0; i < calls; i++) {
     const siteId = target.siteIds[Math.floor(Math.random() * target.siteIds.length)] ?? "";
     const start = process.hrtime.bigint();
-    const resolved = await target.service.resolveForDelivery(siteId, ENV, SCOPE);
+    const resolved = await target.lockbox.secrets.resolveForDelivery(siteId, ENV, SCOPE);
     micros.push(Number(process.hrtime.bigint() - start) / 1000);
     if (resolved?.length !== expected.size) {
       throw new Error(
@@ -225,23 +227,31 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
 }
 
+/** Lockbox wired by its composition root over the database at `location`, with a new master key. */
+function open(sources: Sources, location: string): Promise<Lockbox> {
+  return sources.createLockbox({
+    db: location,
+    env: { LOCKBOX_MASTER_KEY: randomBytes(32).toString("base64") },
+  });
+}
+
 async function runBackend(
-  lockbox: Lockbox,
+  sources: Sources,
   backend: string,
-  open: (label: "small" | "large") => Promise<KyselyStore>,
+  locate: (label: "small" | "large") => Promise<string>,
   options: { orgs: number; rounds: number; calls: number },
 ): Promise<void> {
   console.log(`\n${backend}`);
-  const stores: KyselyStore[] = [];
+  const opened: Lockbox[] = [];
   try {
     const filled: Filled[] = [];
     for (const [label, orgs] of [
       ["small", 1],
       ["large", options.orgs],
     ] as const) {
-      const store = await open(label);
-      stores.push(store);
-      const f = await fill(lockbox, label, store, orgs);
+      const lockbox = await open(sources, await locate(label));
+      opened.push(lockbox);
+      const f = await fill(sources, label, lockbox, orgs);
       filled.push(f);
       console.log(
         `  filled ${label}: ${fmt(orgs)} ${orgs === 1 ? "org" : "orgs"}, ${fmt(f.siteIds.length)} sites, ${fmt(f.secrets)} secrets, ` +
@@ -286,7 +296,7 @@ async function runBackend(
           : "GROWS with the number of other sites: look for a scan or a missing index";
     console.log(`  ratio large/small of medians: ${ratio.toFixed(2)} (${verdict})`);
   } finally {
-    for (const store of stores) await store.close();
+    for (const lockbox of opened) await lockbox.close();
   }
 }
 
@@ -335,10 +345,10 @@ async function main(): Promise<void> {
 
   // The server sources import `@lockbox/core`, which the package exports as its built dist/;
   // tsconfig.test.json maps it to packages/core/src, as the tests do.
-  const lockbox = (await tsImport("./lockbox-sources.ts", {
+  const sources = (await tsImport("./lockbox-sources.ts", {
     parentURL: import.meta.url,
     tsconfig: fileURLToPath(new URL("../tsconfig.test.json", import.meta.url)),
-  })) as Lockbox;
+  })) as Sources;
 
   console.log(
     `resolveForDelivery(site, '${ENV}', '${SCOPE}'): every site has ${SITE_SECRETS.length} secrets, ` +
@@ -347,12 +357,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), "lockbox-bench-"));
   try {
-    await runBackend(
-      lockbox,
-      "SQLite",
-      (label) => lockbox.openSqliteStore({ path: join(dir, `${label}.db`) }),
-      options,
-    );
+    await runBackend(sources, "SQLite", async (label) => join(dir, `${label}.db`), options);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -363,7 +368,7 @@ async function main(): Promise<void> {
     const created: string[] = [];
     try {
       await runBackend(
-        lockbox,
+        sources,
         "PostgreSQL",
         async (label) => {
           const name = `${prefix}_${label}`;
@@ -371,7 +376,7 @@ async function main(): Promise<void> {
           created.push(name);
           const url = new URL(adminUrl);
           url.pathname = `/${name}`;
-          return lockbox.openPostgresStore({ url: url.toString() });
+          return url.toString();
         },
         options,
       );

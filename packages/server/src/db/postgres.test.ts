@@ -1,9 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { kyselyStores, type LockboxStores } from "../stores.js";
 import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "../testing/test-databases.js";
-import type { KyselyStore } from "./kysely-store.js";
+import type { LockboxDb } from "./lockbox-db.js";
+import type { StoreChange } from "./ports.js";
 import { type ChangeListener, LISTENER_APPLICATION_NAME, listenForChanges } from "./postgres.js";
-import type { StoreChange } from "./secret-store.js";
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
   const start = Date.now();
@@ -15,14 +16,16 @@ const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
 
 describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL", () => {
   let database: TestDatabase;
-  let writer: KyselyStore;
+  let db: LockboxDb;
+  let writer: LockboxStores;
   let listener: ChangeListener;
   const received: StoreChange[] = [];
   const events: string[] = [];
 
   beforeAll(async () => {
     database = await postgresTestDatabase();
-    writer = await database.open();
+    db = await database.open();
+    writer = kyselyStores(db);
     listener = listenForChanges(database.location, {
       onChange: (change) => received.push(change),
       onLost: () => events.push("lost"),
@@ -32,7 +35,7 @@ describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL"
   });
   afterAll(async () => {
     await listener?.close();
-    await writer?.close();
+    await db?.close();
     await database?.drop();
   });
 

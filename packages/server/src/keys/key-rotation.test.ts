@@ -1,72 +1,101 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { KyselyStore } from "../db/kysely-store.js";
 import { SYSTEM_CONTEXT } from "../directory/caller.js";
-import { SecretsService } from "../secrets/secrets-service.js";
+import type { SiteRow } from "../directory/directory-store.js";
+import { createLockbox, type Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
+import { createTestLockbox, randomMasterKey, testCaller } from "../testing/test-lockbox.js";
 import { Keyring } from "./index.js";
 import { rotateMasterKey } from "./key-rotation.js";
-import { checkMasterKey, Vault } from "./vault.js";
+import { checkMasterKey } from "./vault.js";
 
 describe.each(await contractDatabases())("master key rotation ($name)", ({ create }) => {
   let database: TestDatabase;
-  let store: KyselyStore;
+  const open: Lockbox[] = [];
   beforeEach(async () => {
     database = await create();
-    store = await database.open();
   });
   afterEach(async () => {
-    await store.close();
+    for (const lockbox of open.splice(0)) await lockbox.close();
     await database.drop();
   });
 
+  /** Lockbox on the test database, closed after the test if the test did not. */
+  const track = async (opening: Promise<Lockbox>): Promise<Lockbox> => {
+    const lockbox = await opening;
+    open.push(lockbox);
+    return lockbox;
+  };
+  const close = async (lockbox: Lockbox) => {
+    open.splice(open.indexOf(lockbox), 1);
+    await lockbox.close();
+  };
+
   it("re-wraps every data key so values open with the new key alone, and start-up then refuses the old one", async () => {
-    const oldKey = randomBytes(32);
-    const newKey = randomBytes(32);
-    const before = Keyring.fromKeys(oldKey);
-    await checkMasterKey(store, before);
-    const vault = new Vault(before, store);
-    const secrets = new SecretsService(store, vault);
-    const sites = [];
+    const oldKey = randomMasterKey();
+    const newKey = randomMasterKey();
+    const keyOf = (base64: string) => Buffer.from(base64, "base64");
+
+    // First start under the old key: records its check value, then 25 sites with a value each.
+    const before = await track(createTestLockbox(database, { masterKey: oldKey }));
+    const admin = await testCaller(before, { admin: true });
+    const sites: SiteRow[] = [];
     for (let i = 0; i < 25; i++) {
       const id = randomUUID();
-      const site = await store.insertSite({
+      const owner = await before.stores.users.insertUser({
+        id: randomUUID(),
+        email: `u${i}@example.com`,
+        isAdmin: false,
+      });
+      const site = await before.stores.sites.insertSite({
         id,
         name: `site-${i}`,
-        owner: {
-          userId: (await store.insertUser({ id: randomUUID(), email: `u${i}@example.com`, isAdmin: false }))
-            .id,
-        },
-        dataKey: vault.newDataKey({ kind: "site", id }),
+        owner: { userId: owner.id },
+        dataKey: before.vault.newDataKey({ kind: "site", id }),
       });
-      await secrets.setSiteSecret(SYSTEM_CONTEXT, site, { name: "V", value: `value-${i}`, scopes: ["web"] });
+      await before.secrets.setSiteSecret(admin, site.id, { name: "V", value: `value-${i}`, scopes: ["web"] });
       sites.push(site);
     }
+    await close(before);
 
+    // During the rotation the keyring holds the new key and the old one as previous.
+    const during = await track(
+      createLockbox({
+        db: database.location,
+        env: { LOCKBOX_MASTER_KEY: newKey, LOCKBOX_PREVIOUS_MASTER_KEYS: oldKey },
+      }),
+    );
+    await checkMasterKey(during.stores.dataKeys, during.keyring);
     const progress: Array<[number, number]> = [];
-    const during = Keyring.fromKeys(newKey, [oldKey]);
-    await checkMasterKey(store, during);
-    const result = await rotateMasterKey(SYSTEM_CONTEXT, store, during, {
+    const result = await rotateMasterKey(SYSTEM_CONTEXT, during.stores, during.keyring, {
       batchSize: 10,
       onProgress: (done, total) => progress.push([done, total]),
     });
     expect(result.rewrapped).toBe(25);
     expect(progress.at(-1)).toEqual([25, 25]);
+    await close(during);
 
-    const after = Keyring.fromKeys(newKey);
-    await checkMasterKey(store, after);
-    const fresh = new SecretsService(store, new Vault(after, store));
+    // After it, the new key alone opens every value (a new lockbox: no data key is cached).
+    const after = await track(createTestLockbox(database, { masterKey: newKey }));
+    await checkMasterKey(after.stores.dataKeys, Keyring.fromKeys(keyOf(newKey)));
     for (const [i, site] of sites.entries()) {
-      expect(await fresh.resolveForDelivery(site.id, "dev", "web")).toMatchObject([
+      expect(await after.secrets.resolveForDelivery(site.id, "dev", "web")).toMatchObject([
         { name: "V", value: `value-${i}` },
       ]);
     }
-    await expect(checkMasterKey(store, Keyring.fromKeys(oldKey))).rejects.toThrow(
+    await expect(checkMasterKey(after.stores.dataKeys, Keyring.fromKeys(keyOf(oldKey)))).rejects.toThrow(
       /master key does not match/i,
     );
-    await expect(checkMasterKey(store, Keyring.fromKeys(randomBytes(32)))).rejects.toThrow(
+    await expect(checkMasterKey(after.stores.dataKeys, Keyring.fromKeys(randomBytes(32)))).rejects.toThrow(
       /master key does not match/i,
     );
-    expect((await store.listAudit({ limit: 1 }))[0]?.action).toBe("keys.rotate");
+    expect((await after.stores.audit.listAudit({ limit: 1 }))[0]).toMatchObject({
+      action: "keys.rotate",
+      actor: "system",
+    });
+    await close(after);
+    await expect(createTestLockbox(database, { masterKey: oldKey })).rejects.toThrow(
+      /master key does not match/i,
+    );
   });
 });

@@ -1,15 +1,14 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { KyselyStore } from "../db/kysely-store.js";
-import type { AuditEvent, SiteRow, UserRow } from "../db/secret-store.js";
-import type { RequestContext } from "../directory/caller.js";
-import { DirectoryService } from "../directory/directory-service.js";
-import { Keyring } from "../keys/index.js";
-import { Vault } from "../keys/vault.js";
+import type { AuditEvent } from "../audit/audit-store.js";
+import type { Caller } from "../directory/caller.js";
+import type { SiteRow, UserRow } from "../directory/directory-store.js";
+import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { hashToken, parseTokenKind, TOKEN_PREFIXES, TokenService } from "./token-service.js";
+import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { hashToken, parseTokenKind, TOKEN_PREFIXES } from "./token-format.js";
+import { TokenService } from "./token-service.js";
 
-const ctx: RequestContext = { actor: "user:2f0c4c4e-8c1f-4a8e-9a55-0d1f3b8f5a10", requestId: "req-tok" };
 const TOKEN_FORMAT = /^lb[xrb]_[A-Za-z0-9_-]{43}$/;
 const UNAUTHENTICATED = { code: "UNAUTHENTICATED", message: "The token is invalid, expired or revoked." };
 
@@ -48,34 +47,41 @@ describe("token format", () => {
 
 describe.each(await contractDatabases())("TokenService ($name)", ({ create }) => {
   let database: TestDatabase;
-  let store: KyselyStore;
-  let directory: DirectoryService;
+  let lockbox: Lockbox;
   let tokens: TokenService;
+  /** The platform admin, who may mint and revoke any token. */
+  let admin: Caller;
   let clock: Date;
 
   beforeAll(async () => {
     database = await create();
-    store = await database.open();
-    directory = new DirectoryService(store, new Vault(Keyring.fromKeys(randomBytes(32)), store));
+    lockbox = await createTestLockbox(database);
+    admin = await testCaller(lockbox, { admin: true });
     clock = new Date();
-    tokens = new TokenService(store, { now: () => clock });
+    // The composition root's stores and policy, with a clock the tests move.
+    tokens = new TokenService(lockbox.stores, lockbox.policy, { now: () => clock });
   });
   afterAll(async () => {
-    await store?.close();
+    await lockbox?.close();
     await database?.drop();
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const makeUser = (): Promise<UserRow> => directory.createUser(ctx, `${tag()}@example.com`);
+  const makeUser = (): Promise<UserRow> => lockbox.orgs.createUser(admin, `${tag()}@example.com`);
   const makeSite = async (): Promise<SiteRow> => {
-    const org = await directory.createOrg(ctx, `org-${tag()}`);
-    return directory.createSite(ctx, { name: `site-${tag()}`, owner: { orgId: org.id } });
+    const org = await lockbox.orgs.createOrg(admin, `org-${tag()}`);
+    return lockbox.sites.createSite(admin, { name: `site-${tag()}`, org: org.name });
   };
+  /** A user token for `user`, minted by the platform admin. */
+  const userToken = (user: UserRow, options: { ttlSeconds?: number } = {}) =>
+    tokens.createToken(admin, { kind: "user", user: user.email, ...options });
+  const siteToken = (kind: "runtime" | "build", site: SiteRow, env: string, caller: Caller = admin) =>
+    tokens.createToken(caller, { kind, site: site.name, env });
   /** The audit events `fn` appended. */
   const auditOf = async (fn: () => Promise<unknown>): Promise<AuditEvent[]> => {
-    const [head] = await store.listAudit({ limit: 1 });
+    const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
     await fn();
-    return store.readAuditChain(head?.seq ?? 0, 1000);
+    return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
   };
 
   describe("minting", () => {
@@ -83,10 +89,10 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
       const user = await makeUser();
       const site = await makeSite();
       const minted = [
-        await tokens.createUserToken(ctx, user),
-        await tokens.createUserToken(ctx, user),
-        await tokens.createRuntimeToken(ctx, site, "live"),
-        await tokens.createBuildToken(ctx, site, "dev"),
+        await userToken(user),
+        await userToken(user),
+        await siteToken("runtime", site, "live"),
+        await siteToken("build", site, "dev"),
       ];
       for (const { token, row } of minted) {
         expect(token).toMatch(TOKEN_FORMAT);
@@ -102,12 +108,12 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
       const user = await makeUser();
       const site = await makeSite();
       const minted = [
-        await tokens.createUserToken(ctx, user),
-        await tokens.createRuntimeToken(ctx, site, "test"),
-        await tokens.createBuildToken(ctx, site, "dev"),
+        await userToken(user),
+        await siteToken("runtime", site, "test"),
+        await siteToken("build", site, "dev"),
       ];
       for (const { token, row } of minted) {
-        const stored = await store.kysely
+        const stored = await lockbox.db.kysely
           .selectFrom("tokens")
           .selectAll()
           .where("id", "=", row.id)
@@ -124,42 +130,53 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     it("binds user tokens to their user and site tokens to their environment, with the acting user as creator", async () => {
       const user = await makeUser();
       const site = await makeSite();
-      const { row: userToken } = await tokens.createUserToken(ctx, user);
-      expect(userToken).toMatchObject({
+      const { row: forUser } = await userToken(user);
+      expect(forUser).toMatchObject({
         kind: "user",
         userId: user.id,
+        userEmail: user.email,
         siteId: null,
+        siteName: null,
         environmentId: null,
-        createdBy: "2f0c4c4e-8c1f-4a8e-9a55-0d1f3b8f5a10",
+        createdBy: admin.user.id,
         expiresAt: null,
         revokedAt: null,
       });
-      const { row: runtime } = await tokens.createRuntimeToken({ actor: "system" }, site, "live");
+      const member = await testCaller(lockbox);
+      await lockbox.orgs.addMember(admin, site.ownerName, member.user.email, "member");
+      const { row: runtime } = await siteToken("runtime", site, "live", member);
       expect(runtime).toMatchObject({
         kind: "runtime",
         userId: null,
         siteId: site.id,
+        siteName: site.name,
         environmentName: "live",
-        createdBy: null,
+        createdBy: member.user.id,
+      });
+      // Without `user`, a user token is the caller's own.
+      expect((await tokens.createToken(member, { kind: "user" })).row).toMatchObject({
+        kind: "user",
+        userId: member.user.id,
+        createdBy: member.user.id,
       });
     });
 
     it("a build token is refused for test and live with the exact message", async () => {
       const site = await makeSite();
       for (const env of ["test", "live"]) {
-        await expect(tokens.createBuildToken(ctx, site, env)).rejects.toMatchObject({
+        await expect(siteToken("build", site, env)).rejects.toMatchObject({
           code: "VALIDATION_FAILED",
           message: `Integrated Composer builds run only in dev or a multidev environment, never in '${env}'.`,
         });
       }
-      expect(await tokens.list({ siteId: site.id })).toEqual([]);
+      expect(await tokens.list(admin, { site: site.name })).toEqual([]);
     });
 
     it("a build token can be minted for dev and for a multidev", async () => {
       const site = await makeSite();
-      await directory.createMultidev(ctx, site, "feature");
-      expect((await tokens.createBuildToken(ctx, site, "dev")).row.environmentName).toBe("dev");
-      expect((await tokens.createBuildToken(ctx, site, "feature")).row.environmentName).toBe("feature");
+      await lockbox.sites.createMultidev(admin, site.name, "feature");
+      expect((await siteToken("build", site, "dev")).row.environmentName).toBe("dev");
+      expect((await siteToken("build", site, "feature")).row.environmentName).toBe("feature");
     });
 
     it("a site token for an environment the site does not have is ENVIRONMENT_NOT_FOUND", async () => {
@@ -168,25 +185,25 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
         code: "ENVIRONMENT_NOT_FOUND",
         message: `Environment 'feature' does not exist on site '${site.name}'.`,
       };
-      await expect(tokens.createBuildToken(ctx, site, "feature")).rejects.toMatchObject(expected);
-      await expect(tokens.createRuntimeToken(ctx, site, "feature")).rejects.toMatchObject(expected);
+      await expect(siteToken("build", site, "feature")).rejects.toMatchObject(expected);
+      await expect(siteToken("runtime", site, "feature")).rejects.toMatchObject(expected);
     });
 
     it("a site token for a deleted site is SITE_NOT_FOUND", async () => {
       const site = await makeSite();
-      await directory.deleteSite(ctx, site);
-      await expect(tokens.createRuntimeToken(ctx, site, "dev")).rejects.toMatchObject({
+      await lockbox.sites.deleteSite(admin, site.name);
+      await expect(siteToken("runtime", site, "dev")).rejects.toMatchObject({
         code: "SITE_NOT_FOUND",
       });
+      await expect(
+        tokens.createToken(admin, { kind: "runtime", site: site.id, env: "dev" }),
+      ).rejects.toMatchObject({ code: "SITE_NOT_FOUND" });
     });
 
     it("ttlSeconds must be a whole number of seconds greater than 0", async () => {
       const user = await makeUser();
       for (const ttlSeconds of [0, -5, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e12]) {
-        await expect(
-          tokens.createUserToken(ctx, user, { ttlSeconds }),
-          String(ttlSeconds),
-        ).rejects.toMatchObject({
+        await expect(userToken(user, { ttlSeconds }), String(ttlSeconds)).rejects.toMatchObject({
           code: "VALIDATION_FAILED",
         });
       }
@@ -197,14 +214,14 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
       const site = await makeSite();
       let plaintexts: string[] = [];
       const events = await auditOf(async () => {
-        const a = await tokens.createUserToken(ctx, user);
-        const b = await tokens.createRuntimeToken(ctx, site, "live");
+        const a = await userToken(user);
+        const b = await siteToken("runtime", site, "live");
         plaintexts = [a.token, b.token];
       });
       expect(events.map((e) => e.action)).toEqual(["token.create", "token.create"]);
       expect(events[0]).toMatchObject({
-        actor: ctx.actor,
-        requestId: "req-tok",
+        actor: `user:${admin.user.id}`,
+        requestId: "req-test",
         siteId: null,
         environment: null,
       });
@@ -225,10 +242,10 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     it("returns the row of a valid token, with its binding", async () => {
       const user = await makeUser();
       const site = await makeSite();
-      const userToken = await tokens.createUserToken(ctx, user);
-      const runtime = await tokens.createRuntimeToken(ctx, site, "live");
-      expect((await tokens.authenticate(userToken.token)).token).toEqual(userToken.row);
-      expect((await tokens.authenticate(runtime.token)).token).toMatchObject({
+      const forUser = await userToken(user);
+      const runtime = await siteToken("runtime", site, "live");
+      expect(await tokens.authenticate(forUser.token)).toEqual(forUser.row);
+      expect(await tokens.authenticate(runtime.token)).toMatchObject({
         id: runtime.row.id,
         kind: "runtime",
         siteId: site.id,
@@ -237,8 +254,8 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     });
 
     it("refuses malformed tokens with UNAUTHENTICATED without reading the store", async () => {
-      const { token } = await tokens.createUserToken(ctx, await makeUser());
-      const lookup = vi.spyOn(store, "findTokenByHash");
+      const { token } = await userToken(await makeUser());
+      const lookup = vi.spyOn(lockbox.stores.tokens, "findTokenByHash");
       try {
         for (const garbage of [
           "",
@@ -253,13 +270,16 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
           await expect(tokens.authenticate(garbage), garbage).rejects.toMatchObject(UNAUTHENTICATED);
         }
         expect(lookup).not.toHaveBeenCalled();
+        // The spy does watch the lookup the service makes.
+        await tokens.authenticate(token);
+        expect(lookup).toHaveBeenCalledTimes(1);
       } finally {
         lookup.mockRestore();
       }
     });
 
     it("refuses a well-formed token that was never issued, or one with another kind's prefix", async () => {
-      const { token } = await tokens.createUserToken(ctx, await makeUser());
+      const { token } = await userToken(await makeUser());
       await expect(tokens.authenticate(`lbx_${randomBytes(32).toString("base64url")}`)).rejects.toMatchObject(
         UNAUTHENTICATED,
       );
@@ -268,23 +288,23 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
 
     it("refuses a revoked token; revoking it again succeeds and changes nothing", async () => {
       const site = await makeSite();
-      const { token, row } = await tokens.createBuildToken(ctx, site, "dev");
-      const revoked = await tokens.revoke(ctx, row.id);
+      const { token, row } = await siteToken("build", site, "dev");
+      const revoked = await tokens.revoke(admin, row.id);
       expect(revoked.revokedAt).not.toBeNull();
       await expect(tokens.authenticate(token)).rejects.toMatchObject(UNAUTHENTICATED);
-      expect((await tokens.revoke(ctx, row.id)).revokedAt).toBe(revoked.revokedAt);
+      expect((await tokens.revoke(admin, row.id)).revokedAt).toBe(revoked.revokedAt);
       await expect(tokens.authenticate(token)).rejects.toMatchObject(UNAUTHENTICATED);
     });
 
     it("refuses a token once its lifetime has passed", async () => {
       const user = await makeUser();
-      const { token, row } = await tokens.createUserToken(ctx, user, { ttlSeconds: 60 });
+      const { token, row } = await userToken(user, { ttlSeconds: 60 });
       expect(row.expiresAt).toBe(new Date(clock.getTime() + 60_000).toISOString());
-      expect((await tokens.authenticate(token)).token.id).toBe(row.id);
+      expect((await tokens.authenticate(token)).id).toBe(row.id);
       const start = clock;
       try {
         clock = new Date(start.getTime() + 59_000);
-        expect((await tokens.authenticate(token)).token.id).toBe(row.id);
+        expect((await tokens.authenticate(token)).id).toBe(row.id);
         clock = new Date(start.getTime() + 60_000);
         await expect(tokens.authenticate(token)).rejects.toMatchObject(UNAUTHENTICATED);
       } finally {
@@ -295,8 +315,8 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
 
   it("counts an unreadable expiry in the store as expired, never as no expiry", async () => {
     const user = await makeUser();
-    const { token, row } = await tokens.createUserToken(ctx, user, { ttlSeconds: 60 });
-    await store.kysely
+    const { token, row } = await userToken(user, { ttlSeconds: 60 });
+    await lockbox.db.kysely
       .updateTable("tokens")
       .set({ expires_at: "garbage" })
       .where("id", "=", row.id)
@@ -307,7 +327,7 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
   describe("revoke and list", () => {
     it("revoke of an unknown id is TOKEN_NOT_FOUND", async () => {
       const id = randomUUID();
-      await expect(tokens.revoke(ctx, id)).rejects.toMatchObject({
+      await expect(tokens.revoke(admin, id)).rejects.toMatchObject({
         code: "TOKEN_NOT_FOUND",
         message: `Token '${id}' was not found, or you do not have access to it.`,
       });
@@ -315,13 +335,13 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
 
     it("revoke appends one token.revoke event naming the token and its binding", async () => {
       const site = await makeSite();
-      const { token, row } = await tokens.createRuntimeToken(ctx, site, "test");
-      const events = await auditOf(() => tokens.revoke(ctx, row.id));
+      const { token, row } = await siteToken("runtime", site, "test");
+      const events = await auditOf(() => tokens.revoke(admin, row.id));
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
         action: "token.revoke",
-        actor: ctx.actor,
-        requestId: "req-tok",
+        actor: `user:${admin.user.id}`,
+        requestId: "req-test",
         siteId: site.id,
         orgId: site.ownerOrgId,
         environment: "test",
@@ -333,17 +353,117 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     it("list filters by user and by site, revoked tokens included", async () => {
       const user = await makeUser();
       const site = await makeSite();
-      const a = await tokens.createUserToken(ctx, user);
-      const b = await tokens.createUserToken(ctx, user);
-      const c = await tokens.createRuntimeToken(ctx, site, "dev");
-      const d = await tokens.createBuildToken(ctx, site, "dev");
-      await tokens.revoke(ctx, b.row.id);
+      const a = await userToken(user);
+      const b = await userToken(user);
+      const c = await siteToken("runtime", site, "dev");
+      const d = await siteToken("build", site, "dev");
+      await tokens.revoke(admin, b.row.id);
       const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id).sort();
-      expect(ids(await tokens.list({ userId: user.id }))).toEqual(ids([a.row, b.row]));
-      expect(ids(await tokens.list({ siteId: site.id }))).toEqual(ids([c.row, d.row]));
+      expect(ids(await tokens.list(admin, { user: user.email }))).toEqual(ids([a.row, b.row]));
+      expect(ids(await tokens.list(admin, { site: site.name }))).toEqual(ids([c.row, d.row]));
       expect(
-        (await tokens.list({ userId: user.id })).find((r) => r.id === b.row.id)?.revokedAt,
+        (await tokens.list(admin, { user: user.email })).find((r) => r.id === b.row.id)?.revokedAt,
       ).not.toBeNull();
+    });
+  });
+
+  describe("access", () => {
+    it("createToken refuses another user's token to anyone but the platform admin, whether or not that user exists", async () => {
+      const caller = await testCaller(lockbox);
+      const other = await makeUser();
+      const events = await auditOf(async () => {
+        for (const ref of [other.email, other.id, "nobody@example.com"]) {
+          await expect(tokens.createToken(caller, { kind: "user", user: ref }), ref).rejects.toMatchObject({
+            code: "FORBIDDEN",
+            message: "Only the platform admin can create tokens for other users.",
+          });
+        }
+      });
+      expect(events).toEqual([]);
+      expect(await tokens.list(admin, { user: other.email })).toEqual([]);
+      // Its own token, named, is fine; the platform admin mints anyone's, and learns of a missing user.
+      expect((await tokens.createToken(caller, { kind: "user", user: caller.user.email })).row.userId).toBe(
+        caller.user.id,
+      );
+      expect((await tokens.createToken(admin, { kind: "user", user: other.id })).row.userId).toBe(other.id);
+      await expect(
+        tokens.createToken(admin, { kind: "user", user: "nobody@example.com" }),
+      ).rejects.toMatchObject({ code: "USER_NOT_FOUND" });
+    });
+
+    it("createToken answers SITE_NOT_FOUND, as for a missing site, for a site the caller cannot see", async () => {
+      const site = await makeSite();
+      const stranger = await testCaller(lockbox);
+      const hidden = {
+        code: "SITE_NOT_FOUND",
+        message: `Site '${site.name}' was not found, or you do not have access to it.`,
+      };
+      // Access is decided before the environment's rules: `live` for a build token says nothing either.
+      for (const [kind, env] of [
+        ["runtime", "live"],
+        ["build", "dev"],
+        ["build", "live"],
+        ["runtime", "no-such-env"],
+      ] as const) {
+        await expect(siteToken(kind, site, env, stranger), `${kind} ${env}`).rejects.toMatchObject(hidden);
+      }
+      await expect(
+        tokens.createToken(stranger, { kind: "runtime", site: site.id, env: "live" }),
+      ).rejects.toMatchObject({ code: "SITE_NOT_FOUND" });
+      await expect(
+        siteToken("runtime", { ...site, name: "site-zz" }, "live", stranger),
+      ).rejects.toMatchObject({
+        code: "SITE_NOT_FOUND",
+        message: "Site 'site-zz' was not found, or you do not have access to it.",
+      });
+      expect(await tokens.list(admin, { site: site.name })).toEqual([]);
+      // Once the stranger is on the site's team, it may.
+      await lockbox.sites.addTeamMember(admin, site.name, stranger.user.email);
+      expect((await siteToken("runtime", site, "live", stranger)).row).toMatchObject({
+        siteId: site.id,
+        createdBy: stranger.user.id,
+      });
+    });
+
+    it("revoke answers TOKEN_NOT_FOUND for a token of a site the caller cannot see, and the token keeps working", async () => {
+      const site = await makeSite();
+      const issued = await siteToken("runtime", site, "live");
+      const theirs = await userToken(await makeUser());
+      const stranger = await testCaller(lockbox);
+      const events = await auditOf(async () => {
+        for (const { row } of [issued, theirs]) {
+          await expect(tokens.revoke(stranger, row.id)).rejects.toMatchObject({
+            code: "TOKEN_NOT_FOUND",
+            message: `Token '${row.id}' was not found, or you do not have access to it.`,
+          });
+        }
+      });
+      expect(events).toEqual([]);
+      expect(await tokens.authenticate(issued.token)).toMatchObject({ id: issued.row.id, revokedAt: null });
+      expect(await tokens.authenticate(theirs.token)).toMatchObject({ id: theirs.row.id, revokedAt: null });
+      // Once on the site's team, the site's tokens are the stranger's to revoke (another user's are not).
+      await lockbox.sites.addTeamMember(admin, site.name, stranger.user.email);
+      expect((await tokens.revoke(stranger, issued.row.id)).revokedAt).not.toBeNull();
+      await expect(tokens.authenticate(issued.token)).rejects.toMatchObject(UNAUTHENTICATED);
+      await expect(tokens.revoke(stranger, theirs.row.id)).rejects.toMatchObject({ code: "TOKEN_NOT_FOUND" });
+    });
+
+    it("list shows a person its own tokens, refuses another user's, and hides a site it cannot see", async () => {
+      const caller = await testCaller(lockbox);
+      const own = await tokens.createToken(caller, { kind: "user" });
+      const other = await makeUser();
+      await userToken(other);
+      const site = await makeSite();
+      expect((await tokens.list(caller)).map((r) => r.id)).toEqual([own.row.id]);
+      expect((await tokens.list(caller, { user: caller.user.email })).map((r) => r.id)).toEqual([own.row.id]);
+      await expect(tokens.list(caller, { user: other.email })).rejects.toMatchObject({
+        code: "FORBIDDEN",
+        message: "Only the platform admin can list other users' tokens.",
+      });
+      await expect(tokens.list(caller, { site: site.name })).rejects.toMatchObject({
+        code: "SITE_NOT_FOUND",
+        message: `Site '${site.name}' was not found, or you do not have access to it.`,
+      });
     });
   });
 });

@@ -1,4 +1,4 @@
-import { secretStoreContract } from "../testing/secret-store-contract.js";
 import { contractDatabases } from "../testing/test-databases.js";
+import { secretStoreContract } from "./secret-store.contract.js";
 
 for (const { name, create } of await contractDatabases()) secretStoreContract(name, create);

@@ -1,0 +1,69 @@
+import { randomUUID } from "node:crypto";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { LockboxStores } from "../stores.js";
+import { useContractDatabase } from "../testing/store-fixtures.js";
+import type { TestDatabase } from "../testing/test-databases.js";
+
+/**
+ * The contract of the tokens' port (`TokenStore`) that every implementation must pass, run against
+ * each dialect with `tokenStoreContract(name, createDatabase)`: lookups by hash and id, the names
+ * read with a token, listing, revocation and last use.
+ */
+export function tokenStoreContract(name: string, createDatabase: () => Promise<TestDatabase>): void {
+  describe(`TokenStore contract (${name})`, () => {
+    const database = useContractDatabase(createDatabase);
+    const { newUser, newOrg, newSite, newToken } = database;
+    let stores: LockboxStores;
+    beforeAll(() => {
+      stores = database.stores;
+    });
+
+    it("finds tokens by hash, lists them by site, revokes once and records last use", async () => {
+      const org = await newOrg();
+      const site = await newSite({ orgId: org.id });
+      const dev = await stores.environments.findEnvironment(site.id, "dev");
+      const hash = randomUUID();
+      const token = await newToken({ kind: "runtime", hash, environmentId: dev?.id ?? null });
+      const found = await stores.tokens.findTokenByHash(hash);
+      expect([found?.id, found?.siteId, found?.environmentName]).toEqual([token.id, site.id, "dev"]);
+      expect((await stores.tokens.listTokens({ siteId: site.id })).map((t) => t.id)).toEqual([token.id]);
+      await stores.tokens.touchTokens([{ id: token.id, at: "2026-01-02T00:00:00.000Z" }]);
+      await stores.tokens.touchTokens([{ id: token.id, at: "2026-01-01T00:00:00.000Z" }]);
+      expect((await stores.tokens.findTokenById(token.id))?.lastUsedAt).toBe("2026-01-02T00:00:00.000Z");
+      expect(await stores.tokens.revokeToken(token.id, "2026-01-03T00:00:00.000Z")).toBe(true);
+      expect(await stores.tokens.revokeToken(token.id, "2026-01-04T00:00:00.000Z")).toBe(false);
+      expect((await stores.tokens.findTokenByHash(hash))?.revokedAt).toBe("2026-01-03T00:00:00.000Z");
+    });
+
+    it("reads a token with its user's email and its site's name", async () => {
+      const person = await newUser();
+      const org = await newOrg();
+      const site = await newSite({ orgId: org.id });
+      const live = await stores.environments.findEnvironment(site.id, "live");
+      const user = await newToken({ kind: "user", userId: person.id, createdBy: person.id });
+      const runtime = await newToken({
+        kind: "runtime",
+        environmentId: live?.id ?? null,
+        createdBy: person.id,
+      });
+      const named = (t: {
+        userEmail: string | null;
+        siteName: string | null;
+        environmentName: string | null;
+      }) => [t.userEmail, t.siteName, t.environmentName];
+
+      expect(named(user)).toEqual([person.email, null, null]);
+      expect(named(runtime)).toEqual([null, site.name, "live"]);
+      const byHash = await stores.tokens.findTokenByHash(user.hash);
+      expect(byHash && named(byHash)).toEqual([person.email, null, null]);
+      const byId = await stores.tokens.findTokenById(runtime.id);
+      expect(byId && named(byId)).toEqual([null, site.name, "live"]);
+      expect((await stores.tokens.listTokens({ userId: person.id })).map(named)).toEqual([
+        [person.email, null, null],
+      ]);
+      expect((await stores.tokens.listTokens({ siteId: site.id })).map(named)).toEqual([
+        [null, site.name, "live"],
+      ]);
+    });
+  });
+}
