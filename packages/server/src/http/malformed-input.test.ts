@@ -2,7 +2,6 @@ import { connect } from "node:net";
 import { isWellFormedUnicode } from "@lockbox/core";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LockboxDb } from "../db/lockbox-db.js";
 import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 
@@ -118,7 +117,7 @@ interface Snapshot {
   readonly values: string[];
 }
 
-async function snapshot(store: LockboxDb): Promise<Snapshot> {
+async function snapshot(store: TestApp["db"]): Promise<Snapshot> {
   const counts: Record<string, number> = {};
   const tables = await store.kysely.introspection.getTables();
   for (const table of tables) {

@@ -1,7 +1,7 @@
 import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
-import type { AuditEvent } from "../audit/audit-store.js";
-import type { OrgRow, SiteRow, UserRow } from "../directory/directory-store.js";
-import type { TokenRow } from "../tokens/token-store.js";
+import type { AuditEvent } from "../audit/records.js";
+import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
+import type { TokenRow } from "../tokens/records.js";
 
 export function presentUser(user: UserRow) {
   return { id: user.id, email: user.email, admin: user.isAdmin, createdAt: user.createdAt };

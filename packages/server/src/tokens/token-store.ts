@@ -1,4 +1,5 @@
 import type { PageRequest } from "../db/ports.js";
+import type { NewToken, TokenRow } from "./records.js";
 
 /**
  * The tokens' storage port (SPEC §5): user, runtime and build tokens, stored only by the hash of the
@@ -17,35 +18,4 @@ export interface TokenStore {
   touchTokens(uses: ReadonlyArray<{ id: string; at: string }>): Promise<void>;
 }
 
-export type TokenKind = "user" | "runtime" | "build";
-export interface NewToken {
-  readonly id: string;
-  readonly kind: TokenKind;
-  /** Hex SHA-256 of the whole token string. */
-  readonly hash: string;
-  /** For user tokens: whose. */
-  readonly userId: string | null;
-  /** For runtime and build tokens: the environment they are bound to (its site follows). */
-  readonly environmentId: string | null;
-  /** The user who minted it (null for the bootstrap admin token). */
-  readonly createdBy: string | null;
-  readonly expiresAt: string | null;
-}
-export interface TokenRow {
-  readonly id: string;
-  readonly kind: TokenKind;
-  readonly hash: string;
-  readonly userId: string | null;
-  /** The email of `userId`, read with the token. */
-  readonly userEmail: string | null;
-  readonly siteId: string | null;
-  /** The name of `siteId`, read with the token. */
-  readonly siteName: string | null;
-  readonly environmentId: string | null;
-  readonly environmentName: string | null;
-  readonly createdBy: string | null;
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
-  readonly lastUsedAt: string | null;
-  readonly revokedAt: string | null;
-}
+export type { NewToken, TokenKind, TokenRow } from "./records.js";
