@@ -7,8 +7,8 @@
 export { sql } from "kysely";
 export type { Database } from "../packages/server/src/db/database.js";
 export type { LockboxDb } from "../packages/server/src/db/lockbox-db.js";
-export { openPostgresStore } from "../packages/server/src/db/postgres.js";
-export { openSqliteStore } from "../packages/server/src/db/sqlite.js";
+export { openPostgresDb } from "../packages/server/src/db/postgres.js";
+export { openSqliteDb } from "../packages/server/src/db/sqlite.js";
 export { Keyring } from "../packages/server/src/keys/index.js";
 export { Vault } from "../packages/server/src/keys/vault.js";
 export { createLockbox, type Lockbox, type LockboxConfig } from "../packages/server/src/lockbox.js";

@@ -1,8 +1,8 @@
 import { dirname, join, resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import type { LockboxDb } from "./db/lockbox-db.js";
-import { openPostgresStore } from "./db/postgres.js";
-import { openSqliteStore } from "./db/sqlite.js";
+import { openPostgresDb } from "./db/postgres.js";
+import { openSqliteDb } from "./db/sqlite.js";
 
 /**
  * Lockbox's configuration rules, in one place: the defaults of `server:start`'s flags, which
@@ -41,8 +41,8 @@ export function defaultMasterKeyFile(db: string): string | undefined {
 /** Opens (and migrates) the database `db` names: a SQLite file (claimed for this process when `exclusive`), or PostgreSQL. */
 export function openDb(db: string, options: { exclusive: boolean }): Promise<LockboxDb> {
   return isPostgresUrl(db)
-    ? openPostgresStore({ url: db })
-    : openSqliteStore({ path: db, exclusive: options.exclusive });
+    ? openPostgresDb({ url: db })
+    : openSqliteDb({ path: db, exclusive: options.exclusive });
 }
 
 /** Parses `--rate-limit=RPS/BURST` (`0` disables): undefined when disabled. */

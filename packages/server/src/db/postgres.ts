@@ -14,7 +14,7 @@ export const LISTENER_APPLICATION_NAME = "lockbox-listener";
 /** The advisory lock key that serializes audit appends across every server ("lockbox" in ASCII). */
 const AUDIT_LOCK_KEY = 0x6c6f636b626f78n;
 
-export interface PostgresStoreOptions {
+export interface PostgresDbOptions {
   /** A `postgres://` connection string. Never logged or put in an error message. */
   readonly url: string;
   /** Pool size (default 10). */
@@ -26,7 +26,7 @@ export interface PostgresStoreOptions {
  * READ COMMITTED; rules are kept by a row lock on the owner (`SELECT … FOR UPDATE`) taken before
  * any read, by constraints, and by a transaction-scoped advisory lock for audit appends.
  */
-export async function openPostgresStore(options: PostgresStoreOptions): Promise<LockboxDb> {
+export async function openPostgresDb(options: PostgresDbOptions): Promise<LockboxDb> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openSqliteStore } from "./sqlite.js";
+import { openSqliteDb } from "./sqlite.js";
 
-describe("openSqliteStore()", () => {
+describe("openSqliteDb()", () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "lockbox-sqlite-"));
@@ -13,7 +13,7 @@ describe("openSqliteStore()", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it("runs in WAL mode with synchronous=FULL and foreign keys on", async () => {
-    const store = await openSqliteStore({ path: join(dir, "db", "lockbox.db") });
+    const store = await openSqliteDb({ path: join(dir, "db", "lockbox.db") });
     const pragma = async (name: string) =>
       Object.values((await sql.raw(`PRAGMA ${name}`).execute(store.kysely)).rows[0] as object)[0];
     expect(await pragma("journal_mode")).toBe("wal");
@@ -24,7 +24,7 @@ describe("openSqliteStore()", () => {
 
   it("creates its folder 0700 and the database, WAL and shared-memory files 0600", async () => {
     const path = join(dir, "data", "lockbox.db");
-    const store = await openSqliteStore({ path });
+    const store = await openSqliteDb({ path });
     const mode = (file: string) => statSync(file).mode & 0o777;
     expect(mode(join(dir, "data"))).toBe(0o700);
     for (const file of [path, `${path}-wal`, `${path}-shm`])
@@ -34,17 +34,17 @@ describe("openSqliteStore()", () => {
 
   it("refuses a second server on the same file while the first runs, and says why", async () => {
     const path = join(dir, "lockbox.db");
-    const first = await openSqliteStore({ path, exclusive: true });
-    await expect(openSqliteStore({ path, exclusive: true })).rejects.toMatchObject({
+    const first = await openSqliteDb({ path, exclusive: true });
+    await expect(openSqliteDb({ path, exclusive: true })).rejects.toMatchObject({
       code: "UNAVAILABLE",
       message: expect.stringContaining(`is already using the SQLite database '${path}'`),
     });
     // Offline tools do not claim the file and may open it beside the server.
-    const tool = await openSqliteStore({ path });
+    const tool = await openSqliteDb({ path });
     expect(await tool.ping()).toBe(true);
     await tool.close();
     await first.close();
-    const second = await openSqliteStore({ path, exclusive: true });
+    const second = await openSqliteDb({ path, exclusive: true });
     await second.close();
   });
 
@@ -52,7 +52,7 @@ describe("openSqliteStore()", () => {
     const path = join(dir, "lockbox.db");
     // A pid far above any pid_max the kernel allows, so no process has it.
     writeFileSync(`${path}.lock`, "99999999");
-    const store = await openSqliteStore({ path, exclusive: true });
+    const store = await openSqliteDb({ path, exclusive: true });
     expect(await store.ping()).toBe(true);
     await store.close();
   });

@@ -7,7 +7,7 @@ import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest } from "./migrate.js";
 
-export interface SqliteStoreOptions {
+export interface SqliteDbOptions {
   /** The database file; its directory is created when missing. */
   readonly path: string;
   /**
@@ -24,7 +24,7 @@ export interface SqliteStoreOptions {
  * write survives `kill -9` and power loss, foreign keys on, and `BEGIN IMMEDIATE` for every write
  * transaction so that a rule's read and its write cannot interleave with another writer.
  */
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<LockboxDb> {
+export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb> {
   // Only its owner may read the store (names, emails, the audit log, wrapped data keys): a new folder
   // is 0700 and a new file 0600, which SQLite gives its -wal and -shm files too.
   mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });

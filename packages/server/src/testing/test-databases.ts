@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { LockboxDb } from "../db/lockbox-db.js";
-import { openPostgresStore } from "../db/postgres.js";
-import { openSqliteStore } from "../db/sqlite.js";
+import { openPostgresDb } from "../db/postgres.js";
+import { openSqliteDb } from "../db/sqlite.js";
 
 /** A store made for one test file, with what it needs to clean up after itself. */
 export interface TestDatabase {
@@ -25,7 +25,7 @@ export function sqliteTestDatabase(): TestDatabase {
   return {
     dialect: "sqlite",
     location: path,
-    open: () => openSqliteStore({ path }),
+    open: () => openSqliteDb({ path }),
     drop: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -71,7 +71,7 @@ export async function postgresTestDatabase(): Promise<TestDatabase> {
   return {
     dialect: "postgres",
     location,
-    open: () => openPostgresStore({ url: location }),
+    open: () => openPostgresDb({ url: location }),
     drop: async () => {
       await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
     },
