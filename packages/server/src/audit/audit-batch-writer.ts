@@ -1,5 +1,6 @@
 import type { Transactional } from "../db/ports.js";
-import type { AuditEventInput, AuditStore } from "./audit-store.js";
+import type { AuditStore } from "./audit-store.js";
+import type { AuditEventInput } from "./records.js";
 
 /** What the writer needs: transactions that can append audit events. */
 export type AuditWriterStore = Transactional<{ readonly audit: Pick<AuditStore, "appendAudit"> }>;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { AuditEvent } from "./audit-store.js";
+import type { AuditEvent } from "./records.js";
 
 /** The `prevHash` of the first event of a chain. */
 export const GENESIS_HASH = "0".repeat(64);

@@ -1,8 +1,9 @@
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { AccessPolicy } from "../directory/access-policy.js";
 import type { Caller } from "../directory/caller.js";
-import type { AuditEvent, AuditFilter, AuditStore } from "./audit-store.js";
+import type { AuditStore } from "./audit-store.js";
 import { type AuditVerification, verifyAuditChain } from "./audit-verify.js";
+import type { AuditEvent, AuditFilter } from "./records.js";
 
 /** What `audit:list` asks for: events of an org or a site, since a time, a page before a `seq`. */
 export interface AuditQuery {

@@ -20,5 +20,3 @@ export interface AuditStore {
   /** The head recorded with the last append, `"<seq>:<hash>"`, so truncation is visible; undefined before the first. */
   readAuditHead(): Promise<string | undefined>;
 }
-
-export type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome } from "./records.js";

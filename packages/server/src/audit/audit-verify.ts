@@ -1,5 +1,6 @@
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
-import type { AuditEvent, AuditStore } from "./audit-store.js";
+import type { AuditStore } from "./audit-store.js";
+import type { AuditEvent } from "./records.js";
 
 /** The outcome of {@link verifyAuditChain}. */
 export type AuditVerification =

@@ -2,14 +2,14 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { LockboxDb } from "../db/lockbox-db.js";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { kyselyStores, type LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 import { AuditBatchWriter } from "./audit-batch-writer.js";
-import type { AuditEventInput } from "./audit-store.js";
 import { verifyAuditChain } from "./audit-verify.js";
+import type { AuditEventInput } from "./records.js";
 
 describe.each(await contractDatabases())("audit chain ($name)", ({ create }) => {
   let database: TestDatabase;

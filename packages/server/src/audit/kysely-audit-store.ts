@@ -3,7 +3,8 @@ import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
-import type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome, AuditStore } from "./audit-store.js";
+import type { AuditStore } from "./audit-store.js";
+import type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome } from "./records.js";
 
 /** The `meta` key of the chain head recorded with every append. */
 const AUDIT_HEAD_META_KEY = "audit.head";

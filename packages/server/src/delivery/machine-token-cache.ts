@@ -1,4 +1,4 @@
-import type { TokenKind } from "../tokens/token-store.js";
+import type { TokenKind } from "../tokens/records.js";
 
 /** Who a runtime or build token is, as the delivery endpoints need it. */
 export interface MachineIdentity {

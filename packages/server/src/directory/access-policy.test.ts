@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditEvent } from "../audit/audit-store.js";
+import type { AuditEvent } from "../audit/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, testCaller, testToken } from "../testing/test-lockbox.js";
 import { orgAccess, type SiteAccess, siteAccess } from "./access-policy.js";
 import { type Caller, callerOf } from "./caller.js";
-import type { SiteRelation, SiteRow, UserRow } from "./directory-store.js";
+import type { SiteRelation, SiteRow, UserRow } from "./records.js";
 
 /** What each row of SPEC §5's site table grants. */
 const FULL: SiteAccess = { canManage: true, canManageTeam: true, canAdminister: true };

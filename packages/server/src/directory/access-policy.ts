@@ -1,7 +1,8 @@
 import { LockboxError, notFoundError } from "@lockbox/core";
 import type { Caller } from "./caller.js";
-import type { OrgRole, OrgRow, OrgStore, SiteRelation, SiteRow, SiteStore } from "./directory-store.js";
+import type { OrgStore, SiteStore } from "./directory-store.js";
 import { findOrgByRef, findSiteByRef } from "./lookups.js";
+import type { OrgRole, OrgRow, SiteRelation, SiteRow } from "./records.js";
 
 /** What a caller may do with one organization; absent when it may not see it. */
 export interface OrgAccess {

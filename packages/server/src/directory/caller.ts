@@ -1,5 +1,5 @@
-import type { TokenRow } from "../tokens/token-store.js";
-import type { UserRow } from "./directory-store.js";
+import type { TokenRow } from "../tokens/records.js";
+import type { UserRow } from "./records.js";
 
 /**
  * Who asks, for the audit log: `user:<uuid>`, `token:<id>` or `system`, and the request it came in.

@@ -5,16 +5,8 @@ import { orgTarget, userTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, Transactional } from "../db/ports.js";
 import type { Vault } from "../keys/vault.js";
 import type { AccessPolicy } from "./access-policy.js";
-import type {
-  EnvironmentStore,
-  OrgRow,
-  OrgStore,
-  SiteOwner,
-  SiteRow,
-  SiteStore,
-  UserRow,
-  UserStore,
-} from "./directory-store.js";
+import type { EnvironmentStore, OrgStore, SiteStore, UserStore } from "./directory-store.js";
+import type { OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
 
 /** What the directory's services read and write: the directory's stores, and audit appends in their transactions. */
 export interface DirectoryStores extends Transactional<DirectoryTx> {

@@ -103,20 +103,3 @@ export interface EnvironmentStore {
    */
   deleteEnvironment(siteId: string, name: string): Promise<boolean>;
 }
-
-export type {
-  EnvironmentKind,
-  EnvironmentRow,
-  MemberRow,
-  MembershipRow,
-  NewOrg,
-  NewSite,
-  NewUser,
-  OrgListRow,
-  OrgRole,
-  OrgRow,
-  SiteOwner,
-  SiteRelation,
-  SiteRow,
-  UserRow,
-} from "./records.js";

@@ -4,20 +4,19 @@ import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import type { PageRequest } from "../db/ports.js";
+import type { EnvironmentStore, SiteStore } from "./directory-store.js";
+import { toOrg, toUser } from "./kysely-user-org-store.js";
 import type {
   EnvironmentKind,
   EnvironmentRow,
-  EnvironmentStore,
   NewSite,
   OrgRole,
   OrgRow,
   SiteOwner,
   SiteRelation,
   SiteRow,
-  SiteStore,
   UserRow,
-} from "./directory-store.js";
-import { toOrg, toUser } from "./kysely-user-org-store.js";
+} from "./records.js";
 
 /** {@link SiteStore} over Kysely: sites, their supporting orgs and their teams. */
 export class KyselySiteStore implements SiteStore {

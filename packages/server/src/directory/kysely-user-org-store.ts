@@ -3,6 +3,7 @@ import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import type { PageRequest } from "../db/ports.js";
+import type { OrgStore, UserStore } from "./directory-store.js";
 import type {
   MemberRow,
   MembershipRow,
@@ -11,10 +12,8 @@ import type {
   OrgListRow,
   OrgRole,
   OrgRow,
-  OrgStore,
   UserRow,
-  UserStore,
-} from "./directory-store.js";
+} from "./records.js";
 
 /** {@link UserStore} over Kysely. */
 export class KyselyUserStore implements UserStore {

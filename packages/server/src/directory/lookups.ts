@@ -1,5 +1,6 @@
 import { isUuid } from "@lockbox/core";
-import type { OrgRow, OrgStore, SiteRow, SiteStore, UserRow, UserStore } from "./directory-store.js";
+import type { OrgStore, SiteStore, UserStore } from "./directory-store.js";
+import type { OrgRow, SiteRow, UserRow } from "./records.js";
 
 /** An organization by name or UUID (any case); undefined when absent. */
 export function findOrgByRef(

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { OwnerRef } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditEvent } from "../audit/audit-store.js";
+import type { AuditEvent } from "../audit/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 import type { Caller } from "./caller.js";
-import type { OrgRow, SiteRow, UserRow } from "./directory-store.js";
 import { findOrgByRef, findUserByRef } from "./lookups.js";
+import type { OrgRow, SiteRow, UserRow } from "./records.js";
 import type { OwnerChoice } from "./site-service.js";
 
 describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {

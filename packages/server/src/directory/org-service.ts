@@ -11,8 +11,8 @@ import {
   requireUser,
   rethrowConflict,
 } from "./directory-rules.js";
-import type { MemberRow, MembershipRow, OrgRole, OrgRow, UserRow } from "./directory-store.js";
 import { findUserByRef } from "./lookups.js";
+import type { MemberRow, MembershipRow, OrgRole, OrgRow, UserRow } from "./records.js";
 
 /** An organization with the caller's role in it. */
 export interface OrgWithRole extends OrgRow {

@@ -21,8 +21,8 @@ import {
   requireUser,
   rethrowConflict,
 } from "./directory-rules.js";
-import type { EnvironmentRow, OrgRow, SiteOwner, SiteRow, UserRow } from "./directory-store.js";
 import { findUserByRef } from "./lookups.js";
+import type { EnvironmentRow, OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
 
 /** A site's new owner as people name it: an organization, or a person by email (exactly one). */
 export interface OwnerChoice {

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SYSTEM_CONTEXT } from "../directory/caller.js";
-import type { SiteRow } from "../directory/directory-store.js";
+import type { SiteRow } from "../directory/records.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, randomMasterKey, testCaller } from "../testing/test-lockbox.js";

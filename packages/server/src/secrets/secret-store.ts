@@ -1,5 +1,5 @@
 import type { OwnerRef, Scope, SecretRecord, SecretType } from "@lockbox/core";
-import type { OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { OrgRow, SiteRow } from "../directory/records.js";
 
 /**
  * The secrets' storage port (SPEC §2): secret metadata, sealed base values and sealed overrides,

@@ -7,7 +7,7 @@ import {
   type Scope,
   type SecretType,
 } from "@lockbox/core";
-import type { OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { SecretStore, StoredSecret } from "./secret-store.js";
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Scope } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";

@@ -24,7 +24,8 @@ import { auditBase, orgTarget, siteTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, Transactional } from "../db/ports.js";
 import type { AccessPolicy } from "../directory/access-policy.js";
 import type { Caller } from "../directory/caller.js";
-import type { EnvironmentStore, OrgRow, SiteRow } from "../directory/directory-store.js";
+import type { EnvironmentStore } from "../directory/directory-store.js";
+import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
 import type { SecretStore } from "./secret-store.js";
 import {

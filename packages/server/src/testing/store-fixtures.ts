@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import type { OwnerRef } from "@lockbox/core";
 import { afterAll, beforeAll } from "vitest";
 import type { LockboxDb } from "../db/lockbox-db.js";
-import type { OrgRow, SiteOwner, SiteRow, UserRow } from "../directory/directory-store.js";
+import type { OrgRow, SiteOwner, SiteRow, UserRow } from "../directory/records.js";
 import type { WrappedDataKey } from "../keys/data-key-store.js";
 import type { SecretRow } from "../secrets/secret-store.js";
 import { kyselyStores, type LockboxStores } from "../stores.js";
-import type { NewToken, TokenRow } from "../tokens/token-store.js";
+import type { NewToken, TokenRow } from "../tokens/records.js";
 import type { TestDatabase } from "./test-databases.js";
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type Caller, callerOf } from "../directory/caller.js";
-import type { UserRow } from "../directory/directory-store.js";
+import type { UserRow } from "../directory/records.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
-import type { TokenRow } from "../tokens/token-store.js";
+import type { TokenRow } from "../tokens/records.js";
 import type { TestDatabase } from "./test-databases.js";
 
 /** A new random master key, base64, as `LOCKBOX_MASTER_KEY` takes it. */

@@ -4,7 +4,8 @@ import type { AuditStore } from "../audit/audit-store.js";
 import { userTarget } from "../audit/audit-targets.js";
 import type { Transactional } from "../db/ports.js";
 import type { RequestContext } from "../directory/caller.js";
-import type { UserRow, UserStore } from "../directory/directory-store.js";
+import type { UserStore } from "../directory/directory-store.js";
+import type { UserRow } from "../directory/records.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
 import type { TokenStore } from "./token-store.js";
 

@@ -3,7 +3,8 @@ import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import type { PageRequest } from "../db/ports.js";
-import type { NewToken, TokenKind, TokenRow, TokenStore } from "./token-store.js";
+import type { NewToken, TokenKind, TokenRow } from "./records.js";
+import type { TokenStore } from "./token-store.js";
 
 /** {@link TokenStore} over Kysely. */
 export class KyselyTokenStore implements TokenStore {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { TokenKind } from "./token-store.js";
+import type { TokenKind } from "./records.js";
 
 /** The prefix of each kind of token (SPEC §5), so a token says what it is wherever it leaks. */
 export const TOKEN_PREFIXES = {

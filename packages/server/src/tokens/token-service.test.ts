@@ -1,8 +1,8 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { AuditEvent } from "../audit/audit-store.js";
+import type { AuditEvent } from "../audit/records.js";
 import type { Caller } from "../directory/caller.js";
-import type { SiteRow, UserRow } from "../directory/directory-store.js";
+import type { SiteRow, UserRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";

@@ -12,16 +12,12 @@ import { auditBase, siteTarget, userTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, PageRequest, Transactional } from "../db/ports.js";
 import { type AccessPolicy, forbiddenError } from "../directory/access-policy.js";
 import { type Caller, callerOf } from "../directory/caller.js";
-import type {
-  EnvironmentStore,
-  SiteRow,
-  SiteStore,
-  UserRow,
-  UserStore,
-} from "../directory/directory-store.js";
+import type { EnvironmentStore, SiteStore, UserStore } from "../directory/directory-store.js";
 import { findUserByRef } from "../directory/lookups.js";
+import type { SiteRow, UserRow } from "../directory/records.js";
+import type { TokenKind, TokenRow } from "./records.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
-import type { TokenKind, TokenRow, TokenStore } from "./token-store.js";
+import type { TokenStore } from "./token-store.js";
 
 /** The longest lifetime a token can be given: 100 years, so every expiry is a valid date. */
 export const MAX_TOKEN_TTL_SECONDS = 100 * 365 * 24 * 60 * 60;

@@ -17,5 +17,3 @@ export interface TokenStore {
   /** Records last use of tokens (batched by the caller); a later time never goes back. */
   touchTokens(uses: ReadonlyArray<{ id: string; at: string }>): Promise<void>;
 }
-
-export type { NewToken, TokenKind, TokenRow } from "./records.js";
