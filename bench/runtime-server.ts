@@ -1,6 +1,7 @@
 /**
- * The child process of `runtime.ts`: serves one server under load while the parent (and its
- * autocannon) runs in another process, so load generation does not take the measured server's CPU.
+ * The child process of `runtime.ts`: serves one server under load while the load generator (wrk,
+ * spawned by the parent) runs in another process, so load generation does not take the measured
+ * server's CPU. `runtime.ts --baseline-tree=DIR` forks DIR's copy of this file, so keep the protocol.
  * Not meant to be run by hand: `runtime.ts` forks it with `node --import tsx` and an IPC channel.
  *
  * Protocol (IPC messages, see {@link ParentMessage} and {@link ChildMessage}):
