@@ -16,6 +16,18 @@ describe("MachineTokenCache", () => {
     expect(cache.get("lbr_two", NOW)).toBeUndefined();
   });
 
+  it("evicts the least recently used token beyond maxEntries: get() refreshes an entry", () => {
+    const cache = new MachineTokenCache({ maxEntries: 2 });
+    cache.set("lbr_a", identity("a"), cache.epoch);
+    cache.set("lbr_b", identity("b"), cache.epoch);
+    expect(cache.get("lbr_a", NOW)?.tokenId).toBe("a");
+    cache.set("lbr_c", identity("c"), cache.epoch);
+    // b, not a, was the least recently used.
+    expect(cache.get("lbr_b", NOW)).toBeUndefined();
+    expect(cache.get("lbr_a", NOW)?.tokenId).toBe("a");
+    expect(cache.get("lbr_c", NOW)?.tokenId).toBe("c");
+  });
+
   it("evicts the oldest unread token first when none was read", () => {
     const cache = new MachineTokenCache({ maxEntries: 2 });
     cache.set("lbr_a", identity("a"), cache.epoch);

@@ -38,6 +38,9 @@ export class MachineTokenCache {
       this.#byToken.delete(token);
       return undefined;
     }
+    // Most recently used last, so eviction takes the least recently used.
+    this.#byToken.delete(token);
+    this.#byToken.set(token, identity);
     return identity;
   }
 
