@@ -27,6 +27,13 @@ describe("RateLimiter", () => {
     expect(allowed(limiter, "t", 30, T0 + 3_600_000)).toBe(20);
   });
 
+  it("a refused request takes nothing from the bucket", () => {
+    const limiter = new RateLimiter({ ratePerSecond: 10, burst: 1 });
+    expect(limiter.take("t", T0)).toBe(0);
+    for (let ms = 0; ms < 100; ms += 10) expect(limiter.take("t", T0 + ms)).toBeGreaterThan(0);
+    expect(limiter.take("t", T0 + 100)).toBe(0);
+  });
+
   it("says how many whole seconds to wait, rounded up and at least 1", () => {
     const slow = new RateLimiter({ ratePerSecond: 0.25, burst: 1 });
     expect(slow.take("t", T0)).toBe(0);

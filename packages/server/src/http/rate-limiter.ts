@@ -1,7 +1,7 @@
 /**
  * Per-key token buckets (SPEC §5: per token, per server, default 10 requests/s with a burst of 20).
- * Memory is bounded: buckets idle long enough to be full again are forgotten, and at most
- * `maxKeys` are kept (the least recently used go first).
+ * Memory is bounded: at most `maxKeys` buckets are kept, the least recently used forgotten first
+ * (a forgotten bucket starts full again).
  */
 export class RateLimiter {
   readonly #ratePerSecond: number;
@@ -34,7 +34,8 @@ export class RateLimiter {
       this.#evict();
       return 0;
     }
-    this.#buckets.set(key, { tokens, updatedMs: nowMs });
+    // Refused: the bucket stays as it was (now the most recently used), so refusals add no drift.
+    if (bucket) this.#buckets.set(key, bucket);
     return Math.max(1, Math.ceil((1 - tokens) / this.#ratePerSecond));
   }
 
