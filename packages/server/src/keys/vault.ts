@@ -1,5 +1,6 @@
 import type { OwnerRef } from "@lockbox/core";
 import { LockboxError } from "@lockbox/core";
+import { LRUCache } from "lru-cache";
 import type { DataKeyStore, WrappedDataKey } from "./data-key-store.js";
 import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } from "./index.js";
 
@@ -14,19 +15,18 @@ export type DataKeyReader = Pick<DataKeyStore, "findDataKey">;
 export class Vault {
   readonly #keyring: Keyring;
   readonly #store: DataKeyReader;
-  readonly #maxCachedKeys: number;
-  readonly #cache = new Map<string, DataKey>();
+  readonly #cache: LRUCache<string, DataKey>;
 
   constructor(keyring: Keyring, store: DataKeyReader, options: { maxCachedKeys?: number } = {}) {
     this.#keyring = keyring;
     this.#store = store;
-    this.#maxCachedKeys = options.maxCachedKeys ?? 10_000;
+    this.#cache = new LRUCache<string, DataKey>({ max: options.maxCachedKeys ?? 10_000 });
   }
 
   /** A new data key for a new owner, wrapped under the current master key, to store with it. */
   newDataKey(owner: OwnerRef): WrappedDataKey {
     const { key, wrapped } = this.#keyring.generateDataKey(owner);
-    this.#remember(owner, key);
+    this.#cache.set(cacheKey(owner), key);
     return { wrapped, masterKeyId: this.#keyring.currentKeyId };
   }
 
@@ -61,11 +61,7 @@ export class Vault {
   async #dataKey(owner: OwnerRef, queries: DataKeyReader = this.#store): Promise<DataKey> {
     const id = cacheKey(owner);
     const cached = this.#cache.get(id);
-    if (cached) {
-      this.#cache.delete(id);
-      this.#cache.set(id, cached);
-      return cached;
-    }
+    if (cached) return cached;
     const wrapped = await queries.findDataKey(owner);
     if (!wrapped) {
       throw new LockboxError(
@@ -74,16 +70,8 @@ export class Vault {
       );
     }
     const key = this.#keyring.unwrapDataKey(owner, wrapped.wrapped);
-    this.#remember(owner, key);
-    return key;
-  }
-
-  #remember(owner: OwnerRef, key: DataKey): void {
     this.#cache.set(cacheKey(owner), key);
-    if (this.#cache.size > this.#maxCachedKeys) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
+    return key;
   }
 }
 
