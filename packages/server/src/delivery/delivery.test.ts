@@ -58,4 +58,10 @@ describe("Delivery.recordDelivery()", () => {
     expect([deliver("v1"), deliver("v2"), deliver("v3")]).toEqual([true, true, true]);
     expect([deliver("v3"), deliver("v1")]).toEqual([false, true]);
   });
+
+  it("forgets the least recently delivered first: a set still being delivered is not audited again", () => {
+    const { deliver } = setUp(2);
+    expect([deliver("v1"), deliver("v2"), deliver("v1"), deliver("v3")]).toEqual([true, true, false, true]);
+    expect([deliver("v1"), deliver("v2")]).toEqual([false, true]);
+  });
 });

@@ -1,4 +1,5 @@
 import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME, LockboxError } from "@lockbox/core";
+import { LRUCache } from "lru-cache";
 import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
 import type { StoreChange } from "../db/ports.js";
 import type { SiteStore } from "../directory/directory-store.js";
@@ -25,8 +26,8 @@ export class Delivery {
   readonly #tokens: Pick<TokenService, "authenticate">;
   readonly #sites: Pick<SiteStore, "findSiteById">;
   readonly #audit: Pick<AuditBatchWriter, "record">;
-  readonly #delivered = new Set<string>();
-  readonly #maxDelivered: number;
+  /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
+  readonly #delivered: LRUCache<string, true>;
   #caching: boolean;
 
   constructor(
@@ -46,7 +47,7 @@ export class Delivery {
       options.cacheMaxBytes !== undefined ? { maxBytes: options.cacheMaxBytes } : {},
     );
     this.#tokenCache = new MachineTokenCache();
-    this.#maxDelivered = options.maxRememberedDeliveries ?? 100_000;
+    this.#delivered = new LRUCache<string, true>({ max: options.maxRememberedDeliveries ?? 100_000 });
     this.#caching = options.cachingAtStart ?? true;
     this.runtimeCache.setEnabled(this.#caching);
   }
@@ -147,12 +148,9 @@ export class Delivery {
    */
   recordDelivery(identity: MachineIdentity, version: string, requestId: string): void {
     const key = `${identity.tokenId}\u0000${version}`;
-    if (this.#delivered.has(key)) return;
-    this.#delivered.add(key);
-    if (this.#delivered.size > this.#maxDelivered) {
-      const oldest = this.#delivered.values().next().value;
-      if (oldest !== undefined) this.#delivered.delete(oldest);
-    }
+    // get(), not has(): a set still being delivered stays remembered, so it is not audited again.
+    if (this.#delivered.get(key)) return;
+    this.#delivered.set(key, true);
     this.#audit.record({
       actor: `token:${identity.tokenId}`,
       action: identity.kind === "build" ? "build.deliver" : "runtime.deliver",

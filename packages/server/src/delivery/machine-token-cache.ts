@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { TokenKind } from "../tokens/records.js";
 
 /** Who a runtime or build token is, as the delivery endpoints need it. */
@@ -18,18 +19,19 @@ export interface MachineIdentity {
  * carried the token.
  */
 export class MachineTokenCache {
-  readonly #maxEntries: number;
-  readonly #byToken = new Map<string, MachineIdentity>();
+  readonly #byToken: LRUCache<string, MachineIdentity>;
   #epoch = 0;
 
   constructor(options: { maxEntries?: number } = {}) {
-    this.#maxEntries = options.maxEntries ?? 100_000;
+    this.#byToken = new LRUCache<string, MachineIdentity>({ max: options.maxEntries ?? 100_000 });
   }
 
+  /** Changes with every drop; pass the value read before authenticating to {@link set}. */
   get epoch(): number {
     return this.#epoch;
   }
 
+  /** The identity of a cached, unexpired token (now the most recently used), or undefined. */
   get(token: string, nowMs = Date.now()): MachineIdentity | undefined {
     const identity = this.#byToken.get(token);
     if (!identity) return undefined;
@@ -38,9 +40,6 @@ export class MachineTokenCache {
       this.#byToken.delete(token);
       return undefined;
     }
-    // Most recently used last, so eviction takes the least recently used.
-    this.#byToken.delete(token);
-    this.#byToken.set(token, identity);
     return identity;
   }
 
@@ -48,20 +47,19 @@ export class MachineTokenCache {
   set(token: string, identity: MachineIdentity, epoch: number): void {
     if (epoch !== this.#epoch) return;
     this.#byToken.set(token, identity);
-    if (this.#byToken.size > this.#maxEntries) {
-      const oldest = this.#byToken.keys().next().value;
-      if (oldest !== undefined) this.#byToken.delete(oldest);
-    }
   }
 
+  /** Forgets every plaintext of a token (revoked, or otherwise changed). */
   dropToken(tokenId: string): void {
     this.#drop((identity) => identity.tokenId === tokenId);
   }
 
+  /** Forgets every token of a site (changed or deleted: a deleted multidev takes its tokens). */
   dropSite(siteId: string): void {
     this.#drop((identity) => identity.siteId === siteId);
   }
 
+  /** Forgets every token. */
   clear(): void {
     this.#epoch++;
     this.#byToken.clear();
@@ -69,6 +67,8 @@ export class MachineTokenCache {
 
   #drop(match: (identity: MachineIdentity) => boolean): void {
     this.#epoch++;
-    for (const [token, identity] of this.#byToken) if (match(identity)) this.#byToken.delete(token);
+    const dropped: string[] = [];
+    for (const [token, identity] of this.#byToken.entries()) if (match(identity)) dropped.push(token);
+    for (const token of dropped) this.#byToken.delete(token);
   }
 }

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { RuntimePayload } from "./runtime-payload.js";
 
 interface Entry extends RuntimePayload {
@@ -11,14 +12,17 @@ interface Entry extends RuntimePayload {
  * set back after a write dropped it.
  */
 export class RuntimeCache {
-  readonly #maxBytes: number;
-  readonly #entries = new Map<string, Entry>();
-  #bytes = 0;
+  readonly #entries: LRUCache<string, Entry>;
   #epoch = 0;
   #enabled = true;
 
+  /** `maxBytes`: the budget for all bodies together, a positive whole number (default 64 MiB). */
   constructor(options: { maxBytes?: number } = {}) {
-    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#entries = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes ?? 64 * 1024 * 1024,
+      // lru-cache wants sizes of at least 1; a serialized set is never empty anyway.
+      sizeCalculation: (entry) => entry.body.length || 1,
+    });
   }
 
   /** Changes with every invalidation; pass the value read before resolving to {@link set}. */
@@ -26,61 +30,44 @@ export class RuntimeCache {
     return this.#epoch;
   }
 
+  /** The bytes of every cached body together. */
   get bytes(): number {
-    return this.#bytes;
+    return this.#entries.calculatedSize;
   }
 
+  /** How many sets are cached. */
   get size(): number {
     return this.#entries.size;
   }
 
+  /** The cached set of a site environment (now the most recently used), or undefined. */
   get(siteId: string, env: string): RuntimePayload | undefined {
-    const key = `${siteId}\u0000${env}`;
-    const entry = this.#entries.get(key);
-    if (entry) {
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
-    }
-    return entry;
+    return this.#entries.get(`${siteId}\u0000${env}`);
   }
 
   /** Stores a set resolved since `epoch`; ignored if anything was invalidated meanwhile, or when disabled. */
   set(siteId: string, env: string, payload: RuntimePayload, epoch: number): void {
-    if (!this.#enabled || epoch !== this.#epoch || payload.body.length > this.#maxBytes) return;
-    const key = `${siteId}\u0000${env}`;
-    this.#remove(key);
-    this.#entries.set(key, { ...payload, siteId });
-    this.#bytes += payload.body.length;
-    while (this.#bytes > this.#maxBytes) {
-      const oldest = this.#entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.#remove(oldest);
-    }
+    if (!this.#enabled || epoch !== this.#epoch || payload.body.length > this.#entries.maxSize) return;
+    this.#entries.set(`${siteId}\u0000${env}`, { ...payload, siteId });
   }
 
   /** Drops every environment of one site. */
   invalidateSite(siteId: string): void {
     this.#epoch++;
-    for (const [key, entry] of this.#entries) if (entry.siteId === siteId) this.#remove(key);
+    const stale: string[] = [];
+    for (const [key, entry] of this.#entries.entries()) if (entry.siteId === siteId) stale.push(key);
+    for (const key of stale) this.#entries.delete(key);
   }
 
   /** Drops everything. */
   clear(): void {
     this.#epoch++;
     this.#entries.clear();
-    this.#bytes = 0;
   }
 
   /** While disabled (no change listener), nothing is cached: every request reads the store. */
   setEnabled(enabled: boolean): void {
     this.#enabled = enabled;
     this.clear();
-  }
-
-  #remove(key: string): void {
-    const entry = this.#entries.get(key);
-    if (!entry) return;
-    this.#entries.delete(key);
-    this.#bytes -= entry.body.length;
   }
 }
