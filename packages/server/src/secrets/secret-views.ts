@@ -2,6 +2,7 @@ import {
   LockboxError,
   notFoundError,
   type OwnerRef,
+  quoteIdentifier,
   type ResolutionSource,
   resolveSecrets,
   type Scope,
@@ -184,7 +185,10 @@ export class SecretReader {
           : { kind: "org", id: loaded.ownerOrg?.id ?? "" };
       const sealed = entry.valueEnv === null ? secret.base : secret.overrides.get(entry.valueEnv);
       if (!sealed)
-        throw new LockboxError("INTEGRITY_FAILED", `Secret '${secret.name}' lost a value while resolving.`);
+        throw new LockboxError(
+          "INTEGRITY_FAILED",
+          `Secret ${quoteIdentifier(secret.name)} lost a value while resolving.`,
+        );
       const value = reveal(secret)
         ? await this.vault.open(owner, { secretId: secret.id, env: entry.valueEnv }, sealed)
         : null;
