@@ -56,19 +56,12 @@ export {
   secretNotFoundMessage,
 } from "./rules.js";
 export {
-  type SetSecretRequest,
-  secretNameSchema,
-  secretValueSchema,
-  setSecretRequestSchema,
-} from "./schemas.js";
-export {
   canonicalScopes,
   DEFAULT_SCOPES,
   formatScopes,
   isScope,
   parseScopes,
   sameScopes,
-  scopesSchema,
 } from "./scopes.js";
 export {
   COMPOSER_AUTH_ENV_NAME,

@@ -157,12 +157,8 @@ function validateComposerName(name: string): void {
   }
 }
 
-/**
- * The message for a name outside 1–255 UTF-8 bytes, or `undefined`. Shared with the request schemas;
- * not part of the package API.
- * @internal
- */
-export function nameLengthProblem(name: string): string | undefined {
+/** The message for a name outside 1–255 UTF-8 bytes, or `undefined`. */
+function nameLengthProblem(name: string): string | undefined {
   if (name === "") return "Secret names cannot be empty.";
   const bytes = utf8ByteLength(name);
   if (bytes > MAX_NAME_BYTES) {
@@ -171,12 +167,8 @@ export function nameLengthProblem(name: string): string | undefined {
   return undefined;
 }
 
-/**
- * The message for a value that breaks a rule of every type (size, valid Unicode), or `undefined`.
- * Shared with the request schemas; not part of the package API.
- * @internal
- */
-export function valueProblem(value: string): string | undefined {
+/** The message for a value that breaks a rule of every type (size, valid Unicode), or `undefined`. */
+function valueProblem(value: string): string | undefined {
   const bytes = utf8ByteLength(value);
   if (bytes > MAX_VALUE_BYTES) {
     return `Secret values can be at most ${MAX_VALUE_BYTES} bytes; this value has ${bytes} bytes.`;
