@@ -3,7 +3,7 @@ import { LockboxError } from "./errors.js";
 import { parseHostPort } from "./host.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 import { parseScopes } from "./scopes.js";
-import type { Scope, SecretType } from "./types.js";
+import { type Scope, SECRET_TYPES, type SecretType } from "./types.js";
 import { isWellFormedUnicode, utf8ByteLength } from "./utf8.js";
 
 /** The type a new secret gets when none is given. */
@@ -47,12 +47,10 @@ export type ComposerAuthType = (typeof COMPOSER_AUTH_TYPES)[number];
 /** The name of the `env` secret that is the base of `COMPOSER_AUTH` and must hold a JSON object. */
 export const COMPOSER_AUTH_ENV_NAME = "COMPOSER_AUTH";
 
-const SECRET_TYPE_VALUES = ["runtime", "env", "composer"] as const satisfies readonly SecretType[];
-
 /**
  * A secret type: `runtime`, `env` or `composer`. Refusal: `Invalid secret type 'x': use runtime, env or composer.`
  */
-export const secretTypeSchema = z.enum(SECRET_TYPE_VALUES, {
+export const secretTypeSchema = z.enum(SECRET_TYPES, {
   error: (issue) =>
     typeof issue.input === "string"
       ? `Invalid secret type ${quoteIdentifier(issue.input)}: use runtime, env or composer.`

@@ -1,9 +1,8 @@
-import { LockboxError } from "@lockbox/core";
+import { auditEventResponse, auditQuery, auditVerifyResponse, LockboxError, listOf } from "@lockbox/core";
 import { verifyAuditChain } from "../../audit/audit-verify.js";
 import { forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { page, presentEvent } from "../present.js";
-import { auditEventResponse, auditQuery, auditVerifyResponse, listOf } from "../schemas.js";
 
 /** The audit log: filtered listings and verification of the hash chain. */
 export function auditRoutes({ routes, directory, access, store }: RouteContext): void {

@@ -1,17 +1,17 @@
-import { notFoundError } from "@lockbox/core";
-import { forbidden } from "../../directory/access-policy.js";
-import type { RouteContext } from "../app.js";
-import { contextOf, page, pageOfRows, presentOrg } from "../present.js";
 import {
   createOrgBody,
   listOf,
   memberBody,
   memberResponse,
+  notFoundError,
   orgParams,
   orgResponse,
   orgUserParams,
   pageQuery,
-} from "../schemas.js";
+} from "@lockbox/core";
+import { forbidden } from "../../directory/access-policy.js";
+import type { RouteContext } from "../app.js";
+import { contextOf, page, pageOfRows, presentOrg } from "../present.js";
 
 /** Organizations and their members. */
 export function orgRoutes({ routes, directory, store, access }: RouteContext): void {

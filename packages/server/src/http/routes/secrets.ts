@@ -1,14 +1,32 @@
 import {
   environmentNotFoundMessage,
   isScope,
+  itemsOf,
   LockboxError,
+  listOf,
+  localSecretsResponse,
+  messageResponse,
   OVERRIDE_DELETED_MESSAGE,
+  orgParams,
+  orgSecretEnvParams,
+  orgSecretParams,
+  orgSecretRow,
+  pageQuery,
   parseScopes,
+  resolvedRow,
+  resolveQuery,
   type Scope,
   SECRET_DELETED_MESSAGE,
   SECRET_SET_MESSAGE,
   type SecretType,
   secretTypeSchema,
+  setSecretBody,
+  setSecretResponse,
+  siteParams,
+  siteSecretEnvParams,
+  siteSecretParams,
+  siteSecretRow,
+  siteSecretsQuery,
 } from "@lockbox/core";
 import type { z } from "zod";
 import { type Caller, forbidden } from "../../directory/access-policy.js";
@@ -17,26 +35,6 @@ import type { SetSecretInput, SetSecretResult } from "../../secrets/secrets-serv
 import type { RouteContext } from "../app.js";
 import { contextOf, pageOfRows } from "../present.js";
 import type { RouteRegistry } from "../route.js";
-import {
-  itemsOf,
-  listOf,
-  localSecretsResponse,
-  messageResponse,
-  orgParams,
-  orgSecretEnvParams,
-  orgSecretParams,
-  orgSecretRow,
-  pageQuery,
-  resolvedRow,
-  resolveQuery,
-  setSecretBody,
-  setSecretResponse,
-  siteParams,
-  siteSecretEnvParams,
-  siteSecretParams,
-  siteSecretRow,
-  siteSecretsQuery,
-} from "../schemas.js";
 
 /** Site and org secrets: set, override, delete, list, resolve (SPEC §2). */
 export function secretRoutes({ routes, directory, secrets, access, store }: RouteContext): void {

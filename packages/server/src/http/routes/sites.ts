@@ -1,13 +1,10 @@
-import { LockboxError, notFoundError } from "@lockbox/core";
-import type { SiteOwner } from "../../db/secret-store.js";
-import { type Caller, forbidden } from "../../directory/access-policy.js";
-import type { RouteContext } from "../app.js";
-import { compareEnvironmentNames, contextOf, page, pageOfRows, presentSite } from "../present.js";
 import {
   createEnvironmentBody,
   createSiteBody,
   environmentResponse,
+  LockboxError,
   listOf,
+  notFoundError,
   pageQuery,
   siteEnvParams,
   siteInfoResponse,
@@ -17,7 +14,11 @@ import {
   siteResponse,
   siteUserParams,
   transferBody,
-} from "../schemas.js";
+} from "@lockbox/core";
+import type { SiteOwner } from "../../db/secret-store.js";
+import { type Caller, forbidden } from "../../directory/access-policy.js";
+import type { RouteContext } from "../app.js";
+import { compareEnvironmentNames, contextOf, page, pageOfRows, presentSite } from "../present.js";
 
 /** Sites: creation, transfer, deletion, supporting orgs, team and environments. */
 export function siteRoutes({ routes, directory, store, access }: RouteContext): void {

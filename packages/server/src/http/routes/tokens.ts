@@ -1,16 +1,17 @@
-import { LockboxError, notFoundError } from "@lockbox/core";
+import {
+  createdTokenResponse,
+  createTokenBody,
+  LockboxError,
+  listOf,
+  notFoundError,
+  tokenListQuery,
+  tokenParams,
+  tokenResponse,
+} from "@lockbox/core";
 import type { TokenRow } from "../../db/secret-store.js";
 import { type Caller, forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, page, presentToken } from "../present.js";
-import {
-  createdTokenResponse,
-  createTokenBody,
-  listOf,
-  tokenListQuery,
-  tokenParams,
-  tokenResponse,
-} from "../schemas.js";
 
 /** Tokens: user tokens for people, runtime and build tokens bound to one site environment. */
 export function tokenRoutes({ routes, directory, tokens, access, store }: RouteContext): void {

@@ -1,8 +1,8 @@
+import { createUserBody, listOf, pageQuery, userResponse } from "@lockbox/core";
 import { z } from "zod";
 import { forbidden } from "../../directory/access-policy.js";
 import type { RouteContext } from "../app.js";
 import { contextOf, page, presentUser } from "../present.js";
-import { createUserBody, listOf, pageQuery, userResponse } from "../schemas.js";
 
 /** Who am I, and users (created by the platform admin only). */
 export function userRoutes({ routes, directory, store }: RouteContext): void {
