@@ -192,4 +192,4 @@ export {
   TOKEN_KINDS,
   type TokenKind,
 } from "./types.js";
-export { isWellFormedUnicode, utf8ByteLength } from "./utf8.js";
+export { utf8ByteLength } from "./utf8.js";

@@ -4,7 +4,7 @@ import { parseHostPort } from "./host.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 import { parseScopes } from "./scopes.js";
 import { type Scope, SECRET_TYPES, type SecretType } from "./types.js";
-import { isWellFormedUnicode, utf8ByteLength } from "./utf8.js";
+import { utf8ByteLength } from "./utf8.js";
 
 /** The type a new secret gets when none is given. */
 export const DEFAULT_TYPE: SecretType = "runtime";
@@ -171,7 +171,7 @@ function valueProblem(value: string): string | undefined {
   if (bytes > MAX_VALUE_BYTES) {
     return `Secret values can be at most ${MAX_VALUE_BYTES} bytes; this value has ${bytes} bytes.`;
   }
-  if (!isWellFormedUnicode(value)) {
+  if (!value.isWellFormed()) {
     return "Secret values must be valid Unicode text; this value contains a lone surrogate.";
   }
   return undefined;
