@@ -297,41 +297,32 @@ export const messageResponse = z.object({ message: z.string() });
 /** A {@link messageResponse}. */
 export type MessageResponse = z.output<typeof messageResponse>;
 
-/**
- * One row of a site's secret listing (SPEC §2.3): its own secrets and those it inherits (`owner`),
- * with the overrides by environment and, for a site secret, the org values it hides.
- */
-export const siteSecretRow = z.object({
+/** A secret as every listing shows it: `value` is `null` where its scopes redact it. */
+const secretRow = z.object({
   name: z.string(),
   type: secretTypeSchema,
   scopes,
   value: nullableValue,
-  envValues: z.record(z.string(), nullableValue),
+});
+
+/** One row of an organization's secret listing, with its overrides by environment. */
+export const orgSecretRow = secretRow.extend({ envValues: z.record(z.string(), nullableValue) });
+/** An {@link orgSecretRow}. */
+export type OrgSecretRow = z.output<typeof orgSecretRow>;
+
+/**
+ * One row of a site's secret listing (SPEC §2.3): its own secrets and those it inherits (`owner`),
+ * with the overrides by environment and, for a site secret, the org values it hides.
+ */
+export const siteSecretRow = orgSecretRow.extend({
   orgValues: z.record(z.string(), nullableValue),
   owner: z.enum(OWNER_KINDS),
 });
 /** A {@link siteSecretRow}. */
 export type SiteSecretRow = z.output<typeof siteSecretRow>;
 
-/** One row of an organization's secret listing, with its overrides by environment. */
-export const orgSecretRow = z.object({
-  name: z.string(),
-  type: secretTypeSchema,
-  scopes,
-  value: nullableValue,
-  envValues: z.record(z.string(), nullableValue),
-});
-/** An {@link orgSecretRow}. */
-export type OrgSecretRow = z.output<typeof orgSecretRow>;
-
 /** One resolved secret (SPEC §2.4) and where its value came from; `null` without `user` scope. */
-export const resolvedRow = z.object({
-  name: z.string(),
-  type: secretTypeSchema,
-  scopes,
-  value: nullableValue,
-  source: z.enum(RESOLUTION_SOURCES),
-});
+export const resolvedRow = secretRow.extend({ source: z.enum(RESOLUTION_SOURCES) });
 /** A {@link resolvedRow}. */
 export type ResolvedRow = z.output<typeof resolvedRow>;
 
