@@ -393,7 +393,10 @@ export const localSecretsResponse = z.object({
 /** A {@link localSecretsResponse}. */
 export type LocalSecretsResponse = z.output<typeof localSecretsResponse>;
 
-/** One page of a paginated list: `next` is the `after` of the following page, `null` on the last. */
+/**
+ * One page of a paginated list: `next` is the cursor of the following page (its `after`, or for
+ * the audit log its `before`), `null` on the last.
+ */
 export const listOf = <Item extends z.ZodType>(item: Item) =>
   z.object({ items: z.array(item), next: z.string().nullable() });
 /** One page of a list of `Item` (a schema), as {@link listOf} describes it. */
@@ -404,5 +407,5 @@ export const itemsOf = <Item extends z.ZodType>(item: Item) => z.object({ items:
 /** A whole list of `Item` (a schema), as {@link itemsOf} describes it. */
 export type Items<Item extends z.ZodType> = z.output<ReturnType<typeof itemsOf<Item>>>;
 
-/** A page of `GET /v1/audit`, newest first. */
+/** A page of `GET /v1/audit`, newest first; `next` is the `before` of the following page. */
 export type AuditPage = ListPage<typeof auditEventResponse>;
