@@ -1,5 +1,4 @@
 import { LockboxClient } from "@lockbox/sdk";
-import type { Command } from "commander";
 import { configDirectory, readConfig, resolveCredentials } from "./config.js";
 import { CliError } from "./errors.js";
 
@@ -31,12 +30,6 @@ export interface CliIo {
   /** The `fetch` the API client uses; defaults to the global one. */
   readonly fetch?: typeof globalThis.fetch | undefined;
 }
-
-/**
- * Adds commands to the program. The lead registers the server-side commands (`server:start`,
- * `admin:token`, `keys:rotate`, `build:*`, `runtime:get`, `secret:site:local-generate`) this way.
- */
-export type CommandRegistrar = (program: Command, context: CliContext) => void;
 
 const USER_AGENT = "lockbox-cli";
 

@@ -1,7 +1,6 @@
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CommandRegistrar } from "./context.js";
-import { createProgram, run } from "./main.js";
+import { createProgram } from "./main.js";
 import { errorBody, FakeLockboxServer } from "./testing/fake-lockbox-server.js";
 import { CapturedOutput, runCli } from "./testing/test-io.js";
 
@@ -195,24 +194,5 @@ describe("lockbox", () => {
       "Rate limited by the server; retrying in 0 s…\nError: Too many requests for this token: retry in 0 s.\n",
     );
     expect(server.requests).toHaveLength(6);
-  });
-
-  it("runs extra commands registered by other packages, with their exit code", async () => {
-    const registrar: CommandRegistrar = (program, context) => {
-      program
-        .command("demo:start")
-        .description("Start the demo.")
-        .action(() => {
-          context.info("started");
-          context.exitCode = 3;
-        });
-    };
-    const stdout = new CapturedOutput();
-    const stderr = new CapturedOutput();
-    const code = await run(["demo:start"], { stdin: Readable.from([]), stdout, stderr, env: {} }, [
-      registrar,
-    ]);
-    expect(code).toBe(3);
-    expect(stderr.text).toBe("started\n");
   });
 });

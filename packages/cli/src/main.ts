@@ -16,7 +16,7 @@ import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
 import { registerTokenCommands } from "./commands/tokens.js";
 import { registerUserCommands } from "./commands/users.js";
-import { CliContext, type CliIo, type CommandRegistrar } from "./context.js";
+import { CliContext, type CliIo } from "./context.js";
 import { CliError } from "./errors.js";
 
 const VERSION = (
@@ -28,8 +28,11 @@ export const EXIT_FAILURE = 1;
 /** Exit code of a usage error (unknown command or option, bad argument). */
 export const EXIT_USAGE = 2;
 
-/** The built-in command groups, in the order `--help` lists them. */
-const BUILT_IN_COMMANDS: readonly CommandRegistrar[] = [
+/** Adds one group of commands to the program. */
+type CommandRegistrar = (program: Command, context: CliContext) => void;
+
+/** The command groups, in the order `--help` lists them. */
+const COMMANDS: readonly CommandRegistrar[] = [
   registerSiteSecretCommands,
   registerLocalGenerateCommand,
   registerOrgSecretCommands,
@@ -67,7 +70,7 @@ function safeCommanderError(text: string): string {
   return hideTokens(safe);
 }
 
-function buildProgram(context: CliContext, extraCommands: readonly CommandRegistrar[]): Command {
+function buildProgram(context: CliContext): Command {
   const { io } = context;
   const program = new Command("lockbox")
     .description("Manage Lockbox secrets, organizations, sites, environments, tokens and the audit log.")
@@ -93,7 +96,7 @@ function buildProgram(context: CliContext, extraCommands: readonly CommandRegist
     "after",
     "The server and token come from lockbox auth:login, or LOCKBOX_URL and LOCKBOX_TOKEN.\nExit codes: 0 success, 1 failed operation, 2 usage error.\n",
   );
-  for (const register of [...BUILT_IN_COMMANDS, ...extraCommands]) register(program, context);
+  for (const register of COMMANDS) register(program, context);
   for (const command of program.commands) {
     // The command list shows the first sentence; the command's own --help shows all of it.
     if (command.summary() === "") command.summary(firstSentence(command.description()));
@@ -107,12 +110,11 @@ function firstSentence(text: string): string {
 }
 
 /**
- * The `lockbox` program for `io`, with the built-in commands and then `extraCommands` (the place
- * where server-side commands such as `server:start` are registered). Errors in commands reject
- * `parseAsync`; commander's own usage errors throw a `CommanderError` (`exitOverride`).
+ * The `lockbox` program for `io`. Errors in commands reject `parseAsync`; commander's own usage
+ * errors throw a `CommanderError` (`exitOverride`).
  */
-export function createProgram(io: CliIo, extraCommands: readonly CommandRegistrar[] = []): Command {
-  return buildProgram(new CliContext(io), extraCommands);
+export function createProgram(io: CliIo): Command {
+  return buildProgram(new CliContext(io));
 }
 
 /**
@@ -120,13 +122,9 @@ export function createProgram(io: CliIo, extraCommands: readonly CommandRegistra
  * exit code: 0 on success (or what a command set), 1 on a failed operation, 2 on a usage error.
  * Messages go to `io.stderr`, data to `io.stdout`; nothing here calls `process.exit`.
  */
-export async function run(
-  argv: readonly string[],
-  io: CliIo,
-  extraCommands: readonly CommandRegistrar[] = [],
-): Promise<number> {
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const context = new CliContext(io);
-  const program = buildProgram(context, extraCommands);
+  const program = buildProgram(context);
   try {
     await program.parseAsync([...argv], { from: "user" });
     return context.exitCode;
@@ -172,17 +170,18 @@ function describeApiError(error: LockboxApiError): string {
 
 /**
  * The process entry point (`bin/lockbox.js`): runs with the real stdin, stdout, stderr and
- * environment and sets `process.exitCode`. `extraCommands` is where the server-side commands plug in.
+ * environment and sets `process.exitCode`.
  */
-export async function main(extraCommands: readonly CommandRegistrar[] = []): Promise<void> {
+export async function main(): Promise<void> {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     // `lockbox secret:site:list x | head -1`: the reader left; there is nobody to tell.
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
   });
-  process.exitCode = await run(
-    process.argv.slice(2),
-    { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env },
-    extraCommands,
-  );
+  process.exitCode = await run(process.argv.slice(2), {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  });
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { LockboxError } from "./errors.js";
-import { canonicalScopes, formatScopes, parseScopes, sameScopes, scopesSchema } from "./scopes.js";
+import { canonicalScopes, formatScopes, parseScopes, sameScopes } from "./scopes.js";
 import { SCOPE_ORDER, type Scope } from "./types.js";
 
 describe("parseScopes()", () => {
@@ -65,35 +65,5 @@ describe("canonicalScopes(), sameScopes() and formatScopes()", () => {
   it("format scopes as tables and messages show them", () => {
     const scopes: Scope[] = ["user", "web"];
     expect(formatScopes(scopes)).toBe("web, user");
-  });
-});
-
-describe("scopesSchema", () => {
-  it("parses a string or an array into canonical order", () => {
-    expect(scopesSchema.parse("user, web")).toEqual(["web", "user"]);
-    expect(scopesSchema.parse(["user", "ic"])).toEqual(["ic", "user"]);
-  });
-
-  it("carries the parseScopes message when refusing", () => {
-    const result = scopesSchema.safeParse("web,nope");
-    expect(result.error?.issues[0]?.message).toBe(
-      "Invalid scope 'nope': use ic, web or user, separated by commas (for example --scope=web,user).",
-    );
-  });
-
-  it("refuses other shapes", () => {
-    expect(scopesSchema.safeParse(3).error?.issues[0]?.message).toBe(
-      "Scopes must be a comma-separated string or an array of strings.",
-    );
-    expect(scopesSchema.safeParse([1]).success).toBe(false);
-  });
-
-  it("bounds the input, saying so", () => {
-    const tooLong = "Scopes are too long: give at most 16 items of at most 256 characters.";
-    expect(scopesSchema.safeParse("web,".repeat(100)).error?.issues[0]?.message).toBe(tooLong);
-    expect(scopesSchema.safeParse(Array.from({ length: 17 }, () => "web")).error?.issues[0]?.message).toBe(
-      tooLong,
-    );
-    expect(scopesSchema.parse(Array.from({ length: 16 }, () => "web"))).toEqual(["web"]);
   });
 });

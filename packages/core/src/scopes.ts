@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { LockboxError } from "./errors.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 import { SCOPE_ORDER, type Scope } from "./types.js";
@@ -56,35 +55,3 @@ export function sameScopes(a: readonly Scope[], b: readonly Scope[]): boolean {
 export function formatScopes(scopes: readonly Scope[]): string {
   return canonicalScopes(scopes).join(", ");
 }
-
-const MAX_SCOPE_ITEMS = 16;
-const MAX_SCOPE_ITEM_LENGTH = 256;
-
-/**
- * Scopes in a request body: a comma-separated string or an array of strings (at most 16 items of at
- * most 256 characters), parsed with {@link parseScopes} into canonical order. A refusal carries
- * the message {@link parseScopes} would throw.
- */
-export const scopesSchema = z
-  .union([z.string(), z.array(z.string())], {
-    error: "Scopes must be a comma-separated string or an array of strings.",
-  })
-  .transform((input, ctx): Scope[] => {
-    // Bounded here rather than with .max() on each branch, which would hide the reason in a union error.
-    const items = typeof input === "string" ? [input] : input;
-    if (items.length > MAX_SCOPE_ITEMS || items.some((item) => item.length > MAX_SCOPE_ITEM_LENGTH)) {
-      ctx.issues.push({
-        code: "custom",
-        message: `Scopes are too long: give at most ${MAX_SCOPE_ITEMS} items of at most ${MAX_SCOPE_ITEM_LENGTH} characters.`,
-        input,
-      });
-      return z.NEVER;
-    }
-    try {
-      return parseScopes(input);
-    } catch (error) {
-      if (!(error instanceof LockboxError)) throw error;
-      ctx.issues.push({ code: "custom", message: error.message, input });
-      return z.NEVER;
-    }
-  });

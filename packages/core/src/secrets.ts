@@ -3,8 +3,8 @@ import { LockboxError } from "./errors.js";
 import { parseHostPort } from "./host.js";
 import { quoteIdentifier } from "./quote-identifier.js";
 import { parseScopes } from "./scopes.js";
-import type { Scope, SecretType } from "./types.js";
-import { isWellFormedUnicode, utf8ByteLength } from "./utf8.js";
+import { type Scope, SECRET_TYPES, type SecretType } from "./types.js";
+import { utf8ByteLength } from "./utf8.js";
 
 /** The type a new secret gets when none is given. */
 export const DEFAULT_TYPE: SecretType = "runtime";
@@ -47,12 +47,10 @@ export type ComposerAuthType = (typeof COMPOSER_AUTH_TYPES)[number];
 /** The name of the `env` secret that is the base of `COMPOSER_AUTH` and must hold a JSON object. */
 export const COMPOSER_AUTH_ENV_NAME = "COMPOSER_AUTH";
 
-const SECRET_TYPE_VALUES = ["runtime", "env", "composer"] as const satisfies readonly SecretType[];
-
 /**
  * A secret type: `runtime`, `env` or `composer`. Refusal: `Invalid secret type 'x': use runtime, env or composer.`
  */
-export const secretTypeSchema = z.enum(SECRET_TYPE_VALUES, {
+export const secretTypeSchema = z.enum(SECRET_TYPES, {
   error: (issue) =>
     typeof issue.input === "string"
       ? `Invalid secret type ${quoteIdentifier(issue.input)}: use runtime, env or composer.`
@@ -157,12 +155,8 @@ function validateComposerName(name: string): void {
   }
 }
 
-/**
- * The message for a name outside 1–255 UTF-8 bytes, or `undefined`. Shared with the request schemas;
- * not part of the package API.
- * @internal
- */
-export function nameLengthProblem(name: string): string | undefined {
+/** The message for a name outside 1–255 UTF-8 bytes, or `undefined`. */
+function nameLengthProblem(name: string): string | undefined {
   if (name === "") return "Secret names cannot be empty.";
   const bytes = utf8ByteLength(name);
   if (bytes > MAX_NAME_BYTES) {
@@ -171,17 +165,13 @@ export function nameLengthProblem(name: string): string | undefined {
   return undefined;
 }
 
-/**
- * The message for a value that breaks a rule of every type (size, valid Unicode), or `undefined`.
- * Shared with the request schemas; not part of the package API.
- * @internal
- */
-export function valueProblem(value: string): string | undefined {
+/** The message for a value that breaks a rule of every type (size, valid Unicode), or `undefined`. */
+function valueProblem(value: string): string | undefined {
   const bytes = utf8ByteLength(value);
   if (bytes > MAX_VALUE_BYTES) {
     return `Secret values can be at most ${MAX_VALUE_BYTES} bytes; this value has ${bytes} bytes.`;
   }
-  if (!isWellFormedUnicode(value)) {
+  if (!value.isWellFormed()) {
     return "Secret values must be valid Unicode text; this value contains a lone surrogate.";
   }
   return undefined;

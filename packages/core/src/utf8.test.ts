@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isWellFormedUnicode, utf8ByteLength } from "./utf8.js";
+import { utf8ByteLength } from "./utf8.js";
 
 /** Any sequence of UTF-16 code units, lone surrogates included. */
 const anyUnits = fc.string({
@@ -29,25 +29,6 @@ describe("utf8ByteLength()", () => {
         const bytes = utf8ByteLength(text);
         expect(bytes).toBe(Buffer.byteLength(text, "utf8"));
         expect(bytes).toBe(encoder.encode(text).length);
-      }),
-    );
-  });
-});
-
-describe("isWellFormedUnicode()", () => {
-  it("accepts surrogate pairs and refuses lone surrogates", () => {
-    expect(isWellFormedUnicode("")).toBe(true);
-    expect(isWellFormedUnicode("plain 😀 text")).toBe(true);
-    expect(isWellFormedUnicode("\ud83d")).toBe(false);
-    expect(isWellFormedUnicode("x\ude00")).toBe(false);
-    expect(isWellFormedUnicode("\ude00\ud83d")).toBe(false);
-  });
-
-  it("agrees with String.prototype.isWellFormed for any string", () => {
-    fc.assert(
-      fc.property(anyUnits, (text) => {
-        const native = (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-        expect(isWellFormedUnicode(text)).toBe(native);
       }),
     );
   });

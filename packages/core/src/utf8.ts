@@ -21,17 +21,6 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
-/**
- * True when `text` is valid Unicode, i.e. holds no lone surrogate, so it encodes to UTF-8 without
- * loss. Same answer as `String.prototype.isWellFormed()`, which TypeScript's ES2023 lib does not type.
- */
-export function isWellFormedUnicode(text: string): boolean {
-  // In a `u` regex a surrogate pair is one code point, so \p{Cs} matches only a lone surrogate.
-  return !LONE_SURROGATE.test(text);
-}
-
-const LONE_SURROGATE = /\p{Cs}/u;
-
 function isLowSurrogate(unit: number): boolean {
   return unit >= 0xdc00 && unit <= 0xdfff;
 }

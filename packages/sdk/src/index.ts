@@ -38,6 +38,7 @@ export {
   type SecretType,
   type SetSecretResult,
   type Site,
+  type SiteInfo,
   type SiteOwnerInput,
   type SiteSecretRow,
   type TokenInfo,

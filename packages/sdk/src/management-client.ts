@@ -1,207 +1,119 @@
 /**
  * The management client: one typed method per route of the Lockbox HTTP API (`docs/api.md`),
  * over the global `fetch`. Zero dependencies; the CLI is built on it.
+ *
+ * The wire types are `@lockbox/core`'s, the ones the server's schemas infer. They are imported
+ * with `import type` only, which the compiler erases: the built client loads neither core nor zod.
  */
+import type {
+  AuditEventResponse,
+  AuditPage,
+  AuditQuery,
+  AuditVerifyResponse,
+  CreatedTokenResponse,
+  CreateSiteBody,
+  CreateTokenBody,
+  CreateUserBody,
+  EnvironmentResponse,
+  Items,
+  LocalSecretsResponse,
+  MemberResponse,
+  MessageResponse,
+  OrgResponse,
+  OrgRole,
+  OrgSecretRow,
+  ResolvedRow,
+  resolvedRow,
+  Scope,
+  SecretType,
+  SetSecretBody,
+  SetSecretResponse,
+  SiteInfoResponse,
+  SiteResponse,
+  SiteSecretRow,
+  TokenResponse,
+  TransferBody,
+  UserResponse,
+  WhoamiResponse,
+} from "@lockbox/core";
+
+export type {
+  AuditPage,
+  AuditQuery,
+  OrgRole,
+  OrgSecretRow,
+  ResolutionSource,
+  Scope,
+  SecretType,
+  SiteSecretRow,
+  TokenKind,
+} from "@lockbox/core";
 
 /** The local development file of SPEC §3 (`EnvValues`/`OrgValues` values are `null` when redacted). */
-export interface LocalSecretsFile {
-  readonly EntityType: "sites";
-  readonly EntityId: string;
-  readonly Secrets: Readonly<
-    Record<
-      string,
-      {
-        readonly Type: string;
-        readonly Value: string | null;
-        readonly Scopes: readonly string[];
-        readonly EnvValues: Readonly<Record<string, string | null>>;
-        readonly OrgValues: Readonly<Record<string, string | null>>;
-      }
-    >
-  >;
-}
+export type LocalSecretsFile = LocalSecretsResponse;
 
-/** How a secret is used; decides which build channel receives it. */
-export type SecretType = "runtime" | "env" | "composer";
-
-/** Who may read a secret's value: builds (`ic`), the application (`web`), people (`user`). */
-export type Scope = "ic" | "web" | "user";
-
-/** A member's role in an organization. */
-export type OrgRole = "admin" | "member";
-
-/** The kinds of API token: people (`lbx_`), applications (`lbr_`), builds (`lbb_`). */
-export type TokenKind = "user" | "runtime" | "build";
-
-/** Where a resolved value came from, most specific first. */
-export type ResolutionSource = "site-override" | "site" | "org-override" | "org";
-
-/** A person. Fields the server adds later are kept. */
-export interface User {
-  readonly id: string;
-  readonly email: string;
-  /** True for a platform admin. */
-  readonly admin?: boolean;
-  readonly createdAt?: string;
-  readonly [field: string]: unknown;
-}
+/** A person; `admin` marks the platform admin. */
+export type User = UserResponse;
 
 /** An organization; `role` is the caller's role when the server says it (`GET /v1/orgs/:org`). */
-export interface Org {
-  readonly id: string;
-  readonly name: string;
-  readonly role?: string;
-  readonly createdAt?: string;
-  readonly [field: string]: unknown;
-}
+export type Org = OrgResponse;
 
 /** A member of an organization. */
-export interface Member {
-  readonly email: string;
-  readonly userId: string;
-  readonly role: OrgRole;
-  readonly [field: string]: unknown;
-}
+export type Member = MemberResponse;
 
-/** A site. `GET /v1/sites/:site` adds its owner, supporting orgs, environments and team. */
-export interface Site {
-  readonly id: string;
-  readonly name: string;
-  readonly [field: string]: unknown;
-}
+/** A site and its owner. */
+export type Site = SiteResponse;
+
+/** A site as `GET /v1/sites/:site` answers it: with its supporting orgs, environments and team. */
+export type SiteInfo = SiteInfoResponse;
 
 /** An environment of a site: `dev`, `test`, `live` (`standard`) or a multidev. */
-export interface Environment {
-  readonly name: string;
-  readonly kind: "standard" | "multidev";
-  readonly [field: string]: unknown;
-}
+export type Environment = EnvironmentResponse;
 
 /** An API token as listed: never the token itself. */
-export interface TokenInfo {
-  readonly id: string;
-  readonly kind: TokenKind;
-  readonly createdAt?: string;
-  readonly lastUsedAt?: string | null;
-  readonly [field: string]: unknown;
-}
+export type TokenInfo = TokenResponse;
 
 /** A token just created: `token` is shown this once and never again. */
-export interface CreatedToken extends TokenInfo {
-  readonly token: string;
-}
+export type CreatedToken = CreatedTokenResponse;
 
 /** What `GET /v1/whoami` answers: the caller and the token it used. */
-export interface WhoAmI {
-  readonly user: User;
-  readonly token: TokenInfo;
-}
+export type WhoAmI = WhoamiResponse;
 
-/** The body of a set: the value, and type and scopes (which must match an existing secret's). */
-export interface SecretInput {
-  /** A UTF-8 string of at most 16384 bytes; may be empty. */
-  readonly value: string;
-  readonly type?: SecretType | undefined;
-  /** A comma-separated string or a list; the server ignores blanks and duplicates. */
-  readonly scopes?: string | readonly string[] | undefined;
-}
+/**
+ * The body of a set: the value (a UTF-8 string of at most 16384 bytes; may be empty), and the type
+ * and scopes of a new secret, which must match an existing one's. Scopes are a comma-separated
+ * string or a list. `type` is narrowed to the secret types; the server answers 422 for others.
+ */
+export type SecretInput = Omit<SetSecretBody, "type"> & { readonly type?: SecretType | undefined };
 
 /** What a set answers: the server's message, whether it created the secret, and notes to show once. */
-export interface SetSecretResult {
-  readonly message: string;
-  readonly created: boolean;
-  readonly secret: { readonly name: string; readonly type: SecretType; readonly scopes: readonly Scope[] };
-  /** Things worth telling the person (no web scope, an override builds never read). Never a value. */
-  readonly notes: readonly string[];
-}
+export type SetSecretResult = SetSecretResponse;
 
 /** A delete's answer: the server's message. */
-export interface MessageResult {
-  readonly message: string;
-}
-
-/** One row of a site listing (SPEC §2.3); a `null` value is redacted by its secret's scopes. */
-export interface SiteSecretRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-  readonly orgValues: Readonly<Record<string, string | null>>;
-  readonly owner: "site" | "org";
-}
-
-/** One row of an organization listing. */
-export interface OrgSecretRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-}
+export type MessageResult = MessageResponse;
 
 /** One resolved secret (SPEC §2.4); `null` when the winning secret has no `user` scope. */
-export interface ResolvedSecret {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly source: ResolutionSource;
-}
+export type ResolvedSecret = ResolvedRow;
 
-/** The body of `POST /v1/tokens`. */
+/**
+ * The body of `POST /v1/tokens` ({@link CreateTokenBody}), narrowed to what the server accepts: a
+ * user token, or a runtime or build token bound to a site and environment.
+ */
 export type CreateTokenInput =
   | { readonly kind: "user"; readonly user?: string | undefined }
   | { readonly kind: "runtime" | "build"; readonly site: string; readonly env: string };
 
 /** The body of `POST /v1/sites`: exactly one of `org` (an org-owned site) and `owner` (a personal site). */
-export interface CreateSiteInput {
-  readonly name: string;
-  readonly org?: string | undefined;
-  readonly owner?: string | undefined;
-  readonly supportingOrgs?: readonly string[] | undefined;
-}
+export type CreateSiteInput = CreateSiteBody;
 
-/** A site's new owner: an organization, or a user for a personal site. */
+/** A site's new owner ({@link TransferBody}): an organization, or a user for a personal site. */
 export type SiteOwnerInput = { readonly org: string } | { readonly owner: string };
 
 /** An audit event: who did what to what, never a value. */
-export interface AuditEvent {
-  readonly seq: number;
-  readonly at: string;
-  readonly actor: string;
-  readonly action: string;
-  readonly target: string;
-  readonly environment?: string | null;
-  readonly outcome: string;
-  readonly requestId?: string | null;
-  readonly [field: string]: unknown;
-}
-
-/** Filters of `GET /v1/audit`; `since` is an ISO time. */
-export interface AuditQuery {
-  readonly org?: string | undefined;
-  readonly site?: string | undefined;
-  readonly since?: string | undefined;
-  readonly limit?: number | undefined;
-  /** Only events with a sequence number below this one (paging back from the oldest event seen). */
-  readonly before?: number | undefined;
-}
-
-/** One page of audit events, newest first; `next` is `null` on the last page. */
-export interface AuditPage {
-  readonly items: readonly AuditEvent[];
-  readonly next: string | null;
-}
+export type AuditEvent = AuditEventResponse;
 
 /** What `GET /v1/audit/verify` answers; when `ok` is false, `message` names the first bad event. */
-export interface AuditVerification {
-  readonly ok: boolean;
-  readonly checked: number;
-  readonly seq?: number;
-  readonly problem?: string;
-  readonly message?: string;
-}
+export type AuditVerification = AuditVerifyResponse;
 
 /** Options of {@link LockboxClient}. */
 export interface LockboxClientOptions {
@@ -368,7 +280,7 @@ export class LockboxClient {
   }
 
   /** `POST /v1/users` (platform admin): creates a user. 409 when the email is taken. */
-  createUser(input: { readonly email: string; readonly admin?: boolean | undefined }): Promise<User> {
+  createUser(input: CreateUserBody): Promise<User> {
     return this.#send("POST", "/v1/users", { body: input });
   }
 
@@ -458,7 +370,7 @@ export class LockboxClient {
   }
 
   /** `GET /v1/sites/:site`: the site with its owner, supporting orgs, environments and team. */
-  getSite(site: string): Promise<Site> {
+  getSite(site: string): Promise<SiteInfo> {
     return this.#send("GET", `/v1/sites/${segment(site)}`);
   }
 
@@ -565,7 +477,7 @@ export class LockboxClient {
    * server answers this one resolution whole (it is not paginated).
    */
   async resolve(site: string, env: string, scope?: Scope | undefined): Promise<ResolvedSecret[]> {
-    const page = await this.#send<Page<ResolvedSecret>>("GET", `/v1/sites/${segment(site)}/resolve`, {
+    const page = await this.#send<Items<typeof resolvedRow>>("GET", `/v1/sites/${segment(site)}/resolve`, {
       query: { env, scope },
     });
     return [...page.items];
@@ -603,7 +515,7 @@ export class LockboxClient {
         before: query.before,
       },
     });
-    return { items: page.items, next: page.next ?? null };
+    return { items: [...page.items], next: page.next ?? null };
   }
 
   /** `GET /v1/audit/verify` (platform admin): checks the hash chain; names the first bad event. */

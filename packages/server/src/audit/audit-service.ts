@@ -1,20 +1,9 @@
-import { LockboxError, quoteIdentifier } from "@lockbox/core";
+import { type AuditQuery, LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { AccessPolicy } from "../directory/access-policy.js";
 import type { Caller } from "../directory/caller.js";
 import type { AuditStore } from "./audit-store.js";
 import { type AuditVerification, verifyAuditChain } from "./audit-verify.js";
 import type { AuditEvent, AuditFilter } from "./records.js";
-
-/** What `audit:list` asks for: events of an org or a site, since a time, a page before a `seq`. */
-export interface AuditQuery {
-  readonly org?: string | undefined;
-  readonly site?: string | undefined;
-  /** An ISO date or time. */
-  readonly since?: string | undefined;
-  readonly limit?: number | undefined;
-  /** Events with `seq` below this: the `next` of the previous page. */
-  readonly before?: number | undefined;
-}
 
 /**
  * Reading the audit log (SPEC §5): an org's events for its admins, a site's for everyone who can

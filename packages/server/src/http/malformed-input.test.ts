@@ -1,5 +1,4 @@
 import { connect } from "node:net";
-import { isWellFormedUnicode } from "@lockbox/core";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
@@ -201,7 +200,7 @@ function problemsOf(what: string, response: TestResponse, expected: Expectation 
   ) {
     problems.push(`message leaks internals: ${where}`);
   }
-  if (!isWellFormedUnicode(message)) problems.push(`message is not well-formed Unicode: ${where}`);
+  if (!message.isWellFormed()) problems.push(`message is not well-formed Unicode: ${where}`);
   if (message.length > 1024) problems.push(`message is unbounded (${message.length} chars): ${where}`);
   if (!String(response.headers["content-type"]).startsWith("application/json")) {
     problems.push(`not JSON content type: ${where}`);
@@ -662,7 +661,7 @@ describe.each(await contractDatabases())("management API under malformed input (
       const body = { value: marker("name"), type: "env" };
       await check(`env secret ${name}`, "PUT", `/v1/orgs/${ORG}/secrets/${name}`, body, 422);
     }
-    for (const env of [...common.filter((n) => n !== "" && isWellFormedUnicode(n)), ...reserved]) {
+    for (const env of [...common.filter((n) => n !== "" && n.isWellFormed()), ...reserved]) {
       const url = `/v1/orgs/${ORG}/secrets/${ORG_SECRET}/envs/${encodeURIComponent(env)}`;
       await check(`org override env ${JSON.stringify(env)}`, "PUT", url, { value: marker("name") }, 422);
       const siteUrl = `/v1/sites/${SITE}/secrets/${SITE_SECRET}/envs/${encodeURIComponent(env)}`;

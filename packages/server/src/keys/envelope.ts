@@ -87,7 +87,6 @@ export interface OpenEnvelopeInput {
 
 const AAD_LABEL = "lockbox envelope aad v1";
 const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-const LONE_SURROGATE = /\p{Cs}/u;
 const HEADER_FIXED_BYTES = 3;
 const KIND_NAMES: Record<EnvelopeKind, string> = { 1: "secret value", 2: "wrapped data key" };
 
@@ -129,7 +128,7 @@ export function dataKeyFromBytes(bytes: Uint8Array): DataKey {
 export function encodeAssociatedData(fields: readonly (string | Uint8Array)[]): Buffer {
   const parts: Buffer[] = [];
   for (const field of [AAD_LABEL, ...fields]) {
-    if (typeof field === "string" && LONE_SURROGATE.test(field)) {
+    if (typeof field === "string" && !field.isWellFormed()) {
       throw new LockboxError("VALIDATION_FAILED", "A binding field is not well-formed Unicode text.");
     }
     const bytes = typeof field === "string" ? Buffer.from(field, "utf8") : Buffer.from(field);
@@ -222,7 +221,7 @@ export function openEnvelope(input: OpenEnvelopeInput): Buffer {
  *   Unicode (a lone surrogate cannot round-trip through UTF-8).
  */
 export function sealValue(dataKey: DataKey, plaintext: string, binding: ValueBinding): Buffer {
-  if (LONE_SURROGATE.test(plaintext)) {
+  if (!plaintext.isWellFormed()) {
     throw new LockboxError(
       "VALIDATION_FAILED",
       `${valueSubject(binding)} is not well-formed Unicode text (it contains a lone surrogate).`,

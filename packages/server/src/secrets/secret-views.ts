@@ -1,61 +1,29 @@
 import {
+  type LocalSecretsResponse,
   LockboxError,
   notFoundError,
+  type OrgSecretRow,
   type OwnerRef,
   quoteIdentifier,
   type ResolutionSource,
+  type ResolvedRow,
   resolveSecrets,
   type Scope,
   type SecretType,
+  type SiteSecretRow,
 } from "@lockbox/core";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { SecretStore, StoredSecret } from "./secret-store.js";
 
-/** One row of `secret:site:list` (SPEC §2.3); `null` values are redacted by the secret's scopes. */
-export interface SiteSecretListRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-  readonly orgValues: Readonly<Record<string, string | null>>;
-  readonly owner: "site" | "org";
-}
-
+/** One row of `secret:site:list` (SPEC §2.3), in its wire shape; `null` values are redacted by the secret's scopes. */
+export type SiteSecretListRow = SiteSecretRow;
 /** One row of `secret:org:list`. */
-export interface OrgSecretListRow {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly envValues: Readonly<Record<string, string | null>>;
-}
-
+export type OrgSecretListRow = OrgSecretRow;
 /** The local development file of SPEC §3, written by `secret:site:local-generate`. */
-export interface LocalSecretsFile {
-  readonly EntityType: "sites";
-  readonly EntityId: string;
-  readonly Secrets: Record<
-    string,
-    {
-      readonly Type: SecretType;
-      readonly Value: string | null;
-      readonly Scopes: readonly Scope[];
-      readonly EnvValues: Readonly<Record<string, string | null>>;
-      readonly OrgValues: Readonly<Record<string, string | null>>;
-    }
-  >;
-}
-
+export type LocalSecretsFile = LocalSecretsResponse;
 /** One resolved secret as people see it (`secret:site:resolve`), redacted without `user` scope. */
-export interface ResolvedSecretView {
-  readonly name: string;
-  readonly type: SecretType;
-  readonly scopes: readonly Scope[];
-  readonly value: string | null;
-  readonly source: ResolutionSource;
-}
+export type ResolvedSecretView = ResolvedRow;
 
 /** One resolved secret as a machine receives it (runtime or build): never redacted. */
 export interface DeliveredSecret {
@@ -223,7 +191,7 @@ export class SecretReader {
 }
 
 function describe(secret: StoredSecret) {
-  return { name: secret.name, type: secret.type, scopes: secret.scopes };
+  return { name: secret.name, type: secret.type, scopes: [...secret.scopes] };
 }
 
 function compareNames(a: string, b: string): number {

@@ -181,7 +181,7 @@ export class SecretsService {
     return resolved.map(({ secret, source, value }) => ({
       name: secret.name,
       type: secret.type,
-      scopes: secret.scopes,
+      scopes: [...secret.scopes],
       value,
       source,
     }));

@@ -1,7 +1,7 @@
+import { auditEventResponse, auditQuery, auditVerifyResponse, listOf } from "@lockbox/core";
 import type { AuditService } from "../../audit/audit-service.js";
 import { page, presentEvent } from "../present.js";
 import type { RouteRegistry } from "../route.js";
-import { auditEventResponse, auditQuery, auditVerifyResponse, listOf } from "../schemas.js";
 
 /** The audit log: filtered listings and verification of the hash chain. */
 export function auditRoutes(routes: RouteRegistry, audit: AuditService): void {

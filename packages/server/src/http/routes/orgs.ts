@@ -1,6 +1,3 @@
-import type { OrgService } from "../../directory/org-service.js";
-import { page, pageOfRows, presentOrg } from "../present.js";
-import type { RouteRegistry } from "../route.js";
 import {
   createOrgBody,
   listOf,
@@ -10,7 +7,10 @@ import {
   orgResponse,
   orgUserParams,
   pageQuery,
-} from "../schemas.js";
+} from "@lockbox/core";
+import type { OrgService } from "../../directory/org-service.js";
+import { page, pageOfRows, presentOrg } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 
 /** Organizations and their members. */
 export function orgRoutes(routes: RouteRegistry, orgs: OrgService): void {

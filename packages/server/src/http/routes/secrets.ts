@@ -1,14 +1,9 @@
-import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE, SECRET_SET_MESSAGE } from "@lockbox/core";
-import type { z } from "zod";
-import type { Caller } from "../../directory/caller.js";
-import type { SecretsService, SetSecretInput, SetSecretResult } from "../../secrets/secrets-service.js";
-import { pageOfRows } from "../present.js";
-import type { RouteRegistry } from "../route.js";
 import {
   itemsOf,
   listOf,
   localSecretsResponse,
   messageResponse,
+  OVERRIDE_DELETED_MESSAGE,
   orgParams,
   orgSecretEnvParams,
   orgSecretParams,
@@ -16,6 +11,8 @@ import {
   pageQuery,
   resolvedRow,
   resolveQuery,
+  SECRET_DELETED_MESSAGE,
+  SECRET_SET_MESSAGE,
   setSecretBody,
   setSecretResponse,
   siteParams,
@@ -23,7 +20,12 @@ import {
   siteSecretParams,
   siteSecretRow,
   siteSecretsQuery,
-} from "../schemas.js";
+} from "@lockbox/core";
+import type { z } from "zod";
+import type { Caller } from "../../directory/caller.js";
+import type { SecretsService, SetSecretInput, SetSecretResult } from "../../secrets/secrets-service.js";
+import { pageOfRows } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 
 /** Site and org secrets: set, override, delete, list, resolve (SPEC §2). */
 export function secretRoutes(routes: RouteRegistry, secrets: SecretsService): void {

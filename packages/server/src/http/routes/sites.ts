@@ -1,6 +1,3 @@
-import type { SiteService } from "../../directory/site-service.js";
-import { compareEnvironmentNames, page, pageOfRows, presentSite } from "../present.js";
-import type { RouteRegistry } from "../route.js";
 import {
   createEnvironmentBody,
   createSiteBody,
@@ -15,7 +12,10 @@ import {
   siteResponse,
   siteUserParams,
   transferBody,
-} from "../schemas.js";
+} from "@lockbox/core";
+import type { SiteService } from "../../directory/site-service.js";
+import { compareEnvironmentNames, page, pageOfRows, presentSite } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 
 /** Sites: creation, transfer, deletion, supporting orgs, team and environments. */
 export function siteRoutes(routes: RouteRegistry, sites: SiteService): void {

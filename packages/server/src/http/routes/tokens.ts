@@ -1,6 +1,3 @@
-import type { TokenService } from "../../tokens/token-service.js";
-import { page, presentToken } from "../present.js";
-import type { RouteRegistry } from "../route.js";
 import {
   createdTokenResponse,
   createTokenBody,
@@ -8,7 +5,10 @@ import {
   tokenListQuery,
   tokenParams,
   tokenResponse,
-} from "../schemas.js";
+} from "@lockbox/core";
+import type { TokenService } from "../../tokens/token-service.js";
+import { page, presentToken } from "../present.js";
+import type { RouteRegistry } from "../route.js";
 
 /** Tokens: user tokens for people, runtime and build tokens bound to one site environment. */
 export function tokenRoutes(routes: RouteRegistry, tokens: TokenService): void {

@@ -1,8 +1,7 @@
-import { z } from "zod";
+import { createUserBody, listOf, pageQuery, userResponse, whoamiResponse } from "@lockbox/core";
 import type { OrgService } from "../../directory/org-service.js";
 import { page, presentUser } from "../present.js";
 import type { RouteRegistry } from "../route.js";
-import { createUserBody, listOf, pageQuery, userResponse } from "../schemas.js";
 
 /** Who am I, and users (created by the platform admin only). */
 export function userRoutes(routes: RouteRegistry, orgs: OrgService): void {
@@ -11,7 +10,7 @@ export function userRoutes(routes: RouteRegistry, orgs: OrgService): void {
     url: "/v1/whoami",
     tag: "users",
     summary: "The user and token behind this request",
-    response: z.object({ user: userResponse, token: z.object({ id: z.string(), kind: z.string() }) }),
+    response: whoamiResponse,
     handler: async ({ caller }) => ({
       user: presentUser(caller.user),
       token: { id: caller.token.id, kind: caller.token.kind, expiresAt: caller.token.expiresAt },

@@ -1,0 +1,205 @@
+import {
+  auditEventResponse,
+  auditVerifyResponse,
+  createdTokenResponse,
+  environmentResponse,
+  itemsOf,
+  listOf,
+  localSecretsResponse,
+  memberResponse,
+  messageResponse,
+  orgResponse,
+  orgSecretRow,
+  resolvedRow,
+  setSecretResponse,
+  siteInfoResponse,
+  siteResponse,
+  siteSecretRow,
+  tokenResponse,
+  userResponse,
+  whoamiResponse,
+} from "@lockbox/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { contractDatabases } from "../testing/test-databases.js";
+
+/**
+ * What the server answers is exactly the shape `@lockbox/core` declares, the shape the SDK's types
+ * are: every field present, none added, every enum value known. And each route documents (in
+ * OpenAPI) the schema it answers. Requests run in order, each building on the ones before.
+ */
+interface AnswerCase {
+  /** The route as OpenAPI names it. */
+  readonly route: string;
+  readonly url: string;
+  readonly body?: unknown;
+  readonly schema: z.ZodType;
+}
+
+const CASES: readonly AnswerCase[] = [
+  { route: "GET /v1/whoami", url: "/v1/whoami", schema: whoamiResponse },
+  { route: "POST /v1/users", url: "/v1/users", body: { email: "wire@example.com" }, schema: userResponse },
+  { route: "GET /v1/users", url: "/v1/users", schema: listOf(userResponse) },
+  { route: "POST /v1/orgs", url: "/v1/orgs", body: { name: "acme" }, schema: orgResponse },
+  { route: "GET /v1/orgs", url: "/v1/orgs", schema: listOf(orgResponse) },
+  { route: "GET /v1/orgs/{org}", url: "/v1/orgs/acme", schema: orgResponse },
+  {
+    route: "PUT /v1/orgs/{org}/members/{user}",
+    url: "/v1/orgs/acme/members/wire@example.com",
+    body: { role: "member" },
+    schema: memberResponse,
+  },
+  { route: "GET /v1/orgs/{org}/members", url: "/v1/orgs/acme/members", schema: listOf(memberResponse) },
+  {
+    route: "PUT /v1/orgs/{org}/secrets/{name}",
+    url: "/v1/orgs/acme/secrets/SHARED",
+    body: { value: "org", scopes: "web,user" },
+    schema: setSecretResponse,
+  },
+  {
+    route: "PUT /v1/orgs/{org}/secrets/{name}/envs/{env}",
+    url: "/v1/orgs/acme/secrets/SHARED/envs/live",
+    body: { value: "org-live" },
+    schema: setSecretResponse,
+  },
+  { route: "GET /v1/orgs/{org}/secrets", url: "/v1/orgs/acme/secrets", schema: listOf(orgSecretRow) },
+  { route: "POST /v1/sites", url: "/v1/sites", body: { name: "shop", org: "acme" }, schema: siteResponse },
+  {
+    route: "POST /v1/sites",
+    url: "/v1/sites",
+    body: { name: "mine", owner: "wire@example.com" },
+    schema: siteResponse,
+  },
+  { route: "GET /v1/sites", url: "/v1/sites", schema: listOf(siteResponse) },
+  {
+    route: "POST /v1/sites/{site}/environments",
+    url: "/v1/sites/shop/environments",
+    body: { name: "feature" },
+    schema: environmentResponse,
+  },
+  {
+    route: "GET /v1/sites/{site}/environments",
+    url: "/v1/sites/shop/environments",
+    schema: listOf(environmentResponse),
+  },
+  {
+    route: "PUT /v1/sites/{site}/secrets/{name}",
+    url: "/v1/sites/shop/secrets/API_KEY",
+    body: { value: "site", type: "env", scopes: ["ic", "web"] },
+    schema: setSecretResponse,
+  },
+  {
+    route: "PUT /v1/sites/{site}/secrets/{name}/envs/{env}",
+    url: "/v1/sites/shop/secrets/API_KEY/envs/dev",
+    body: { value: "site-dev" },
+    schema: setSecretResponse,
+  },
+  { route: "GET /v1/sites/{site}", url: "/v1/sites/shop", schema: siteInfoResponse },
+  { route: "GET /v1/sites/{site}/secrets", url: "/v1/sites/shop/secrets", schema: listOf(siteSecretRow) },
+  {
+    route: "GET /v1/sites/{site}/secrets",
+    url: "/v1/sites/shop/secrets?env=dev",
+    schema: listOf(siteSecretRow),
+  },
+  {
+    route: "GET /v1/sites/{site}/resolve",
+    url: "/v1/sites/shop/resolve?env=dev&scope=user",
+    schema: itemsOf(resolvedRow),
+  },
+  {
+    route: "GET /v1/sites/{site}/local-secrets",
+    url: "/v1/sites/shop/local-secrets",
+    schema: localSecretsResponse,
+  },
+  {
+    route: "POST /v1/tokens",
+    url: "/v1/tokens",
+    body: { kind: "runtime", site: "shop", env: "dev" },
+    schema: createdTokenResponse,
+  },
+  { route: "GET /v1/tokens", url: "/v1/tokens?site=shop", schema: listOf(tokenResponse) },
+  {
+    route: "POST /v1/sites/{site}/transfer",
+    url: "/v1/sites/mine/transfer",
+    body: { org: "acme" },
+    schema: siteResponse,
+  },
+  {
+    route: "DELETE /v1/sites/{site}/secrets/{name}/envs/{env}",
+    url: "/v1/sites/shop/secrets/API_KEY/envs/dev",
+    schema: messageResponse,
+  },
+  {
+    route: "DELETE /v1/sites/{site}/secrets/{name}",
+    url: "/v1/sites/shop/secrets/API_KEY",
+    schema: messageResponse,
+  },
+  {
+    route: "DELETE /v1/orgs/{org}/secrets/{name}/envs/{env}",
+    url: "/v1/orgs/acme/secrets/SHARED/envs/live",
+    schema: messageResponse,
+  },
+  {
+    route: "DELETE /v1/orgs/{org}/secrets/{name}",
+    url: "/v1/orgs/acme/secrets/SHARED",
+    schema: messageResponse,
+  },
+  { route: "GET /v1/audit", url: "/v1/audit", schema: listOf(auditEventResponse) },
+  { route: "GET /v1/audit/verify", url: "/v1/audit/verify", schema: auditVerifyResponse },
+];
+
+/** A schema as route.ts documents it in OpenAPI. */
+function documented(schema: z.ZodType): unknown {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" });
+  return rest;
+}
+
+describe.each(await contractDatabases())("management answers have core's shapes ($name)", ({ create }) => {
+  let t: TestApp;
+  let drop: () => Promise<void>;
+  let openApi: { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+
+  beforeAll(async () => {
+    const database = await create();
+    drop = () => database.drop();
+    t = await createTestApp(database);
+    openApi = (await t.call("GET", "/v1/openapi.json")).json;
+  });
+  afterAll(async () => {
+    await t?.close();
+    await drop?.();
+  });
+
+  it.each(CASES)("$route ($url) answers exactly its core schema", async ({ route, url, body, schema }) => {
+    const method = route.split(" ", 1)[0] as string;
+    const response = await t.call(method, url, { token: t.adminToken, body });
+    expect(response.status, `${method} ${url}: ${response.body}`).toBeLessThan(300);
+    const parsed = schema.safeParse(response.json);
+    expect(parsed.error?.issues).toBeUndefined();
+    // Objects drop fields they do not declare, so an extra field in the answer fails here.
+    expect(parsed.data).toEqual(response.json);
+  });
+
+  it.each(CASES)("$route documents the schema it answers", ({ route, schema }) => {
+    const [method, path] = route.split(" ") as [string, string];
+    const responses = openApi.paths[path]?.[method.toLowerCase()]?.responses ?? {};
+    const success = Object.entries(responses).find(([status]) => status.startsWith("2"))?.[1] as
+      | { content?: { "application/json"?: { schema?: unknown } } }
+      | undefined;
+    expect(success?.content?.["application/json"]?.schema).toEqual(documented(schema));
+  });
+
+  it("covers every route that documents an answer body", () => {
+    const documentedRoutes = Object.entries(openApi.paths).flatMap(([path, operations]) =>
+      Object.entries(operations)
+        .filter(([, operation]) =>
+          Object.entries(operation.responses).some(
+            ([status, answer]) => status.startsWith("2") && (answer as { content?: unknown }).content,
+          ),
+        )
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(new Set(CASES.map((c) => c.route))).toEqual(new Set(documentedRoutes));
+  });
+});
