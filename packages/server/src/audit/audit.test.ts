@@ -6,7 +6,7 @@ import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { kyselyStores, type LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
 import { AuditBatchWriter } from "./audit-batch-writer.js";
 import { verifyAuditChain } from "./audit-verify.js";
 import type { AuditEventInput } from "./records.js";
@@ -120,11 +120,6 @@ describe.each(await contractDatabases())("AuditService ($name)", ({ create }) =>
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const errorOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
   const notFound = (kind: "Site" | "Organization", ref: string) => ({
     code: kind === "Site" ? "SITE_NOT_FOUND" : "ORG_NOT_FOUND",
     message: `${kind} '${ref}' was not found, or you do not have access to it.`,

@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AuditEvent } from "../audit/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller, testToken } from "../testing/test-lockbox.js";
+import { auditOf, createTestLockbox, testCaller, testToken } from "../testing/test-lockbox.js";
 import { orgAccess, type SiteAccess, siteAccess } from "./access-policy.js";
 import { type Caller, callerOf } from "./caller.js";
 import type { SiteRelation, SiteRow, UserRow } from "./records.js";
@@ -159,13 +158,6 @@ describe.each(await contractDatabases())("the role table in the services ($name)
     await lockbox?.close();
     await database?.drop();
   });
-
-  /** The audit events `fn` appended. */
-  const auditOf = async (fn: () => Promise<unknown>): Promise<AuditEvent[]> => {
-    const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
-    await fn();
-    return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
-  };
 
   describe("what AccessPolicy gives each person", () => {
     const SITE_TABLE: Array<[Person, Record<"site-a1" | "site-b1" | "site-p1", SiteAccess | null>]> = [
@@ -549,7 +541,7 @@ describe.each(await contractDatabases())("the role table in the services ($name)
 
     it("appends no audit event for a write refused by the role table", async () => {
       const { sites, secrets, orgs, tokens } = lockbox;
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         const refusals: Array<() => Promise<unknown>> = [
           () => orgs.createOrg(as("alice"), "org-x"),
           () => orgs.addMember(as("bob"), "org-a", "gus@example.com", "admin"),

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { OwnerRef } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../audit/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { auditOf, createTestLockbox, errorOf, putSecret, testCaller } from "../testing/test-lockbox.js";
 import type { Caller } from "./caller.js";
 import { findOrgByRef, findUserByRef } from "./lookups.js";
 import type { OrgRow, SiteRow, UserRow } from "./records.js";
@@ -27,42 +26,11 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const errorOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
   const makeOrg = (): Promise<OrgRow> => lockbox.orgs.createOrg(admin, `org-${tag()}`);
   const makeUser = (): Promise<UserRow> => lockbox.orgs.createUser(admin, `${tag()}@example.com`);
   const makeSite = (owner: OwnerChoice, supportingOrgs?: string[]): Promise<SiteRow> =>
     lockbox.sites.createSite(admin, { name: `site-${tag()}`, ...owner, supportingOrgs });
 
-  /** The audit events `fn` appended. */
-  const auditOf = async (fn: () => Promise<unknown>): Promise<AuditEvent[]> => {
-    const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
-    await fn();
-    return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
-  };
-
-  /** Stores a secret with a base value and overrides, sealed under its owner's data key. */
-  const putSecret = (owner: OwnerRef, name: string, overrideEnvs: string[] = []): Promise<string> =>
-    lockbox.stores.transaction(async (tx) => {
-      const id = randomUUID();
-      await tx.secrets.insertSecret({ id, owner, name, type: "runtime", scopes: ["web"] });
-      await tx.secrets.putValue(
-        id,
-        null,
-        await lockbox.vault.seal(owner, { secretId: id, env: null }, "base", tx.dataKeys),
-      );
-      for (const env of overrideEnvs) {
-        await tx.secrets.putValue(
-          id,
-          env,
-          await lockbox.vault.seal(owner, { secretId: id, env }, `value-${env}`, tx.dataKeys),
-        );
-      }
-      return id;
-    });
   const valueRows = (secretId: string) =>
     lockbox.db.kysely
       .selectFrom("secret_values")
@@ -142,7 +110,7 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
     it("createOrg refuses a name that is taken with CONFLICT and appends no audit event", async () => {
       const org = await makeOrg();
       let error: unknown;
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         error = await errorOf(lockbox.orgs.createOrg(admin, org.name));
       });
       expect(error).toMatchObject({
@@ -170,7 +138,7 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
       await lockbox.orgs.addMember(admin, org.name, member.email, "admin");
       const owned = await makeSite({ org: org.name });
       const supported = await makeSite({ org: other.name }, [org.name]);
-      const secretId = await putSecret({ kind: "org", id: org.id }, "ORG_SECRET", ["live"]);
+      const secretId = await putSecret(lockbox, { kind: "org", id: org.id }, "ORG_SECRET", ["live"]);
       await expect(lockbox.orgs.deleteOrg(admin, org.name)).rejects.toMatchObject({ code: "CONFLICT" });
 
       await lockbox.sites.transferSite(admin, owned.name, { org: other.name });
@@ -240,7 +208,7 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
         let result: T | undefined;
         actions.push([
           action,
-          await auditOf(async () => {
+          await auditOf(lockbox, async () => {
             result = await fn();
           }),
         ]);
@@ -290,7 +258,7 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
       const org = await makeOrg();
       const user = await makeUser();
       await makeSite({ org: org.name });
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         await errorOf(lockbox.orgs.deleteOrg(admin, org.name));
         await errorOf(lockbox.orgs.createOrg(admin, org.name));
         await errorOf(lockbox.orgs.createUser(admin, user.email));

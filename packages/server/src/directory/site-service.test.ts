@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { isLockboxError, type OwnerRef } from "@lockbox/core";
+import { isLockboxError } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEvent } from "../audit/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { auditOf, createTestLockbox, errorOf, putSecret, testCaller } from "../testing/test-lockbox.js";
 import type { Caller } from "./caller.js";
 import { findSiteByRef } from "./lookups.js";
 import type { OrgRow, SiteRow, UserRow } from "./records.js";
@@ -27,11 +27,6 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const errorOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
   const makeOrg = (): Promise<OrgRow> => lockbox.orgs.createOrg(admin, `org-${tag()}`);
   const makeUser = (): Promise<UserRow> => lockbox.orgs.createUser(admin, `${tag()}@example.com`);
   const makeSite = (owner: OwnerChoice, supportingOrgs?: string[]): Promise<SiteRow> =>
@@ -41,32 +36,6 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
   const siteToken = (kind: "runtime" | "build", site: SiteRow, env: string) =>
     lockbox.tokens.createToken(admin, { kind, site: site.name, env });
 
-  /** The audit events `fn` appended. */
-  const auditOf = async (fn: () => Promise<unknown>): Promise<AuditEvent[]> => {
-    const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
-    await fn();
-    return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
-  };
-
-  /** Stores a secret with a base value and overrides, sealed under its owner's data key. */
-  const putSecret = (owner: OwnerRef, name: string, overrideEnvs: string[] = []): Promise<string> =>
-    lockbox.stores.transaction(async (tx) => {
-      const id = randomUUID();
-      await tx.secrets.insertSecret({ id, owner, name, type: "runtime", scopes: ["web"] });
-      await tx.secrets.putValue(
-        id,
-        null,
-        await lockbox.vault.seal(owner, { secretId: id, env: null }, "base", tx.dataKeys),
-      );
-      for (const env of overrideEnvs) {
-        await tx.secrets.putValue(
-          id,
-          env,
-          await lockbox.vault.seal(owner, { secretId: id, env }, `value-${env}`, tx.dataKeys),
-        );
-      }
-      return id;
-    });
   const valueRows = (secretId: string) =>
     lockbox.db.kysely
       .selectFrom("secret_values")
@@ -152,7 +121,7 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
     it("createSite refuses the owner org as a supporting org, and creates nothing", async () => {
       const org = await makeOrg();
       const name = `site-${tag()}`;
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         await expect(
           lockbox.sites.createSite(admin, { name, org: org.name, supportingOrgs: [org.id] }),
         ).rejects.toMatchObject({
@@ -202,7 +171,7 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       const third = await makeOrg();
       const site = await makeSite({ org: first.name }, [second.name, third.name]);
       let moved: SiteRow | undefined;
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         moved = await lockbox.sites.transferSite(admin, site.name, { org: second.name });
       });
       expect(moved).toMatchObject({
@@ -228,7 +197,9 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
         ownerUserId: user.id,
       });
       // The audit names the owner the site has now, read under the lock, not the one it was created with.
-      const [event] = await auditOf(() => lockbox.sites.transferSite(admin, site.id, { org: org.name }));
+      const [event] = await auditOf(lockbox, () =>
+        lockbox.sites.transferSite(admin, site.id, { org: org.name }),
+      );
       expect(event?.target).toContain(`from user:${user.id}:${user.email} to org:${org.id}:${org.name}`);
       expect(await lockbox.stores.sites.findSiteById(site.id)).toMatchObject({
         ownerOrgId: org.id,
@@ -251,7 +222,10 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       const org = await makeOrg();
       const site = await makeSite({ org: org.name });
       await lockbox.sites.createMultidev(admin, site.name, "feature");
-      const secretId = await putSecret({ kind: "site", id: site.id }, "SITE_SECRET", ["dev", "feature"]);
+      const secretId = await putSecret(lockbox, { kind: "site", id: site.id }, "SITE_SECRET", [
+        "dev",
+        "feature",
+      ]);
       const runtime = await siteToken("runtime", site, "live");
       const build = await siteToken("build", site, "feature");
 
@@ -354,8 +328,8 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       const org = await makeOrg();
       const site = await makeSite({ org: org.name });
       await lockbox.sites.createMultidev(admin, site.name, "md");
-      const siteSecret = await putSecret({ kind: "site", id: site.id }, "S", ["md", "live"]);
-      const orgSecret = await putSecret({ kind: "org", id: org.id }, "O", ["md"]);
+      const siteSecret = await putSecret(lockbox, { kind: "site", id: site.id }, "S", ["md", "live"]);
+      const orgSecret = await putSecret(lockbox, { kind: "org", id: org.id }, "O", ["md"]);
       await lockbox.sites.deleteMultidev(admin, site.name, "md");
       expect(await envNames(site)).toEqual(["dev", "test", "live"]);
       expect(await valueRows(siteSecret)).toEqual([{ env: "" }, { env: "live" }]);
@@ -399,7 +373,7 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
         let result: T | undefined;
         actions.push([
           action,
-          await auditOf(async () => {
+          await auditOf(lockbox, async () => {
             result = await fn();
           }),
         ]);
@@ -457,7 +431,7 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
     it("a refused site write appends no event", async () => {
       const org = await makeOrg();
       const site = await makeSite({ org: org.name });
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         await errorOf(lockbox.sites.addSupportingOrg(admin, site.name, org.name));
         await errorOf(lockbox.sites.createMultidev(admin, site.name, "settings"));
         await errorOf(lockbox.sites.deleteMultidev(admin, site.name, "live"));

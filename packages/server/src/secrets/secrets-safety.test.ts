@@ -8,7 +8,7 @@ import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
 /*
@@ -56,11 +56,6 @@ describe.each(await contractDatabases())("SecretsService safety ($name)", ({ cre
   const resolveMap = async (site: SiteRow, env: string, scope: Scope) =>
     Object.fromEntries(
       ((await secrets.resolveForDelivery(site.id, env, scope)) ?? []).map((s) => [s.name, s.value]),
-    );
-  const errorOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (error: unknown) => error,
     );
   const auditLength = async () => (await stores.audit.readAuditChain(0, 1_000_000)).length;
 

@@ -6,7 +6,7 @@ import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
 describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) => {
@@ -55,11 +55,6 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
   const sources = async (site: SiteRow, env: string, scope: Scope) =>
     Object.fromEntries(
       (await secrets.resolveForPeople(admin, site.id, env, scope)).map((s) => [s.name, s.source]),
-    );
-  const errorOf = (promise: Promise<unknown>) =>
-    promise.then(
-      () => undefined,
-      (error: unknown) => error,
     );
 
   describe("the seed's example", () => {

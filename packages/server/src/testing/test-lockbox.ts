@@ -1,4 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import type { OwnerRef } from "@lockbox/core";
+import type { AuditEvent } from "../audit/records.js";
 import { type Caller, callerOf } from "../directory/caller.js";
 import type { UserRow } from "../directory/records.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
@@ -59,4 +61,51 @@ export function testToken(user: UserRow): TokenRow {
     lastUsedAt: null,
     revokedAt: null,
   };
+}
+
+/** The error `promise` rejects with, or undefined when it resolves. */
+export function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+/** The audit events `fn` appended (it must not run beside other writers). */
+export async function auditOf(
+  lockbox: Pick<Lockbox, "stores">,
+  fn: () => Promise<unknown>,
+): Promise<AuditEvent[]> {
+  const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
+  await fn();
+  return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
+}
+
+/**
+ * Stores a `runtime` secret of scope `web` below the services: a base value `base` and one override
+ * `value-<env>` per environment, sealed under its owner's data key. Returns the secret's id.
+ */
+export function putSecret(
+  lockbox: Pick<Lockbox, "stores" | "vault">,
+  owner: OwnerRef,
+  name: string,
+  overrideEnvs: readonly string[] = [],
+): Promise<string> {
+  return lockbox.stores.transaction(async (tx) => {
+    const id = randomUUID();
+    await tx.secrets.insertSecret({ id, owner, name, type: "runtime", scopes: ["web"] });
+    await tx.secrets.putValue(
+      id,
+      null,
+      await lockbox.vault.seal(owner, { secretId: id, env: null }, "base", tx.dataKeys),
+    );
+    for (const env of overrideEnvs) {
+      await tx.secrets.putValue(
+        id,
+        env,
+        await lockbox.vault.seal(owner, { secretId: id, env }, `value-${env}`, tx.dataKeys),
+      );
+    }
+    return id;
+  });
 }

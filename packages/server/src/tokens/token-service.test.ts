@@ -1,11 +1,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { AuditEvent } from "../audit/records.js";
 import type { Caller } from "../directory/caller.js";
 import type { SiteRow, UserRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
+import { auditOf, createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 import { hashToken, parseTokenKind, TOKEN_PREFIXES } from "./token-format.js";
 import { TokenService } from "./token-service.js";
 
@@ -77,12 +76,6 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     tokens.createToken(admin, { kind: "user", user: user.email, ...options });
   const siteToken = (kind: "runtime" | "build", site: SiteRow, env: string, caller: Caller = admin) =>
     tokens.createToken(caller, { kind, site: site.name, env });
-  /** The audit events `fn` appended. */
-  const auditOf = async (fn: () => Promise<unknown>): Promise<AuditEvent[]> => {
-    const [head] = await lockbox.stores.audit.listAudit({ limit: 1 });
-    await fn();
-    return lockbox.stores.audit.readAuditChain(head?.seq ?? 0, 1000);
-  };
 
   describe("minting", () => {
     it("tokens are lbx_, lbr_ or lbb_ followed by 43 base64url characters, new each time", async () => {
@@ -213,7 +206,7 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
       const user = await makeUser();
       const site = await makeSite();
       let plaintexts: string[] = [];
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         const a = await userToken(user);
         const b = await siteToken("runtime", site, "live");
         plaintexts = [a.token, b.token];
@@ -336,7 +329,7 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     it("revoke appends one token.revoke event naming the token and its binding", async () => {
       const site = await makeSite();
       const { token, row } = await siteToken("runtime", site, "test");
-      const events = await auditOf(() => tokens.revoke(admin, row.id));
+      const events = await auditOf(lockbox, () => tokens.revoke(admin, row.id));
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({
         action: "token.revoke",
@@ -371,7 +364,7 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
     it("createToken refuses another user's token to anyone but the platform admin, whether or not that user exists", async () => {
       const caller = await testCaller(lockbox);
       const other = await makeUser();
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         for (const ref of [other.email, other.id, "nobody@example.com"]) {
           await expect(tokens.createToken(caller, { kind: "user", user: ref }), ref).rejects.toMatchObject({
             code: "FORBIDDEN",
@@ -430,7 +423,7 @@ describe.each(await contractDatabases())("TokenService ($name)", ({ create }) =>
       const issued = await siteToken("runtime", site, "live");
       const theirs = await userToken(await makeUser());
       const stranger = await testCaller(lockbox);
-      const events = await auditOf(async () => {
+      const events = await auditOf(lockbox, async () => {
         for (const { row } of [issued, theirs]) {
           await expect(tokens.revoke(stranger, row.id)).rejects.toMatchObject({
             code: "TOKEN_NOT_FOUND",
