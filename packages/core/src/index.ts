@@ -172,6 +172,7 @@ export {
   validateSecretName,
   validateSecretValue,
 } from "./secrets.js";
+export { SERVER_DEFAULTS } from "./server-defaults.js";
 export {
   ENVIRONMENT_KINDS,
   type EnvironmentKind,

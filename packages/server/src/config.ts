@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { LockboxError } from "@lockbox/core";
+import { LockboxError, SERVER_DEFAULTS } from "@lockbox/core";
 import type { LockboxDb } from "./db/lockbox-db.js";
 import { openPostgresDb } from "./db/postgres.js";
 import { openSqliteDb } from "./db/sqlite.js";
@@ -11,11 +11,11 @@ import { openSqliteDb } from "./db/sqlite.js";
  */
 
 /** The default embedded database (SPEC §6). */
-export const DEFAULT_DB = "./data/lockbox.db";
-export const DEFAULT_HOST = "127.0.0.1";
-export const DEFAULT_PORT = 8200;
+export const DEFAULT_DB = SERVER_DEFAULTS.db;
+export const DEFAULT_HOST = SERVER_DEFAULTS.host;
+export const DEFAULT_PORT = SERVER_DEFAULTS.port;
 /** SPEC §5's default: 10 requests/s per token with a burst of 20. */
-export const DEFAULT_RATE_LIMIT = "10/20";
+export const DEFAULT_RATE_LIMIT = SERVER_DEFAULTS.rateLimit;
 
 /** Whether `db` names a PostgreSQL database rather than a SQLite file. */
 export function isPostgresUrl(db: string): boolean {

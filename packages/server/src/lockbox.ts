@@ -78,7 +78,7 @@ export interface LockboxStorage {
  * Opens (and migrates) the database `db` names and puts every area's store on it, for offline
  * work that needs no master key. Close it with `db.close()`.
  */
-export async function openLockbox(db: string): Promise<LockboxStorage> {
+export async function openLockboxStorage(db: string): Promise<LockboxStorage> {
   const handle = await openDb(db, { exclusive: false });
   return { db: handle, stores: kyselyStores(handle) };
 }
@@ -86,8 +86,9 @@ export async function openLockbox(db: string): Promise<LockboxStorage> {
 /**
  * The composition root: reads the configuration, opens and migrates the database, checks the
  * master key against it, and wires every area's store and service. The server (`server:start`,
- * `npm start`), the tests and the CLI's offline commands all start here (or at {@link openLockbox});
- * nothing else reads configuration or constructs a service.
+ * `npm start`), the tests and the CLI's offline commands all start here (or at {@link openLockboxStorage});
+ * nothing else constructs a service. (`server.ts` adds what only a listening server reads: the HTTP
+ * flags, `LOCKBOX_BOOTSTRAP_TOKEN`, `LOCKBOX_LOG_LEVEL`.)
  *
  * The master key: `LOCKBOX_MASTER_KEY` or `masterKeyFile`, else embedded mode's `master.key` beside
  * a SQLite database (created by a server's first start; offline tools only read an existing one).

@@ -1,7 +1,7 @@
 import { defaultMasterKeyFile, isPostgresUrl } from "./config.js";
 import { readMasterKeyFile } from "./keys/index.js";
 import { rotateMasterKey } from "./keys/key-rotation.js";
-import { createLockbox, openLockbox } from "./lockbox.js";
+import { createLockbox, openLockboxStorage } from "./lockbox.js";
 import { mintAdminToken } from "./tokens/bootstrap.js";
 
 /**
@@ -11,7 +11,7 @@ import { mintAdminToken } from "./tokens/bootstrap.js";
 
 /** `admin:token`: a new token for the platform admin, when its token is lost. Needs no master key. */
 export async function adminTokenOffline(db: string): Promise<string> {
-  const { db: handle, stores } = await openLockbox(db);
+  const { db: handle, stores } = await openLockboxStorage(db);
   try {
     return await mintAdminToken({ actor: "cli:admin:token" }, stores);
   } finally {

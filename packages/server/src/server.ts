@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { LockboxError } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
+import { SYSTEM_CONTEXT } from "./audit/request-context.js";
 import { DEFAULT_RATE_LIMIT, isPostgresUrl, parseRateLimit } from "./config.js";
 import { type ChangeListener, listenForChanges } from "./db/postgres.js";
-import { SYSTEM_CONTEXT } from "./directory/caller.js";
 import { buildApp } from "./http/app.js";
 import { createLockbox, type Lockbox } from "./lockbox.js";
 import { type BootstrapResult, bootstrapAdmin } from "./tokens/bootstrap.js";

@@ -1,4 +1,4 @@
-import type { AuditStore } from "./audit/audit-store.js";
+import type { AuditReader, AuditStore } from "./audit/audit-store.js";
 import { KyselyAuditStore } from "./audit/kysely-audit-store.js";
 import type { KyselyContext, LockboxDb } from "./db/lockbox-db.js";
 import type { ChangeRecorder, OwnerLocks, Transactional } from "./db/ports.js";
@@ -20,12 +20,15 @@ export interface Stores {
   readonly environments: EnvironmentStore;
   readonly secrets: SecretStore;
   readonly tokens: TokenStore;
-  readonly audit: AuditStore;
+  /** Outside a transaction the chain is read only: an append serializes on its transaction's lock. */
+  readonly audit: AuditReader;
   readonly dataKeys: DataKeyStore;
 }
 
 /** One transaction over every area's tables: a secret write and its audit event commit together. */
-export interface StoresTx extends Stores, OwnerLocks, ChangeRecorder {}
+export interface StoresTx extends Stores, OwnerLocks, ChangeRecorder {
+  readonly audit: AuditStore;
+}
 
 /**
  * Every area's store and transactions across them. Each service is handed this object but types it
@@ -49,7 +52,7 @@ export function kyselyStores(db: LockboxDb): LockboxStores {
   };
 }
 
-function storesOn(context: KyselyContext): Stores {
+function storesOn(context: KyselyContext): Stores & { readonly audit: AuditStore } {
   return {
     users: new KyselyUserStore(context),
     orgs: new KyselyOrgStore(context),

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { SERVER_DEFAULTS } from "@lockbox/core";
 import type { Command } from "commander";
 import { withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
@@ -17,21 +18,21 @@ export function registerServerCommands(program: Command, context: CliContext): v
     program
       .command("server:start")
       .description(
-        "Start the Lockbox server: SQLite by default (./data/lockbox.db) or PostgreSQL with a postgres:// URL. The first start on an empty store creates the platform admin and prints its token once.",
+        `Start the Lockbox server: SQLite by default (${SERVER_DEFAULTS.db}) or PostgreSQL with a postgres:// URL. The first start on an empty store creates the platform admin and prints its token once.`,
       )
       .option(
         "--db <path-or-url>",
-        "SQLite file or postgres:// URL (default: LOCKBOX_DB or ./data/lockbox.db)",
+        `SQLite file or postgres:// URL (default: LOCKBOX_DB or ${SERVER_DEFAULTS.db})`,
       )
-      .option("--host <host>", "address to listen on (default: 127.0.0.1)")
-      .option("--port <port>", "port to listen on (default: 8200)")
+      .option("--host <host>", `address to listen on (default: ${SERVER_DEFAULTS.host})`)
+      .option("--port <port>", `port to listen on (default: ${SERVER_DEFAULTS.port})`)
       .option(
         "--master-key-file <path>",
         "file holding the base64 master key (instead of LOCKBOX_MASTER_KEY)",
       )
       .option(
         "--rate-limit <rps/burst>",
-        "management API rate limit per token, 0 to disable (default: 10/20)",
+        `management API rate limit per token, 0 to disable (default: ${SERVER_DEFAULTS.rateLimit})`,
       )
       .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
@@ -67,7 +68,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
       )
       .option(
         "--db <path-or-url>",
-        "SQLite file or postgres:// URL (default: LOCKBOX_DB or ./data/lockbox.db)",
+        `SQLite file or postgres:// URL (default: LOCKBOX_DB or ${SERVER_DEFAULTS.db})`,
       )
       .action(async (options: { db?: string }) => {
         const server = await import("@lockbox/server");
@@ -89,7 +90,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
       .requiredOption("--new-master-key-file <path>", "file holding the new base64 master key")
       .option(
         "--db <path-or-url>",
-        "SQLite file or postgres:// URL (default: LOCKBOX_DB or ./data/lockbox.db)",
+        `SQLite file or postgres:// URL (default: LOCKBOX_DB or ${SERVER_DEFAULTS.db})`,
       )
       .option("--master-key-file <path>", "file holding the current base64 master key")
       .option("--batch-size <n>", "data keys per batch", "100")

@@ -1,7 +1,7 @@
 import { type AuditQuery, LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { AccessPolicy } from "../directory/access-policy.js";
 import type { Caller } from "../directory/caller.js";
-import type { AuditStore } from "./audit-store.js";
+import type { AuditReader } from "./audit-store.js";
 import { type AuditVerification, verifyAuditChain } from "./audit-verify.js";
 import type { AuditEvent, AuditFilter } from "./records.js";
 
@@ -11,7 +11,7 @@ import type { AuditEvent, AuditFilter } from "./records.js";
  */
 export class AuditService {
   constructor(
-    private readonly store: Pick<AuditStore, "listAudit" | "readAuditChain" | "readAuditHead">,
+    private readonly store: AuditReader,
     private readonly policy: AccessPolicy,
   ) {}
 

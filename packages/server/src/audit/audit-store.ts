@@ -4,7 +4,7 @@ import type { AuditEvent, AuditEventInput, AuditFilter } from "./records.js";
  * The audit log's storage port (SPEC §5): one hash chain of events, appended inside the
  * transaction of the write it records. Implemented over Kysely in `kysely-audit-store.ts`.
  */
-export interface AuditStore {
+export interface AuditStore extends AuditReader {
   /**
    * Appends one event to the audit chain. Appends are serialized across every process sharing the
    * database (PostgreSQL: a transaction-scoped advisory lock taken here, so call it last in a
@@ -13,6 +13,10 @@ export interface AuditStore {
    * and its audit event are atomic.
    */
   appendAudit(event: AuditEventInput): Promise<AuditEvent>;
+}
+
+/** Reading the chain: what may run outside a transaction. */
+export interface AuditReader {
   /** Audit events, newest first, filtered. */
   listAudit(filter: AuditFilter): Promise<AuditEvent[]>;
   /** Audit events in chain order with `seq > afterSeq`, at most `limit`, for verification. */

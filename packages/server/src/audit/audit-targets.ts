@@ -1,5 +1,5 @@
-import type { RequestContext } from "../directory/caller.js";
 import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
+import type { RequestContext } from "./request-context.js";
 
 /** Audit targets carry UUID and name, so they stay meaningful after a rename or deletion. */
 export function siteTarget(site: Pick<SiteRow, "id" | "name">): string {

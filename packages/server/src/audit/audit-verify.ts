@@ -1,5 +1,5 @@
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
-import type { AuditStore } from "./audit-store.js";
+import type { AuditReader } from "./audit-store.js";
 import type { AuditEvent } from "./records.js";
 
 /** The outcome of {@link verifyAuditChain}. */
@@ -22,7 +22,7 @@ export type AuditVerification =
  * Reads in batches of `batchSize`, so memory stays flat however long the chain is.
  */
 export async function verifyAuditChain(
-  store: Pick<AuditStore, "readAuditChain" | "readAuditHead">,
+  store: Pick<AuditReader, "readAuditChain" | "readAuditHead">,
   options: { batchSize?: number } = {},
 ): Promise<AuditVerification> {
   const batchSize = options.batchSize ?? 1000;

@@ -1,4 +1,4 @@
-/** The table shapes as Kysely sees them (snake_case, as stored). Rows are mapped in kysely-store.ts. */
+/** The table shapes as Kysely sees them (snake_case, as stored). Each area's Kysely store maps its rows. */
 export interface Database {
   meta: { key: string; value: string };
   users: { id: string; email: string; is_admin: number; created_at: string };

@@ -31,6 +31,7 @@ export class KyselyContext {
     /** The pool, or the connection of one transaction. */
     readonly db: Kysely<Database>,
     readonly driver: DialectDriver,
+    /** Whether `db` is one transaction's connection, whose reads already see one snapshot. */
     private readonly inTransaction: boolean,
   ) {}
 

@@ -38,10 +38,10 @@ export interface OrgStore {
   findOrgById(id: string): Promise<OrgRow | undefined>;
   findOrgByName(name: string): Promise<OrgRow | undefined>;
   /**
-   * Orgs in name order, each with the role in it of `roleOf` (null when that user is not a member,
-   * or no `roleOf` was given); with `memberUserId`, only orgs that user is a member of.
+   * Orgs in name order; with `memberUserId`, only the orgs that user belongs to, each with the
+   * user's role in it (`role` is null without `memberUserId`).
    */
-  listOrgs(filter: { memberUserId?: string; roleOf?: string } & PageRequest): Promise<OrgListRow[]>;
+  listOrgs(filter: { memberUserId?: string } & PageRequest): Promise<OrgListRow[]>;
   /** Number of sites the org owns (as primary org). */
   countSitesOwnedByOrg(orgId: string): Promise<number>;
   /**
@@ -89,7 +89,6 @@ export interface SiteStore {
   addTeamMember(siteId: string, userId: string): Promise<void>;
   removeTeamMember(siteId: string, userId: string): Promise<boolean>;
   listTeamMembers(siteId: string): Promise<UserRow[]>;
-  isTeamMember(siteId: string, userId: string): Promise<boolean>;
 }
 
 export interface EnvironmentStore {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
+import { LockboxError, STANDARD_ENVIRONMENTS } from "@lockbox/core";
 import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
@@ -66,7 +66,8 @@ export class KyselySiteStore implements SiteStore {
         .execute();
     });
     const stored = await this.findSiteById(site.id);
-    return stored ?? toSite({ ...row, owner_org_name: null, owner_email: null });
+    if (!stored) throw new LockboxError("INTERNAL", "The site was not stored.");
+    return stored;
   }
 
   async findSiteById(id: string): Promise<SiteRow | undefined> {
@@ -244,16 +245,6 @@ export class KyselySiteStore implements SiteStore {
       .orderBy("users.email")
       .execute();
     return rows.map(toUser);
-  }
-
-  async isTeamMember(siteId: string, userId: string): Promise<boolean> {
-    const row = await this.context.db
-      .selectFrom("site_team")
-      .select("site_id")
-      .where("site_id", "=", siteId)
-      .where("user_id", "=", userId)
-      .executeTakeFirst();
-    return row !== undefined;
   }
 }
 

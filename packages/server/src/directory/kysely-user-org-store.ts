@@ -100,35 +100,23 @@ export class KyselyOrgStore implements OrgStore {
     return row && toOrg(row);
   }
 
-  async listOrgs(filter: { memberUserId?: string; roleOf?: string } & PageRequest): Promise<OrgListRow[]> {
-    const roleOf = filter.roleOf ?? filter.memberUserId;
-    let q = this.context.db
+  async listOrgs(filter: { memberUserId?: string } & PageRequest): Promise<OrgListRow[]> {
+    const { db } = this.context;
+    const userId = filter.memberUserId;
+    if (userId === undefined) {
+      let q = db.selectFrom("orgs").select(ORG_COLUMNS).orderBy("name").limit(limitOf(filter));
+      if (filter.after !== undefined) q = q.where("name", ">", filter.after);
+      return (await q.execute()).map((r) => ({ ...toOrg(r), role: null }));
+    }
+    let q = db
       .selectFrom("orgs")
-      .select(["orgs.id", "orgs.name", "orgs.created_at"])
-      .select((eb) =>
-        eb
-          .selectFrom("memberships")
-          .select("memberships.role")
-          .whereRef("memberships.org_id", "=", "orgs.id")
-          .where("memberships.user_id", "=", roleOf ?? "")
-          .as("role"),
-      )
+      .innerJoin("memberships", "memberships.org_id", "orgs.id")
+      .select(["orgs.id", "orgs.name", "orgs.created_at", "memberships.role"])
+      .where("memberships.user_id", "=", userId)
       .orderBy("orgs.name")
       .limit(limitOf(filter));
     if (filter.after !== undefined) q = q.where("orgs.name", ">", filter.after);
-    if (filter.memberUserId !== undefined) {
-      const userId = filter.memberUserId;
-      q = q.where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom("memberships")
-            .select("memberships.org_id")
-            .whereRef("memberships.org_id", "=", "orgs.id")
-            .where("memberships.user_id", "=", userId),
-        ),
-      );
-    }
-    return (await q.execute()).map((r) => ({ ...toOrg(r), role: (r.role as OrgRole | null) ?? null }));
+    return (await q.execute()).map((r) => ({ ...toOrg(r), role: r.role as OrgRole }));
   }
 
   async countSitesOwnedByOrg(orgId: string): Promise<number> {

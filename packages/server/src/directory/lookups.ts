@@ -1,4 +1,4 @@
-import { isUuid } from "@lockbox/core";
+import { isUuid, notFoundError } from "@lockbox/core";
 import type { OrgStore, SiteStore, UserStore } from "./directory-store.js";
 import type { OrgRow, SiteRow, UserRow } from "./records.js";
 
@@ -24,4 +24,14 @@ export function findUserByRef(
   ref: string,
 ): Promise<UserRow | undefined> {
   return isUuid(ref) ? users.findUserById(ref.toLowerCase()) : users.findUserByEmail(ref.trim());
+}
+
+/** {@link findUserByRef}, or USER_NOT_FOUND. People are not hidden from one another: any caller may name one. */
+export async function getUserByRef(
+  users: Pick<UserStore, "findUserById" | "findUserByEmail">,
+  ref: string,
+): Promise<UserRow> {
+  const user = await findUserByRef(users, ref);
+  if (!user) throw notFoundError("user", ref);
+  return user;
 }

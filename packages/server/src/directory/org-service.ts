@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { emailSchema, LockboxError, notFoundError, orgNameSchema, quoteIdentifier } from "@lockbox/core";
+import { emailSchema, LockboxError, orgNameSchema, quoteIdentifier } from "@lockbox/core";
 import { auditBase, orgTarget, userTarget } from "../audit/audit-targets.js";
 import type { PageRequest } from "../db/ports.js";
 import type { OrgAccess } from "./access-policy.js";
@@ -11,7 +11,7 @@ import {
   requireUser,
   rethrowConflict,
 } from "./directory-rules.js";
-import { findUserByRef } from "./lookups.js";
+import { getUserByRef } from "./lookups.js";
 import type { MemberRow, MembershipRow, OrgRole, OrgRow, UserRow } from "./records.js";
 
 /** An organization with the caller's role in it. */
@@ -30,10 +30,8 @@ export class OrgService {
   constructor(private readonly deps: DirectoryDependencies) {}
 
   /** The user `ref` names (email or UUID), or USER_NOT_FOUND. Users are not secret from one another. */
-  async getUser(ref: string): Promise<UserRow> {
-    const user = await findUserByRef(this.deps.stores.users, ref);
-    if (!user) throw notFoundError("user", ref);
-    return user;
+  getUser(ref: string): Promise<UserRow> {
+    return getUserByRef(this.deps.stores.users, ref);
   }
 
   /**

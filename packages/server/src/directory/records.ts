@@ -1,5 +1,8 @@
 /** The directory's records (SPEC §1), as its store reads and writes them and its services return them. */
+import type { EnvironmentKind, OrgRole } from "@lockbox/core";
 import type { WrappedDataKey } from "../keys/data-key-store.js";
+
+export type { EnvironmentKind, OrgRole };
 
 export interface NewUser {
   readonly id: string;
@@ -27,7 +30,6 @@ export interface OrgListRow extends OrgRow {
   readonly role: OrgRole | null;
 }
 
-export type OrgRole = "admin" | "member";
 export interface MembershipRow {
   readonly orgId: string;
   readonly userId: string;
@@ -69,7 +71,6 @@ export interface SiteRelation {
   readonly onTeam: boolean;
 }
 
-export type EnvironmentKind = "standard" | "multidev";
 export interface EnvironmentRow {
   readonly id: string;
   readonly siteId: string;

@@ -260,10 +260,10 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       const site = await makeOrgSite();
       const user = await makeUser();
       await lockbox.sites.addTeamMember(admin, site.name, user.email);
-      expect(await lockbox.stores.sites.isTeamMember(site.id, user.id)).toBe(true);
+      expect((await lockbox.stores.sites.siteRelation(site.id, user.id)).onTeam).toBe(true);
       expect((await lockbox.sites.getSite(admin, site.name)).team).toEqual([user]);
       await lockbox.sites.removeTeamMember(admin, site.name, user.email);
-      expect(await lockbox.stores.sites.isTeamMember(site.id, user.id)).toBe(false);
+      expect((await lockbox.stores.sites.siteRelation(site.id, user.id)).onTeam).toBe(false);
       await expect(lockbox.sites.removeTeamMember(admin, site.name, user.email)).rejects.toMatchObject({
         code: "NOT_FOUND",
         message: `User '${user.email}' is not on the team of site '${site.name}'.`,

@@ -21,7 +21,7 @@ import {
   requireUser,
   rethrowConflict,
 } from "./directory-rules.js";
-import { findUserByRef } from "./lookups.js";
+import { getUserByRef } from "./lookups.js";
 import type { EnvironmentRow, OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
 
 /** A site's new owner as people name it: an organization, or a person by email (exactly one). */
@@ -85,10 +85,8 @@ export class SiteService {
         }
         if (await tx.sites.findSiteByName(name)) throw exists();
         const dataKey = vault.newDataKey({ kind: "site", id });
-        await rethrowConflict(tx.sites.insertSite({ id, name, owner, dataKey }), exists);
+        const site = await rethrowConflict(tx.sites.insertSite({ id, name, owner, dataKey }), exists);
         for (const org of supporting) await tx.sites.addSupportingOrg(id, org.id);
-        const site = await tx.sites.findSiteById(id);
-        if (!site) throw notFoundError("site", name);
         await tx.audit.appendAudit({
           ...siteAuditBase(caller, site),
           action: "site.create",
@@ -375,9 +373,7 @@ export class SiteService {
     return site;
   }
 
-  async #user(ref: string): Promise<UserRow> {
-    const user = await findUserByRef(this.deps.stores.users, ref);
-    if (!user) throw notFoundError("user", ref);
-    return user;
+  #user(ref: string): Promise<UserRow> {
+    return getUserByRef(this.deps.stores.users, ref);
   }
 }

@@ -314,4 +314,30 @@ describe.each(await contractDatabases())("rate limiting ($name)", ({ create }) =
       await database.drop();
     }
   });
+
+  it("does not count a refused (429) request as a use of its token", async () => {
+    const database = await create();
+    // A burst of 2: the admin mints the user and its token, the user spends its two requests.
+    const t = await createTestApp(database, { rateLimit: { ratePerSecond: 0.01, burst: 2 } });
+    try {
+      const { token } = await t.user("usage@example.com");
+      const lastUsed = async () => {
+        await t.lockbox.tokenUsage.flush();
+        const [row] = await t.stores.tokens.listTokens({
+          userId: (await t.lockbox.orgs.getUser("usage@example.com")).id,
+        });
+        return row?.lastUsedAt ?? null;
+      };
+      expect((await t.call("GET", "/v1/whoami", { token })).status).toBe(200);
+      expect((await t.call("GET", "/v1/whoami", { token })).status).toBe(200);
+      const used = await lastUsed();
+      expect(used).not.toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await t.call("GET", "/v1/whoami", { token })).status).toBe(429);
+      expect(await lastUsed()).toBe(used);
+    } finally {
+      await t.close();
+      await database.drop();
+    }
+  });
 });

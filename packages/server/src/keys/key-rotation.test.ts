@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SYSTEM_CONTEXT } from "../directory/caller.js";
+import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { SiteRow } from "../directory/records.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";

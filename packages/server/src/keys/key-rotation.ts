@@ -1,6 +1,6 @@
 import type { AuditStore } from "../audit/audit-store.js";
+import type { RequestContext } from "../audit/request-context.js";
 import type { Transactional } from "../db/ports.js";
-import type { RequestContext } from "../directory/caller.js";
 import type { DataKeyStore } from "./data-key-store.js";
 import { type Keyring, type RewrapResult, rewrapAllDataKeys } from "./index.js";
 

@@ -1,9 +1,7 @@
 import { canonicalScopes, type OwnerRef, SCOPE_ORDER, type Scope, type SecretType } from "@lockbox/core";
 import type { Kysely, Selectable } from "kysely";
 import type { Database } from "../db/database.js";
-import { KyselyContext, now } from "../db/lockbox-db.js";
-import { KyselySiteStore } from "../directory/kysely-site-store.js";
-import { toOrg } from "../directory/kysely-user-org-store.js";
+import { type KyselyContext, now } from "../db/lockbox-db.js";
 import type { NewSecret, SecretRow, SecretStore, SiteSecrets, StoredSecret } from "./secret-store.js";
 
 /** The `env` of a secret's base value in `secret_values`. */
@@ -41,22 +39,16 @@ export class KyselySecretStore implements SecretStore {
 
   loadSiteSecrets(siteId: string): Promise<SiteSecrets | undefined> {
     return this.context.consistent(async (conn) => {
-      const site = await new KyselySiteStore(new KyselyContext(conn, this.context.driver, true)).findSiteById(
-        siteId,
-      );
+      const site = await conn
+        .selectFrom("sites")
+        .select(["id", "owner_org_id"])
+        .where("id", "=", siteId)
+        .executeTakeFirst();
       if (!site) return undefined;
-      const org =
-        site.ownerOrgId === null
-          ? undefined
-          : await conn
-              .selectFrom("orgs")
-              .select(["id", "name", "created_at"])
-              .where("id", "=", site.ownerOrgId)
-              .executeTakeFirst();
-      const ownerOrg = org && toOrg(org);
+      const ownerOrgId = site.owner_org_id ?? undefined;
       const siteSecrets = await listSecretsOn(conn, { kind: "site", id: site.id });
-      const orgSecrets = ownerOrg ? await listSecretsOn(conn, { kind: "org", id: ownerOrg.id }) : [];
-      return { site, ownerOrg, siteSecrets, orgSecrets };
+      const orgSecrets = ownerOrgId ? await listSecretsOn(conn, { kind: "org", id: ownerOrgId }) : [];
+      return { siteId: site.id, ownerOrgId, siteSecrets, orgSecrets };
     });
   }
 

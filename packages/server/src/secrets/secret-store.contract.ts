@@ -65,7 +65,7 @@ export function secretStoreContract(name: string, createDatabase: () => Promise<
       await newSecret({ kind: "org", id: owner.id }, "FROM_OWNER");
       await newSecret({ kind: "org", id: supporting.id }, "FROM_SUPPORTING");
       const loaded = await stores.secrets.loadSiteSecrets(site.id);
-      expect(loaded?.ownerOrg?.id).toBe(owner.id);
+      expect(loaded?.ownerOrgId).toBe(owner.id);
       expect(loaded?.siteSecrets.map((s) => s.name)).toEqual(["SITE_ONLY"]);
       expect(loaded?.orgSecrets.map((s) => s.name)).toEqual(["FROM_OWNER"]);
       expect(await stores.secrets.loadSiteSecrets(randomUUID())).toBeUndefined();
@@ -76,7 +76,7 @@ export function secretStoreContract(name: string, createDatabase: () => Promise<
       const site = await newSite({ userId: person.id });
       await newSecret({ kind: "site", id: site.id }, "MINE");
       const loaded = await stores.secrets.loadSiteSecrets(site.id);
-      expect(loaded?.ownerOrg).toBeUndefined();
+      expect(loaded?.ownerOrgId).toBeUndefined();
       expect(loaded?.orgSecrets).toEqual([]);
     });
   });

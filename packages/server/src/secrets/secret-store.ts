@@ -1,5 +1,4 @@
 import type { OwnerRef, Scope, SecretRecord, SecretType } from "@lockbox/core";
-import type { OrgRow, SiteRow } from "../directory/records.js";
 
 /**
  * The secrets' storage port (SPEC §2): secret metadata, sealed base values and sealed overrides,
@@ -45,9 +44,9 @@ export interface StoredSecret extends SecretRow {
   readonly overrides: ReadonlyMap<string, Buffer>;
 }
 export interface SiteSecrets {
-  readonly site: SiteRow;
-  /** The current owner org, undefined for a personal site. */
-  readonly ownerOrg: OrgRow | undefined;
+  readonly siteId: string;
+  /** The site's current owner org, undefined for a personal site. */
+  readonly ownerOrgId: string | undefined;
   readonly siteSecrets: StoredSecret[];
   readonly orgSecrets: StoredSecret[];
 }

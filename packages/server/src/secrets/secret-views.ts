@@ -55,7 +55,7 @@ export class SecretReader {
   async siteRows(site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
     const loaded = await this.store.loadSiteSecrets(site.id);
     if (!loaded) throw notFoundError("site", site.name);
-    const owner: OwnerRef = { kind: "site", id: loaded.site.id };
+    const owner: OwnerRef = { kind: "site", id: loaded.siteId };
     const rows: SiteSecretListRow[] = [];
     if (env !== undefined) {
       for (const secret of loaded.siteSecrets) {
@@ -72,7 +72,9 @@ export class SecretReader {
       return rows;
     }
     const orgByName = new Map(loaded.orgSecrets.map((s) => [s.name, s]));
-    const orgOwner: OwnerRef | undefined = loaded.ownerOrg && { kind: "org", id: loaded.ownerOrg.id };
+    const orgOwner: OwnerRef | undefined = loaded.ownerOrgId
+      ? { kind: "org", id: loaded.ownerOrgId }
+      : undefined;
     for (const secret of loaded.siteSecrets) {
       const orgSecret = orgByName.get(secret.name);
       rows.push({
@@ -149,8 +151,8 @@ export class SecretReader {
       const secret = entry.secret as StoredSecret;
       const owner: OwnerRef =
         entry.owner === "site"
-          ? { kind: "site", id: loaded.site.id }
-          : { kind: "org", id: loaded.ownerOrg?.id ?? "" };
+          ? { kind: "site", id: loaded.siteId }
+          : { kind: "org", id: loaded.ownerOrgId ?? "" };
       const sealed = entry.valueEnv === null ? secret.base : secret.overrides.get(entry.valueEnv);
       if (!sealed)
         throw new LockboxError(

@@ -65,7 +65,6 @@ export interface SetSecretResult {
 export interface SecretsStores extends Transactional<SecretsTx> {
   readonly secrets: Pick<SecretStore, "loadSiteSecrets" | "listSecrets">;
   readonly environments: Pick<EnvironmentStore, "findEnvironment">;
-  readonly audit: Pick<AuditStore, "appendAudit">;
 }
 export interface SecretsTx extends OwnerLocks, ChangeRecorder {
   readonly secrets: SecretStore;

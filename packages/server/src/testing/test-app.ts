@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { LockboxDb } from "../db/lockbox-db.js";
-import { SYSTEM_CONTEXT } from "../directory/caller.js";
 import { buildApp } from "../http/app.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SYSTEM_CONTEXT } from "../directory/caller.js";
+import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { Lockbox } from "../lockbox.js";
 import { kyselyStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
 import type { AuditStore } from "../audit/audit-store.js";
 import { userTarget } from "../audit/audit-targets.js";
+import type { RequestContext } from "../audit/request-context.js";
 import type { Transactional } from "../db/ports.js";
-import type { RequestContext } from "../directory/caller.js";
 import type { UserStore } from "../directory/directory-store.js";
 import type { UserRow } from "../directory/records.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
@@ -26,12 +26,14 @@ export const ADMIN_EMAIL = "admin@localhost";
 export type BootstrapResult =
   | {
       readonly created: true;
-      readonly admin: UserRow /** Shown once; null when it came from the operator. */;
+      readonly admin: UserRow;
+      /** Shown once; null when it came from the operator. */
       readonly token: string | null;
     }
   | {
       readonly created: false;
-      readonly admin: UserRow /** The operator's token was ignored. */;
+      readonly admin: UserRow;
+      /** The operator's token was ignored. */
       readonly ignoredToken: boolean;
     };
 

@@ -1,6 +1,8 @@
 /** Tokens as their store reads and writes them (SPEC §5): never the token, only its hash. */
 
-export type TokenKind = "user" | "runtime" | "build";
+import type { TokenKind } from "@lockbox/core";
+
+export type { TokenKind };
 export interface NewToken {
   readonly id: string;
   readonly kind: TokenKind;

@@ -23,15 +23,17 @@ export interface AuthenticationOptions {
  * token, before the handler: `request.caller` is set, or the request fails with 401 (no, malformed,
  * unknown, revoked or expired token) or 403 (a runtime or build token). Runs after the body is
  * parsed, so a malformed body is a 400 whoever sends it. Each authenticated request is a use of its
- * token.
+ * token, recorded once answered, except one refused for its token (429, rate-limited).
  */
 export const authentication = fp<AuthenticationOptions>(
   async (app, { tokens, usage }) => {
     app.decorateRequest("caller", undefined);
     app.addHook("preHandler", async (request) => {
-      const caller = await tokens.authenticateUser(bearerToken(request), String(request.id));
-      usage.record(caller.token.id);
-      request.caller = caller;
+      request.caller = await tokens.authenticateUser(bearerToken(request), String(request.id));
+    });
+    app.addHook("onResponse", (request, reply, done) => {
+      if (request.caller !== undefined && reply.statusCode !== 429) usage.record(request.caller.token.id);
+      done();
     });
   },
   { name: "lockbox-authentication" },

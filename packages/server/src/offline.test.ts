@@ -1,0 +1,75 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { SYSTEM_CONTEXT } from "./audit/request-context.js";
+import { createLockbox } from "./lockbox.js";
+import { adminTokenOffline, rotateKeysOffline } from "./offline.js";
+import { testCaller } from "./testing/test-lockbox.js";
+import { bootstrapAdmin } from "./tokens/bootstrap.js";
+import { parseTokenKind } from "./tokens/token-format.js";
+
+/** The offline commands on an embedded store, as `lockbox admin:token` and `lockbox keys:rotate` run them. */
+describe("offline commands on SQLite", () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A store made by a server's first start: `master.key` created beside it, an admin, one org secret. */
+  const embeddedStore = async () => {
+    dir = mkdtempSync(join(tmpdir(), "lockbox-offline-"));
+    const db = join(dir, "data", "lockbox.db");
+    const lockbox = await createLockbox({ db, env: {}, server: true });
+    await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores);
+    const admin = await testCaller(lockbox, { admin: true });
+    await lockbox.orgs.createOrg(admin, "acme");
+    await lockbox.secrets.setOrgSecret(admin, "acme", { name: "API_KEY", value: "v1", scopes: "web,user" });
+    await lockbox.close();
+    return db;
+  };
+
+  it("admin:token mints a user token for the platform admin without a master key", async () => {
+    const db = await embeddedStore();
+    const token = await adminTokenOffline(db);
+    expect(parseTokenKind(token)).toBe("user");
+    const lockbox = await createLockbox({ db, env: {} });
+    try {
+      const caller = await lockbox.tokens.authenticateUser(token);
+      expect(caller.user).toMatchObject({ email: "admin@localhost", isAdmin: true });
+    } finally {
+      await lockbox.close();
+    }
+  });
+
+  it("keys:rotate reads the master.key beside the database, names it in the next step, and the new key alone then opens every value", async () => {
+    const db = await embeddedStore();
+    const newKey = randomBytes(32).toString("base64");
+    const newKeyFile = join(dir, "new.key");
+    writeFileSync(newKeyFile, `${newKey}\n`, { mode: 0o600 });
+    const result = await rotateKeysOffline({ db, env: {}, newMasterKeyFile: newKeyFile });
+    expect(result.rewrapped).toBe(1);
+    expect(result.next).toContain(join(dir, "data", "master.key"));
+    const reopened = await createLockbox({ db, env: { LOCKBOX_MASTER_KEY: newKey } });
+    try {
+      const admin = await testCaller(reopened, { admin: true });
+      expect((await reopened.secrets.listOrgSecrets(admin, "acme")).map((r) => r.value)).toEqual(["v1"]);
+    } finally {
+      await reopened.close();
+    }
+    await expect(createLockbox({ db, env: {} })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  it("keys:rotate with the current key in LOCKBOX_MASTER_KEY says to change the variable, not a file", async () => {
+    const db = await embeddedStore();
+    const current = readFileSync(join(dir, "data", "master.key"), "utf8").trim();
+    const newKeyFile = join(dir, "new.key");
+    writeFileSync(newKeyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+    const result = await rotateKeysOffline({
+      db,
+      env: { LOCKBOX_MASTER_KEY: current },
+      newMasterKeyFile: newKeyFile,
+    });
+    expect(result.next).toContain("LOCKBOX_MASTER_KEY");
+    expect(result.next).not.toContain("master.key");
+  });
+});
