@@ -10,6 +10,7 @@ import {
 } from "@lockbox/core";
 import { orgTarget, siteAuditBase, siteTarget, userTarget } from "../audit/audit-targets.js";
 import type { PageRequest } from "../db/ports.js";
+import { forbiddenError } from "./access-policy.js";
 import type { Caller } from "./caller.js";
 import {
   type DirectoryDependencies,
@@ -345,10 +346,7 @@ export class SiteService {
     }
     const person = await this.#user(choice.owner ?? "");
     if (!caller.user.isAdmin && person.id !== caller.user.id) {
-      throw new LockboxError(
-        "FORBIDDEN",
-        "Only the platform admin can give a personal site to someone else.",
-      );
+      throw forbiddenError("Only the platform admin can give a personal site to someone else.");
     }
     return { userId: person.id };
   }
@@ -365,8 +363,7 @@ export class SiteService {
   async #teamManaged(caller: Caller, ref: string): Promise<SiteRow> {
     const { site, access } = await this.deps.policy.site(caller, ref);
     if (!access.canManageTeam) {
-      throw new LockboxError(
-        "FORBIDDEN",
+      throw forbiddenError(
         `Only members of the organizations of site ${quoteIdentifier(site.name)} can change its team.`,
       );
     }

@@ -12,6 +12,7 @@ import { auditBase, siteTarget, userTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, PageRequest, Transactional } from "../db/ports.js";
 import { type AccessPolicy, forbiddenError } from "../directory/access-policy.js";
 import { type Caller, callerOf } from "../directory/caller.js";
+import { lockSite } from "../directory/directory-rules.js";
 import type { EnvironmentStore, SiteStore, UserStore } from "../directory/directory-store.js";
 import { findUserByRef } from "../directory/lookups.js";
 import type { SiteRow, UserRow } from "../directory/records.js";
@@ -246,9 +247,7 @@ export class TokenService {
     const expiresAt = this.#expiry(ttlSeconds);
     return this.stores.transaction(async (tx) => {
       // The lock keeps the environment from being deleted before the token references it.
-      const current =
-        (await tx.lockOwner({ kind: "site", id: site.id })) && (await tx.sites.findSiteById(site.id));
-      if (!current) throw notFoundError("site", site.name);
+      const current = await lockSite(tx, site);
       const environment = await tx.environments.findEnvironment(current.id, envName);
       if (!environment) {
         throw new LockboxError("ENVIRONMENT_NOT_FOUND", environmentNotFoundMessage(envName, current.name));
