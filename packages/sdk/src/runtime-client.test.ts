@@ -92,7 +92,8 @@ class FakeLockbox {
         error(
           401,
           "UNAUTHENTICATED",
-          "Authentication required: the token is missing, invalid, expired or revoked.",
+          // What the real server says (token-service.ts).
+          "The token is invalid, expired or revoked.",
         );
         return;
       case "403":
@@ -394,8 +395,11 @@ describe("createRuntimeClient against a server", () => {
     clock += TTL_MS;
     const error = await failure(secrets.getSecret("DB_PASSWORD"));
     expect(error).toMatchObject({ code: "UNAUTHENTICATED", status: 401, requestId: "req-42" });
-    expect(error.message).toContain("refused the runtime token");
-    expect(error.message).toContain("LOCKBOX_RUNTIME_TOKEN");
+    // Said once (not the server's "invalid, expired or revoked" and then ours again), with the fix.
+    expect(error.message).toBe(
+      `Lockbox at ${fake.url} refused the runtime token (HTTP 401, request id req-42): it is unknown, expired or revoked. Set LOCKBOX_RUNTIME_TOKEN to a current runtime token of this site environment (create one with lockbox token:runtime:create <site>.<env>).`,
+    );
+    expect(error.message.match(/expired/g)).toHaveLength(1);
     expectNoSecretIn(error.message);
     expect(warnings).toEqual([]);
 

@@ -458,9 +458,11 @@ class ServerSource implements SecretSource {
       this.#cache = undefined;
       this.#outage = false;
       if (status === 401) {
+        // The server's own message says the same as ours ("invalid, expired or revoked"): say it once.
+        const id = body?.requestId === undefined ? "" : `, request id ${bounded(body.requestId)}`;
         throw new LockboxRuntimeError(
           "UNAUTHENTICATED",
-          `Lockbox at ${this.#url} refused the runtime token (HTTP 401${detail})${requestId}: it is unknown, expired or revoked. Set LOCKBOX_RUNTIME_TOKEN to a current runtime token (${CREATE_TOKEN_HINT}).`,
+          `Lockbox at ${this.#url} refused the runtime token (HTTP 401${id}): it is unknown, expired or revoked. Set LOCKBOX_RUNTIME_TOKEN to a current runtime token of this site environment (create one with ${CREATE_TOKEN_HINT}).`,
           init,
         );
       }
