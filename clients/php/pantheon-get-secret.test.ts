@@ -374,22 +374,100 @@ echo pantheon_get_secret("X");`;
         },
         EMPTY: { Type: "runtime", Value: "", Scopes: ["web"], EnvValues: {}, OrgValues: { default: "org" } },
         REDACTED: { Type: "runtime", Value: null, Scopes: ["web"], EnvValues: {}, OrgValues: {} },
+        INHERITED: {
+          Type: "runtime",
+          Value: "org-base",
+          Scopes: ["web", "user"],
+          EnvValues: {},
+          OrgValues: { default: "org-base", live: "org-live" },
+          Owner: "org",
+        },
+        SITE_WITHOUT_WEB: {
+          Type: "runtime",
+          Value: "user-only",
+          Scopes: ["user"],
+          EnvValues: {},
+          OrgValues: { default: "org-base" },
+          Owner: "site",
+          OrgScopes: ["web", "user"],
+        },
+        ORG_WITHOUT_WEB: {
+          Type: "runtime",
+          Value: "org-base",
+          Scopes: ["user"],
+          EnvValues: {},
+          OrgValues: { default: "org-base" },
+          Owner: "org",
+        },
       },
     };
-    const names = ["SITE_OVERRIDE", "ORG_OVERRIDE", "NULLS_ARE_ABSENT", "EMPTY", "REDACTED", "MISSING"];
+    const names = [
+      "SITE_OVERRIDE",
+      "ORG_OVERRIDE",
+      "NULLS_ARE_ABSENT",
+      "EMPTY",
+      "REDACTED",
+      "MISSING",
+      "INHERITED",
+      "SITE_WITHOUT_WEB",
+      "ORG_WITHOUT_WEB",
+    ];
 
     beforeAll(async () => {
       file = join(work, "secrets.json");
       await writeFile(file, JSON.stringify(secrets), { mode: 0o600 });
     });
 
-    test("resolves EnvValues[LOCKBOX_ENV] ?? Value ?? OrgValues[LOCKBOX_ENV] ?? OrgValues.default", async () => {
+    test("resolves as the server: the site's EnvValues[LOCKBOX_ENV] ?? Value, then the org's OrgValues[LOCKBOX_ENV] ?? OrgValues.default, each side only with web scope", async () => {
       const live = await php({ LOCKBOX_SECRETS_FILE: file, LOCKBOX_ENV: "live" }, names);
-      expect(live.values).toEqual(["live-override", "org-live", "org-base", "", null, null]);
+      expect(live.values).toEqual([
+        "live-override",
+        "org-live",
+        "org-base",
+        "",
+        null,
+        null,
+        "org-live",
+        "org-base",
+        null,
+      ]);
       const dev = await php({ LOCKBOX_SECRETS_FILE: file, LOCKBOX_ENV: "dev" }, names);
-      expect(dev.values).toEqual(["base", "org-base", "org-base", "", null, null]);
+      expect(dev.values).toEqual([
+        "base",
+        "org-base",
+        "org-base",
+        "",
+        null,
+        null,
+        "org-base",
+        "org-base",
+        null,
+      ]);
       const noEnv = await php({ LOCKBOX_SECRETS_FILE: file }, names);
-      expect(noEnv.values).toEqual(["base", "org-base", "org-base", "", null, null]);
+      expect(noEnv.values).toEqual([
+        "base",
+        "org-base",
+        "org-base",
+        "",
+        null,
+        null,
+        "org-base",
+        "org-base",
+        null,
+      ]);
+    });
+
+    test("answers an org secret's live override for LOCKBOX_ENV=live from the file local-generate writes, as the server does", async () => {
+      await api("PUT", "/v1/orgs/my-org/secrets/SHARED_KEY", { value: "org-value", scopes: ["web", "user"] });
+      await api("PUT", "/v1/orgs/my-org/secrets/SHARED_KEY/envs/live", { value: "org-live" });
+      const generated = join(work, "generated.json");
+      await writeFile(generated, JSON.stringify(await api("GET", "/v1/sites/my-site/local-secrets")));
+      const server = await php(remote(), ["SHARED_KEY"]);
+      const local = await php({ LOCKBOX_SECRETS_FILE: generated, LOCKBOX_ENV: "live" }, ["SHARED_KEY"]);
+      expect(server.values).toEqual(["org-live"]);
+      expect(local.values).toEqual(["org-live"]);
+      const dev = await php({ LOCKBOX_SECRETS_FILE: generated, LOCKBOX_ENV: "dev" }, ["SHARED_KEY"]);
+      expect(dev.values).toEqual(["org-value"]);
     });
 
     test("prefers LOCKBOX_SECRETS_FILE over CUSTOMER_SECRETS_FAKE_FILE and the server, and accepts the seed's variable alone", async () => {
@@ -414,7 +492,23 @@ echo pantheon_get_secret("X");`;
       const bad = join(work, "bad.json");
       await writeFile(bad, "[1, 2]");
       const malformed = await php({ CUSTOMER_SECRETS_FAKE_FILE: bad }, ["A"]);
-      expect(malformed.error?.message).toContain(`'${bad}' named by CUSTOMER_SECRETS_FAKE_FILE is not`);
+      expect(malformed.error?.message).toContain(
+        `'${bad}' named by CUSTOMER_SECRETS_FAKE_FILE is not a Lockbox secrets file`,
+      );
+    });
+
+    test("says a file that is not JSON is not valid JSON, without quoting it", async () => {
+      const broken = join(work, "broken.json");
+      await writeFile(broken, '{"Secrets": {"A": {"Value": "hunter2" oops}}}');
+      const run = await php({ LOCKBOX_SECRETS_FILE: broken }, ["A"]);
+      expect(run.error?.runtime).toBe(true);
+      expect(run.error?.message).toBe(
+        `The local secrets file '${broken}' named by LOCKBOX_SECRETS_FILE is not valid JSON (Syntax error). Fix it, or write it again with \`lockbox secret:site:local-generate\`.`,
+      );
+      expect(run.error?.message).not.toContain("hunter2");
+      const withBom = join(work, "bom.json");
+      await writeFile(withBom, `\uFEFF${JSON.stringify({ Secrets: { A: { Value: "a" } } })}`);
+      expect((await php({ LOCKBOX_SECRETS_FILE: withBom }, ["A"])).values).toEqual(["a"]);
     });
   });
 });

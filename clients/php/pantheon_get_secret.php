@@ -53,11 +53,15 @@
  * LOCAL MODE (development)
  *   When LOCKBOX_SECRETS_FILE (or the seed product's CUSTOMER_SECRETS_FAKE_FILE; LOCKBOX_SECRETS_FILE
  *   wins when both are set) names a file written by `lockbox secret:site:local-generate`, the drop-in
- *   reads that file instead of calling any server (LOCKBOX_URL is then ignored):
- *     value = EnvValues[LOCKBOX_ENV] ?? Value ?? OrgValues[LOCKBOX_ENV] ?? OrgValues["default"]
- *   where null (a redacted value) counts as absent and, without LOCKBOX_ENV, the two environment
- *   steps are skipped. Like the SDK, local mode does not filter by scope: the file is the developer's
- *   own. The file is read once per process. A missing or malformed file is a RuntimeException.
+ *   reads that file instead of calling any server (LOCKBOX_URL is then ignored). It answers what the
+ *   server would answer for LOCKBOX_ENV, as the SDK does:
+ *     site row:      EnvValues[LOCKBOX_ENV] ?? Value            (when Scopes has "web")
+ *                    ?? OrgValues[LOCKBOX_ENV] ?? OrgValues["default"]   (when OrgScopes has "web")
+ *     Owner "org":   EnvValues[LOCKBOX_ENV] ?? OrgValues[LOCKBOX_ENV] ?? Value ?? OrgValues["default"]
+ *                    (when Scopes has "web")
+ *   where null (a redacted value) counts as absent, a missing Owner means a site row, missing
+ *   Scopes/OrgScopes mean readable, and without LOCKBOX_ENV the environment steps are skipped.
+ *   The file is read once per process. A missing or malformed file is a RuntimeException.
  *
  * SECURITY NOTES
  *   - The cache file holds secret values in plain text, readable only by the user PHP runs as: the
@@ -436,7 +440,16 @@ namespace Lockbox\DropIn {
                             . "or unset {$variable}."
                         );
                     }
-                    $data = \json_decode($raw, true);
+                    // A byte order mark, as some editors write, is not JSON but says nothing wrong.
+                    $data = \json_decode((string) \preg_replace('~^\xEF\xBB\xBF~', '', $raw), true);
+                    if (\json_last_error() !== \JSON_ERROR_NONE) {
+                        // json_last_error_msg() names the problem without quoting the text (a value).
+                        throw new \RuntimeException(
+                            "The local secrets file '{$path}' named by {$variable} is not valid JSON ("
+                            . \json_last_error_msg() . '). Fix it, or write it again with '
+                            . '`lockbox secret:site:local-generate`.'
+                        );
+                    }
                     if (!\is_array($data) || !\is_array($data['Secrets'] ?? null)) {
                         throw new \RuntimeException(
                             "The local secrets file '{$path}' named by {$variable} is not a Lockbox secrets file: "
@@ -451,12 +464,22 @@ namespace Lockbox\DropIn {
                     return null;
                 }
                 $env = self::env('LOCKBOX_ENV');
-                $envValues = $secret['EnvValues'] ?? null;
-                $orgValues = $secret['OrgValues'] ?? null;
-                return ($env === null ? null : self::stringAt($envValues, $env))
-                    ?? (\is_string($secret['Value'] ?? null) ? $secret['Value'] : null)
-                    ?? ($env === null ? null : self::stringAt($orgValues, $env))
-                    ?? self::stringAt($orgValues, 'default');
+                $siteEnv = $env === null ? null : self::stringAt($secret['EnvValues'] ?? null, $env);
+                $orgEnv = $env === null ? null : self::stringAt($secret['OrgValues'] ?? null, $env);
+                $value = \is_string($secret['Value'] ?? null) ? $secret['Value'] : null;
+                $orgBase = self::stringAt($secret['OrgValues'] ?? null, 'default');
+                $readable = self::webReadable($secret['Scopes'] ?? null);
+                if (($secret['Owner'] ?? null) === 'org') {
+                    return $readable ? $siteEnv ?? $orgEnv ?? $value ?? $orgBase : null;
+                }
+                $site = $readable ? $siteEnv ?? $value : null;
+                return $site ?? (self::webReadable($secret['OrgScopes'] ?? null) ? $orgEnv ?? $orgBase : null);
+            }
+
+            /** Whether the application (scope `web`) reads a secret with these scopes; none listed reads. */
+            private static function webReadable(mixed $scopes): bool
+            {
+                return !\is_array($scopes) || \in_array('web', $scopes, true);
             }
 
             /** `$map[$key]` when `$map` is an array and that entry a string; null (absent) otherwise. */

@@ -375,7 +375,12 @@ export const auditVerifyResponse = z.object({
 /** An {@link auditVerifyResponse}. */
 export type AuditVerifyResponse = z.output<typeof auditVerifyResponse>;
 
-/** The local development file of SPEC §3, redacted like the listing. */
+/**
+ * The local development file of SPEC §3, redacted like the listing. Beyond the listing's fields,
+ * `Owner` and (on a site row the org also defines) `OrgScopes` let local mode resolve exactly as
+ * `GET /site/secrets` does: an inherited row puts the org's override first, and each side counts
+ * only with the `web` scope.
+ */
 export const localSecretsResponse = z.object({
   EntityType: z.literal("sites"),
   EntityId: z.string(),
@@ -387,6 +392,8 @@ export const localSecretsResponse = z.object({
       Scopes: scopes,
       EnvValues: z.record(z.string(), nullableValue),
       OrgValues: z.record(z.string(), nullableValue),
+      Owner: z.enum(OWNER_KINDS),
+      OrgScopes: scopes.optional(),
     }),
   ),
 });

@@ -84,6 +84,59 @@ describe("resolveLocalSecret", () => {
   });
 });
 
+describe("resolveLocalSecret as the runtime endpoint (SPEC §3)", () => {
+  it("answers an inherited org secret's live override for live, and its base elsewhere", () => {
+    // The row local-generate writes for an org secret SHARED_KEY = org-value, live: org-live.
+    const file = parse({
+      EntityType: "sites",
+      EntityId: "5b3c2d1e-0000-4000-8000-000000000000",
+      Secrets: {
+        SHARED_KEY: {
+          Type: "runtime",
+          Value: "org-value",
+          Scopes: ["web", "user"],
+          EnvValues: {},
+          OrgValues: { default: "org-value", live: "org-live" },
+          Owner: "org",
+        },
+      },
+    });
+    expect(resolveLocalSecrets(file, "live").get("SHARED_KEY")).toBe("org-live");
+    expect(resolveLocalSecrets(file, "dev").get("SHARED_KEY")).toBe("org-value");
+    expect(resolveLocalSecrets(file, undefined).get("SHARED_KEY")).toBe("org-value");
+  });
+
+  it("lets an edited Value of an inherited row stand in for a redacted org base", () => {
+    const row = { ...secret("edited", {}, { default: null, live: "org-live" }), owner: "org" as const };
+    expect(resolveLocalSecret(row, "dev")).toBe("edited");
+    expect(resolveLocalSecret(row, "live")).toBe("org-live");
+  });
+
+  it("skips a site secret without web scope, so the org's same-named secret shows through", () => {
+    const row = {
+      ...secret("site", { live: "site-live" }, { default: "org", live: "org-live" }),
+      scopes: ["user"],
+    };
+    expect(resolveLocalSecret(row, "live")).toBe("org-live");
+    expect(resolveLocalSecret(row, "dev")).toBe("org");
+    expect(resolveLocalSecret({ ...row, orgScopes: ["ic", "user"] }, "live")).toBeUndefined();
+  });
+
+  it("skips the org's values when the org secret lacks web scope, even under a redacted site value", () => {
+    const row = { ...secret(null, {}, { default: "org" }), scopes: ["web"], orgScopes: ["user"] };
+    expect(resolveLocalSecret(row, "dev")).toBeUndefined();
+  });
+
+  it("leaves out an inherited row without web scope", () => {
+    const row = { ...secret("org", {}, { default: "org" }), owner: "org" as const, scopes: ["ic", "user"] };
+    expect(resolveLocalSecret(row, "dev")).toBeUndefined();
+  });
+
+  it("reads a row without Scopes, as in the seed product's fake file", () => {
+    expect(resolveLocalSecret(secret("v"), "live")).toBe("v");
+  });
+});
+
 describe("resolveLocalSecrets", () => {
   it("resolves every secret and leaves out the ones that resolve to nothing", () => {
     const file = parse({
@@ -158,6 +211,15 @@ describe("parseLocalSecrets", () => {
     [
       '{"Secrets": {"A": {"Value": "v", "OrgValues": {"default": true}}}}',
       'Secrets["A"].OrgValues["default"] must be a string or null, not a boolean',
+    ],
+    ['{"Secrets": {"A": {"Value": "v", "Owner": "team"}}}', 'Secrets["A"].Owner must be "site" or "org"'],
+    [
+      '{"Secrets": {"A": {"Value": "v", "Scopes": "web"}}}',
+      'Secrets["A"].Scopes must be an array of scope names such as ["web", "user"], not a string',
+    ],
+    [
+      '{"Secrets": {"A": {"Value": "v", "OrgScopes": ["web", 1]}}}',
+      'Secrets["A"].OrgScopes must hold scope names (strings), not a number',
     ],
   ])("refuses %s with a problem naming the field", (text, problem) => {
     expect(problemOf(text)).toBe(problem);

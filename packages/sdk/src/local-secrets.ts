@@ -13,6 +13,12 @@ export interface ParsedLocalSecret {
   readonly envValues: ReadonlyMap<string, string | null>;
   /** The owner org's values: `default` → its base value, environment name → its override. */
   readonly orgValues: ReadonlyMap<string, string | null>;
+  /** `org` for a row the site inherits from its org (`Owner`); a file without `Owner` means `site`. */
+  readonly owner?: "site" | "org" | undefined;
+  /** The row's secret's scopes (`Scopes`; an inherited row's are the org's); absent means readable. */
+  readonly scopes?: readonly string[] | undefined;
+  /** The org's same-named secret's scopes, on a site row (`OrgScopes`); absent means readable. */
+  readonly orgScopes?: readonly string[] | undefined;
 }
 
 /** A parsed local secrets file. Only the fields resolution needs are kept. */
@@ -31,8 +37,9 @@ export type LocalSecretsParseResult =
 /**
  * Parses the text of a local secrets file. The text is untrusted: every map becomes a `Map` (a
  * secret named `__proto__` is an ordinary name), and anything of the wrong shape is refused.
- * `Type`, `Scopes`, `EntityType` and `EntityId` are not required, so a hand-written file or one
- * from the seed product's `CUSTOMER_SECRETS_FAKE_FILE` (`{"Secrets": {name: {"Value"}}}`) works.
+ * Only `Secrets` and each secret's object are required, so a hand-written file or one from the seed
+ * product's `CUSTOMER_SECRETS_FAKE_FILE` (`{"Secrets": {name: {"Value"}}}`) works: a missing `Owner`
+ * means the site's own row, missing `Scopes`/`OrgScopes` mean readable by the application.
  *
  * @returns `{ok: true, file}`, or `{ok: false, problem}` for text that is not JSON or not of that
  * shape, e.g. `Secrets["API_KEY"].EnvValues["live"] must be a string or null, not a number`.
@@ -76,17 +83,28 @@ export function parseLocalSecrets(text: string): LocalSecretsParseResult {
     if (typeof envValues === "string") return { ok: false, problem: envValues };
     const orgValues = valueMap(entry.OrgValues, `${where}.OrgValues`);
     if (typeof orgValues === "string") return { ok: false, problem: orgValues };
-    secrets.set(name, { value, envValues, orgValues });
+    const owner = entry.Owner ?? undefined;
+    if (owner !== undefined && owner !== "site" && owner !== "org") {
+      return { ok: false, problem: `${where}.Owner must be "site" or "org"` };
+    }
+    const scopes = scopeList(entry.Scopes, `${where}.Scopes`);
+    if (typeof scopes === "string") return { ok: false, problem: scopes };
+    const orgScopes = scopeList(entry.OrgScopes, `${where}.OrgScopes`);
+    if (typeof orgScopes === "string") return { ok: false, problem: orgScopes };
+    secrets.set(name, { value, envValues, orgValues, owner, scopes, orgScopes });
   }
   return { ok: true, file: { secrets } };
 }
 
 /**
- * The value of one local secret in environment `env` (SPEC §3):
- * `EnvValues[env] ?? Value ?? OrgValues[env] ?? OrgValues.default`, where `null` counts as absent.
- * Without `env` the two environment steps are skipped: `Value ?? OrgValues.default`.
+ * The value of one local secret in environment `env`: what `GET /site/secrets` answers for it
+ * (SPEC §2.4 with scope `web`, SPEC §3), applied to the file's row. Each side counts only when its
+ * scopes include `web` (or are not in the file): the site's `EnvValues[env] ?? Value`, then the org's
+ * `OrgValues[env] ?? OrgValues.default`. For a row inherited from the org (`Owner: "org"`, whose
+ * `Value` is the org's base) that is `EnvValues[env] ?? OrgValues[env] ?? Value ?? OrgValues.default`.
+ * `null` counts as absent; without `env` the environment steps are skipped.
  *
- * @returns the value, or `undefined` when every step is absent or `null`.
+ * @returns the value, or `undefined` when every step is absent, `null` or unreadable.
  *
  * @example
  * ```ts
@@ -94,9 +112,21 @@ export function parseLocalSecrets(text: string): LocalSecretsParseResult {
  * ```
  */
 export function resolveLocalSecret(secret: ParsedLocalSecret, env: string | undefined): string | undefined {
-  const fromEnv = env === undefined ? undefined : secret.envValues.get(env);
-  const fromOrgEnv = env === undefined ? undefined : secret.orgValues.get(env);
-  return fromEnv ?? secret.value ?? fromOrgEnv ?? secret.orgValues.get("default") ?? undefined;
+  const at = (map: ReadonlyMap<string, string | null>) =>
+    env === undefined ? undefined : (map.get(env) ?? undefined);
+  if (secret.owner === "org") {
+    if (!webReadable(secret.scopes)) return undefined;
+    return (
+      at(secret.envValues) ??
+      at(secret.orgValues) ??
+      secret.value ??
+      secret.orgValues.get("default") ??
+      undefined
+    );
+  }
+  const site = webReadable(secret.scopes) ? (at(secret.envValues) ?? secret.value ?? undefined) : undefined;
+  if (site !== undefined || !webReadable(secret.orgScopes)) return site;
+  return at(secret.orgValues) ?? secret.orgValues.get("default") ?? undefined;
 }
 
 /**
@@ -133,6 +163,21 @@ function valueMap(raw: unknown, where: string): Map<string, string | null> | str
     map.set(key, value);
   }
   return map;
+}
+
+/** A `Scopes` list: absent or `null` is `undefined` (readable); a string is the problem. */
+function scopeList(raw: unknown, where: string): readonly string[] | undefined | string {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw))
+    return `${where} must be an array of scope names such as ["web", "user"], not ${kind(raw)}`;
+  const wrong = raw.find((scope) => typeof scope !== "string");
+  if (wrong !== undefined) return `${where} must hold scope names (strings), not ${kind(wrong)}`;
+  return raw as string[];
+}
+
+/** Whether the application (scope `web`) reads a secret with these scopes; unknown scopes read. */
+function webReadable(scopes: readonly string[] | undefined): boolean {
+  return scopes === undefined || scopes.includes("web");
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -53,36 +53,64 @@ export class SecretReader {
 
   /** The rows of `secret:site:list`: own and inherited secrets, or with `env` the site's overrides there. */
   async siteRows(site: SiteRow, env?: string): Promise<SiteSecretListRow[]> {
+    if (env === undefined) return (await this.#allSiteRows(site)).map(({ orgScopes: _, ...row }) => row);
     const loaded = await this.store.loadSiteSecrets(site.id);
     if (!loaded) throw notFoundError("site", site.name);
     const owner: OwnerRef = { kind: "site", id: loaded.siteId };
     const rows: SiteSecretListRow[] = [];
-    if (env !== undefined) {
-      for (const secret of loaded.siteSecrets) {
-        const sealed = secret.overrides.get(env);
-        if (!sealed) continue;
-        rows.push({
-          ...describe(secret),
-          value: await this.#reveal(owner, secret, env, sealed),
-          envValues: {},
-          orgValues: {},
-          owner: "site",
-        });
-      }
-      return rows;
+    for (const secret of loaded.siteSecrets) {
+      const sealed = secret.overrides.get(env);
+      if (!sealed) continue;
+      rows.push({
+        ...describe(secret),
+        value: await this.#reveal(owner, secret, env, sealed),
+        envValues: {},
+        orgValues: {},
+        owner: "site",
+      });
     }
+    return rows;
+  }
+
+  /**
+   * The rows of {@link siteRows} in the local file's shape, with `Owner` and the org secret's
+   * scopes besides, which local mode needs to resolve as the runtime endpoint does (SPEC §3).
+   */
+  async localSecretsFile(site: SiteRow): Promise<LocalSecretsFile> {
+    const secrets: LocalSecretsFile["Secrets"] = Object.create(null);
+    for (const row of await this.#allSiteRows(site)) {
+      secrets[row.name] = {
+        Type: row.type,
+        Value: row.value,
+        Scopes: row.scopes,
+        EnvValues: row.envValues,
+        OrgValues: row.orgValues,
+        Owner: row.owner,
+        ...(row.orgScopes ? { OrgScopes: row.orgScopes } : {}),
+      };
+    }
+    return { EntityType: "sites", EntityId: site.id, Secrets: { ...secrets } };
+  }
+
+  /** Every row the site sees, own and inherited, each with the scopes of the org's same-named secret. */
+  async #allSiteRows(site: SiteRow): Promise<(SiteSecretListRow & { orgScopes?: Scope[] })[]> {
+    const loaded = await this.store.loadSiteSecrets(site.id);
+    if (!loaded) throw notFoundError("site", site.name);
+    const owner: OwnerRef = { kind: "site", id: loaded.siteId };
+    const rows: (SiteSecretListRow & { orgScopes?: Scope[] })[] = [];
     const orgByName = new Map(loaded.orgSecrets.map((s) => [s.name, s]));
     const orgOwner: OwnerRef | undefined = loaded.ownerOrgId
       ? { kind: "org", id: loaded.ownerOrgId }
       : undefined;
     for (const secret of loaded.siteSecrets) {
-      const orgSecret = orgByName.get(secret.name);
+      const orgSecret = orgOwner ? orgByName.get(secret.name) : undefined;
       rows.push({
         ...describe(secret),
         value: await this.#reveal(owner, secret, null, secret.base),
         envValues: await this.#revealOverrides(owner, secret),
         orgValues: orgSecret && orgOwner ? await this.#orgValues(orgOwner, orgSecret) : {},
         owner: "site",
+        ...(orgSecret ? { orgScopes: [...orgSecret.scopes] } : {}),
       });
     }
     const siteNames = new Set(loaded.siteSecrets.map((s) => s.name));
@@ -97,21 +125,6 @@ export class SecretReader {
       });
     }
     return rows.sort((a, b) => compareNames(a.name, b.name));
-  }
-
-  /** The rows of {@link siteRows} in the local file's shape. */
-  async localSecretsFile(site: SiteRow): Promise<LocalSecretsFile> {
-    const secrets: LocalSecretsFile["Secrets"] = Object.create(null);
-    for (const row of await this.siteRows(site)) {
-      secrets[row.name] = {
-        Type: row.type,
-        Value: row.value,
-        Scopes: row.scopes,
-        EnvValues: row.envValues,
-        OrgValues: row.orgValues,
-      };
-    }
-    return { EntityType: "sites", EntityId: site.id, Secrets: { ...secrets } };
   }
 
   /** The rows of `secret:org:list`. */

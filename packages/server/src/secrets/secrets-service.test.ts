@@ -581,7 +581,7 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       ]);
     });
 
-    it("writes the local development file from the same rows and redaction, audited apart", async () => {
+    it("writes the local development file from the same rows and redaction, with each row's owner and the org secret's scopes, audited apart", async () => {
       const org = await makeOrg();
       const site = await makeSite({ orgId: org.id });
       await secrets.setOrgSecret(admin, org.id, {
@@ -592,6 +592,13 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       await secrets.setOrgSecret(admin, org.id, { name: "FROM_ORG", value: "org-live", env: "live" });
       await secrets.setSiteSecret(admin, site.id, { name: "OWN", value: "own", scopes: ["web"] });
       await secrets.setSiteSecret(admin, site.id, { name: "OWN", value: "own-test", env: "test" });
+      await secrets.setOrgSecret(admin, org.id, { name: "SHADOWED", value: "org-shadow", scopes: ["web"] });
+      await secrets.setSiteSecret(admin, site.id, {
+        name: "SHADOWED",
+        type: "env",
+        value: "site-shadow",
+        scopes: ["user"],
+      });
       expect(await secrets.localSecretsFile(admin, site.id)).toEqual({
         EntityType: "sites",
         EntityId: site.id,
@@ -602,8 +609,25 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
             Scopes: ["web", "user"],
             EnvValues: {},
             OrgValues: { default: "org-value", live: "org-live" },
+            Owner: "org",
           },
-          OWN: { Type: "runtime", Value: null, Scopes: ["web"], EnvValues: { test: null }, OrgValues: {} },
+          OWN: {
+            Type: "runtime",
+            Value: null,
+            Scopes: ["web"],
+            EnvValues: { test: null },
+            OrgValues: {},
+            Owner: "site",
+          },
+          SHADOWED: {
+            Type: "env",
+            Value: "site-shadow",
+            Scopes: ["user"],
+            EnvValues: {},
+            OrgValues: { default: null },
+            Owner: "site",
+            OrgScopes: ["web"],
+          },
         },
       });
       expect((await stores.audit.listAudit({ siteId: site.id, limit: 1 }))[0]?.action).toBe(

@@ -134,8 +134,8 @@ export class SecretsService {
 
   /**
    * `secret:site:local-generate`: the file of SPEC §3 for local development — the rows of
-   * {@link listSiteSecrets} as `{EntityType, EntityId, Secrets: {name: {Type, Value, Scopes, EnvValues, OrgValues}}}`,
-   * with the same redaction. Audited as `secret.local-generate`.
+   * {@link listSiteSecrets} as `{EntityType, EntityId, Secrets: {name: {Type, Value, Scopes, EnvValues, OrgValues,
+   * Owner, OrgScopes?}}}`, with the same redaction. Audited as `secret.local-generate`.
    */
   async localSecretsFile(caller: Caller, siteRef: string): Promise<LocalSecretsFile> {
     const { site } = await this.policy.site(caller, siteRef);
