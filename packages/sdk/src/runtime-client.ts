@@ -166,8 +166,8 @@ const STALE_IF_ERROR: ReadonlySet<RuntimeErrorCode> = new Set([
  *   revalidation (within `ttlSeconds`), even if the server then becomes unreachable.
  *
  * Local mode: each read checks the file's mtime (and size, inode, ctime) and re-reads it when it
- * changed; value = `EnvValues[LOCKBOX_ENV] ?? Value ?? OrgValues[LOCKBOX_ENV] ?? OrgValues.default`,
- * `null` counting as absent, the environment steps skipped without `LOCKBOX_ENV`.
+ * changed; each value is what `GET /site/secrets` would answer for `LOCKBOX_ENV` (see
+ * {@link resolveLocalSecrets}), `null` counting as absent, the environment steps skipped without it.
  *
  * @throws {LockboxRuntimeError} `NOT_CONFIGURED` when neither a file nor a URL and token are set,
  * or the URL or token is unusable (neither is echoed).
