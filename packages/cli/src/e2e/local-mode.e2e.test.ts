@@ -276,7 +276,7 @@ echo json_encode($out);`;
     expect((await sdkLocal(file, "live")).SHARED_KEY).toBe("org-live");
     expect((await phpLocal([{ file, env: "live" }], ["SHARED_KEY"]))[0]?.SHARED_KEY).toBe("org-live");
     expect((await sdkLocal(file, "dev")).SHARED_KEY).toBe("org-value");
-  });
+  }, 120_000); // one real CLI start-up, slow on a loaded machine
 
   test("for every secret and environment, SDK and PHP local mode answer what the runtime endpoint answers", async () => {
     await fc.assert(
