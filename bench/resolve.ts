@@ -123,10 +123,10 @@ async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: num
     const orgId = randomUUID();
     const sites = Array.from({ length: SITES_PER_ORG }, () => randomUUID());
     await stores.transaction(async (tx) => {
-      const dataKey = vault.newDataKey({ kind: "org", id: orgId });
+      const dataKey = await vault.newDataKey({ kind: "org", id: orgId }, tx.dataKeys);
       await tx.orgs.insertOrg({ id: orgId, name: `org-${o}`, dataKey });
       for (const [s, id] of sites.entries()) {
-        const siteKey = vault.newDataKey({ kind: "site", id });
+        const siteKey = await vault.newDataKey({ kind: "site", id }, tx.dataKeys);
         await tx.sites.insertSite({ id, name: `site-${o}-${s}`, owner: { orgId }, dataKey: siteKey });
       }
     });

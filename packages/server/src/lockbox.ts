@@ -8,7 +8,7 @@ import { AccessPolicy } from "./directory/access-policy.js";
 import { OrgService } from "./directory/org-service.js";
 import { SiteService } from "./directory/site-service.js";
 import { Keyring, loadMasterKeys } from "./keys/index.js";
-import { checkMasterKey, Vault } from "./keys/vault.js";
+import { checkDataKeysLoaded, checkMasterKey, Vault } from "./keys/vault.js";
 import { SecretsService } from "./secrets/secrets-service.js";
 import { kyselyStores, type LockboxStores } from "./stores.js";
 import { TokenService } from "./tokens/token-service.js";
@@ -113,6 +113,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
   try {
     const stores = kyselyStores(db);
     await checkMasterKey(stores.dataKeys, keyring);
+    await checkDataKeysLoaded(stores.dataKeys, keyring);
     const vault = new Vault(keyring, stores.dataKeys);
     const policy = new AccessPolicy(stores);
     const deps = { stores, vault, policy };
@@ -126,7 +127,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     // (the caller turns caching on once it listens for them).
     const delivery = new Delivery(
       { secrets, tokens, sites: stores.sites, audit: auditWriter },
-      { cachingAtStart: !isPostgresUrl(config.db) },
+      { cachingAtStart: !isPostgresUrl(config.db), versionKey: keyring.versionKey() },
     );
     const unsubscribe = db.onChange((change) => delivery.applyChange(change));
     const tokenUsage = new TokenUsageRecorder(stores.tokens);

@@ -72,4 +72,22 @@ describe("offline commands on SQLite", () => {
     expect(result.next).toContain("LOCKBOX_MASTER_KEY");
     expect(result.next).not.toContain("master.key");
   });
+
+  it("keys:rotate with --master-key-file names that file and the new one in the next step, not master.key", async () => {
+    const db = await embeddedStore();
+    const oldKeyFile = join(dir, "old.key");
+    writeFileSync(oldKeyFile, readFileSync(join(dir, "data", "master.key")), { mode: 0o600 });
+    const newKeyFile = join(dir, "new.key");
+    writeFileSync(newKeyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+    const result = await rotateKeysOffline({
+      db,
+      env: {},
+      masterKeyFile: oldKeyFile,
+      newMasterKeyFile: newKeyFile,
+    });
+    expect(result.next).toContain(`--master-key-file='${newKeyFile}'`);
+    expect(result.next).toContain(oldKeyFile);
+    expect(result.next).not.toContain("master.key");
+    expect(result.next).toContain("without LOCKBOX_PREVIOUS_MASTER_KEYS");
+  });
 });

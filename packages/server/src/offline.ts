@@ -69,13 +69,24 @@ export async function rotateKeysOffline(options: RotateKeysOptions): Promise<Rot
   }
 }
 
+/**
+ * The last step of the rotation (see keys/README.md): restart with the new key alone. Names a key
+ * file only when the current key came from one (never embedded mode's `master.key` when the key came
+ * from LOCKBOX_MASTER_KEY or --master-key-file).
+ */
 function nextStep(options: RotateKeysOptions, source: "env" | "file" | "created"): string {
+  const newFile = `'${options.newMasterKeyFile}'`;
+  const alone =
+    "without LOCKBOX_PREVIOUS_MASTER_KEYS (start-up checks that every data key is wrapped by a loaded key)";
   if (isPostgresUrl(options.db)) {
-    return "Next: restart every server with the new key in LOCKBOX_MASTER_KEY and the old one in LOCKBOX_PREVIOUS_MASTER_KEYS, run keys:rotate again (it re-wraps keys created meanwhile), then drop the old key.";
+    return `Next: restart every server with the new key alone (LOCKBOX_MASTER_KEY, or --master-key-file=${newFile}), ${alone}. A server still without the new key answers 503 to new orgs and sites until then.`;
   }
   if (source === "env") {
-    return "Next: stop the server, set LOCKBOX_MASTER_KEY to the new key, and start it again.";
+    return `Next: restart the server with LOCKBOX_MASTER_KEY set to the new key (the content of ${newFile}), ${alone}.`;
   }
-  const file = options.masterKeyFile ?? defaultMasterKeyFile(options.db);
-  return `Next: stop the server, replace ${file} with the new key file (or pass --master-key-file), and start it again.`;
+  if (options.masterKeyFile !== undefined) {
+    return `Next: restart the server with --master-key-file=${newFile} (or copy the new key over '${options.masterKeyFile}'), ${alone}.`;
+  }
+  const file = defaultMasterKeyFile(options.db);
+  return `Next: replace '${file}' with the new key file ${newFile} and restart the server, ${alone}. Keep the old key until it has started.`;
 }

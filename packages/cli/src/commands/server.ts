@@ -85,7 +85,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
     program
       .command("keys:rotate")
       .description(
-        "Re-wrap every data key under a new master key, in batches, while servers keep serving. Needs the current master key (LOCKBOX_MASTER_KEY, --master-key-file or the key file beside a SQLite database) and the new one.",
+        "Make a new master key the store's current key and re-wrap every data key under it, in batches, while servers keep serving. First restart every server with the new key and the old one in LOCKBOX_PREVIOUS_MASTER_KEYS; afterwards, restart them with the new key alone. Needs the current master key (LOCKBOX_MASTER_KEY, --master-key-file or the key file beside a SQLite database) and the new one.",
       )
       .requiredOption("--new-master-key-file <path>", "file holding the new base64 master key")
       .option(

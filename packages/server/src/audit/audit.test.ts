@@ -131,12 +131,12 @@ describe.each(await contractDatabases())("AuditService ($name)", ({ create }) =>
    */
   const world = async () => {
     const { stores, vault } = lockbox;
-    const makeOrg = (): Promise<OrgRow> => {
+    const makeOrg = async (): Promise<OrgRow> => {
       const id = randomUUID();
       return stores.orgs.insertOrg({
         id,
         name: `org-${tag()}`,
-        dataKey: vault.newDataKey({ kind: "org", id }),
+        dataKey: await vault.newDataKey({ kind: "org", id }),
       });
     };
     const org = await makeOrg();
@@ -147,7 +147,7 @@ describe.each(await contractDatabases())("AuditService ($name)", ({ create }) =>
       id: siteId,
       name: `site-${tag()}`,
       owner: { orgId: org.id },
-      dataKey: vault.newDataKey({ kind: "site", id: siteId }),
+      dataKey: await vault.newDataKey({ kind: "site", id: siteId }),
     });
     await stores.sites.addSupportingOrg(site.id, supporting.id);
     const orgAdmin = await testCaller(lockbox);

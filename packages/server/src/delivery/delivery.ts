@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME, LockboxError } from "@lockbox/core";
 import { LRUCache } from "lru-cache";
 import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
@@ -28,6 +29,7 @@ export class Delivery {
   readonly #audit: Pick<AuditBatchWriter, "record">;
   /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
   readonly #delivered: LRUCache<string, true>;
+  readonly #versionKey: Buffer;
   #caching: boolean;
 
   constructor(
@@ -37,8 +39,15 @@ export class Delivery {
       readonly sites: Pick<SiteStore, "findSiteById">;
       readonly audit: Pick<AuditBatchWriter, "record">;
     },
-    options: { cacheMaxBytes?: number; cachingAtStart?: boolean; maxRememberedDeliveries?: number } = {},
+    options: {
+      cacheMaxBytes?: number;
+      cachingAtStart?: boolean;
+      maxRememberedDeliveries?: number;
+      /** The key of set versions (`Keyring.versionKey()`); a random one when not given. */
+      versionKey?: Buffer;
+    } = {},
   ) {
+    this.#versionKey = options.versionKey ?? randomBytes(32);
     this.#secrets = deps.secrets;
     this.#tokens = deps.tokens;
     this.#sites = deps.sites;
@@ -102,7 +111,7 @@ export class Delivery {
     if (cached) return cached;
     const epoch = this.runtimeCache.epoch;
     const secrets = await this.#resolve(identity, "web");
-    const payload = runtimePayload(identity.siteId, identity.env, secrets);
+    const payload = runtimePayload(this.#versionKey, identity.siteId, identity.env, secrets);
     this.runtimeCache.set(identity.siteId, identity.env, payload, epoch);
     return payload;
   }
@@ -110,7 +119,10 @@ export class Delivery {
   /** The resolved `ic` set of a build token's site environment (not cached: builds are rare). */
   async buildSet(identity: MachineIdentity): Promise<{ secrets: DeliveredSecret[]; version: string }> {
     const secrets = await this.#resolve(identity, "ic");
-    return { secrets, version: runtimePayload(identity.siteId, identity.env, secrets).version };
+    return {
+      secrets,
+      version: runtimePayload(this.#versionKey, identity.siteId, identity.env, secrets).version,
+    };
   }
 
   /**

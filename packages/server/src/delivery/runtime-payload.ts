@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { DeliveredSecret } from "../secrets/secret-views.js";
 
 /** A resolved set ready to serve: the JSON bytes, their content version and ETag. */
 export interface RuntimePayload {
   readonly body: Buffer;
-  /** A content hash: the same set gives the same version on every server. */
+  /** A keyed content hash: the same set gives the same version on every server with the same master key. */
   readonly version: string;
   /** `"<version>"`, as sent in `ETag` and compared with `If-None-Match`. */
   readonly etag: string;
@@ -13,16 +13,19 @@ export interface RuntimePayload {
 /**
  * Serializes what a runtime receives, in the seed product's wire shape (SPEC §3):
  * `{"SiteID", "Environment", "Secrets": {name: {"Type", "Value", "Scopes"}}, "Count", "Version", "Scopes": ["web"]}`.
- * `Version` hashes the site, the environment and every name, type, value and scope list in name
- * order, so it depends on the content only, never on which server or when.
+ * `Version` is an HMAC-SHA256 under `versionKey` (derived from the current master key,
+ * `Keyring.versionKey()`) of the site, the environment and every name, type, value and scope list in
+ * name order: it depends on the content and that key only, never on which server or when, and a
+ * stored version (audit rows) allows no guessing of the values without the master key.
  */
 export function runtimePayload(
+  versionKey: Uint8Array,
   siteId: string,
   env: string,
   secrets: readonly DeliveredSecret[],
 ): RuntimePayload {
   const sorted = [...secrets].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const version = createHash("sha256")
+  const version = createHmac("sha256", versionKey)
     .update(
       JSON.stringify([
         "lockbox.runtime.v1",

@@ -3,7 +3,7 @@ import type { ZodType } from "zod";
 import type { AuditStore } from "../audit/audit-store.js";
 import { orgTarget, userTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, Transactional } from "../db/ports.js";
-import type { Vault } from "../keys/vault.js";
+import type { KeyCheckReader, Vault } from "../keys/vault.js";
 import type { AccessPolicy } from "./access-policy.js";
 import type { EnvironmentStore, OrgStore, SiteStore, UserStore } from "./directory-store.js";
 import type { OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
@@ -21,6 +21,8 @@ export interface DirectoryTx extends OwnerLocks, ChangeRecorder {
   readonly sites: SiteStore;
   readonly environments: EnvironmentStore;
   readonly audit: Pick<AuditStore, "appendAudit">;
+  /** Which master key wraps a new org's or site's data key (the store's current one). */
+  readonly dataKeys: KeyCheckReader;
 }
 
 /** What the directory's services are built from. */

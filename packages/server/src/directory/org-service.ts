@@ -76,7 +76,7 @@ export class OrgService {
     try {
       return await this.deps.stores.transaction(async (tx) => {
         if (await tx.orgs.findOrgByName(orgName)) throw exists();
-        const dataKey = vault.newDataKey({ kind: "org", id });
+        const dataKey = await vault.newDataKey({ kind: "org", id }, tx.dataKeys);
         const org = await rethrowConflict(tx.orgs.insertOrg({ id, name: orgName, dataKey }), exists);
         await tx.audit.appendAudit({
           ...auditBase(caller),

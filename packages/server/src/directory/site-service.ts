@@ -85,7 +85,7 @@ export class SiteService {
           supporting.push(org);
         }
         if (await tx.sites.findSiteByName(name)) throw exists();
-        const dataKey = vault.newDataKey({ kind: "site", id });
+        const dataKey = await vault.newDataKey({ kind: "site", id }, tx.dataKeys);
         const site = await rethrowConflict(tx.sites.insertSite({ id, name, owner, dataKey }), exists);
         for (const org of supporting) await tx.sites.addSupportingOrg(id, org.id);
         await tx.audit.appendAudit({

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { OwnerRef } from "@lockbox/core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { kyselyStores, type LockboxStores } from "../stores.js";
@@ -56,6 +57,67 @@ export function dataKeyStoreContract(name: string, createDatabase: () => Promise
         await db.close();
         db = await fresh.open();
         expect(await kyselyStores(db).dataKeys.readKeyCheck()).toBe('{"id":"mk-2","check":"b"}');
+      } finally {
+        await db.close();
+        await fresh.drop();
+      }
+    });
+
+    it("counts data keys by master key, lists their owners by name, and reads the key check (held until commit on PostgreSQL)", async () => {
+      const fresh = await createDatabase();
+      const db = await fresh.open();
+      try {
+        const own = kyselyStores(db);
+        const key = (masterKeyId: string) => ({ wrapped: Buffer.from(masterKeyId), masterKeyId });
+        const org = await own.orgs.insertOrg({ id: randomUUID(), name: "acme", dataKey: key("mk-old") });
+        await own.orgs.insertOrg({ id: randomUUID(), name: "beta", dataKey: key("mk-new") });
+        const site = await own.sites.insertSite({
+          id: randomUUID(),
+          name: "acme-site",
+          owner: { orgId: org.id },
+          dataKey: key("mk-old"),
+        });
+        expect(Object.fromEntries(await own.dataKeys.countDataKeysByMasterKey())).toEqual({
+          "mk-old": 2,
+          "mk-new": 1,
+        });
+        expect(await own.dataKeys.listDataKeyOwners(["mk-old"], 10)).toEqual([
+          { owner: { kind: "org", id: org.id }, name: "acme", masterKeyId: "mk-old" },
+          { owner: { kind: "site", id: site.id }, name: "acme-site", masterKeyId: "mk-old" },
+        ]);
+        expect(await own.dataKeys.listDataKeyOwners(["mk-old"], 1)).toHaveLength(1);
+        expect(await own.dataKeys.listDataKeyOwners([], 10)).toEqual([]);
+
+        await own.dataKeys.writeKeyCheck('{"keyId":"mk-old"}');
+        if (db.dialect !== "postgres") {
+          expect(await own.transaction((tx) => tx.dataKeys.lockKeyCheck())).toBe('{"keyId":"mk-old"}');
+          return;
+        }
+        // A switch of the current key waits for a transaction that read it to wrap a new data key.
+        let release = () => {};
+        const held = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let read: string | undefined;
+        const creating = own.transaction(async (tx) => {
+          read = await tx.dataKeys.lockKeyCheck();
+          await held;
+        });
+        while (read === undefined) await new Promise((resolve) => setTimeout(resolve, 5));
+        let switched = false;
+        const switching = own
+          .transaction(async (tx) => {
+            await tx.dataKeys.writeKeyCheck('{"keyId":"mk-new"}');
+          })
+          .then(() => {
+            switched = true;
+          });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect([read, switched]).toEqual(['{"keyId":"mk-old"}', false]);
+        release();
+        await creating;
+        await switching;
+        expect(await own.transaction((tx) => tx.dataKeys.lockKeyCheck())).toBe('{"keyId":"mk-new"}');
       } finally {
         await db.close();
         await fresh.drop();

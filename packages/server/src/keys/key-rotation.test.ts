@@ -51,7 +51,7 @@ describe.each(await contractDatabases())("master key rotation ($name)", ({ creat
         id,
         name: `site-${i}`,
         owner: { userId: owner.id },
-        dataKey: before.vault.newDataKey({ kind: "site", id }),
+        dataKey: await before.vault.newDataKey({ kind: "site", id }),
       });
       await before.secrets.setSiteSecret(admin, site.id, { name: "V", value: `value-${i}`, scopes: ["web"] });
       sites.push(site);

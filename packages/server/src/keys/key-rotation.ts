@@ -4,7 +4,7 @@ import type { Transactional } from "../db/ports.js";
 import type { DataKeyStore } from "./data-key-store.js";
 import { type Keyring, type RewrapResult, rewrapAllDataKeys } from "./index.js";
 
-/** What the rotation needs: the data keys, and a transaction recording the new key's check and its audit event. */
+/** What the rotation needs: the data keys, and transactions recording the new key's check and its audit event. */
 export interface KeyRotationStore extends Transactional<KeyRotationTx> {
   readonly dataKeys: DataKeyStore;
 }
@@ -14,11 +14,16 @@ export interface KeyRotationTx {
 }
 
 /**
- * `keys:rotate`: re-wraps every data key under the keyring's current master key (which the
- * keyring must hold together with the key the data keys are wrapped by now), in batches with
- * compare-and-swap so servers keep serving, then records the new key's check value so that the
- * store from now on starts only with the new key. Values are never re-encrypted: data keys do not
+ * `keys:rotate`: makes the keyring's current master key the store's current key, then re-wraps
+ * every data key under it (the keyring must also hold the keys they are wrapped by now), in batches
+ * with compare-and-swap so servers keep serving. Values are never re-encrypted: data keys do not
  * change, only their wrapping. Safe to re-run after an interruption.
+ *
+ * The switch comes first, in its own transaction: servers wrap new data keys under the store's
+ * current key, read in the creating transaction and held until it commits (`lockKeyCheck`). So a
+ * data key created before the switch is committed before it and listed by the re-wrap that follows,
+ * and one created after it is wrapped by the new key (or refused by a server without it): none is
+ * left under the old key once this resolves.
  */
 export async function rotateMasterKey(
   ctx: RequestContext,
@@ -26,9 +31,11 @@ export async function rotateMasterKey(
   keyring: Keyring,
   options: { batchSize?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<RewrapResult> {
-  const result = await rewrapAllDataKeys(store.dataKeys, keyring, options);
   await store.transaction(async (tx) => {
     await tx.dataKeys.writeKeyCheck(JSON.stringify(keyring.currentKeyCheck()));
+  });
+  const result = await rewrapAllDataKeys(store.dataKeys, keyring, options);
+  await store.transaction(async (tx) => {
     await tx.audit.appendAudit({
       actor: ctx.actor,
       requestId: ctx.requestId ?? null,

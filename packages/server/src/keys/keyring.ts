@@ -144,14 +144,31 @@ export class Keyring {
   }
 
   /**
-   * Creates a fresh random data key for `owner` and wraps it under the current master key, bound to
-   * the owner's kind and UUID. Store `wrapped` with the owner; keep `key` only in memory.
+   * Creates a fresh random data key for `owner` and wraps it under the loaded master key
+   * `masterKeyId` (by default the current one), bound to the owner's kind and UUID. Store `wrapped`
+   * with the owner; keep `key` only in memory. A server passes the store's current key (see
+   * `Vault.newDataKey`), so that every server reading the store can unwrap it.
+   *
+   * @throws LockboxError `INTERNAL` when `masterKeyId` is not loaded (the caller checks {@link has}).
    */
-  generateDataKey(owner: OwnerRef): GeneratedDataKey {
+  generateDataKey(owner: OwnerRef, masterKeyId: string = this.currentKeyId): GeneratedDataKey {
+    const masterKey = this.#keys.get(masterKeyId);
+    if (masterKey === undefined) {
+      throw new LockboxError("INTERNAL", `Master key '${masterKeyId}' is not loaded.`);
+    }
     const bytes = randomBytes(KEY_BYTES);
     const key = dataKeyFromBytes(bytes);
     bytes.fill(0);
-    return { key, wrapped: this.#wrap(owner, key) };
+    return { key, wrapped: this.#wrap(owner, key, masterKey) };
+  }
+
+  /**
+   * The key of runtime set versions: HMAC-SHA256(current master key, "lockbox runtime version key").
+   * Every server with the same current master key derives the same key; it reveals nothing about the
+   * master key, and without it a stored `Version` allows no guessing of the values it covers.
+   */
+  versionKey(): Buffer {
+    return createHmac("sha256", this.#current.key).update("lockbox runtime version key", "utf8").digest();
   }
 
   /**
@@ -229,10 +246,10 @@ export class Keyring {
     return `Keyring { currentKeyId: '${this.currentKeyId}', keyIds: [${this.keyIds.map((id) => `'${id}'`).join(", ")}] }`;
   }
 
-  #wrap(owner: OwnerRef, dataKey: DataKey): Buffer {
+  #wrap(owner: OwnerRef, dataKey: DataKey, masterKey: EnvelopeKey = this.#current): Buffer {
     return sealEnvelope({
       kind: EnvelopeKind.dataKey,
-      key: this.#current,
+      key: masterKey,
       plaintext: dataKey.key,
       context: ownerContext(owner),
     });

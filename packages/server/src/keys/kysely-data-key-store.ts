@@ -1,6 +1,6 @@
 import type { OwnerRef } from "@lockbox/core";
 import { type KyselyContext, ownerTable } from "../db/lockbox-db.js";
-import type { DataKeyStore, WrappedDataKey } from "./data-key-store.js";
+import type { DataKeyOwner, DataKeyStore, WrappedDataKey } from "./data-key-store.js";
 import type { WrappedDataKeyRecord } from "./rotate.js";
 
 /** The `meta` key of the master key check value. */
@@ -72,6 +72,49 @@ export class KyselyDataKeyStore implements DataKeyStore {
       .where("key", "=", KEY_CHECK_META_KEY)
       .executeTakeFirst();
     return row?.value;
+  }
+
+  async lockKeyCheck(): Promise<string | undefined> {
+    const query = this.context.db.selectFrom("meta").select("value").where("key", "=", KEY_CHECK_META_KEY);
+    // SQLite has no row locks (and needs none: its write transactions are serialized).
+    const row = await (this.context.driver.dialect === "postgres"
+      ? query.forShare()
+      : query
+    ).executeTakeFirst();
+    return row?.value;
+  }
+
+  async countDataKeysByMasterKey(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const table of ["orgs", "sites"] as const) {
+      const rows = await this.context.db
+        .selectFrom(table)
+        .select((eb) => ["data_key_master_id", eb.fn.countAll().as("n")])
+        .groupBy("data_key_master_id")
+        .execute();
+      for (const row of rows) {
+        counts.set(row.data_key_master_id, (counts.get(row.data_key_master_id) ?? 0) + Number(row.n));
+      }
+    }
+    return counts;
+  }
+
+  async listDataKeyOwners(masterKeyIds: readonly string[], limit: number): Promise<DataKeyOwner[]> {
+    const owners: DataKeyOwner[] = [];
+    if (masterKeyIds.length === 0) return owners;
+    for (const kind of ["org", "site"] as const) {
+      if (owners.length >= limit) break;
+      const rows = await this.context.db
+        .selectFrom(ownerTable({ kind, id: "" }))
+        .select(["id", "name", "data_key_master_id"])
+        .where("data_key_master_id", "in", [...masterKeyIds])
+        .orderBy("name")
+        .limit(limit - owners.length)
+        .execute();
+      for (const r of rows)
+        owners.push({ owner: { kind, id: r.id }, name: r.name, masterKeyId: r.data_key_master_id });
+    }
+    return owners;
   }
 
   async writeKeyCheck(check: string): Promise<void> {

@@ -15,6 +15,11 @@ class FakeKeyStore implements DataKeyReader {
     return this.keys.get(owner.id);
   }
 
+  /** No key check recorded: new data keys are wrapped by the keyring's current key. */
+  async lockKeyCheck(): Promise<string | undefined> {
+    return undefined;
+  }
+
   readsOf(owner: OwnerRef): number {
     return this.reads.get(owner.id) ?? 0;
   }
@@ -68,7 +73,7 @@ describe("Vault's data key cache", () => {
   it("remembers a new owner's key without reading the store", async () => {
     const { store, vault, use } = setUp();
     const owner: OwnerRef = { kind: "org", id: randomUUID() };
-    const { wrapped, masterKeyId } = vault.newDataKey(owner);
+    const { wrapped, masterKeyId } = await vault.newDataKey(owner);
     expect(wrapped.length).toBeGreaterThan(0);
     expect(masterKeyId).toMatch(/^[0-9a-f]{16}$/);
     await use(owner);

@@ -6,6 +6,8 @@ import { type DataKey, type Keyring, openValue, sealValue, type ValueBinding } f
 
 /** Where the vault reads data keys: the store, or a transaction's (which sees a deleted owner). */
 export type DataKeyReader = Pick<DataKeyStore, "findDataKey">;
+/** Where the vault reads which master key is current: a transaction's store, locking it (see `lockKeyCheck`). */
+export type KeyCheckReader = Pick<DataKeyStore, "lockKeyCheck">;
 
 /**
  * Seals and opens secret values with their owner's data key. Data keys are unwrapped by the
@@ -14,20 +16,43 @@ export type DataKeyReader = Pick<DataKeyStore, "findDataKey">;
  */
 export class Vault {
   readonly #keyring: Keyring;
-  readonly #store: DataKeyReader;
+  readonly #store: DataKeyReader & KeyCheckReader;
   readonly #cache: LRUCache<string, DataKey>;
 
-  constructor(keyring: Keyring, store: DataKeyReader, options: { maxCachedKeys?: number } = {}) {
+  constructor(
+    keyring: Keyring,
+    store: DataKeyReader & KeyCheckReader,
+    options: { maxCachedKeys?: number } = {},
+  ) {
     this.#keyring = keyring;
     this.#store = store;
     this.#cache = new LRUCache<string, DataKey>({ max: options.maxCachedKeys ?? 10_000 });
   }
 
-  /** A new data key for a new owner, wrapped under the current master key, to store with it. */
-  newDataKey(owner: OwnerRef): WrappedDataKey {
-    const { key, wrapped } = this.#keyring.generateDataKey(owner);
+  /**
+   * A new data key for a new owner, to store with it, wrapped under the store's current master key
+   * (read through `queries`: pass the transaction that inserts the owner). Not this server's own
+   * current key: while servers are restarted with a new key, the others may not hold it yet, and
+   * once `keys:rotate` has switched the store to the new key, a key wrapped by the old one would be
+   * left behind. The transaction holds the key check until it commits, so a switch waits for it.
+   *
+   * @throws LockboxError `UNAVAILABLE` when the store's current key is not loaded here (this server
+   *   was not restarted with the new key before `keys:rotate`): the message names the fix.
+   */
+  async newDataKey(owner: OwnerRef, queries: KeyCheckReader = this.#store): Promise<WrappedDataKey> {
+    const stored = await queries.lockKeyCheck();
+    const masterKeyId = stored === undefined ? this.#keyring.currentKeyId : storedKeyId(stored);
+    if (!this.#keyring.has(masterKeyId)) {
+      throw new LockboxError(
+        "UNAVAILABLE",
+        `The store's master key is now '${masterKeyId}' (keys:rotate), which this server does not hold, ` +
+          `so it cannot create data keys: restart it with the new master key (LOCKBOX_MASTER_KEY or ` +
+          `--master-key-file) and the old one in LOCKBOX_PREVIOUS_MASTER_KEYS.`,
+      );
+    }
+    const { key, wrapped } = this.#keyring.generateDataKey(owner, masterKeyId);
     this.#cache.set(cacheKey(owner), key);
-    return { wrapped, masterKeyId: this.#keyring.currentKeyId };
+    return { wrapped, masterKeyId };
   }
 
   /**
@@ -69,6 +94,16 @@ export class Vault {
         `The ${owner.kind} no longer exists.`,
       );
     }
+    const keyId = this.#keyring.wrappedKeyId(wrapped.wrapped);
+    if (!this.#keyring.has(keyId)) {
+      // keys:rotate re-wrapped it under a key this server was not restarted with: not a corrupt row.
+      throw new LockboxError(
+        "UNAVAILABLE",
+        `The ${owner.kind}'s data key is wrapped by master key '${keyId}', which this server does not hold: ` +
+          `restart it with that key (LOCKBOX_MASTER_KEY or --master-key-file) and the old one in ` +
+          `LOCKBOX_PREVIOUS_MASTER_KEYS.`,
+      );
+    }
     const key = this.#keyring.unwrapDataKey(owner, wrapped.wrapped);
     this.#cache.set(cacheKey(owner), key);
     return key;
@@ -90,6 +125,51 @@ export async function checkMasterKey(
     return;
   }
   keyring.verifyKeyCheck(JSON.parse(stored));
+}
+
+/** Owners named in the start-up refusal; the count covers the rest. */
+const LISTED_OWNERS = 10;
+
+/**
+ * Checks at start-up that every stored data key is wrapped by a loaded master key, so that a
+ * rotation left unfinished (or a key dropped too early) stops the start with the fix instead of
+ * failing on every read of those owners later.
+ *
+ * @throws LockboxError `VALIDATION_FAILED` naming the missing master key ids, how many data keys
+ *   each wraps, the first owners, and the fix (never key material).
+ */
+export async function checkDataKeysLoaded(
+  store: Pick<DataKeyStore, "countDataKeysByMasterKey" | "listDataKeyOwners">,
+  keyring: Keyring,
+): Promise<void> {
+  const counts = await store.countDataKeysByMasterKey();
+  const missing = [...counts.keys()].filter((id) => !keyring.has(id)).sort();
+  if (missing.length === 0) return;
+  const total = missing.reduce((sum, id) => sum + (counts.get(id) ?? 0), 0);
+  const byKey = missing.map((id) => `'${id}' (${counts.get(id)})`).join(", ");
+  const owners = await store.listDataKeyOwners(missing, LISTED_OWNERS);
+  const listed = owners.map(
+    (o) => `${o.owner.kind} '${o.name}' (${o.owner.id}, master key '${o.masterKeyId}')`,
+  );
+  const more = total > owners.length ? ` and ${total - owners.length} more` : "";
+  throw new LockboxError(
+    "VALIDATION_FAILED",
+    `${total} data key(s) are wrapped by master key(s) that are not loaded: ${byKey}; the loaded ` +
+      `keys are ${keyring.keyIds.map((id) => `'${id}'`).join(", ")}. Not readable: ${listed.join(", ")}${more}. ` +
+      `Start with the old key(s) in LOCKBOX_PREVIOUS_MASTER_KEYS (keeping the current key), then run ` +
+      `lockbox keys:rotate --new-master-key-file=<the current key's file> to re-wrap them under the current key ` +
+      `'${keyring.currentKeyId}'; only then drop the old key.`,
+  );
+}
+
+/** The key id of a stored key check; a malformed record names no key, which no keyring holds. */
+function storedKeyId(stored: string): string {
+  try {
+    const keyId = (JSON.parse(stored) as { keyId?: unknown }).keyId;
+    return typeof keyId === "string" ? keyId : "(unreadable key check)";
+  } catch {
+    return "(unreadable key check)";
+  }
 }
 
 function cacheKey(owner: OwnerRef): string {

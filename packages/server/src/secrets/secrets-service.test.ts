@@ -30,13 +30,13 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const makeOrg = (name = `org-${tag()}`): Promise<OrgRow> => {
+  const makeOrg = async (name = `org-${tag()}`): Promise<OrgRow> => {
     const id = randomUUID();
-    return stores.orgs.insertOrg({ id, name, dataKey: lockbox.vault.newDataKey({ kind: "org", id }) });
+    return stores.orgs.insertOrg({ id, name, dataKey: await lockbox.vault.newDataKey({ kind: "org", id }) });
   };
   const makeUser = (): Promise<UserRow> =>
     stores.users.insertUser({ id: randomUUID(), email: `${tag()}@example.com`, isAdmin: false });
-  const makeSite = (
+  const makeSite = async (
     owner: { orgId: string } | { userId: string },
     name = `site-${tag()}`,
   ): Promise<SiteRow> => {
@@ -45,7 +45,7 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       id,
       name,
       owner,
-      dataKey: lockbox.vault.newDataKey({ kind: "site", id }),
+      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
     });
   };
   const resolveMap = async (site: SiteRow, env: string, scope: Scope) =>
