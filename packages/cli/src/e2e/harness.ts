@@ -20,25 +20,28 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How the tests run `lockbox`: this checkout's built binary, with the running Node. */
+const CHECKOUT_LOCKBOX: readonly string[] = [process.execPath, CLI_BIN];
+
 /**
  * Starts `lockbox server:start` (what `npm start` runs) in `cwd` with `args` (port 0 unless given) and waits
- * for its banner. Rejects with what it printed if it exits first.
+ * for its banner. Rejects with what it printed if it exits first. `command` replaces the
+ * `lockbox server:start` that is run (an installed binary, or `npm start --`).
  */
 export function startServerProcess(options: {
   cwd: string;
   args?: string[];
   env?: Record<string, string>;
+  command?: readonly string[];
 }): Promise<ServerProcess> {
   const args = options.args ?? [];
-  const child = spawn(
-    process.execPath,
-    [CLI_BIN, "server:start", ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
-    {
-      cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const [file, ...prefix] = options.command ?? [...CHECKOUT_LOCKBOX, "server:start"];
+  const hasPort = args.some((arg) => arg === "--port" || arg.startsWith("--port="));
+  const child = spawn(file as string, [...prefix, ...(hasPort ? [] : ["--port", "0"]), ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout?.on("data", (chunk) => {
@@ -88,13 +91,22 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `lockbox` binary with `args`, feeding `input` on stdin. */
+/**
+ * Runs the real `lockbox` binary with `args`, feeding `input` on stdin; `command` runs another one
+ * (an installed `lockbox`) instead of this checkout's.
+ */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    input?: string | Buffer;
+    cwd?: string;
+    command?: readonly string[];
+  } = {},
 ): Promise<CliResult> {
+  const [file, ...prefix] = options.command ?? CHECKOUT_LOCKBOX;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    const child = spawn(file as string, [...prefix, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? "", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
