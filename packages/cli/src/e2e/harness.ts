@@ -33,7 +33,10 @@ export function startServerProcess(options: {
   args?: string[];
   env?: Record<string, string>;
   command?: readonly string[];
+  /** How long to wait for the banner (default 20 s). */
+  startTimeoutMs?: number;
 }): Promise<ServerProcess> {
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const args = options.args ?? [];
   const [file, ...prefix] = options.command ?? [...CHECKOUT_LOCKBOX, "server:start"];
   const hasPort = args.some((arg) => arg === "--port" || arg.startsWith("--port="));
@@ -52,10 +55,11 @@ export function startServerProcess(options: {
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in 20 s:\n${out}\n${err}`)),
-      20_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test.
+      child.kill();
+      reject(new Error(`server did not start in ${startTimeoutMs / 1000} s:\n${out}\n${err}`));
+    }, startTimeoutMs);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${out}\n${err}`));

@@ -85,7 +85,8 @@ describe("installing from packed tarballs, outside the checkout", () => {
     // version is put in place, so the test checks Lockbox's packages, in seconds.
     await npm(
       ["install", "--global", "--prefix", prefix, "--prefer-offline", "--ignore-scripts"].concat(
-        PACKAGES.map((name) => tarball(`@lockbox/${name}`)),
+        // In the order of the README's `*.tgz`.
+        PACKAGES.map((name) => tarball(`@lockbox/${name}`)).sort(),
       ),
       tmp.path,
     );
