@@ -202,5 +202,5 @@ describe("installing from packed tarballs, outside the checkout", () => {
     const read = JSON.parse(stdout) as { from: string; API_KEY: string | null; MISSING: string | null };
     expect(read.from.startsWith(pathToFileURL(realpathSync(app)).href)).toBe(true);
     expect(read).toMatchObject({ API_KEY: "s3cr3t", MISSING: null });
-  });
+  }, 120_000);
 });
