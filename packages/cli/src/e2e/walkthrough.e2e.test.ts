@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
@@ -29,25 +28,11 @@ function readmeBlocks(heading: string): string[] {
 }
 
 /** Runs shell `script` as a build would (`sh`), from the checkout, where `npx lockbox` is found. */
-function runShell(
-  script: string,
-  env: Record<string, string>,
-): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("sh", ["-c", script], {
-      cwd: fileURLToPath(REPO_ROOT),
-      env: { PATH: process.env.PATH ?? "", npm_config_update_notifier: "false", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (chunk) => {
-      out += String(chunk);
-    });
-    child.stderr.on("data", (chunk) => {
-      out += String(chunk);
-    });
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, out }));
+function runShell(script: string, env: Record<string, string>): ReturnType<typeof runCli> {
+  return runCli([], {
+    command: ["sh", "-c", script],
+    cwd: fileURLToPath(REPO_ROOT),
+    env: { npm_config_update_notifier: "false", ...env },
   });
 }
 
@@ -62,7 +47,7 @@ function freePort(): Promise<number> {
 }
 
 /** The values this suite stores: none may ever reach the server's request log. */
-const VALUES = ["s3cr3t", "org-value", "live-value", "hunter22"];
+const VALUES = ["s3cr3t", "org-value", "live-value", "hunter22", "npm-s3cr3t"];
 
 /**
  * A newcomer's first run, as the README's walk-through and the server's banner tell it: a fresh
@@ -236,18 +221,18 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         const wrongToken = `lbb_${randomBytes(32).toString("base64url")}`;
         for (const [index, script] of scripts.entries()) {
           const good = await runShell(script, { ...build, LOCKBOX_BUILD_TOKEN: token });
-          expect(good.code, good.out).toBe(0);
+          expect(good.code, good.stderr).toBe(0);
           // build:run masks the value in the build's output; build:env leaves the shell to the build.
-          expect(good.out).toContain(`built with NPM_TOKEN=${index === 0 ? "***" : "npm-s3cr3t"}`);
+          expect(good.stdout).toContain(`built with NPM_TOKEN=${index === 0 ? "***" : "npm-s3cr3t"}`);
           const wrong = await runShell(script, { ...build, LOCKBOX_BUILD_TOKEN: wrongToken });
-          expect(wrong.code, wrong.out).not.toBe(0);
-          expect(wrong.out).not.toContain("built with");
+          expect(wrong.code, wrong.stderr).not.toBe(0);
+          expect(wrong.stdout + wrong.stderr).not.toContain("built with");
         }
         // No token at all (the case `eval "$(…)"` hid): lockbox's usage error, and no build.
         const missing = await runShell(scripts[1] ?? "", build);
-        expect(missing.code, missing.out).toBe(2);
-        expect(missing.out).toContain("set LOCKBOX_BUILD_TOKEN");
-        expect(missing.out).not.toContain("built with");
+        expect(missing.code, missing.stderr).toBe(2);
+        expect(missing.stderr).toContain("set LOCKBOX_BUILD_TOKEN");
+        expect(missing.stdout + missing.stderr).not.toContain("built with");
       }, 180_000);
 
       it("starts with npm start on the port the README shows how to choose, and stops on SIGTERM", async () => {
