@@ -214,10 +214,9 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
           expect(form).toContain("composer install --no-interaction");
           return form.replaceAll("composer install --no-interaction", probe);
         });
-        // The build's own environment: no login, only what a build is given.
-        const home = join(e2e.dir, "build-home");
-        mkdirSync(home, { recursive: true });
-        const build = { HOME: home, LOCKBOX_URL: e2e.server.url };
+        // The build's own environment: no login (the walk-through's is in XDG_CONFIG_HOME), only what
+        // a build is given.
+        const build = { HOME: e2e.dir, LOCKBOX_URL: e2e.server.url };
         const wrongToken = `lbb_${randomBytes(32).toString("base64url")}`;
         for (const [index, script] of scripts.entries()) {
           const good = await runShell(script, { ...build, LOCKBOX_BUILD_TOKEN: token });
