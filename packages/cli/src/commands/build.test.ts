@@ -84,3 +84,15 @@ describe("build commands", () => {
     });
   });
 });
+
+describe("build:env --help", () => {
+  it("shows a form that stops the build when the read fails, not a bare eval of its output", async () => {
+    const help = await runCli(["build:env", "--help"]);
+    expect(help.code).toBe(0);
+    // `eval` of the empty output of a failed build:env succeeds: the build would run without secrets.
+    expect(help.stdout).not.toMatch(/eval "\$\(lockbox/);
+    expect(help.stdout).toContain(
+      'lockbox_env="$(lockbox build:env my-site.dev)" || exit; eval "$lockbox_env"',
+    );
+  });
+});

@@ -28,7 +28,7 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
         context.io.stdout.write(formatEnv(buildVariables(secrets), options.format));
       }),
     [
-      'eval "$(lockbox build:env my-site.dev)"',
+      'lockbox_env="$(lockbox build:env my-site.dev)" || exit; eval "$lockbox_env"',
       "lockbox build:env my-site.dev --format=dotenv > .env",
       "lockbox build:env my-site.feature --format=json",
     ],

@@ -20,25 +20,31 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** How the tests run `lockbox`: this checkout's built binary, with the running Node. */
+const CHECKOUT_LOCKBOX: readonly string[] = [process.execPath, CLI_BIN];
+
 /**
  * Starts `lockbox server:start` (what `npm start` runs) in `cwd` with `args` (port 0 unless given) and waits
- * for its banner. Rejects with what it printed if it exits first.
+ * for its banner. Rejects with what it printed if it exits first. `command` replaces the
+ * `lockbox server:start` that is run (an installed binary, or `npm start --`).
  */
 export function startServerProcess(options: {
   cwd: string;
   args?: string[];
   env?: Record<string, string>;
+  command?: readonly string[];
+  /** How long to wait for the banner (default 20 s). */
+  startTimeoutMs?: number;
 }): Promise<ServerProcess> {
+  const startTimeoutMs = options.startTimeoutMs ?? 20_000;
   const args = options.args ?? [];
-  const child = spawn(
-    process.execPath,
-    [CLI_BIN, "server:start", ...(args.includes("--port") ? [] : ["--port", "0"]), ...args],
-    {
-      cwd: options.cwd,
-      env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const [file, ...prefix] = options.command ?? [...CHECKOUT_LOCKBOX, "server:start"];
+  const hasPort = args.some((arg) => arg === "--port" || arg.startsWith("--port="));
+  const child = spawn(file as string, [...prefix, ...(hasPort ? [] : ["--port", "0"]), ...args], {
+    cwd: options.cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout?.on("data", (chunk) => {
@@ -49,10 +55,11 @@ export function startServerProcess(options: {
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in 20 s:\n${out}\n${err}`)),
-      20_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test.
+      child.kill();
+      reject(new Error(`server did not start in ${startTimeoutMs / 1000} s:\n${out}\n${err}`));
+    }, startTimeoutMs);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${out}\n${err}`));
@@ -88,13 +95,22 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `lockbox` binary with `args`, feeding `input` on stdin. */
+/**
+ * Runs the real `lockbox` binary with `args`, feeding `input` on stdin; `command` runs another one
+ * (an installed `lockbox`) instead of this checkout's.
+ */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    input?: string | Buffer;
+    cwd?: string;
+    command?: readonly string[];
+  } = {},
 ): Promise<CliResult> {
+  const [file, ...prefix] = options.command ?? CHECKOUT_LOCKBOX;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
+    const child = spawn(file as string, [...prefix, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? "", ...options.env },
       stdio: ["pipe", "pipe", "pipe"],

@@ -1,5 +1,8 @@
-import { readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type E2eServer,
@@ -7,15 +10,44 @@ import {
   expectNoSecretsIn,
   expectSuccess,
   json,
+  lastLine,
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
 import { runCli, startServerProcess } from "./harness.js";
 
 const REPO_ROOT = new URL("../../../../", import.meta.url);
+const README = readFileSync(new URL("README.md", REPO_ROOT), "utf8");
+
+/** The `sh` code blocks of the README's section `heading`. */
+function readmeBlocks(heading: string): string[] {
+  const start = README.indexOf(`\n${heading}\n`);
+  expect(start, `README section ${heading}`).toBeGreaterThan(-1);
+  const section = README.slice(start + heading.length + 2).split(/\n#{1,3} /)[0] ?? "";
+  return [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1] ?? "");
+}
+
+/** Runs shell `script` as a build would (`sh`), from the checkout, where `npx lockbox` is found. */
+function runShell(script: string, env: Record<string, string>): ReturnType<typeof runCli> {
+  return runCli([], {
+    command: ["sh", "-c", script],
+    cwd: fileURLToPath(REPO_ROOT),
+    env: { npm_config_update_notifier: "false", ...env },
+  });
+}
+
+/** A TCP port free right now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    });
+  });
+}
 
 /** The values this suite stores: none may ever reach the server's request log. */
-const VALUES = ["s3cr3t", "org-value", "live-value", "hunter22"];
+const VALUES = ["s3cr3t", "org-value", "live-value", "hunter22", "npm-s3cr3t"];
 
 /**
  * A newcomer's first run, as the README's walk-through and the server's banner tell it: a fresh
@@ -161,7 +193,70 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       });
     });
 
+    // One database is enough: the build forms and npm start do not depend on the store.
     if (database.name === "sqlite") {
+      it("runs the README's build forms: the build gets its secrets, and neither runs it when Lockbox cannot read them", async () => {
+        const [setup, ...forms] = readmeBlocks("### Builds");
+        let token = "";
+        for (const line of (setup ?? "").split("\n").filter((line) => line.trim() !== "")) {
+          const command = line.replace(/\s+#.*$/, "");
+          expect(command.startsWith("npx lockbox ")).toBe(true);
+          token = lastLine(expectSuccess(await lockbox(command.slice("npx lockbox ".length).split(/\s+/))));
+        }
+        expect(token).toMatch(/^lbb_/);
+        expect(forms.map((form) => /npx lockbox (build:\S+)/.exec(form)?.[1])).toEqual([
+          "build:run",
+          "build:env",
+        ]);
+        // Composer's place is taken by a command that says what the build got.
+        const probe = `sh -c 'echo "built with NPM_TOKEN=\${NPM_TOKEN:-none}"'`;
+        const scripts = forms.map((form) => {
+          expect(form).toContain("composer install --no-interaction");
+          return form.replaceAll("composer install --no-interaction", probe);
+        });
+        // The build's own environment: no login (the walk-through's is in XDG_CONFIG_HOME), only what
+        // a build is given.
+        const build = { HOME: e2e.dir, LOCKBOX_URL: e2e.server.url };
+        const wrongToken = `lbb_${randomBytes(32).toString("base64url")}`;
+        for (const [index, script] of scripts.entries()) {
+          const good = await runShell(script, { ...build, LOCKBOX_BUILD_TOKEN: token });
+          expect(good.code, good.stderr).toBe(0);
+          // build:run masks the value in the build's output; build:env leaves the shell to the build.
+          expect(good.stdout).toContain(`built with NPM_TOKEN=${index === 0 ? "***" : "npm-s3cr3t"}`);
+          const wrong = await runShell(script, { ...build, LOCKBOX_BUILD_TOKEN: wrongToken });
+          expect(wrong.code, wrong.stderr).not.toBe(0);
+          expect(wrong.stdout + wrong.stderr).not.toContain("built with");
+        }
+        // No token at all (the case `eval "$(…)"` hid): lockbox's usage error, and no build.
+        const missing = await runShell(scripts[1] ?? "", build);
+        expect(missing.code, missing.stderr).toBe(2);
+        expect(missing.stderr).toContain("set LOCKBOX_BUILD_TOKEN");
+        expect(missing.stdout + missing.stderr).not.toContain("built with");
+      }, 180_000);
+
+      it("starts with npm start on the port the README shows how to choose, and stops on SIGTERM", async () => {
+        expect(/^npm start -- --port=\d+/m.test(README)).toBe(true);
+        const port = await freePort();
+        const dir = join(e2e.dir, "npm-start");
+        mkdirSync(dir);
+        const started = await startServerProcess({
+          cwd: fileURLToPath(REPO_ROOT),
+          command: ["npm", "start", "--"],
+          args: [`--port=${port}`, `--db=${join(dir, "lockbox.db")}`],
+          env: { HOME: dir, npm_config_update_notifier: "false" },
+          startTimeoutMs: 60_000,
+        });
+        try {
+          expect(started.url).toBe(`http://127.0.0.1:${port}`);
+          expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
+        } finally {
+          await started.stop("SIGTERM");
+        }
+        // npm passed the signal to the server itself (exec), which shut down rather than lingering.
+        expect(started.stderr()).toContain("Received SIGTERM");
+        await expect(fetch(`${started.url}/healthz`)).rejects.toThrow();
+      }, 90_000);
+
       it("refuses a second server on the same SQLite file while the first runs, saying why", async () => {
         const second = startServerProcess({ cwd: e2e.dir, env: e2e.serverEnv });
         await expect(second).rejects.toThrow(
@@ -193,6 +288,8 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
           API_KEY: { name: "API_KEY", value: "s3cr3t" },
           DB_PASSWORD: { name: "DB_PASSWORD", value: null },
           SHARED_KEY: { name: "SHARED_KEY", value: "org-value" },
+          // The build secret of the README's build forms (no user scope).
+          ...(database.name === "sqlite" ? { NPM_TOKEN: { name: "NPM_TOKEN", value: null } } : {}),
         });
       } finally {
         expect(await again.stop()).toBe(0);
