@@ -108,7 +108,6 @@ export class LockboxDb {
         },
       }),
     );
-    this.health.committed();
     for (const change of changes) this.emitChange(change);
     return result;
   }

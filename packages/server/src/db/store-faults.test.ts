@@ -58,22 +58,33 @@ describe("classifySqliteError()", () => {
 });
 
 describe("StoreHealth", () => {
-  it("reports each episode once: a full disk until a write commits, an outage until a query answers", () => {
-    const health = new StoreHealth("/srv/lockbox.db");
+  it("reports a full disk once per episode: until a minute passes without SQLITE_FULL", () => {
+    let nowMs = 0;
+    const health = new StoreHealth("/srv/lockbox.db", { fullQuietMs: 60_000, now: () => nowMs });
     const faults: StoreFault[] = [];
     health.onFault((fault) => faults.push(fault));
-    health.report(new StoreFullError());
-    health.report(new StoreFullError());
+    for (const at of [0, 10_000, 50_000, 100_000]) {
+      nowMs = at;
+      health.report(new StoreFullError());
+    }
+    // Answers in between (reads, small writes that still fit) do not end it either.
     health.answered();
+    nowMs = 159_000;
     health.report(new StoreFullError());
-    expect(faults.map((f) => f.code)).toEqual(["STORAGE_FULL"]);
-    expect(faults[0]?.store).toBe("/srv/lockbox.db");
-    health.committed();
+    expect(faults).toEqual([{ code: "STORAGE_FULL", store: "/srv/lockbox.db", message: expect.any(String) }]);
+    nowMs = 219_001;
     health.report(new StoreFullError());
+    expect(faults).toHaveLength(2);
+  });
+
+  it("reports an unreachable store once per outage: until a query answers again", () => {
+    const health = new StoreHealth("PostgreSQL at db:5432/lockbox");
+    const faults: StoreFault[] = [];
+    health.onFault((fault) => faults.push(fault));
     health.report(new StoreUnavailableError());
     health.report(new StoreUnavailableError());
     health.answered();
     health.report(new StoreUnavailableError());
-    expect(faults.map((f) => f.code)).toEqual(["STORAGE_FULL", "STORAGE_FULL", "UNAVAILABLE", "UNAVAILABLE"]);
+    expect(faults.map((fault) => fault.code)).toEqual(["UNAVAILABLE", "UNAVAILABLE"]);
   });
 });

@@ -54,16 +54,20 @@ export interface StoreFault {
 export type FaultClassifier = (error: unknown) => StoreUnavailableError | StoreFullError | undefined;
 
 /**
- * Tracks episodes of store faults, so each is reported once when it begins (not per request): a
- * full disk until a write transaction commits again, an unreachable store until a query answers.
+ * Tracks episodes of store faults, so each is reported once when it begins, not per request. An
+ * unreachable store's episode ends when a query answers again. A full disk's ends only after
+ * `fullQuietMs` without SQLITE_FULL: on a nearly full disk small writes still fit between refused
+ * larger ones, and that is one episode for the operator, not one per refusal.
  */
 export class StoreHealth {
   readonly #listeners = new Set<(fault: StoreFault) => void>();
-  readonly #ongoing = new Set<StoreFault["code"]>();
+  #unreachable = false;
+  #lastFullAtMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** How the store is named in reports. */
     readonly store: string,
+    private readonly options: { fullQuietMs?: number; now?: () => number } = {},
   ) {}
 
   /** Calls `listener` when an episode begins; returns an unsubscribe. */
@@ -74,10 +78,20 @@ export class StoreHealth {
 
   /** Notes a fault; the first of an episode goes to the listeners. */
   report(error: StoreUnavailableError | StoreFullError): void {
-    const code = error.code as StoreFault["code"];
-    if (this.#ongoing.has(code)) return;
-    this.#ongoing.add(code);
-    const fault: StoreFault = { code, store: this.store, message: error.message };
+    if (error instanceof StoreFullError) {
+      const nowMs = (this.options.now ?? Date.now)();
+      const ongoing = nowMs - this.#lastFullAtMs < (this.options.fullQuietMs ?? 60_000);
+      this.#lastFullAtMs = nowMs;
+      if (ongoing) return;
+    } else {
+      if (this.#unreachable) return;
+      this.#unreachable = true;
+    }
+    const fault: StoreFault = {
+      code: error.code as StoreFault["code"],
+      store: this.store,
+      message: error.message,
+    };
     for (const listener of this.#listeners) {
       try {
         listener(fault);
@@ -89,12 +103,7 @@ export class StoreHealth {
 
   /** A query answered: an unreachable store is back. */
   answered(): void {
-    if (this.#ongoing.size > 0) this.#ongoing.delete("UNAVAILABLE");
-  }
-
-  /** A write transaction committed: there is room again. */
-  committed(): void {
-    if (this.#ongoing.size > 0) this.#ongoing.clear();
+    this.#unreachable = false;
   }
 }
 
