@@ -91,7 +91,8 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
     a = await startServer(options);
     // A second server on the same database: its writes reach `a` only through NOTIFY.
     b = await startServer(options);
-    admin = a.bootstrap.token ?? "";
+    if (!a.bootstrap.created || !a.bootstrap.token) throw new Error("the new store had an admin already");
+    admin = a.bootstrap.token;
     expect((await call(a, "POST", "/v1/orgs", admin, { name: "acme" })).status).toBe(201);
     expect((await call(a, "POST", "/v1/sites", admin, { name: "shop", org: "acme" })).status).toBe(201);
     expect(
@@ -165,6 +166,8 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
       await sleep(20);
     }
     const v2 = await staleness(committedAt, "v2");
+    // For the record: whether `a` was LISTENing again already (else only revalidation saved it).
+    const listeningAfterV2 = await listeners();
     expect(v2.staleUntilMs, v2.reads.join("\n")).toBeLessThanOrEqual(100);
 
     // Once `a` LISTENs again, another server's change reaches it by NOTIFY, within 100 ms too.
@@ -179,7 +182,7 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
     stopLoop = true;
     await loop;
     const down = reads.filter((read) => read.phase === "down");
-    expect(down.length).toBeGreaterThan(20);
+    expect(down.length).toBeGreaterThan(10);
     expect(
       reads.filter((read) => read.status >= 500).map((read) => `${read.phase} ${read.status} ${read.text}`),
     ).toEqual([]);
@@ -187,7 +190,7 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
     expect(new Set(down.map((read) => apiKeyOf(read.text)))).toEqual(new Set(["v1"]));
     expect(reads.some((read) => read.text.includes('"lost"'))).toBe(false);
     console.log(
-      `outage: ${down.length} reads while down, all 200; stale reads started up to ${v2.staleUntilMs.toFixed(1)} ms after the commit right after recovery, ${v3.staleUntilMs.toFixed(1)} ms after the one by NOTIFY`,
+      `outage: ${down.length} reads while down, all 200; ${listeningAfterV2} of 2 servers LISTENing ~400 ms after the first commit; stale reads started up to ${v2.staleUntilMs.toFixed(1)} ms after the commit right after recovery, ${v3.staleUntilMs.toFixed(1)} ms after the one by NOTIFY`,
     );
   }, 90_000);
 });
