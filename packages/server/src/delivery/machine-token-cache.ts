@@ -63,8 +63,8 @@ export class MachineTokenCache {
 
   /** Forgets one plaintext (the store no longer knows it as a live token). */
   forget(token: string): void {
-    this.#epoch++;
-    this.#byToken.delete(token);
+    // Only a token that was cached moves the epoch: refused garbage must not disturb other fills.
+    if (this.#byToken.delete(token)) this.#epoch++;
   }
 
   /** Forgets every plaintext of a token (revoked, or otherwise changed). */
