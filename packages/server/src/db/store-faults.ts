@@ -13,8 +13,9 @@ export const STORE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The store cannot be reached (PostgreSQL stopped, restarting, or the connection cut): not an
- * internal error but a passing one, answered `503 UNAVAILABLE` with `Retry-After`. Nothing was
- * committed by the request that met it.
+ * internal error but a passing one, answered `503 UNAVAILABLE` with `Retry-After`. The request's
+ * transaction did not commit, unless the connection was cut during its very COMMIT (then the
+ * outcome is unknown, as with any database client).
  */
 export class StoreUnavailableError extends LockboxError {
   readonly retryAfterSeconds = STORE_RETRY_AFTER_SECONDS;
@@ -22,7 +23,7 @@ export class StoreUnavailableError extends LockboxError {
   constructor(options?: { cause?: unknown }) {
     super(
       "UNAVAILABLE",
-      `The database does not answer (it is down or restarting): nothing was changed. Retry in ${STORE_RETRY_AFTER_SECONDS} s.`,
+      `The database does not answer (it is down or restarting). Retry in ${STORE_RETRY_AFTER_SECONDS} s.`,
       options,
     );
   }
