@@ -3,7 +3,8 @@
  * (a table typed `satisfies Record<ErrorCode, number>`); nothing else decides statuses.
  *
  * `*_NOT_FOUND` codes refine `NOT_FOUND` (404). `INTEGRITY_FAILED` is a ciphertext or audit row that
- * no longer matches what was written: it answers 500 and is never retried.
+ * no longer matches what was written: it answers 500 and is never retried. `UNAVAILABLE` (503, with
+ * `Retry-After`) is a store that does not answer; `STORAGE_FULL` (507) a store whose disk is full.
  */
 export const ERROR_CODES = [
   "BAD_REQUEST",
@@ -24,6 +25,7 @@ export const ERROR_CODES = [
   "INTEGRITY_FAILED",
   "INTERNAL",
   "UNAVAILABLE",
+  "STORAGE_FULL",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -208,6 +208,7 @@ const CODE_BY_STATUS: Readonly<Record<number, string>> = {
   422: "VALIDATION_FAILED",
   429: "RATE_LIMITED",
   503: "UNAVAILABLE",
+  507: "STORAGE_FULL",
 };
 
 /**

@@ -3,6 +3,7 @@ import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
 import { AuditService } from "./audit/audit-service.js";
 import { defaultMasterKeyFile, isPostgresUrl, openDb } from "./config.js";
 import type { LockboxDb } from "./db/lockbox-db.js";
+import type { StoreFault } from "./db/store-faults.js";
 import { Delivery } from "./delivery/delivery.js";
 import { AccessPolicy } from "./directory/access-policy.js";
 import { OrgService } from "./directory/org-service.js";
@@ -64,6 +65,8 @@ export interface Lockbox {
   readonly warnings: readonly string[];
   /** Whether the database answers (for `/readyz`). Never throws. */
   ping(): Promise<boolean>;
+  /** Calls `listener` when a store fault (full disk, unreachable database) begins, once per episode. */
+  onStoreFault(listener: (fault: StoreFault) => void): () => void;
   /** Writes what is pending and closes the database. */
   close(): Promise<void>;
 }
@@ -150,6 +153,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       keySource: keys.source,
       warnings: keys.warnings,
       ping: () => db.ping(),
+      onStoreFault: (listener) => db.onFault(listener),
       close() {
         closing ??= (async () => {
           unsubscribe();

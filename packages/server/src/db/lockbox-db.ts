@@ -2,6 +2,7 @@ import { LockboxError, type OwnerRef } from "@lockbox/core";
 import { type Kysely, sql } from "kysely";
 import type { Database } from "./database.js";
 import type { ChangeRecorder, OwnerLocks, StoreChange, StoreDialect } from "./ports.js";
+import { type StoreFault, StoreHealth } from "./store-faults.js";
 
 /** How a dialect runs a write transaction, a consistent read, and maps its errors. */
 export interface DialectDriver {
@@ -81,6 +82,8 @@ export class LockboxDb {
     /** The Kysely instance, for migrations and for tests that inspect rows below the ports. */
     readonly kysely: Kysely<Database>,
     private readonly driver: DialectDriver,
+    /** Where faults of the store (unreachable, full) are tracked; see `faultClassifyingDialect`. */
+    readonly health: StoreHealth = new StoreHealth(driver.dialect),
   ) {
     this.dialect = driver.dialect;
     this.context = new KyselyContext(kysely, driver, false);
@@ -128,6 +131,14 @@ export class LockboxDb {
         // Listeners are cache invalidations; they must not fail a committed write.
       }
     }
+  }
+
+  /**
+   * Calls `listener` when a store fault begins (the disk is full, the database does not answer):
+   * once per episode, for the operator's log. Returns an unsubscribe.
+   */
+  onFault(listener: (fault: StoreFault) => void): () => void {
+    return this.health.onFault(listener);
   }
 
   /** Whether the database answers a trivial query (for `/readyz`). Never throws. */

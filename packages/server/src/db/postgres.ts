@@ -4,6 +4,7 @@ import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest } from "./migrate.js";
 import type { StoreChange } from "./ports.js";
+import { classifyPostgresError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
 /** The NOTIFY channel that carries {@link StoreChange}s between server processes. */
 export const CHANGES_CHANNEL = "lockbox_changes";
@@ -27,17 +28,40 @@ export interface PostgresDbOptions {
  * any read, by constraints, and by a transaction-scoped advisory lock for audit appends.
  */
 export async function openPostgresDb(options: PostgresDbOptions): Promise<LockboxDb> {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 });
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    // A database that neither answers nor refuses must not hold requests forever: 503 instead.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Nor may a checked-out client's, cut between two queries of a transaction: its next query fails
+  // (an unreachable store, 503) and the pool discards it on release.
+  pool.on("connect", (client) => client.on("error", () => {}));
+  const health = new StoreHealth(describePostgres(options.url));
+  const dialect = faultClassifyingDialect(new PostgresDialect({ pool }), classifyPostgresError, health);
+  const db = new Kysely<Database>({ dialect });
   try {
     await migrateToLatest(db, "postgres");
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return new LockboxDb(db, postgresDriver);
+  return new LockboxDb(db, postgresDriver, health);
+}
+
+/** How long getting a connection may take before the store counts as unreachable. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** `PostgreSQL at host:port/database`: the URL without credentials or parameters, for logs. */
+function describePostgres(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `PostgreSQL at ${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "PostgreSQL";
+  }
 }
 
 const postgresDriver: DialectDriver = {

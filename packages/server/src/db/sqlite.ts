@@ -6,6 +6,7 @@ import { Kysely, SqliteDialect, sql } from "kysely";
 import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest } from "./migrate.js";
+import { classifySqliteError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
 export interface SqliteDbOptions {
   /** The database file; its directory is created when missing. */
@@ -36,9 +37,11 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
     database.pragma("synchronous = FULL");
     database.pragma("foreign_keys = ON");
     database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    const health = new StoreHealth(options.path);
+    const dialect = faultClassifyingDialect(new SqliteDialect({ database }), classifySqliteError, health);
+    const db = new Kysely<Database>({ dialect });
     await migrateToLatest(db, "sqlite");
-    return new LockboxDb(db, sqliteDriver(release));
+    return new LockboxDb(db, sqliteDriver(release), health);
   } catch (error) {
     release();
     throw error;
@@ -85,7 +88,9 @@ function onOneConnection<T>(db: Kysely<Database>, begin: string, fn: (conn: Kyse
       await sql`COMMIT`.execute(conn);
       return result;
     } catch (error) {
-      await sql`ROLLBACK`.execute(conn);
+      // SQLite may have rolled back already (a failed COMMIT on a full disk): the first error is
+      // the one to report, not "no transaction is active".
+      await sql`ROLLBACK`.execute(conn).catch(() => {});
       throw error;
     }
   });

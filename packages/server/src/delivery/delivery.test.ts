@@ -1,5 +1,9 @@
+import { LockboxError } from "@lockbox/core";
 import { describe, expect, it } from "vitest";
 import type { AuditEventInput } from "../audit/records.js";
+import { StoreUnavailableError } from "../db/store-faults.js";
+import type { DeliveredSecret } from "../secrets/secret-views.js";
+import type { TokenRow } from "../tokens/records.js";
 import { Delivery } from "./delivery.js";
 import type { MachineIdentity } from "./machine-token-cache.js";
 
@@ -63,5 +67,93 @@ describe("Delivery.recordDelivery()", () => {
     const { deliver } = setUp(2);
     expect([deliver("v1"), deliver("v2"), deliver("v1"), deliver("v3")]).toEqual([true, true, false, true]);
     expect([deliver("v1"), deliver("v2")]).toEqual([false, true]);
+  });
+});
+
+describe("Delivery while the store is unreachable", () => {
+  /** A store that answers, refuses, or is down; `value` is what API_KEY resolves to. */
+  function setUp() {
+    const store = { down: false, value: "v1", revoked: new Set<string>(), reads: 0 };
+    const row = (token: string): TokenRow => ({
+      id: `id-${token}`,
+      kind: "runtime",
+      hash: "",
+      userId: null,
+      userEmail: null,
+      siteId: "site-1",
+      siteName: "site-1",
+      environmentId: "env-1",
+      environmentName: token.endsWith("dev") ? "dev" : "live",
+      createdBy: null,
+      createdAt: "2030-01-01T00:00:00.000Z",
+      expiresAt: null,
+      lastUsedAt: null,
+      revokedAt: null,
+    });
+    const delivery = new Delivery({
+      secrets: {
+        resolveForDelivery: async (): Promise<DeliveredSecret[]> => {
+          store.reads++;
+          if (store.down) throw new StoreUnavailableError();
+          return [{ name: "API_KEY", type: "runtime", scopes: ["web"], value: store.value }];
+        },
+      },
+      tokens: {
+        authenticate: async (token) => {
+          if (store.down) throw new StoreUnavailableError();
+          if (store.revoked.has(token)) throw new LockboxError("UNAUTHENTICATED", "revoked");
+          return row(token);
+        },
+      },
+      sites: { findSiteById: unused },
+      audit: { record: () => {} },
+    });
+    const read = async (token: string) => {
+      const set = await delivery.runtimeSet(await delivery.identify(token, "runtime"));
+      return JSON.parse(set.body.toString()).Secrets.API_KEY.Value as string;
+    };
+    return { delivery, store, read };
+  }
+
+  it("serves a seen token the set last delivered, and refuses an unseen token or set with UNAVAILABLE", async () => {
+    const { delivery, store, read } = setUp();
+    expect(await read("lbr_live")).toBe("v1");
+    await delivery.identify("lbr_dev", "runtime");
+    store.down = true;
+    // The change listener went with the store.
+    delivery.setCaching(false);
+    expect(await read("lbr_live")).toBe("v1");
+    await expect(read("lbr_never")).rejects.toBeInstanceOf(StoreUnavailableError);
+    // A known token whose set this server never delivered.
+    await expect(read("lbr_dev")).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it("revalidates once the store is back: a change whose notification was lost is served", async () => {
+    const { delivery, store, read } = setUp();
+    expect(await read("lbr_live")).toBe("v1");
+    delivery.setCaching(false);
+    store.down = true;
+    expect(await read("lbr_live")).toBe("v1");
+    // Committed by another server while this one was not listening.
+    store.down = false;
+    store.value = "v2";
+    expect(await read("lbr_live")).toBe("v2");
+    store.value = "v3";
+    delivery.setCaching(true);
+    // Listening again: what was cached before is read again once, then served from the cache.
+    expect(await read("lbr_live")).toBe("v3");
+    const reads = store.reads;
+    expect(await read("lbr_live")).toBe("v3");
+    expect(store.reads).toBe(reads);
+  });
+
+  it("does not vouch in an outage for a token the store refused since", async () => {
+    const { delivery, store, read } = setUp();
+    expect(await read("lbr_live")).toBe("v1");
+    delivery.setCaching(false);
+    store.revoked.add("lbr_live");
+    await expect(read("lbr_live")).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
+    store.down = true;
+    await expect(read("lbr_live")).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });

@@ -3,10 +3,11 @@ import { buildComposerAuth, COMPOSER_AUTH_ENV_NAME, LockboxError } from "@lockbo
 import { LRUCache } from "lru-cache";
 import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
 import type { StoreChange } from "../db/ports.js";
+import { StoreUnavailableError } from "../db/store-faults.js";
 import type { SiteStore } from "../directory/directory-store.js";
 import type { DeliveredSecret } from "../secrets/secret-views.js";
 import type { SecretsService } from "../secrets/secrets-service.js";
-import type { TokenKind } from "../tokens/records.js";
+import type { TokenKind, TokenRow } from "../tokens/records.js";
 import type { TokenService } from "../tokens/token-service.js";
 import { type MachineIdentity, MachineTokenCache } from "./machine-token-cache.js";
 import { RuntimeCache } from "./runtime-cache.js";
@@ -19,6 +20,10 @@ const UNAUTHENTICATED = "The token is invalid, expired or revoked.";
  * environment, the build set, and the audit of first deliveries. Caches stay correct through
  * {@link applyChange} (every committed change, local or from other servers) and are bypassed
  * while changes from other servers could be missed ({@link setCaching}).
+ *
+ * While the store is unreachable, a runtime token seen before gets the set last delivered for its
+ * site environment (no write can commit meanwhile, so it is still the latest committed one as far as
+ * this server could know); a token never seen, or a set never delivered, answers 503.
  */
 export class Delivery {
   readonly runtimeCache: RuntimeCache;
@@ -30,7 +35,6 @@ export class Delivery {
   /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
   readonly #delivered: LRUCache<string, true>;
   readonly #versionKey: Buffer;
-  #caching: boolean;
 
   constructor(
     deps: {
@@ -57,8 +61,7 @@ export class Delivery {
     );
     this.#tokenCache = new MachineTokenCache();
     this.#delivered = new LRUCache<string, true>({ max: options.maxRememberedDeliveries ?? 100_000 });
-    this.#caching = options.cachingAtStart ?? true;
-    this.runtimeCache.setEnabled(this.#caching);
+    this.setCaching(options.cachingAtStart ?? true);
   }
 
   /** Drops what a committed change makes stale. */
@@ -73,11 +76,15 @@ export class Delivery {
     }
   }
 
-  /** Turns caching off (a lost change listener) or back on; both drop everything cached. */
+  /**
+   * Whether cached sets and identities may be served without reading the store: off when the change
+   * listener is lost (changes of other servers could be missed), on when it listens again. Either
+   * way everything cached must be revalidated (read again) before it is served as current, since
+   * notifications may have been lost in between; it stays the fallback for an unreachable store.
+   */
   setCaching(enabled: boolean): void {
-    this.#caching = enabled;
-    this.runtimeCache.setEnabled(enabled);
-    this.#tokenCache.clear();
+    this.runtimeCache.setTrusted(enabled);
+    this.#tokenCache.setTrusted(enabled);
   }
 
   /**
@@ -85,23 +92,38 @@ export class Delivery {
    * a valid token of another kind than `kind` (a user token here, a build token at the runtime).
    */
   async identify(token: string, kind: "runtime" | "build"): Promise<MachineIdentity> {
-    let identity = this.#caching ? this.#tokenCache.get(token) : undefined;
-    if (!identity) {
-      const epoch = this.#tokenCache.epoch;
-      const row = await this.#tokens.authenticate(token);
-      if (row.kind !== kind) throw wrongKind(row.kind, kind);
-      if (row.siteId === null || row.environmentName === null)
-        throw new LockboxError("UNAUTHENTICATED", UNAUTHENTICATED);
-      identity = {
-        tokenId: row.id,
-        kind: row.kind,
-        siteId: row.siteId,
-        env: row.environmentName,
-        expiresAtMs: row.expiresAt === null ? null : Date.parse(row.expiresAt),
-      };
-      if (this.#caching) this.#tokenCache.set(token, identity, epoch);
-    }
+    const identity = this.#tokenCache.get(token) ?? (await this.#authenticate(token, kind));
     if (identity.kind !== kind) throw wrongKind(identity.kind, kind);
+    return identity;
+  }
+
+  /** Reads who a token is from the store; while it is unreachable, who the token last was. */
+  async #authenticate(token: string, kind: "runtime" | "build"): Promise<MachineIdentity> {
+    const epoch = this.#tokenCache.epoch;
+    let row: TokenRow;
+    try {
+      row = await this.#tokens.authenticate(token);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) {
+        // No longer a live token: never vouch for it in a later outage.
+        this.#tokenCache.forget(token);
+        throw error;
+      }
+      const last = this.#tokenCache.lastKnown(token);
+      if (!last) throw error;
+      return last;
+    }
+    if (row.kind !== kind) throw wrongKind(row.kind, kind);
+    if (row.siteId === null || row.environmentName === null)
+      throw new LockboxError("UNAUTHENTICATED", UNAUTHENTICATED);
+    const identity: MachineIdentity = {
+      tokenId: row.id,
+      kind: row.kind,
+      siteId: row.siteId,
+      env: row.environmentName,
+      expiresAtMs: row.expiresAt === null ? null : Date.parse(row.expiresAt),
+    };
+    this.#tokenCache.set(token, identity, epoch);
     return identity;
   }
 
@@ -110,7 +132,17 @@ export class Delivery {
     const cached = this.runtimeCache.get(identity.siteId, identity.env);
     if (cached) return cached;
     const epoch = this.runtimeCache.epoch;
-    const secrets = await this.#resolve(identity, "web");
+    let secrets: DeliveredSecret[];
+    try {
+      secrets = await this.#resolve(identity, "web");
+    } catch (error) {
+      const last =
+        error instanceof StoreUnavailableError
+          ? this.runtimeCache.lastDelivered(identity.siteId, identity.env)
+          : undefined;
+      if (last) return last;
+      throw error;
+    }
     const payload = runtimePayload(this.#versionKey, identity.siteId, identity.env, secrets);
     this.runtimeCache.set(identity.siteId, identity.env, payload, epoch);
     return payload;

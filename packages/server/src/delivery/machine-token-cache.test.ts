@@ -102,4 +102,30 @@ describe("MachineTokenCache", () => {
     expect(cache.get("lbr_a", NOW)).toBeUndefined();
     expect(cache.get("lbr_b", NOW)).toBeUndefined();
   });
+
+  it("while untrusted, serves no identity as current but keeps the last known one, unexpired", () => {
+    const cache = new MachineTokenCache();
+    cache.set("lbr_a", identity("a"), cache.epoch);
+    cache.set("lbr_e", identity("e", { expiresAtMs: NOW + 1000 }), cache.epoch);
+    cache.setTrusted(false);
+    expect(cache.get("lbr_a", NOW)).toBeUndefined();
+    expect(cache.lastKnown("lbr_a", NOW)?.tokenId).toBe("a");
+    expect(cache.lastKnown("lbr_e", NOW + 1000)).toBeUndefined();
+    expect(cache.lastKnown("lbr_never", NOW)).toBeUndefined();
+    cache.forget("lbr_a");
+    expect(cache.lastKnown("lbr_a", NOW)).toBeUndefined();
+  });
+
+  it("trusted again, every identity is authenticated again before it is current", () => {
+    const cache = new MachineTokenCache();
+    cache.set("lbr_a", identity("a"), cache.epoch);
+    cache.setTrusted(false);
+    const whileUntrusted = cache.epoch;
+    cache.setTrusted(true);
+    expect(cache.get("lbr_a", NOW)).toBeUndefined();
+    cache.set("lbr_a", identity("a2"), whileUntrusted);
+    expect(cache.get("lbr_a", NOW)).toBeUndefined();
+    cache.set("lbr_a", identity("a3"), cache.epoch);
+    expect(cache.get("lbr_a", NOW)?.tokenId).toBe("a3");
+  });
 });

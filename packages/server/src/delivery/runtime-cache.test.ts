@@ -116,18 +116,34 @@ describe("RuntimeCache", () => {
     expect([cache.size, cache.bytes]).toEqual([0, 0]);
   });
 
-  it("stores nothing while disabled; disabling drops what was cached, enabling starts empty", () => {
+  it("serves nothing as current while untrusted, but keeps the last delivered set as the fallback", () => {
     const cache = new RuntimeCache();
     cache.set("s1", "live", payload("1"), cache.epoch);
-    cache.setEnabled(false);
+    cache.setTrusted(false);
     expect(cache.get("s1", "live")).toBeUndefined();
+    expect(cache.lastDelivered("s1", "live")?.version).toBe("1");
+    // A set read from the store while untrusted replaces the fallback, and is still not current.
     cache.set("s1", "live", payload("2"), cache.epoch);
     expect(cache.get("s1", "live")).toBeUndefined();
-    expect(cache.size).toBe(0);
-    const whileDisabled = cache.epoch;
-    cache.setEnabled(true);
-    // A fill that began while disabled may have missed a change: refused too.
-    cache.set("s1", "live", payload("3"), whileDisabled);
+    expect(cache.lastDelivered("s1", "live")?.version).toBe("2");
+    expect(cache.lastDelivered("s2", "live")).toBeUndefined();
+    // An invalidation drops the fallback too.
+    cache.invalidateSite("s1");
+    expect(cache.lastDelivered("s1", "live")).toBeUndefined();
+  });
+
+  it("trusted again, every set is revalidated first: only a set resolved since is current", () => {
+    const cache = new RuntimeCache();
+    cache.set("s1", "live", payload("1"), cache.epoch);
+    cache.setTrusted(false);
+    cache.set("s1", "live", payload("2"), cache.epoch);
+    const whileUntrusted = cache.epoch;
+    cache.setTrusted(true);
+    // Cached before (a notification may have been lost meanwhile): not current, still the fallback.
+    expect(cache.get("s1", "live")).toBeUndefined();
+    expect(cache.lastDelivered("s1", "live")?.version).toBe("2");
+    // A fill that began before may have missed a change: refused.
+    cache.set("s1", "live", payload("3"), whileUntrusted);
     expect(cache.get("s1", "live")).toBeUndefined();
     cache.set("s1", "live", payload("4"), cache.epoch);
     expect(cache.get("s1", "live")?.version).toBe("4");

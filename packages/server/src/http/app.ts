@@ -28,7 +28,7 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 /** The services the HTTP layer calls: it decides nothing itself. */
 export type AppServices = Pick<
   Lockbox,
-  "orgs" | "sites" | "secrets" | "tokens" | "audit" | "delivery" | "tokenUsage" | "ping"
+  "orgs" | "sites" | "secrets" | "tokens" | "audit" | "delivery" | "tokenUsage" | "ping" | "onStoreFault"
 >;
 
 /** How the HTTP server behaves, from the server's flags. */
@@ -68,6 +68,14 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   } as FastifyServerOptions);
 
   installJsonParser(app);
+  // A full disk or an unreachable database is logged once when it begins, naming the store (the
+  // requests that meet it answer 507 or 503 and are not logged as failures one by one).
+  const unsubscribeFaults = services.onStoreFault((fault) =>
+    app.log.error({ store: fault.store, code: fault.code }, `store fault: ${fault.message}`),
+  );
+  app.addHook("onClose", async () => {
+    unsubscribeFaults();
+  });
   app.setErrorHandler((error, request, reply) => {
     const lockboxError = toLockboxError(error);
     if (lockboxError.code === "INTERNAL" || lockboxError.code === "INTEGRITY_FAILED") {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import { type ErrorCode, isLockboxError, LockboxError } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { StoreUnavailableError } from "../db/store-faults.js";
 
 /** The one place error codes become HTTP statuses (SPEC §7). */
 export const STATUS_BY_CODE = {
@@ -23,6 +24,7 @@ export const STATUS_BY_CODE = {
   INTEGRITY_FAILED: 500,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  STORAGE_FULL: 507,
 } as const satisfies Record<ErrorCode, number>;
 
 /** A 429 that knows when the caller may try again (sent as `Retry-After`). */
@@ -73,7 +75,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
   const body: ErrorBody = {
     error: { code: error.code, message: error.message, requestId: String(request.id) },
   };
-  if (error instanceof RateLimitedError) void reply.header("retry-after", String(error.retryAfterSeconds));
+  if (error instanceof RateLimitedError || error instanceof StoreUnavailableError)
+    void reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
   return reply.code(status).type("application/json; charset=utf-8").send(body);
 }

@@ -18,9 +18,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh SQLite database in its own temporary folder. */
-export function sqliteTestDatabase(): TestDatabase {
-  const dir = mkdtempSync(join(tmpdir(), "lockbox-test-"));
+/** A fresh SQLite database in its own temporary folder (made inside `parent` when given). */
+export function sqliteTestDatabase(parent: string = tmpdir()): TestDatabase {
+  const dir = mkdtempSync(join(parent, "lockbox-test-"));
   const path = join(dir, "lockbox.db");
   return {
     dialect: "sqlite",
