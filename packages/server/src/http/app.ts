@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LockboxError, quoteIdentifier } from "@lockbox/core";
+import { LockboxError } from "@lockbox/core";
 import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
@@ -7,8 +7,9 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Lockbox } from "../lockbox.js";
-import { clientErrorHandler, sendError, toLockboxError } from "./errors.js";
+import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
+import { bodyGuard } from "./plugins/body-guard.js";
 import { conditionalGet } from "./plugins/conditional-get.js";
 import { metrics } from "./plugins/metrics.js";
 import { rateLimit } from "./plugins/rate-limit.js";
@@ -79,16 +80,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     }
     return sendError(request, reply, lockboxError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      request,
-      reply,
-      new LockboxError(
-        "NOT_FOUND",
-        `No route ${request.method} ${quoteIdentifier(request.url.split("?")[0] ?? "")}: see /v1/openapi.json.`,
-      ),
-    ),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, routeNotFound(request)));
+  await app.register(bodyGuard);
   await app.register(metrics);
   await app.register(requestLog);
   await app.register(conditionalGet);

@@ -64,6 +64,8 @@ export class RouteRegistry {
       url: definition.url,
       // No implicit HEAD: a HEAD of a listing would decrypt and audit values it never sends.
       exposeHeadRoute: false,
+      // Any other route refuses a body before reading it (plugins/body-guard.ts).
+      config: { takesBody: definition.body !== undefined },
       handler: async (request, reply) => {
         const caller = request.caller;
         if (caller === undefined)
