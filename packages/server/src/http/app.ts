@@ -7,6 +7,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Lockbox } from "../lockbox.js";
+import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./connection-limits.js";
 import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
 import { bodyGuard } from "./plugins/body-guard.js";
@@ -41,6 +42,8 @@ export interface AppOptions {
   readonly trustProxy?: boolean;
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly version?: string;
+  /** The request timeout and connection cap of `server:start`; none when absent (in-process tests). */
+  readonly limits?: ConnectionLimits | undefined;
 }
 
 /**
@@ -49,6 +52,17 @@ export interface AppOptions {
  * call a service and present; errors of every origin leave in the one shape of SPEC §7.
  */
 export async function buildApp(services: AppServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.limits?.requestTimeoutMs ?? 0;
+  // Node checks for requests past their timeout only every 30 s unless told otherwise, and with a
+  // headers timeout (60 s) longer than the request timeout it applies the request timeout to the
+  // headers alone, letting a body trickle in for 60 s.
+  const checking =
+    requestTimeoutMs > 0
+      ? {
+          connectionsCheckingInterval: checkingIntervalMs(requestTimeoutMs),
+          headersTimeout: Math.min(NODE_HEADERS_TIMEOUT_MS, requestTimeoutMs),
+        }
+      : {};
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -65,8 +79,22 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     },
     // …and so are requests Node's HTTP parser refuses before any route.
     clientErrorHandler,
-    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    requestTimeout: requestTimeoutMs,
+    ...(options.https
+      ? {
+          https: {
+            cert: options.https.cert,
+            key: options.https.key,
+            ...checking,
+            // A TLS handshake is part of sending the request.
+            ...(requestTimeoutMs > 0 ? { handshakeTimeout: requestTimeoutMs } : {}),
+          },
+        }
+      : { http: checking }),
   } as FastifyServerOptions);
+  if (options.limits) {
+    limitConnections(app.server, options.limits, { tls: options.https !== undefined, log: app.log });
+  }
 
   installJsonParser(app);
   app.setErrorHandler((error, request, reply) => {
@@ -142,6 +170,9 @@ function installJsonParser(app: FastifyInstance): void {
     done(null, parsed);
   });
 }
+
+/** Node's default time to receive a request's headers. */
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
 
 /** Longest path segment the router accepts (a 1024-character name, percent-encoded). */
 const MAX_PATH_SEGMENT_CHARS = 3 * 1024;

@@ -11,7 +11,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<Pick<ServerOptions, "rateLimit">> = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: Partial<Pick<ServerOptions, "requestTimeout" | "maxConnections">> = {},
+): Promise<TestServer> {
   const database: TestDatabase = sqliteTestDatabase();
   const server = await startServer({
     db: database.location,
