@@ -17,7 +17,7 @@ import { rateLimit } from "./plugins/rate-limit.js";
 import { requestLog } from "./plugins/request-log.js";
 import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js";
 import { auditRoutes } from "./routes/audit.js";
-import { deliveryRoutes } from "./routes/delivery.js";
+import { DELIVERY_ROUTES, deliveryRoutes } from "./routes/delivery.js";
 import { orgRoutes } from "./routes/orgs.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
@@ -131,7 +131,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(managementApi);
   deliveryRoutes(app, services.delivery, services.tokenUsage);
 
-  const document = openApiDocument(documented, options.version ?? "0.1.0");
+  const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
