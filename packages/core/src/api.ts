@@ -400,6 +400,37 @@ export const localSecretsResponse = z.object({
 /** A {@link localSecretsResponse}. */
 export type LocalSecretsResponse = z.output<typeof localSecretsResponse>;
 
+// --- machine endpoints ---------------------------------------------------------------------------
+
+/**
+ * `GET /site/secrets` (SPEC §3), in the seed product's wire shape: the `web`-scoped resolution of
+ * the runtime token's site and environment. `Version` is also the `ETag`.
+ */
+export const runtimeSecretsResponse = z.object({
+  SiteID: z.string(),
+  Environment: z.string(),
+  Secrets: z.record(z.string(), z.object({ Type: secretTypeSchema, Value: z.string(), Scopes: scopes })),
+  Count: z.number(),
+  Version: z.string(),
+  Scopes: z.array(z.literal("web")),
+});
+/** A {@link runtimeSecretsResponse}. */
+export type RuntimeSecretsResponse = z.output<typeof runtimeSecretsResponse>;
+
+/**
+ * `GET /v1/build/secrets` (SPEC §4): the `ic`-scoped resolution of the build token's site and
+ * environment, `env` secrets as variables and `composer` secrets as `COMPOSER_AUTH`.
+ */
+export const buildSecretsResponse = z.object({
+  site: z.string(),
+  environment: z.string(),
+  version: z.string(),
+  env: z.record(z.string(), z.string()),
+  composerAuth: z.record(z.string(), z.unknown()),
+});
+/** A {@link buildSecretsResponse}. */
+export type BuildSecretsResponse = z.output<typeof buildSecretsResponse>;
+
 /**
  * One page of a paginated list: `next` is the cursor of the following page (its `after`, or for
  * the audit log its `before`), `null` on the last.

@@ -1,11 +1,15 @@
 /**
  * The defaults of `lockbox server:start`'s flags: the embedded database (SPEC §6), where it listens,
- * and the management API's rate limit per token (SPEC §5). The server applies them; the CLI's help
- * names them.
+ * the management API's rate limit per token (SPEC §5), and what keeps slow clients from holding the
+ * server. The server applies them; the CLI's help names them.
  */
 export const SERVER_DEFAULTS = {
   db: "./data/lockbox.db",
   host: "127.0.0.1",
   port: 8200,
   rateLimit: "10/20",
+  /** Seconds a client has to send a whole request (128 KiB at 4.4 KB/s). */
+  requestTimeout: 30,
+  /** Connections open at once. */
+  maxConnections: 1000,
 } as const;

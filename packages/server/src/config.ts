@@ -16,6 +16,8 @@ export const DEFAULT_HOST = SERVER_DEFAULTS.host;
 export const DEFAULT_PORT = SERVER_DEFAULTS.port;
 /** SPEC §5's default: 10 requests/s per token with a burst of 20. */
 export const DEFAULT_RATE_LIMIT = SERVER_DEFAULTS.rateLimit;
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = SERVER_DEFAULTS.requestTimeout;
+export const DEFAULT_MAX_CONNECTIONS = SERVER_DEFAULTS.maxConnections;
 
 /** Whether `db` names a PostgreSQL database rather than a SQLite file. */
 export function isPostgresUrl(db: string): boolean {
@@ -61,4 +63,31 @@ export function parseRateLimit(text: string): { ratePerSecond: number; burst: nu
     ratePerSecond: rate,
     burst: match[2] !== undefined ? Number(match[2]) : Math.max(1, Math.ceil(rate * 2)),
   };
+}
+
+/** Longest `--request-timeout`: a day (Node's timers take at most about 24.8 days). */
+const MAX_REQUEST_TIMEOUT_SECONDS = 86_400;
+
+/** Parses `--request-timeout=SECONDS` (`0` disables) into milliseconds. */
+export function parseRequestTimeout(text: string | number): number {
+  const seconds = /^\d+(\.\d+)?$/.test(String(text).trim()) ? Number(text) : Number.NaN;
+  if (!(seconds >= 0 && seconds <= MAX_REQUEST_TIMEOUT_SECONDS)) {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Invalid --request-timeout '${text}': use seconds from 0 (no timeout) to ${MAX_REQUEST_TIMEOUT_SECONDS}, for example 30.`,
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** Parses `--max-connections=N` (`0`: no cap): undefined when there is none. */
+export function parseMaxConnections(text: string | number): number | undefined {
+  const count = /^\d+$/.test(String(text).trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(count)) {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Invalid --max-connections '${text}': use a whole number, for example 1000, or 0 for no cap.`,
+    );
+  }
+  return count === 0 ? undefined : count;
 }

@@ -6,7 +6,9 @@ import {
   DEFAULT_RATE_LIMIT,
   databaseOf,
   isPostgresUrl,
+  parseMaxConnections,
   parseRateLimit,
+  parseRequestTimeout,
 } from "./config.js";
 import { type ServerOptions, startServer } from "./server.js";
 
@@ -20,6 +22,8 @@ export interface ServerFlags {
   readonly trustProxy?: boolean | undefined;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
+  readonly requestTimeout?: string | undefined;
+  readonly maxConnections?: string | undefined;
 }
 
 /** What is wrong with the flags themselves (a usage error, exit 2), before anything is opened. */
@@ -32,6 +36,8 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
   }
   try {
     parseRateLimit(flags.rateLimit ?? DEFAULT_RATE_LIMIT);
+    if (flags.requestTimeout !== undefined) parseRequestTimeout(flags.requestTimeout);
+    if (flags.maxConnections !== undefined) parseMaxConnections(flags.maxConnections);
   } catch (error) {
     return (error as Error).message;
   }
@@ -63,6 +69,8 @@ export async function runServer(
     trustProxy: flags.trustProxy,
     tlsCert: flags.tlsCert,
     tlsKey: flags.tlsKey,
+    requestTimeout: flags.requestTimeout,
+    maxConnections: flags.maxConnections,
     env: io.env,
     log: true,
   };

@@ -2,7 +2,15 @@ import { readFileSync } from "node:fs";
 import { LockboxError } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
 import { SYSTEM_CONTEXT } from "./audit/request-context.js";
-import { DEFAULT_RATE_LIMIT, isPostgresUrl, parseRateLimit } from "./config.js";
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_REQUEST_TIMEOUT_SECONDS,
+  isPostgresUrl,
+  parseMaxConnections,
+  parseRateLimit,
+  parseRequestTimeout,
+} from "./config.js";
 import { type ChangeListener, listenForChanges } from "./db/postgres.js";
 import { buildApp } from "./http/app.js";
 import { createLockbox, type Lockbox } from "./lockbox.js";
@@ -20,6 +28,10 @@ export interface ServerOptions {
   readonly trustProxy?: boolean | undefined;
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
+  /** Seconds a client has to send a whole request, `0` for none (default 30). */
+  readonly requestTimeout?: string | number | undefined;
+  /** Connections open at once at most, `0` for no cap (default 1000). */
+  readonly maxConnections?: string | number | undefined;
   /** Where `LOCKBOX_MASTER_KEY`, `LOCKBOX_PREVIOUS_MASTER_KEYS` and `LOCKBOX_BOOTSTRAP_TOKEN` come from. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Request logs (JSON lines on stderr); off in tests. */
@@ -45,6 +57,10 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const rateLimit = parseRateLimit(options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const limits = {
+    requestTimeoutMs: parseRequestTimeout(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS),
+    maxConnections: parseMaxConnections(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+  };
   const https = tlsOptions(options);
   const postgres = isPostgresUrl(options.db);
   const lockbox = await createLockbox({
@@ -76,6 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       rateLimit,
       trustProxy: options.trustProxy ?? false,
       https,
+      limits,
       logger: options.log
         ? { level: options.env.LOCKBOX_LOG_LEVEL ?? "info", stream: process.stderr }
         : false,

@@ -34,6 +34,14 @@ export function registerServerCommands(program: Command, context: CliContext): v
         "--rate-limit <rps/burst>",
         `management API rate limit per token, 0 to disable (default: ${SERVER_DEFAULTS.rateLimit})`,
       )
+      .option(
+        "--request-timeout <seconds>",
+        `seconds a client has to send a whole request, headers and body, 0 for none; the time the server takes to answer does not count (default: ${SERVER_DEFAULTS.requestTimeout})`,
+      )
+      .option(
+        "--max-connections <n>",
+        `connections open at once, 0 for no cap; over it new connections are closed at once (default: ${SERVER_DEFAULTS.maxConnections})`,
+      )
       .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
       .option("--tls-key <path>", "PEM private key, to serve HTTPS (with --tls-cert)")
@@ -49,6 +57,8 @@ export function registerServerCommands(program: Command, context: CliContext): v
             trustProxy: options.trustProxy === true,
             tlsCert: options.tlsCert as string | undefined,
             tlsKey: options.tlsKey as string | undefined,
+            requestTimeout: options.requestTimeout as string | undefined,
+            maxConnections: options.maxConnections as string | undefined,
           },
           { stdout: process.stdout, stderr: process.stderr, env: context.io.env },
         );

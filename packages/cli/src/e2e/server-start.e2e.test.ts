@@ -16,6 +16,14 @@ describe("lockbox server:start (real process)", () => {
     [["--tls-cert=cert.pem"], "HTTPS needs both --tls-cert and --tls-key."],
     [["--tls-key=key.pem"], "HTTPS needs both --tls-cert and --tls-key."],
     [["--port=99999"], "Invalid --port '99999': use a number from 0 to 65535."],
+    [
+      ["--request-timeout=soon"],
+      "Invalid --request-timeout 'soon': use seconds from 0 (no timeout) to 86400, for example 30.",
+    ],
+    [
+      ["--max-connections=-1"],
+      "Invalid --max-connections '-1': use a whole number, for example 1000, or 0 for no cap.",
+    ],
   ])("refuses %j as a usage error (exit 2), before creating anything", async (flags, message) => {
     const result = await runCli(["server:start", ...flags], { cwd: dir.path, env });
     expect(result).toMatchObject({ code: 2, stdout: "" });

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { LockboxError, quoteIdentifier } from "@lockbox/core";
+import { LockboxError } from "@lockbox/core";
 import Fastify, {
   type FastifyInstance,
   type FastifyPluginAsync,
@@ -7,15 +7,17 @@ import Fastify, {
   LogController,
 } from "fastify";
 import type { Lockbox } from "../lockbox.js";
-import { clientErrorHandler, sendError, toLockboxError } from "./errors.js";
+import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./connection-limits.js";
+import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
+import { bodyGuard } from "./plugins/body-guard.js";
 import { conditionalGet } from "./plugins/conditional-get.js";
 import { metrics } from "./plugins/metrics.js";
 import { rateLimit } from "./plugins/rate-limit.js";
 import { requestLog } from "./plugins/request-log.js";
 import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js";
 import { auditRoutes } from "./routes/audit.js";
-import { deliveryRoutes } from "./routes/delivery.js";
+import { DELIVERY_ROUTES, deliveryRoutes } from "./routes/delivery.js";
 import { orgRoutes } from "./routes/orgs.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
@@ -40,6 +42,8 @@ export interface AppOptions {
   readonly trustProxy?: boolean;
   readonly https?: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   readonly version?: string;
+  /** The request timeout and connection cap of `server:start`; none when absent (in-process tests). */
+  readonly limits?: ConnectionLimits | undefined;
 }
 
 /**
@@ -48,6 +52,17 @@ export interface AppOptions {
  * call a service and present; errors of every origin leave in the one shape of SPEC §7.
  */
 export async function buildApp(services: AppServices, options: AppOptions = {}): Promise<FastifyInstance> {
+  const requestTimeoutMs = options.limits?.requestTimeoutMs ?? 0;
+  // Node checks for requests past their timeout only every 30 s unless told otherwise, and with a
+  // headers timeout (60 s) longer than the request timeout it applies the request timeout to the
+  // headers alone, letting a body trickle in for 60 s.
+  const checking =
+    requestTimeoutMs > 0
+      ? {
+          connectionsCheckingInterval: checkingIntervalMs(requestTimeoutMs),
+          headersTimeout: Math.min(NODE_HEADERS_TIMEOUT_MS, requestTimeoutMs),
+        }
+      : {};
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
@@ -64,8 +79,22 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     },
     // …and so are requests Node's HTTP parser refuses before any route.
     clientErrorHandler,
-    ...(options.https ? { https: { cert: options.https.cert, key: options.https.key } } : {}),
+    requestTimeout: requestTimeoutMs,
+    ...(options.https
+      ? {
+          https: {
+            cert: options.https.cert,
+            key: options.https.key,
+            ...checking,
+            // A TLS handshake is part of sending the request.
+            ...(requestTimeoutMs > 0 ? { handshakeTimeout: requestTimeoutMs } : {}),
+          },
+        }
+      : { http: checking }),
   } as FastifyServerOptions);
+  if (options.limits) {
+    limitConnections(app.server, options.limits, { tls: options.https !== undefined, log: app.log });
+  }
 
   installJsonParser(app);
   // A full disk or an unreachable database is logged once when it begins, naming the store (the
@@ -87,16 +116,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     }
     return sendError(request, reply, lockboxError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      request,
-      reply,
-      new LockboxError(
-        "NOT_FOUND",
-        `No route ${request.method} ${quoteIdentifier(request.url.split("?")[0] ?? "")}: see /v1/openapi.json.`,
-      ),
-    ),
-  );
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, routeNotFound(request)));
+  await app.register(bodyGuard);
   await app.register(metrics);
   await app.register(requestLog);
   await app.register(conditionalGet);
@@ -118,7 +139,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   await app.register(managementApi);
   deliveryRoutes(app, services.delivery, services.tokenUsage);
 
-  const document = openApiDocument(documented, options.version ?? "0.1.0");
+  const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
@@ -157,6 +178,9 @@ function installJsonParser(app: FastifyInstance): void {
     done(null, parsed);
   });
 }
+
+/** Node's default time to receive a request's headers. */
+const NODE_HEADERS_TIMEOUT_MS = 60_000;
 
 /** Longest path segment the router accepts (a 1024-character name, percent-encoded). */
 const MAX_PATH_SEGMENT_CHARS = 3 * 1024;

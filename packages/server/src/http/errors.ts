@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { type ErrorCode, isLockboxError, LockboxError } from "@lockbox/core";
+import { type ErrorCode, isLockboxError, LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { StoreUnavailableError } from "../db/store-faults.js";
 
@@ -79,6 +79,14 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
     void reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
   return reply.code(status).type("application/json; charset=utf-8").send(body);
+}
+
+/** The 404 of a method and path that no route serves. */
+export function routeNotFound(request: FastifyRequest): LockboxError {
+  return new LockboxError(
+    "NOT_FOUND",
+    `No route ${request.method} ${quoteIdentifier(request.url.split("?")[0] ?? "")}: see /v1/openapi.json.`,
+  );
 }
 
 /**

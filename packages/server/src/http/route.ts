@@ -39,6 +39,14 @@ export interface DocumentedRoute {
   readonly body?: z.ZodType;
   readonly status: number;
   readonly response?: z.ZodType;
+  /** What the summary leaves out (who may call it, caching). */
+  readonly description?: string;
+  /** Request headers the route reads besides `Authorization`, by name: what each does. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Headers of the success answer, by name: what each holds. */
+  readonly responseHeaders?: Readonly<Record<string, string>>;
+  /** Answers worth naming besides the success and the generic error, by status: when they happen. */
+  readonly otherResponses?: Readonly<Record<number, string>>;
 }
 
 /**
@@ -64,6 +72,8 @@ export class RouteRegistry {
       url: definition.url,
       // No implicit HEAD: a HEAD of a listing would decrypt and audit values it never sends.
       exposeHeadRoute: false,
+      // Any other route refuses a body before reading it (plugins/body-guard.ts).
+      config: { takesBody: definition.body !== undefined },
       handler: async (request, reply) => {
         const caller = request.caller;
         if (caller === undefined)
@@ -132,23 +142,39 @@ export function openApiDocument(
         required,
         schema,
       })),
+      ...Object.entries(route.headers ?? {}).map(([name, description]) => ({
+        name,
+        in: "header",
+        required: false,
+        description,
+        schema: { type: "string" },
+      })),
     ];
+    const responseHeaders = Object.entries(route.responseHeaders ?? {}).map(([name, description]) => [
+      name,
+      { description, schema: { type: "string" } },
+    ]);
     const operation: Record<string, unknown> = {
       summary: route.summary,
+      ...(route.description ? { description: route.description } : {}),
       tags: [route.tag],
       security: [{ bearer: [] }],
       parameters,
       responses: {
         [String(route.status)]: {
           description: route.status === 204 ? "Done" : "Success",
+          ...(responseHeaders.length ? { headers: Object.fromEntries(responseHeaders) } : {}),
           ...(route.response && route.status !== 204
             ? { content: { "application/json": { schema: jsonSchema(route.response) } } }
             : {}),
         },
-        default: {
-          description: "An error",
-          content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-        },
+        ...Object.fromEntries(
+          Object.entries(route.otherResponses ?? {}).map(([status, description]) => [
+            status,
+            Number(status) >= 400 ? { description, content: ERROR_CONTENT } : { description },
+          ]),
+        ),
+        default: { description: "An error", content: ERROR_CONTENT },
       },
     };
     if (route.body) {
@@ -162,7 +188,7 @@ export function openApiDocument(
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Lockbox management API", version },
+    info: { title: "Lockbox API", version },
     servers: [{ url: "/" }],
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
@@ -187,6 +213,8 @@ export function openApiDocument(
     paths,
   };
 }
+
+const ERROR_CONTENT = { "application/json": { schema: { $ref: "#/components/schemas/Error" } } };
 
 function jsonSchema(schema: z.ZodType): unknown {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, {

@@ -1,6 +1,7 @@
 import {
   auditEventResponse,
   auditVerifyResponse,
+  buildSecretsResponse,
   createdTokenResponse,
   environmentResponse,
   itemsOf,
@@ -11,6 +12,7 @@ import {
   orgResponse,
   orgSecretRow,
   resolvedRow,
+  runtimeSecretsResponse,
   setSecretResponse,
   siteInfoResponse,
   siteResponse,
@@ -35,6 +37,8 @@ interface AnswerCase {
   readonly url: string;
   readonly body?: unknown;
   readonly schema: z.ZodType;
+  /** A machine endpoint's token kind, minted for `shop.dev`; the admin's token otherwise. */
+  readonly token?: "runtime" | "build";
 }
 
 const CASES: readonly AnswerCase[] = [
@@ -112,6 +116,8 @@ const CASES: readonly AnswerCase[] = [
     url: "/v1/sites/shop/local-secrets",
     schema: localSecretsResponse,
   },
+  { route: "GET /site/secrets", url: "/site/secrets", schema: runtimeSecretsResponse, token: "runtime" },
+  { route: "GET /v1/build/secrets", url: "/v1/build/secrets", schema: buildSecretsResponse, token: "build" },
   {
     route: "POST /v1/tokens",
     url: "/v1/tokens",
@@ -171,15 +177,24 @@ describe.each(await contractDatabases())("management answers have core's shapes 
     await drop?.();
   });
 
-  it.each(CASES)("$route ($url) answers exactly its core schema", async ({ route, url, body, schema }) => {
-    const method = route.split(" ", 1)[0] as string;
-    const response = await t.call(method, url, { token: t.adminToken, body });
-    expect(response.status, `${method} ${url}: ${response.body}`).toBeLessThan(300);
-    const parsed = schema.safeParse(response.json);
-    expect(parsed.error?.issues).toBeUndefined();
-    // Objects drop fields they do not declare, so an extra field in the answer fails here.
-    expect(parsed.data).toEqual(response.json);
-  });
+  it.each(CASES)(
+    "$route ($url) answers exactly its core schema",
+    async ({ route, url, body, schema, token }) => {
+      const method = route.split(" ", 1)[0] as string;
+      const minted = token
+        ? await t.call("POST", "/v1/tokens", {
+            token: t.adminToken,
+            body: { kind: token, site: "shop", env: "dev" },
+          })
+        : undefined;
+      const response = await t.call(method, url, { token: minted?.json.token ?? t.adminToken, body });
+      expect(response.status, `${method} ${url}: ${response.body}`).toBeLessThan(300);
+      const parsed = schema.safeParse(response.json);
+      expect(parsed.error?.issues).toBeUndefined();
+      // Objects drop fields they do not declare, so an extra field in the answer fails here.
+      expect(parsed.data).toEqual(response.json);
+    },
+  );
 
   it.each(CASES)("$route documents the schema it answers", ({ route, schema }) => {
     const [method, path] = route.split(" ") as [string, string];
@@ -188,6 +203,24 @@ describe.each(await contractDatabases())("management answers have core's shapes 
       | { content?: { "application/json"?: { schema?: unknown } } }
       | undefined;
     expect(success?.content?.["application/json"]?.schema).toEqual(documented(schema));
+  });
+
+  it("documents the machine endpoints' conditional GET and their error answers", () => {
+    const runtime = openApi.paths["/site/secrets"]?.get as unknown as {
+      parameters: Array<{ name: string; in: string }>;
+      responses: Record<string, { headers?: Record<string, unknown>; content?: unknown }>;
+    };
+    expect(runtime.parameters).toContainEqual(
+      expect.objectContaining({ name: "If-None-Match", in: "header" }),
+    );
+    expect(Object.keys(runtime.responses).sort()).toEqual(["200", "304", "401", "403", "default"]);
+    expect(Object.keys(runtime.responses["200"]?.headers ?? {})).toEqual(["ETag", "Cache-Control"]);
+    expect(runtime.responses["304"]?.content).toBeUndefined();
+    expect(runtime.responses["401"]?.content).toEqual({
+      "application/json": { schema: { $ref: "#/components/schemas/Error" } },
+    });
+    const build = openApi.paths["/v1/build/secrets"]?.get as unknown as typeof runtime;
+    expect(Object.keys(build.responses).sort()).toEqual(["200", "401", "403", "default"]);
   });
 
   it("covers every route that documents an answer body", () => {
