@@ -51,8 +51,10 @@ export {
   orgUserParams,
   type PageQuery,
   pageQuery,
+  type RemovalResponse,
   type ResolvedRow,
   type ResolveQuery,
+  removalResponse,
   resolvedRow,
   resolveQuery,
   type SetSecretBody,
@@ -173,6 +175,12 @@ export {
   validateSecretValue,
 } from "./secrets.js";
 export { SERVER_DEFAULTS } from "./server-defaults.js";
+export {
+  MAX_TOKEN_LIFETIME_DAYS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  parseTokenLifetime,
+  TOKEN_LIFETIME_FORMAT,
+} from "./token-lifetime.js";
 export {
   ENVIRONMENT_KINDS,
   type EnvironmentKind,

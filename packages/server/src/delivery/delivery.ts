@@ -28,6 +28,8 @@ export class Delivery {
   readonly #audit: Pick<AuditBatchWriter, "record">;
   /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
   readonly #delivered: LRUCache<string, true>;
+  /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
+  readonly #now: () => Date;
   #caching: boolean;
 
   constructor(
@@ -37,8 +39,14 @@ export class Delivery {
       readonly sites: Pick<SiteStore, "findSiteById">;
       readonly audit: Pick<AuditBatchWriter, "record">;
     },
-    options: { cacheMaxBytes?: number; cachingAtStart?: boolean; maxRememberedDeliveries?: number } = {},
+    options: {
+      cacheMaxBytes?: number;
+      cachingAtStart?: boolean;
+      maxRememberedDeliveries?: number;
+      now?: () => Date;
+    } = {},
   ) {
+    this.#now = options.now ?? (() => new Date());
     this.#secrets = deps.secrets;
     this.#tokens = deps.tokens;
     this.#sites = deps.sites;
@@ -76,7 +84,7 @@ export class Delivery {
    * a valid token of another kind than `kind` (a user token here, a build token at the runtime).
    */
   async identify(token: string, kind: "runtime" | "build"): Promise<MachineIdentity> {
-    let identity = this.#caching ? this.#tokenCache.get(token) : undefined;
+    let identity = this.#caching ? this.#tokenCache.get(token, this.#now().getTime()) : undefined;
     if (!identity) {
       const epoch = this.#tokenCache.epoch;
       const row = await this.#tokens.authenticate(token);
