@@ -19,7 +19,7 @@ export function randomMasterKey(): string {
  */
 export function createTestLockbox(
   database: TestDatabase,
-  options: { masterKey?: string; env?: Record<string, string>; now?: () => Date } = {},
+  options: { masterKey?: string; env?: Record<string, string>; now?: (() => Date) | undefined } = {},
 ): Promise<Lockbox> {
   return createLockbox({
     db: database.location,
