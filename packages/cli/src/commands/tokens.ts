@@ -32,7 +32,7 @@ function expiresInOption(): Option {
  * Checks `--expires-in` before anything is sent, with the server's own rule.
  * @throws {UsageError} naming the accepted format and the maximum.
  */
-export function parseExpiresIn(text: string | undefined): string | undefined {
+function parseExpiresIn(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   try {
     parseTokenLifetime(text, "--expires-in");
