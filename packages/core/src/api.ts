@@ -203,6 +203,8 @@ export const createTokenBody = z
     user: text().optional(),
     site: text().optional(),
     env: text().optional(),
+    /** A lifetime such as `30m`, `12h` or `90d` (at most 365 days; checked by the domain, 422). */
+    expiresIn: text(64).optional(),
   })
   .strict();
 /** A {@link createTokenBody} as a client sends it. */
@@ -345,6 +347,18 @@ export type TokenResponse = z.output<typeof tokenResponse>;
 export const createdTokenResponse = tokenResponse.extend({ token: z.string() });
 /** A {@link createdTokenResponse}. */
 export type CreatedTokenResponse = z.output<typeof createdTokenResponse>;
+
+/**
+ * The answer of a removal from an organization or a site team: the message, and the runtime and
+ * build tokens the removed person minted for the sites concerned that still work (left active on
+ * purpose: applications and builds may depend on them; revoke any that should stop).
+ */
+export const removalResponse = z.object({
+  message: z.string(),
+  tokensStillActive: z.array(tokenResponse),
+});
+/** A {@link removalResponse}. */
+export type RemovalResponse = z.output<typeof removalResponse>;
 
 /** An audit event: who did what to what, and its link in the hash chain. Never a value. */
 export const auditEventResponse = z.object({

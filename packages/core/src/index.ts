@@ -53,9 +53,11 @@ export {
   orgUserParams,
   type PageQuery,
   pageQuery,
+  type RemovalResponse,
   type ResolvedRow,
   type ResolveQuery,
   type RuntimeSecretsResponse,
+  removalResponse,
   resolvedRow,
   resolveQuery,
   runtimeSecretsResponse,
@@ -177,6 +179,12 @@ export {
   validateSecretValue,
 } from "./secrets.js";
 export { SERVER_DEFAULTS } from "./server-defaults.js";
+export {
+  MAX_TOKEN_LIFETIME_DAYS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  parseTokenLifetime,
+  TOKEN_LIFETIME_FORMAT,
+} from "./token-lifetime.js";
 export {
   ENVIRONMENT_KINDS,
   type EnvironmentKind,

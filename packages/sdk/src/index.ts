@@ -31,6 +31,7 @@ export {
   type OrgRole,
   type OrgSecretRow,
   parseRetryAfter,
+  type RemovalResult,
   type ResolutionSource,
   type ResolvedSecret,
   type Scope,

@@ -22,6 +22,7 @@ import type {
   OrgResponse,
   OrgRole,
   OrgSecretRow,
+  RemovalResponse,
   ResolvedRow,
   resolvedRow,
   Scope,
@@ -99,15 +100,25 @@ export type ResolvedSecret = ResolvedRow;
  * The body of `POST /v1/tokens` ({@link CreateTokenBody}), narrowed to what the server accepts: a
  * user token, or a runtime or build token bound to a site and environment.
  */
-export type CreateTokenInput =
+export type CreateTokenInput = (
   | { readonly kind: "user"; readonly user?: string | undefined }
-  | { readonly kind: "runtime" | "build"; readonly site: string; readonly env: string };
+  | { readonly kind: "runtime" | "build"; readonly site: string; readonly env: string }
+) & {
+  /** A lifetime such as `30m`, `12h` or `90d` (at most `365d`); without it the token lasts until revoked. */
+  readonly expiresIn?: string | undefined;
+};
 
 /** The body of `POST /v1/sites`: exactly one of `org` (an org-owned site) and `owner` (a personal site). */
 export type CreateSiteInput = CreateSiteBody;
 
 /** A site's new owner ({@link TransferBody}): an organization, or a user for a personal site. */
 export type SiteOwnerInput = { readonly org: string } | { readonly owner: string };
+
+/**
+ * What a removal from an organization or a site team answers: the server's message, and the
+ * runtime and build tokens the removed person minted there that still work (revoke them by id).
+ */
+export type RemovalResult = RemovalResponse;
 
 /** An audit event: who did what to what, never a value. */
 export type AuditEvent = AuditEventResponse;
@@ -322,8 +333,11 @@ export class LockboxClient {
     return this.#send("PUT", `/v1/orgs/${segment(org)}/members/${segment(user)}`, { body: { role } });
   }
 
-  /** `DELETE /v1/orgs/:org/members/:user` (org admin). */
-  removeMember(org: string, user: string): Promise<void> {
+  /**
+   * `DELETE /v1/orgs/:org/members/:user` (org admin). Answers the runtime and build tokens the
+   * person minted for the org's sites that still work.
+   */
+  removeMember(org: string, user: string): Promise<RemovalResult> {
     return this.#send("DELETE", `/v1/orgs/${segment(org)}/members/${segment(user)}`);
   }
 
@@ -400,8 +414,11 @@ export class LockboxClient {
     return this.#send("PUT", `/v1/sites/${segment(site)}/team/${segment(user)}`);
   }
 
-  /** `DELETE /v1/sites/:site/team/:user`. */
-  removeTeamMember(site: string, user: string): Promise<void> {
+  /**
+   * `DELETE /v1/sites/:site/team/:user`. Answers the runtime and build tokens the person minted for
+   * the site that still work.
+   */
+  removeTeamMember(site: string, user: string): Promise<RemovalResult> {
     return this.#send("DELETE", `/v1/sites/${segment(site)}/team/${segment(user)}`);
   }
 

@@ -37,6 +37,11 @@ export interface LockboxConfig {
   readonly auditFlushIntervalMs?: number | undefined;
   /** Called when delivery audit events could not be written (they are retried). */
   readonly onAuditError?: ((error: unknown) => void) | undefined;
+  /**
+   * The clock token expiry is judged with, everywhere a token authenticates or is listed as still
+   * active (the system clock by default; tests move their own).
+   */
+  readonly now?: (() => Date) | undefined;
 }
 
 /** Lockbox wired: the database, every area's store and service, and how to close them. */
@@ -119,9 +124,10 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     await checkDataKeysLoaded(stores.dataKeys, keyring);
     const vault = new Vault(keyring, stores.dataKeys);
     const policy = new AccessPolicy(stores);
-    const deps = { stores, vault, policy };
+    const now = config.now ?? (() => new Date());
+    const deps = { stores, vault, policy, now };
     const secrets = new SecretsService(stores, vault, policy);
-    const tokens = new TokenService(stores, policy);
+    const tokens = new TokenService(stores, policy, { now });
     const auditWriter = new AuditBatchWriter(stores, {
       ...(config.auditFlushIntervalMs !== undefined ? { flushIntervalMs: config.auditFlushIntervalMs } : {}),
       ...(config.onAuditError !== undefined ? { onError: config.onAuditError } : {}),
@@ -130,7 +136,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     // (the caller turns caching on once it listens for them).
     const delivery = new Delivery(
       { secrets, tokens, sites: stores.sites, audit: auditWriter },
-      { cachingAtStart: !isPostgresUrl(config.db), versionKey: keyring.versionKey() },
+      { cachingAtStart: !isPostgresUrl(config.db), versionKey: keyring.versionKey(), now },
     );
     const unsubscribe = db.onChange((change) => delivery.applyChange(change));
     const tokenUsage = new TokenUsageRecorder(stores.tokens);

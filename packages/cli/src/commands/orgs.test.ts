@@ -60,6 +60,49 @@ describe("organization and user commands", () => {
     ]);
   });
 
+  it("org:member:remove prints the server's message and a token:revoke line per token the member minted that still works", async () => {
+    server.on("DELETE", "/v1/orgs/acme/members/:user", {
+      body: {
+        message:
+          "User 'bob@example.com' was removed from organization 'acme'. 2 runtime or build tokens they created still work: revoke any that should stop.",
+        tokensStillActive: [
+          {
+            id: "t-live",
+            kind: "runtime",
+            user: null,
+            site: "shop",
+            environment: "live",
+            createdAt: "2026-11-01T00:00:00.000Z",
+            lastUsedAt: null,
+            expiresAt: null,
+            revokedAt: null,
+          },
+          {
+            id: "t-dev",
+            kind: "build",
+            user: null,
+            site: "shop",
+            environment: "dev",
+            createdAt: "2026-11-01T00:00:00.000Z",
+            lastUsedAt: null,
+            expiresAt: "2027-01-30T00:00:00.000Z",
+            revokedAt: null,
+          },
+        ],
+      },
+    });
+    expect(await runCli(["org:member:remove", "acme", "bob@example.com"], { env })).toEqual({
+      code: 0,
+      stdout: "",
+      stderr: [
+        "User 'bob@example.com' was removed from organization 'acme'. 2 runtime or build tokens they created still work: revoke any that should stop.",
+        "  lockbox token:revoke t-live   # runtime shop.live, expires never",
+        "  lockbox token:revoke t-dev   # build shop.dev, expires 2027-01-30T00:00:00.000Z",
+        "",
+      ].join("\n"),
+    });
+  });
+
   it("org:member:list and org:list print tables, or a message when empty", async () => {
     server.on("GET", "/v1/orgs/acme/members", {
       body: { items: [{ email: "bob@example.com", userId: "u1", role: "admin" }], next: null },

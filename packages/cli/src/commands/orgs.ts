@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import { confirmDestructive, formatOption, parseOrgArg, pick, withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
 import { type ListFormat, printList, printRecord } from "../output.js";
+import { reportRemoval } from "./tokens.js";
 import { parseUserArg } from "./users.js";
 
 /** Registers `org:create`, `org:list`, `org:info`, `org:delete` and the `org:member:*` commands. */
@@ -120,15 +121,17 @@ export function registerOrgCommands(program: Command, context: CliContext): void
   withExamples(
     program
       .command("org:member:remove")
-      .description("Remove a user from an organization (org admin).")
+      .description(
+        "Remove a user from an organization (org admin). Lists the runtime and build tokens they created for the org's sites that still work, with the command to revoke each: they are left active, as applications and builds may run on them.",
+      )
       .argument("<org>", "organization name or UUID")
       .argument("<email>", "the user's email address (or UUID)")
       .action(async (orgArg: string, userArg: string) => {
         const org = parseOrgArg(orgArg);
         const user = parseUserArg(userArg);
         const client = await context.client();
-        await client.removeMember(org, user);
-        context.info(`'${user}' was removed from '${org}'.`);
+        const removal = await client.removeMember(org, user);
+        reportRemoval(context, removal, `'${user}' was removed from '${org}'.`);
       }),
     ["lockbox org:member:remove acme alice@example.com"],
   );

@@ -136,4 +136,32 @@ describe("site commands", () => {
       "DELETE /v1/sites/my-site/team/bob%40example.com",
     ]);
   });
+
+  it("site:team:remove prints the server's message and a token:revoke line per token the person minted that still works", async () => {
+    server.on("DELETE", "/v1/sites/:site/team/:user", {
+      body: {
+        message:
+          "User 'bob@example.com' was removed from the team of site 'my-site'. 1 runtime or build token they created still works: revoke any that should stop.",
+        tokensStillActive: [
+          {
+            id: "t-live",
+            kind: "runtime",
+            user: null,
+            site: "my-site",
+            environment: "live",
+            createdAt: "2026-11-01T00:00:00.000Z",
+            lastUsedAt: "2026-11-02T00:00:00.000Z",
+            expiresAt: "2027-01-30T00:00:00.000Z",
+            revokedAt: null,
+          },
+        ],
+      },
+    });
+    expect(await runCli(["site:team:remove", "my-site", "bob@example.com"], { env })).toEqual({
+      code: 0,
+      stdout: "",
+      stderr:
+        "User 'bob@example.com' was removed from the team of site 'my-site'. 1 runtime or build token they created still works: revoke any that should stop.\n  lockbox token:revoke t-live   # runtime my-site.live, expires 2027-01-30T00:00:00.000Z\n",
+    });
+  });
 });

@@ -12,6 +12,7 @@ import {
 import type { CliContext } from "../context.js";
 import { UsageError } from "../errors.js";
 import { type ListFormat, printList, printRecord } from "../output.js";
+import { reportRemoval } from "./tokens.js";
 import { parseUserArg } from "./users.js";
 
 interface OwnerOptions {
@@ -238,15 +239,17 @@ export function registerSiteCommands(program: Command, context: CliContext): voi
   withExamples(
     program
       .command("site:team:remove")
-      .description("Remove a user from a site's team.")
+      .description(
+        "Remove a user from a site's team. Lists the runtime and build tokens they created for the site that still work, with the command to revoke each: they are left active, as applications and builds may run on them.",
+      )
       .argument("<site>", "site name or UUID")
       .argument("<email>", "the user's email address (or UUID)")
       .action(async (siteArg: string, userArg: string) => {
         const { site } = parseSiteArg(siteArg, "forbidden");
         const user = parseUserArg(userArg);
         const client = await context.client();
-        await client.removeTeamMember(site, user);
-        context.info(`'${user}' is no longer on the team of site '${site}'.`);
+        const removal = await client.removeTeamMember(site, user);
+        reportRemoval(context, removal, `'${user}' is no longer on the team of site '${site}'.`);
       }),
     ["lockbox site:team:remove my-site alice@example.com"],
   );

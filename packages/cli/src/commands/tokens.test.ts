@@ -35,7 +35,7 @@ describe("token commands", () => {
     expect(result.stdout).toBe(`${NEW_USER_TOKEN}\n`);
     expect(lastLine(result.stdout)).toBe(NEW_USER_TOKEN);
     expect(result.stderr).toBe(
-      "Created a user token for 'alice@example.com' (id id-user). Log in with it: lockbox auth:login. It is shown only this once: store it now.\n",
+      "Created a user token for 'alice@example.com' (id id-user), valid until revoked. Log in with it: lockbox auth:login. It is shown only this once: store it now.\n",
     );
     expect(server.requests[0]?.body).toEqual({ kind: "user", user: "alice@example.com" });
   });
@@ -56,6 +56,77 @@ describe("token commands", () => {
       { kind: "runtime", site: "my-site", env: "live" },
       { kind: "build", site: "my-site", env: "feat-1" },
     ]);
+  });
+
+  it("--expires-in is sent as expiresIn by token:create, token:runtime:create and token:build:create, and the expiry is shown", async () => {
+    server.on("POST", "/v1/tokens", (request) => {
+      const body = request.body as { kind: string };
+      const token = { user: NEW_USER_TOKEN, runtime: NEW_RUNTIME_TOKEN, build: NEW_BUILD_TOKEN }[body.kind];
+      return {
+        status: 201,
+        body: { token, id: `id-${body.kind}`, kind: body.kind, expiresAt: "2027-02-01T00:00:00.000Z" },
+      };
+    });
+    const user = await runCli(["token:create", "--expires-in=90d"], { env });
+    const runtime = await runCli(["token:runtime:create", "my-site.live", "--expires-in", "30m"], { env });
+    const build = await runCli(["token:build:create", "--expires-in=12h", "my-site.dev"], { env });
+    for (const [result, token] of [
+      [user, NEW_USER_TOKEN],
+      [runtime, NEW_RUNTIME_TOKEN],
+      [build, NEW_BUILD_TOKEN],
+    ] as const) {
+      expect(result.code).toBe(0);
+      expect(result.stdout).toBe(`${token}\n`);
+      expect(result.stderr).toContain("valid until 2027-02-01T00:00:00.000Z.");
+    }
+    expect(runtime.stderr).toBe(
+      "Created a runtime token for my-site.live (id id-runtime), valid until 2027-02-01T00:00:00.000Z. Give it to the application as LOCKBOX_RUNTIME_TOKEN. It is shown only this once: store it now.\n",
+    );
+    expect(server.requests.map((request) => request.body)).toEqual([
+      { kind: "user", expiresIn: "90d" },
+      { kind: "runtime", site: "my-site", env: "live", expiresIn: "30m" },
+      { kind: "build", site: "my-site", env: "dev", expiresIn: "12h" },
+    ]);
+  });
+
+  it("--expires-in refuses 0, negatives, garbage and more than 365d (exit 2, naming the format and the maximum), sending nothing", async () => {
+    for (const expiresIn of [
+      "0d",
+      "0m",
+      "-1d",
+      "1.5h",
+      "30",
+      "7 d",
+      "7D",
+      "2w",
+      "1y",
+      "366d",
+      "8761h",
+      "soon",
+      "",
+    ]) {
+      for (const argv of [
+        ["token:create", `--expires-in=${expiresIn}`],
+        ["token:runtime:create", "my-site.live", `--expires-in=${expiresIn}`],
+        ["token:build:create", "my-site.dev", `--expires-in=${expiresIn}`],
+      ]) {
+        expect(await runCli(argv, { env }), argv.join(" ")).toEqual({
+          code: 2,
+          stdout: "",
+          stderr: `Error: Invalid --expires-in '${expiresIn}': use a whole number of minutes, hours or days such as 30m, 12h, 7d or 90d, from 1m to 365d.\n`,
+        });
+      }
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("--help of the token commands describes --expires-in with its format and maximum", async () => {
+    for (const command of ["token:create", "token:runtime:create", "token:build:create"]) {
+      const help = (await runCli([command, "--help"], { env })).stdout.replace(/\s+/g, " ");
+      expect(help, command).toContain(
+        "--expires-in <duration> the token's lifetime: a whole number of minutes, hours or days such as 30m, 12h, 7d or 90d, from 1m to 365d (default: valid until revoked)",
+      );
+    }
   });
 
   it("token:build:create passes on the server's refusal for live (exit 1)", async () => {

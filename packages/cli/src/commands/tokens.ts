@@ -1,5 +1,6 @@
-import type { CreatedToken, TokenInfo } from "@lockbox/sdk";
-import type { Command } from "commander";
+import { isLockboxError, parseTokenLifetime, TOKEN_LIFETIME_FORMAT } from "@lockbox/core";
+import type { CreatedToken, RemovalResult, TokenInfo } from "@lockbox/sdk";
+import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
 import { formatOption, pick, withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
@@ -12,8 +13,51 @@ import { parseUserArg } from "./users.js";
  * `lockbox token:… | tail -n1` or `$(lockbox token:…)` captures exactly the token.
  */
 function printToken(context: CliContext, created: CreatedToken, what: string, use: string): void {
-  context.info(`Created ${what} (id ${created.id}). ${use} It is shown only this once: store it now.`);
+  const expiry = created.expiresAt ? `valid until ${created.expiresAt}` : "valid until revoked";
+  context.info(
+    `Created ${what} (id ${created.id}), ${expiry}. ${use} It is shown only this once: store it now.`,
+  );
   context.data(created.token);
+}
+
+/** `--expires-in`, on every command that mints a token. */
+function expiresInOption(): Option {
+  return new Option(
+    "--expires-in <duration>",
+    `the token's lifetime: ${TOKEN_LIFETIME_FORMAT} (default: valid until revoked)`,
+  );
+}
+
+/**
+ * Checks `--expires-in` before anything is sent, with the server's own rule.
+ * @throws {UsageError} naming the accepted format and the maximum.
+ */
+function parseExpiresIn(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    parseTokenLifetime(text, "--expires-in");
+  } catch (error) {
+    if (isLockboxError(error)) throw new UsageError(error.message);
+    throw error;
+  }
+  return text;
+}
+
+/**
+ * Reports a removal from an organization or a site team: the server's message, then one
+ * `lockbox token:revoke <id>` line per runtime or build token the person minted there that still
+ * works (they are left active: an application or a build may run on them).
+ */
+export function reportRemoval(
+  context: CliContext,
+  result: RemovalResult | undefined,
+  fallback: string,
+): void {
+  context.info(result?.message ?? fallback);
+  for (const token of result?.tokensStillActive ?? []) {
+    const expires = token.expiresAt === null ? "expires never" : `expires ${token.expiresAt}`;
+    context.info(`  lockbox token:revoke ${token.id}   # ${token.kind} ${binding(token) ?? ""}, ${expires}`);
+  }
 }
 
 /** A token's binding as people read it: `my-site.live` for runtime and build tokens. */
@@ -35,10 +79,12 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         "Create a user token for yourself, or with --user for another user (platform admin). The token is printed once, alone on the last line of stdout.",
       )
       .option("--user <email>", "the user the token is for (default: you)")
-      .action(async (options: { user?: string }) => {
+      .addOption(expiresInOption())
+      .action(async (options: { user?: string; expiresIn?: string }) => {
         const user = options.user === undefined ? undefined : parseUserArg(options.user);
+        const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "user", user });
+        const created = await client.createToken({ kind: "user", user, expiresIn });
         printToken(
           context,
           created,
@@ -48,7 +94,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
       }),
     [
       "lockbox token:create",
-      "lockbox token:create --user=alice@example.com",
+      "lockbox token:create --user=alice@example.com --expires-in=90d",
       "lockbox token:create --user=alice@example.com | tail -n1 > alice.token",
     ],
   );
@@ -60,10 +106,12 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         "Create a runtime token bound to one site environment, for the application's LOCKBOX_RUNTIME_TOKEN. Printed once, alone on the last line of stdout.",
       )
       .argument("<site.env>", "site and environment, e.g. my-site.live")
-      .action(async (target: string) => {
+      .addOption(expiresInOption())
+      .action(async (target: string, options: { expiresIn?: string }) => {
         const { site, env } = parseSiteArg(target, "required");
+        const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "runtime", site, env: env as string });
+        const created = await client.createToken({ kind: "runtime", site, env: env as string, expiresIn });
         printToken(
           context,
           created,
@@ -71,7 +119,10 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
           "Give it to the application as LOCKBOX_RUNTIME_TOKEN.",
         );
       }),
-    ["lockbox token:runtime:create my-site.live"],
+    [
+      "lockbox token:runtime:create my-site.live",
+      "lockbox token:runtime:create my-site.live --expires-in=90d",
+    ],
   );
 
   withExamples(
@@ -81,10 +132,12 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         "Create a build token bound to dev or a multidev, for LOCKBOX_BUILD_TOKEN in Integrated Composer builds. Printed once, alone on the last line of stdout.",
       )
       .argument("<site.env>", "site and environment (dev or a multidev), e.g. my-site.dev")
-      .action(async (target: string) => {
+      .addOption(expiresInOption())
+      .action(async (target: string, options: { expiresIn?: string }) => {
         const { site, env } = parseSiteArg(target, "required");
+        const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "build", site, env: env as string });
+        const created = await client.createToken({ kind: "build", site, env: env as string, expiresIn });
         printToken(
           context,
           created,
@@ -92,7 +145,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
           "Give it to the build as LOCKBOX_BUILD_TOKEN.",
         );
       }),
-    ["lockbox token:build:create my-site.dev"],
+    ["lockbox token:build:create my-site.dev", "lockbox token:build:create my-site.dev --expires-in=12h"],
   );
 
   withExamples(

@@ -1,8 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { AuditEventInput } from "../audit/records.js";
 import { StoreUnavailableError } from "../db/store-faults.js";
+import type { Caller } from "../directory/caller.js";
+import type { Lockbox } from "../lockbox.js";
 import type { DeliveredSecret } from "../secrets/secret-views.js";
+import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
+import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 import type { TokenRow } from "../tokens/records.js";
 import { Delivery } from "./delivery.js";
 import type { MachineIdentity } from "./machine-token-cache.js";
@@ -155,5 +160,60 @@ describe("Delivery while the store is unreachable", () => {
     await expect(read("lbr_live")).rejects.toMatchObject({ code: "UNAUTHENTICATED" });
     store.down = true;
     await expect(read("lbr_live")).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe.each(await contractDatabases())("Delivery.identify() and token expiry ($name)", ({ create }) => {
+  let database: TestDatabase;
+  let lockbox: Lockbox;
+  let admin: Caller;
+  let clock = new Date();
+
+  beforeAll(async () => {
+    database = await create();
+    // One clock for the whole composition root: the token service and the delivery cache.
+    lockbox = await createTestLockbox(database, { now: () => clock });
+    lockbox.delivery.setCaching(true);
+    admin = await testCaller(lockbox, { admin: true });
+  });
+  afterAll(async () => {
+    await lockbox?.close();
+    await database?.drop();
+  });
+
+  it("a cached runtime or build token stops working at its expiry, without another store read", async () => {
+    const org = await lockbox.orgs.createOrg(admin, `org-${randomUUID().slice(0, 8)}`);
+    const site = await lockbox.sites.createSite(admin, {
+      name: `site-${randomUUID().slice(0, 8)}`,
+      org: org.name,
+    });
+    const start = clock;
+    for (const [kind, env] of [
+      ["runtime", "live"],
+      ["build", "dev"],
+    ] as const) {
+      const { token, row } = await lockbox.tokens.createToken(admin, {
+        kind,
+        site: site.name,
+        env,
+        expiresIn: "1h",
+      });
+      expect((await lockbox.delivery.identify(token, kind)).tokenId).toBe(row.id);
+      const authenticate = vi.spyOn(lockbox.tokens, "authenticate");
+      try {
+        clock = new Date(start.getTime() + 3_600_000 - 1);
+        expect((await lockbox.delivery.identify(token, kind)).tokenId).toBe(row.id);
+        // Served from the machine token cache: the store was not asked again.
+        expect(authenticate).not.toHaveBeenCalled();
+        clock = new Date(start.getTime() + 3_600_000);
+        await expect(lockbox.delivery.identify(token, kind)).rejects.toMatchObject({
+          code: "UNAUTHENTICATED",
+          message: "The token is invalid, expired or revoked.",
+        });
+      } finally {
+        authenticate.mockRestore();
+        clock = start;
+      }
+    }
   });
 });

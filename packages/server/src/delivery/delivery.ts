@@ -35,6 +35,8 @@ export class Delivery {
   /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
   readonly #delivered: LRUCache<string, true>;
   readonly #versionKey: Buffer;
+  /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
+  readonly #now: () => Date;
 
   constructor(
     deps: {
@@ -49,9 +51,11 @@ export class Delivery {
       maxRememberedDeliveries?: number;
       /** The key of set versions (`Keyring.versionKey()`); a random one when not given. */
       versionKey?: Buffer;
+      now?: () => Date;
     } = {},
   ) {
     this.#versionKey = options.versionKey ?? randomBytes(32);
+    this.#now = options.now ?? (() => new Date());
     this.#secrets = deps.secrets;
     this.#tokens = deps.tokens;
     this.#sites = deps.sites;
@@ -92,7 +96,8 @@ export class Delivery {
    * a valid token of another kind than `kind` (a user token here, a build token at the runtime).
    */
   async identify(token: string, kind: "runtime" | "build"): Promise<MachineIdentity> {
-    const identity = this.#tokenCache.get(token) ?? (await this.#authenticate(token, kind));
+    const identity =
+      this.#tokenCache.get(token, this.#now().getTime()) ?? (await this.#authenticate(token, kind));
     if (identity.kind !== kind) throw wrongKind(identity.kind, kind);
     return identity;
   }
@@ -109,7 +114,7 @@ export class Delivery {
         this.#tokenCache.forget(token);
         throw error;
       }
-      const last = this.#tokenCache.lastKnown(token);
+      const last = this.#tokenCache.lastKnown(token, this.#now().getTime());
       if (!last) throw error;
       return last;
     }

@@ -4,6 +4,8 @@ import type { AuditStore } from "../audit/audit-store.js";
 import { orgTarget, userTarget } from "../audit/audit-targets.js";
 import type { ChangeRecorder, OwnerLocks, Transactional } from "../db/ports.js";
 import type { KeyCheckReader, Vault } from "../keys/vault.js";
+import { isTokenActive, type TokenRow } from "../tokens/records.js";
+import type { TokenStore } from "../tokens/token-store.js";
 import type { AccessPolicy } from "./access-policy.js";
 import type { EnvironmentStore, OrgStore, SiteStore, UserStore } from "./directory-store.js";
 import type { OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
@@ -23,6 +25,8 @@ export interface DirectoryTx extends OwnerLocks, ChangeRecorder {
   readonly audit: Pick<AuditStore, "appendAudit">;
   /** Which master key wraps a new org's or site's data key (the store's current one). */
   readonly dataKeys: KeyCheckReader;
+  /** Read by a removal, to name the tokens the removed person minted that still work. */
+  readonly tokens: Pick<TokenStore, "listUnrevokedSiteTokensMintedBy">;
 }
 
 /** What the directory's services are built from. */
@@ -30,6 +34,33 @@ export interface DirectoryDependencies {
   readonly stores: DirectoryStores;
   readonly vault: Vault;
   readonly policy: AccessPolicy;
+  /** The clock token expiry is judged with (the system clock by default). */
+  readonly now?: (() => Date) | undefined;
+}
+
+/** What removing a person from an organization or a site team leaves behind. */
+export interface Removal {
+  readonly user: UserRow;
+  /** The organization's name, or the site's. */
+  readonly fromName: string;
+  /**
+   * The runtime and build tokens the person minted for the sites concerned that still work. They
+   * are left active on purpose: they are machine credentials an application or build runs on, and
+   * minting them was a site manager's act; the remover decides, and revokes by id.
+   */
+  readonly tokensStillActive: readonly TokenRow[];
+}
+
+/** The runtime and build tokens `user` minted for `scope` (one site, or an org's sites) that still work. */
+export async function tokensStillActive(
+  deps: DirectoryDependencies,
+  tx: DirectoryTx,
+  user: UserRow,
+  scope: { siteId: string } | { orgId: string },
+): Promise<TokenRow[]> {
+  const nowMs = (deps.now?.() ?? new Date()).getTime();
+  const minted = await tx.tokens.listUnrevokedSiteTokensMintedBy({ createdBy: user.id, ...scope });
+  return minted.filter((token) => isTokenActive(token, nowMs));
 }
 
 /** The value `schema` parses `text` to, or VALIDATION_FAILED with the message of its first issue. */

@@ -8,8 +8,10 @@ import {
   type DirectoryDependencies,
   lockOrg,
   parseOrThrow,
+  type Removal,
   requireUser,
   rethrowConflict,
+  tokensStillActive,
 } from "./directory-rules.js";
 import { getUserByRef } from "./lookups.js";
 import type { MemberRow, MembershipRow, OrgRole, OrgRow, UserRow } from "./records.js";
@@ -181,14 +183,15 @@ export class OrgService {
   }
 
   /**
-   * `org:member:remove` (org admin). Audited as `org.member.remove`.
+   * `org:member:remove` (org admin). Audited as `org.member.remove`. Answers the runtime and build
+   * tokens the person minted for the sites the org owns or supports that still work (not revoked).
    * @throws {LockboxError} `ORG_NOT_FOUND`; `FORBIDDEN`; `USER_NOT_FOUND`; `NOT_FOUND` when the user
    * is not a member.
    */
-  async removeMember(caller: Caller, orgRef: string, userRef: string): Promise<void> {
+  async removeMember(caller: Caller, orgRef: string, userRef: string): Promise<Removal> {
     const org = await this.#administered(caller, orgRef);
     const user = await this.getUser(userRef);
-    await this.deps.stores.transaction(async (tx) => {
+    return this.deps.stores.transaction(async (tx) => {
       await lockOrg(tx, org);
       if (!(await tx.orgs.deleteMembership(org.id, user.id))) {
         throw new LockboxError(
@@ -202,6 +205,11 @@ export class OrgService {
         action: "org.member.remove",
         target: `${orgTarget(org)}/${userTarget(user)}`,
       });
+      return {
+        user,
+        fromName: org.name,
+        tokensStillActive: await tokensStillActive(this.deps, tx, user, { orgId: org.id }),
+      };
     });
   }
 

@@ -19,8 +19,10 @@ import {
   ownerCannotSupport,
   ownerOf,
   parseOrThrow,
+  type Removal,
   requireUser,
   rethrowConflict,
+  tokensStillActive,
 } from "./directory-rules.js";
 import { getUserByRef } from "./lookups.js";
 import type { EnvironmentRow, OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
@@ -240,14 +242,15 @@ export class SiteService {
   }
 
   /**
-   * `site:team:remove`. Audited as `site.team.remove`.
+   * `site:team:remove`. Audited as `site.team.remove`. Answers the runtime and build tokens the
+   * person minted for the site that still work (not revoked).
    * @throws {LockboxError} `SITE_NOT_FOUND`/`USER_NOT_FOUND`; `FORBIDDEN`; `NOT_FOUND` when the
    * person is not on the team.
    */
-  async removeTeamMember(caller: Caller, siteRef: string, userRef: string): Promise<void> {
+  async removeTeamMember(caller: Caller, siteRef: string, userRef: string): Promise<Removal> {
     const site = await this.#teamManaged(caller, siteRef);
     const user = await this.#user(userRef);
-    await this.deps.stores.transaction(async (tx) => {
+    return this.deps.stores.transaction(async (tx) => {
       const current = await lockSite(tx, site);
       if (!(await tx.sites.removeTeamMember(current.id, user.id))) {
         throw new LockboxError(
@@ -260,6 +263,11 @@ export class SiteService {
         action: "site.team.remove",
         target: `${siteTarget(current)}/${userTarget(user)}`,
       });
+      return {
+        user,
+        fromName: current.name,
+        tokensStillActive: await tokensStillActive(this.deps, tx, user, { siteId: current.id }),
+      };
     });
   }
 

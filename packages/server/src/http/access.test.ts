@@ -117,7 +117,7 @@ describe.each(await contractDatabases())("access control ($name)", ({ create }) 
     ).toBe(200);
     expect(
       (await t.call("DELETE", "/v1/orgs/org-a/members/gus@example.com", { token: as("alice") })).status,
-    ).toBe(204);
+    ).toBe(200);
   });
 
   it("answers 404 with the body of a real miss for another org's sites, secrets and org", async () => {
@@ -193,7 +193,7 @@ describe.each(await contractDatabases())("access control ($name)", ({ create }) 
       (await t.call("POST", "/v1/sites/site-a1/environments", { ...bob, body: { name: "bobdev" } })).status,
     ).toBe(201);
     expect((await t.call("PUT", "/v1/sites/site-a1/team/gus@example.com", bob)).status).toBe(204);
-    expect((await t.call("DELETE", "/v1/sites/site-a1/team/gus@example.com", bob)).status).toBe(204);
+    expect((await t.call("DELETE", "/v1/sites/site-a1/team/gus@example.com", bob)).status).toBe(200);
     expect(
       (
         await t.call("POST", "/v1/tokens", {

@@ -1,5 +1,6 @@
-import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
+import { quoteIdentifier, STANDARD_ENVIRONMENTS } from "@lockbox/core";
 import type { AuditEvent } from "../audit/records.js";
+import type { Removal } from "../directory/directory-rules.js";
 import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
 import type { TokenRow } from "../tokens/records.js";
 
@@ -32,6 +33,26 @@ export function presentToken(token: TokenRow) {
     lastUsedAt: token.lastUsedAt,
     expiresAt: token.expiresAt,
     revokedAt: token.revokedAt,
+  };
+}
+
+/**
+ * A removal from an organization or a site team, with the runtime and build tokens the person
+ * minted there that still work (they are listed, not revoked: see docs/decisions.md).
+ */
+export function presentRemoval(removal: Removal, from: "organization" | "site") {
+  const where =
+    from === "organization"
+      ? `organization ${quoteIdentifier(removal.fromName)}`
+      : `the team of site ${quoteIdentifier(removal.fromName)}`;
+  const count = removal.tokensStillActive.length;
+  const tokens =
+    count === 0
+      ? ""
+      : ` ${count === 1 ? "1 runtime or build token" : `${count} runtime or build tokens`} they created still ${count === 1 ? "works" : "work"}: revoke any that should stop.`;
+  return {
+    message: `User ${quoteIdentifier(removal.user.email)} was removed from ${where}.${tokens}`,
+    tokensStillActive: removal.tokensStillActive.map(presentToken),
   };
 }
 

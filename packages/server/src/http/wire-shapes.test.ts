@@ -11,6 +11,7 @@ import {
   messageResponse,
   orgResponse,
   orgSecretRow,
+  removalResponse,
   resolvedRow,
   runtimeSecretsResponse,
   setSecretResponse,
@@ -124,7 +125,24 @@ const CASES: readonly AnswerCase[] = [
     body: { kind: "runtime", site: "shop", env: "dev" },
     schema: createdTokenResponse,
   },
+  {
+    route: "POST /v1/tokens",
+    url: "/v1/tokens",
+    body: { kind: "build", site: "shop", env: "dev", expiresIn: "7d" },
+    schema: createdTokenResponse,
+  },
   { route: "GET /v1/tokens", url: "/v1/tokens?site=shop", schema: listOf(tokenResponse) },
+  // `crew@example.com` (set up before the cases) minted a token for `crew-site`.
+  {
+    route: "DELETE /v1/sites/{site}/team/{user}",
+    url: "/v1/sites/crew-site/team/crew@example.com",
+    schema: removalResponse,
+  },
+  {
+    route: "DELETE /v1/orgs/{org}/members/{user}",
+    url: "/v1/orgs/crew/members/crew@example.com",
+    schema: removalResponse,
+  },
   {
     route: "POST /v1/sites/{site}/transfer",
     url: "/v1/sites/mine/transfer",
@@ -171,6 +189,18 @@ describe.each(await contractDatabases())("management answers have core's shapes 
     drop = () => database.drop();
     t = await createTestApp(database);
     openApi = (await t.call("GET", "/v1/openapi.json")).json;
+    // Someone to remove, who minted a token that still works.
+    const admin = { token: t.adminToken };
+    const crew = await t.user("crew@example.com");
+    await t.call("POST", "/v1/orgs", { ...admin, body: { name: "crew" } });
+    await t.call("PUT", "/v1/orgs/crew/members/crew@example.com", { ...admin, body: { role: "member" } });
+    await t.call("POST", "/v1/sites", { ...admin, body: { name: "crew-site", org: "crew" } });
+    await t.call("PUT", "/v1/sites/crew-site/team/crew@example.com", admin);
+    const minted = await t.call("POST", "/v1/tokens", {
+      token: crew.token,
+      body: { kind: "runtime", site: "crew-site", env: "live" },
+    });
+    expect(minted.status, minted.body).toBe(201);
   });
   afterAll(async () => {
     await t?.close();

@@ -41,9 +41,9 @@ export interface TestApp {
 
 export async function createTestApp(
   database: TestDatabase,
-  options: { rateLimit?: { ratePerSecond: number; burst: number } } = {},
+  options: { rateLimit?: { ratePerSecond: number; burst: number }; now?: () => Date } = {},
 ): Promise<TestApp> {
-  const lockbox = await createTestLockbox(database);
+  const lockbox = await createTestLockbox(database, { now: options.now });
   // One process writes this database: every change reaches its caches, so they may cache from the start.
   lockbox.delivery.setCaching(true);
   const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores);

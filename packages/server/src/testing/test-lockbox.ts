@@ -14,16 +14,18 @@ export function randomMasterKey(): string {
 
 /**
  * Lockbox wired by the composition root over a test database, with a random master key (or the
- * one given, to open the same database again) and delivery audit events written every 20 ms.
+ * one given, to open the same database again), delivery audit events written every 20 ms, and
+ * `now` as the clock of token expiry when given.
  */
 export function createTestLockbox(
   database: TestDatabase,
-  options: { masterKey?: string; env?: Record<string, string> } = {},
+  options: { masterKey?: string; env?: Record<string, string>; now?: (() => Date) | undefined } = {},
 ): Promise<Lockbox> {
   return createLockbox({
     db: database.location,
     env: { LOCKBOX_MASTER_KEY: options.masterKey ?? randomMasterKey(), ...options.env },
     auditFlushIntervalMs: 20,
+    now: options.now,
   });
 }
 

@@ -65,6 +65,34 @@ export class KyselyTokenStore implements TokenStore {
     return (await q.execute()).map(toToken);
   }
 
+  async listUnrevokedSiteTokensMintedBy(filter: {
+    createdBy: string;
+    siteId?: string;
+    orgId?: string;
+  }): Promise<TokenRow[]> {
+    let q = this.#tokens()
+      .where("tokens.created_by", "=", filter.createdBy)
+      .where("tokens.kind", "in", ["runtime", "build"])
+      .where("tokens.revoked_at", "is", null)
+      .orderBy("tokens.id")
+      .limit(limitOf({ limit: 1000 }));
+    if (filter.siteId !== undefined) q = q.where("environments.site_id", "=", filter.siteId);
+    const { orgId } = filter;
+    if (orgId !== undefined) {
+      q = q.where((eb) =>
+        eb.or([
+          eb("sites.owner_org_id", "=", orgId),
+          eb(
+            "sites.id",
+            "in",
+            eb.selectFrom("site_supporting_orgs").select("site_id").where("org_id", "=", orgId),
+          ),
+        ]),
+      );
+    }
+    return (await q.execute()).map(toToken);
+  }
+
   async revokeToken(id: string, at: string): Promise<boolean> {
     const result = await this.context.db
       .updateTable("tokens")

@@ -34,3 +34,12 @@ export interface TokenRow {
   readonly lastUsedAt: string | null;
   readonly revokedAt: string | null;
 }
+
+/**
+ * Whether a token still works at `nowMs`: not revoked and not expired. Written as "still valid" so
+ * that an unreadable expiry (NaN) counts as expired, never as forever.
+ */
+export function isTokenActive(token: Pick<TokenRow, "expiresAt" | "revokedAt">, nowMs: number): boolean {
+  if (token.revokedAt !== null) return false;
+  return token.expiresAt === null || Date.parse(token.expiresAt) > nowMs;
+}

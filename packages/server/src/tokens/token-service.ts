@@ -5,7 +5,7 @@ import {
   isBuildEnvironment,
   LockboxError,
   notFoundError,
-  quoteIdentifier,
+  parseTokenLifetime,
 } from "@lockbox/core";
 import type { AuditStore } from "../audit/audit-store.js";
 import { auditBase, siteTarget, userTarget } from "../audit/audit-targets.js";
@@ -16,12 +16,9 @@ import { lockSite } from "../directory/directory-rules.js";
 import type { EnvironmentStore, SiteStore, UserStore } from "../directory/directory-store.js";
 import { findUserByRef } from "../directory/lookups.js";
 import type { SiteRow, UserRow } from "../directory/records.js";
-import type { TokenKind, TokenRow } from "./records.js";
+import { isTokenActive, type TokenKind, type TokenRow } from "./records.js";
 import { generateToken, hashToken, parseTokenKind } from "./token-format.js";
 import type { TokenStore } from "./token-store.js";
-
-/** The longest lifetime a token can be given: 100 years, so every expiry is a valid date. */
-export const MAX_TOKEN_TTL_SECONDS = 100 * 365 * 24 * 60 * 60;
 
 const UNAUTHENTICATED_MESSAGE = "The token is invalid, expired or revoked.";
 
@@ -39,8 +36,11 @@ export interface CreateTokenRequest {
   /** For a runtime or build token: the site (name or UUID) and its environment. */
   readonly site?: string | undefined;
   readonly env?: string | undefined;
-  /** Lifetime from now, 1 to {@link MAX_TOKEN_TTL_SECONDS}; without it the token lasts until revoked. */
-  readonly ttlSeconds?: number | undefined;
+  /**
+   * Lifetime from now, such as `30m`, `12h` or `90d` (core's `parseTokenLifetime`: at most 365 days);
+   * without it the token lasts until revoked.
+   */
+  readonly expiresIn?: string | undefined;
 }
 
 /** What the token service reads and writes. */
@@ -81,7 +81,7 @@ export class TokenService {
    * @throws {LockboxError} `BAD_REQUEST` for a user token with a site, or a site token without one;
    * `FORBIDDEN` for another user's token (unless platform admin); `USER_NOT_FOUND`/`SITE_NOT_FOUND`;
    * `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a build token of `test` or `live` or a bad
-   * `ttlSeconds`.
+   * `expiresIn` (naming the accepted format and the maximum).
    */
   async createToken(caller: Caller, request: CreateTokenRequest): Promise<IssuedToken> {
     if (request.kind === "user") {
@@ -99,7 +99,7 @@ export class TokenService {
               request.user,
               "Only the platform admin can create tokens for other users.",
             );
-      return this.#createUserToken(caller, user, request.ttlSeconds);
+      return this.#createUserToken(caller, user, request.expiresIn);
     }
     if (request.site === undefined || request.env === undefined || request.user !== undefined) {
       throw new LockboxError(
@@ -110,7 +110,7 @@ export class TokenService {
     const { site } = await this.policy.site(caller, request.site);
     if (request.kind === "build" && !isBuildEnvironment(request.env))
       throw buildEnvironmentError(request.env);
-    return this.#createSiteToken(caller, request.kind, site, request.env, request.ttlSeconds);
+    return this.#createSiteToken(caller, request.kind, site, request.env, request.expiresIn);
   }
 
   /**
@@ -174,10 +174,7 @@ export class TokenService {
     const kind = parseTokenKind(token);
     if (kind === undefined) throw unauthenticated();
     const row = await this.stores.tokens.findTokenByHash(hashToken(token));
-    if (!row || row.kind !== kind || row.revokedAt !== null) throw unauthenticated();
-    // Written as "not still valid" so an unreadable expiry (NaN) counts as expired, never as forever.
-    if (row.expiresAt !== null && !(Date.parse(row.expiresAt) > this.#now().getTime()))
-      throw unauthenticated();
+    if (!row || row.kind !== kind || !isTokenActive(row, this.#now().getTime())) throw unauthenticated();
     return row;
   }
 
@@ -214,8 +211,8 @@ export class TokenService {
     return site !== undefined && (await this.policy.siteAccessOf(caller, site)) !== undefined;
   }
 
-  async #createUserToken(caller: Caller, user: UserRow, ttlSeconds?: number): Promise<IssuedToken> {
-    const expiresAt = this.#expiry(ttlSeconds);
+  async #createUserToken(caller: Caller, user: UserRow, expiresIn?: string): Promise<IssuedToken> {
+    const expiresAt = this.#expiry(expiresIn);
     return this.stores.transaction(async (tx) => {
       if (!(await tx.users.findUserById(user.id))) throw notFoundError("user", user.email);
       const token = generateToken("user");
@@ -242,9 +239,9 @@ export class TokenService {
     kind: "runtime" | "build",
     site: SiteRow,
     envName: string,
-    ttlSeconds?: number,
+    expiresIn?: string,
   ): Promise<IssuedToken> {
-    const expiresAt = this.#expiry(ttlSeconds);
+    const expiresAt = this.#expiry(expiresIn);
     return this.stores.transaction(async (tx) => {
       // The lock keeps the environment from being deleted before the token references it.
       const current = await lockSite(tx, site);
@@ -274,15 +271,10 @@ export class TokenService {
     });
   }
 
-  #expiry(ttl: number | undefined): string | null {
-    if (ttl === undefined) return null;
-    if (!Number.isSafeInteger(ttl) || ttl <= 0 || ttl > MAX_TOKEN_TTL_SECONDS) {
-      throw new LockboxError(
-        "VALIDATION_FAILED",
-        `Invalid token lifetime ${quoteIdentifier(String(ttl))}: use a whole number of seconds from 1 to ${MAX_TOKEN_TTL_SECONDS}.`,
-      );
-    }
-    return new Date(this.#now().getTime() + ttl * 1000).toISOString();
+  #expiry(expiresIn: string | undefined): string | null {
+    if (expiresIn === undefined) return null;
+    const seconds = parseTokenLifetime(expiresIn, "expiresIn");
+    return new Date(this.#now().getTime() + seconds * 1000).toISOString();
   }
 }
 

@@ -65,5 +65,38 @@ export function tokenStoreContract(name: string, createDatabase: () => Promise<T
         [null, site.name, "live"],
       ]);
     });
+
+    it("lists the unrevoked runtime and build tokens a person minted, for one site or an org's sites", async () => {
+      const person = await newUser();
+      const other = await newUser();
+      const org = await newOrg();
+      const owned = await newSite({ orgId: org.id });
+      const supported = await newSite({ orgId: (await newOrg()).id });
+      await stores.sites.addSupportingOrg(supported.id, org.id);
+      const elsewhere = await newSite({ orgId: (await newOrg()).id });
+      const env = async (site: { id: string }, name: string) =>
+        (await stores.environments.findEnvironment(site.id, name))?.id ?? null;
+      const mint = async (kind: "runtime" | "build" | "user", environmentId: string | null, by = person.id) =>
+        newToken({ kind, environmentId, createdBy: by, userId: kind === "user" ? person.id : null });
+      const ownedLive = await mint("runtime", await env(owned, "live"));
+      const ownedBuild = await mint("build", await env(owned, "dev"));
+      const supportedLive = await mint("runtime", await env(supported, "live"));
+      const revoked = await mint("runtime", await env(owned, "test"));
+      await stores.tokens.revokeToken(revoked.id, "2026-01-01T00:00:00.000Z");
+      await mint("runtime", await env(elsewhere, "live"));
+      await mint("user", null);
+      await mint("runtime", await env(owned, "live"), other.id);
+      const ids = (rows: Array<{ id: string }>) => rows.map((row) => row.id);
+      const sorted = (rows: Array<{ id: string }>) => ids(rows).sort();
+      expect(
+        ids(await stores.tokens.listUnrevokedSiteTokensMintedBy({ createdBy: person.id, orgId: org.id })),
+      ).toEqual(sorted([ownedLive, ownedBuild, supportedLive]));
+      expect(
+        ids(await stores.tokens.listUnrevokedSiteTokensMintedBy({ createdBy: person.id, siteId: owned.id })),
+      ).toEqual(sorted([ownedLive, ownedBuild]));
+      expect(
+        await stores.tokens.listUnrevokedSiteTokensMintedBy({ createdBy: other.id, siteId: supported.id }),
+      ).toEqual([]);
+    });
   });
 }

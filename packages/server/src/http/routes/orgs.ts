@@ -7,9 +7,10 @@ import {
   orgResponse,
   orgUserParams,
   pageQuery,
+  removalResponse,
 } from "@lockbox/core";
 import type { OrgService } from "../../directory/org-service.js";
-import { page, pageOfRows, presentOrg } from "../present.js";
+import { page, pageOfRows, presentOrg, presentRemoval } from "../present.js";
 import type { RouteRegistry } from "../route.js";
 
 /** Organizations and their members. */
@@ -92,9 +93,11 @@ export function orgRoutes(routes: RouteRegistry, orgs: OrgService): void {
     method: "DELETE",
     url: "/v1/orgs/:org/members/:user",
     tag: "orgs",
-    summary: "Remove a member (org admin)",
+    summary:
+      "Remove a member (org admin); answers the runtime and build tokens they minted for the org's sites that still work",
     params: orgUserParams,
-    status: 204,
-    handler: ({ caller, params }) => orgs.removeMember(caller, params.org, params.user),
+    response: removalResponse,
+    handler: async ({ caller, params }) =>
+      presentRemoval(await orgs.removeMember(caller, params.org, params.user), "organization"),
   });
 }

@@ -4,6 +4,7 @@ import {
   environmentResponse,
   listOf,
   pageQuery,
+  removalResponse,
   siteEnvParams,
   siteInfoResponse,
   siteListQuery,
@@ -14,7 +15,7 @@ import {
   transferBody,
 } from "@lockbox/core";
 import type { SiteService } from "../../directory/site-service.js";
-import { compareEnvironmentNames, page, pageOfRows, presentSite } from "../present.js";
+import { compareEnvironmentNames, page, pageOfRows, presentRemoval, presentSite } from "../present.js";
 import type { RouteRegistry } from "../route.js";
 
 /** Sites: creation, transfer, deletion, supporting orgs, team and environments. */
@@ -115,10 +116,12 @@ export function siteRoutes(routes: RouteRegistry, sites: SiteService): void {
     method: "DELETE",
     url: "/v1/sites/:site/team/:user",
     tag: "sites",
-    summary: "Remove a person from the site's team",
+    summary:
+      "Remove a person from the site's team; answers the runtime and build tokens they minted for the site that still work",
     params: siteUserParams,
-    status: 204,
-    handler: ({ caller, params }) => sites.removeTeamMember(caller, params.site, params.user),
+    response: removalResponse,
+    handler: async ({ caller, params }) =>
+      presentRemoval(await sites.removeTeamMember(caller, params.site, params.user), "site"),
   });
 
   routes.add({
