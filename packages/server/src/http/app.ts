@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { StoreUnavailableError } from "../db/store-faults.js";
 import type { Lockbox } from "../lockbox.js";
 import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./connection-limits.js";
 import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
@@ -144,7 +145,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
     if (await services.ping()) return { status: "ready" };
-    return sendError(request, reply, new LockboxError("UNAVAILABLE", "The store does not answer."));
+    // The same answer as any request that meets the unreachable store: 503 with Retry-After.
+    return sendError(request, reply, new StoreUnavailableError());
   });
   return app;
 }

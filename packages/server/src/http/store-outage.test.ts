@@ -146,7 +146,9 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
     const cold = await call(a, "GET", "/site/secrets", coldToken);
     expect([cold.status, cold.json?.error?.code]).toEqual([503, "UNAVAILABLE"]);
     expect(Number(cold.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect((await fetch(`${a.url}/readyz`)).status).toBe(503);
+    const ready = await fetch(`${a.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(Number(ready.headers.get("retry-after"))).toBeGreaterThan(0);
     await sleep(2500);
 
     phase = "up";
