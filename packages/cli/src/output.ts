@@ -1,5 +1,5 @@
 import Table from "cli-table3";
-import { stringify as stringifyYaml } from "yaml";
+import { Document, Scalar, visit } from "yaml";
 import type { CliContext } from "./context.js";
 import { UsageError } from "./errors.js";
 
@@ -102,7 +102,7 @@ export function printKeyedListing(
       context.data(JSON.stringify(keyedByName(rows, fields), null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(keyedByName(rows, fields)));
+      context.data(toYaml(keyedByName(rows, fields)));
       return;
     case "csv":
       context.data(
@@ -164,7 +164,7 @@ export function printList<T>(
       context.data(JSON.stringify(items, null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(items));
+      context.data(toYaml(items));
       return;
     case "csv":
       context.data(renderCsv(headers, cells()));
@@ -194,7 +194,7 @@ export function printRecord(
       context.data(JSON.stringify(record, null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(record));
+      context.data(toYaml(record));
       return;
     case "csv":
       context.data(
@@ -213,6 +213,55 @@ export function printRecord(
       );
       return;
   }
+}
+
+/**
+ * YAML that every reader reads back as the same data, YAML 1.2 (core schema) and YAML 1.1 alike
+ * (PyYAML, Ruby's Psych, Go's yaml.v2): a string that either would resolve to something else
+ * (`on`, `no`, `y`, `~`, `0o17`, `017`, `1_000`, `1:20`, `.inf`, `2026-11-01` …) is quoted, and so
+ * is one that a 1.1 reader cannot hold unquoted (see {@link needsDoubleQuotes}). Lines are not
+ * folded: one scalar stays on one line, or in one block.
+ */
+export function toYaml(data: unknown): string {
+  // `compat` makes the library quote what the YAML 1.1 schema would resolve, besides the 1.2 core.
+  const document = new Document(data, { compat: "yaml-1.1" });
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === "string" && needsDoubleQuotes(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  // The library escapes only C0 controls in double quotes; every other character of
+  // YAML_UNSAFE_CHARACTERS can only stand inside a double-quoted scalar here, where its escape means
+  // the same and a 1.1 reader neither refuses it nor reads it as a line break.
+  return document
+    .toString({ lineWidth: 0 })
+    .replace(/[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+    });
+}
+
+// Characters a YAML 1.1 reader refuses or changes outside double quotes, where they are escaped:
+// controls (tab and CR included: PyYAML refuses a tab in a plain scalar), DEL, the C1 range (NEL
+// breaks a 1.1 line), the line and paragraph separators (line breaks in 1.1, not in 1.2), the
+// byte-order mark and the non-characters U+FFFE and U+FFFF.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const YAML_UNSAFE_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
+
+/**
+ * True when a string must be double-quoted beyond what the library decides: it holds a character
+ * of {@link YAML_UNSAFE_CHARACTERS}; it is `=` or `<<`, which YAML 1.1 resolves to its `value` and
+ * `merge` types (PyYAML's safe loader refuses the first and merges on the second); or it has
+ * several lines, one of them starting or ending with a space, which the library's block scalars
+ * do not always write back exactly (`" \n"`).
+ */
+function needsDoubleQuotes(text: string): boolean {
+  return (
+    text === "=" ||
+    text === "<<" ||
+    YAML_UNSAFE_CHARACTERS.test(text) ||
+    (text.includes("\n") && /(?:^|\n) | (?:\n|$)/.test(text))
+  );
 }
 
 const TABLE_CHARS = {

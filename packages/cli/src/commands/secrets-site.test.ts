@@ -183,6 +183,28 @@ describe("secret:site:list", () => {
     expect(parseYaml(result.stdout)).toEqual(ALL_FIELDS_JSON);
   });
 
+  it("prints YAML that a YAML 1.1 reader reads back as strings: on, yes, 0o17, a date", async () => {
+    const rows = ["on", "yes", "0o17", "2026-11-01"].map((value, index) => ({
+      ...SITE_ROWS[0],
+      name: ["off", "no", "017", "y"][index],
+      value,
+      envValues: { live: "Off" },
+    }));
+    server.on("GET", "/v1/sites/tricky/secrets", { body: { items: rows } });
+    const result = await runCli(
+      ["secret:site:list", "tricky", "--format=yaml", "--fields=name,value,env-values"],
+      {
+        env,
+      },
+    );
+    expect(result.code).toBe(0);
+    const expected = Object.fromEntries(
+      rows.map((row) => [row.name, { name: row.name, value: row.value, "env-values": { live: "Off" } }]),
+    );
+    expect(parseYaml(result.stdout, { version: "1.1" })).toEqual(expected);
+    expect(parseYaml(result.stdout)).toEqual(expected);
+  });
+
   it("prints CSV with a header row of field names and quoted cells", async () => {
     const result = await runCli(["secret:site:list", "my-site", "--format=csv"], { env });
     expect(result.code).toBe(0);
