@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -88,17 +88,23 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs the real `lockbox` binary with `args`, feeding `input` on stdin. */
+/**
+ * Runs the real `lockbox` binary with `args`, feeding `input` on stdin through a pipe, or with the
+ * file `stdinFrom` (e.g. `/dev/null`) as its stdin.
+ */
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {},
+  options: { env?: Record<string, string>; input?: string | Buffer; stdinFrom?: string; cwd?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const stdinFile = options.stdinFrom === undefined ? undefined : openSync(options.stdinFrom, "r");
     const child = spawn(process.execPath, [CLI_BIN, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? "", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdinFile ?? "pipe", "pipe", "pipe"],
     });
+    // The child holds its own copy of the descriptor.
+    if (stdinFile !== undefined) closeSync(stdinFile);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
@@ -111,7 +117,7 @@ export function runCli(
         stderr: Buffer.concat(stderr).toString("utf8"),
       }),
     );
-    child.stdin.end(options.input ?? "");
+    child.stdin?.end(options.input ?? "");
   });
 }
 
