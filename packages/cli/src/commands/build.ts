@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { isUuid } from "@lockbox/core";
+import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core";
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
@@ -100,6 +100,12 @@ export function composerCredentials(composerAuth: Readonly<Record<string, unknow
 
 async function buildSecrets(context: CliContext, target: string): Promise<BuildSecrets> {
   const { site, env } = parseSiteArg(target, "required");
+  // No build token can be bound to test or live (SPEC §4): say so rather than ask for one.
+  if (env !== undefined && !isBuildEnvironment(env)) {
+    throw new UsageError(
+      `${buildEnvironmentError(env).message} No build token exists for ${site}.${env}: run the build in ${site}.dev or a multidev, with its build token (lockbox token:build:create ${site}.dev).`,
+    );
+  }
   const { env: vars } = context.io;
   const token = vars.LOCKBOX_BUILD_TOKEN?.trim();
   if (!token) {
