@@ -1,5 +1,5 @@
 import {
-  composerOverrideWarning,
+  buildOverrideWarning,
   isUuid,
   noWebScopeNote,
   orgNameSchema,
@@ -122,7 +122,7 @@ export function reportSet(context: CliContext, result: SetSecretResult, env: str
     const local: string[] = [];
     const secret = result.secret;
     if (result.created && !secret.scopes.includes("web")) local.push(noWebScopeNote(secret.name));
-    const warning = env === undefined ? undefined : composerOverrideWarning(secret.type, secret.name, env);
+    const warning = env === undefined ? undefined : buildOverrideWarning(secret, env);
     if (warning !== undefined) local.push(warning);
     notes = local;
   }

@@ -211,13 +211,21 @@ export function noWebScopeNote(name: string): string {
 }
 
 /**
- * The warning for an override of a `composer` secret in an environment where builds never run
- * (`test`, `live`); the override is stored anyway. `undefined` when there is nothing to warn about
- * (another type, or `dev` or a multidev).
+ * The warning for an override of a secret that builds read (type `env` or `composer`, scope `ic`)
+ * in an environment where builds never run (`test`, `live`); the override is stored anyway. An
+ * `env` secret with the web scope still reaches the application there, and the warning says so.
+ * `undefined` when there is nothing to warn about: a `runtime` secret or one without `ic` (no build
+ * reads it anywhere), or `dev` or a multidev.
  */
-export function composerOverrideWarning(type: SecretType, name: string, env: string): string | undefined {
-  if (type !== "composer" || isBuildEnvironment(env)) return undefined;
-  return `Integrated Composer builds never run in ${quoteIdentifier(env)}, so builds will not use this override of ${quoteIdentifier(name)}.`;
+export function buildOverrideWarning(
+  secret: { readonly type: SecretType; readonly name: string; readonly scopes: readonly string[] },
+  env: string,
+): string | undefined {
+  if (secret.type === "runtime" || !secret.scopes.includes("ic") || isBuildEnvironment(env)) return undefined;
+  const warning = `Integrated Composer builds never run in ${quoteIdentifier(env)}, so builds will not use this override of ${quoteIdentifier(secret.name)}.`;
+  return secret.type === "env" && secret.scopes.includes("web")
+    ? `${warning} Applications in ${quoteIdentifier(env)} do read it (web scope).`
+    : warning;
 }
 
 /**

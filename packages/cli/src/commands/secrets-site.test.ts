@@ -492,6 +492,21 @@ describe("secret:site:set", () => {
     );
   });
 
+  it("warns about an env override for test, also when the server sends no notes", async () => {
+    server.on("PUT", "/v1/sites/my-site/secrets/:name/envs/test", {
+      body: {
+        message: "Secret successfully set.",
+        created: false,
+        secret: { name: "NPM_TOKEN", type: "env", scopes: ["ic"] },
+      },
+    });
+    const result = await runCli(["secret:site:set", "my-site.test", "NPM_TOKEN", "npm_x"], { env });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      "Secret successfully set.\nIntegrated Composer builds never run in 'test', so builds will not use this override of 'NPM_TOKEN'.\n",
+    );
+  });
+
   it("prompts without echo on a terminal", async () => {
     const terminal = new FakeTerminal();
     terminal.type("typed-secret\r");

@@ -250,7 +250,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         ).not.toHaveProperty("TOO_BIG");
       });
 
-      it("warns that builds never read a composer override for live", async () => {
+      it("warns that builds never read a composer or env override for live", async () => {
         const name = "github-oauth.github.com";
         const created = expectSuccess(
           await admin([
@@ -268,6 +268,21 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         );
         expect(override.stderr).toBe(
           `${SET}Integrated Composer builds never run in 'live', so builds will not use this override of '${name}'.\n`,
+        );
+        // An env secret that builds read warns alike.
+        await adminDoes([
+          "secret:site:set",
+          "msg-site",
+          "NPM_TOKEN",
+          `${MARK}-npm`,
+          "--type=env",
+          "--scope=ic",
+        ]);
+        const envOverride = expectSuccess(
+          await admin(["secret:site:set", "msg-site.live", "NPM_TOKEN", `${MARK}-npm-live`]),
+        );
+        expect(envOverride.stderr).toBe(
+          `${SET}Integrated Composer builds never run in 'live', so builds will not use this override of 'NPM_TOKEN'.\n`,
         );
       });
 
