@@ -144,7 +144,19 @@ function keyedByName(
 export interface Column<T> {
   readonly header: string;
   readonly get: (item: T) => FieldValue;
+  /**
+   * In a table only: `hide` leaves the column out (CSV keeps it, JSON and YAML have every field);
+   * `shrink` lets its long cells be cut short with `…` so that the table fits in
+   * {@link TABLE_MAX_WIDTH} columns.
+   */
+  readonly table?: "hide" | "shrink";
 }
+
+/** The width a table with `shrink` columns keeps to: a normal terminal's. */
+export const TABLE_MAX_WIDTH = 120;
+
+/** A shrunk column keeps at least this many characters (or its header's). */
+const MIN_SHRUNK_WIDTH = 12;
 
 /**
  * Prints a plain listing: a table (or CSV) of `columns`; JSON or YAML as the server's items, whole.
@@ -157,8 +169,8 @@ export function printList<T>(
   format: ListFormat,
   emptyMessage: string,
 ): void {
-  const headers = columns.map((column) => column.header);
-  const cells = () => items.map((item) => columns.map((column) => cellText(column.get(item))));
+  const cellsOf = (shown: readonly Column<T>[]) =>
+    items.map((item) => shown.map((column) => cellText(column.get(item))));
   switch (format) {
     case "json":
       context.data(JSON.stringify(items, null, 2));
@@ -167,16 +179,65 @@ export function printList<T>(
       context.data(toYaml(items));
       return;
     case "csv":
-      context.data(renderCsv(headers, cells()));
+      context.data(
+        renderCsv(
+          columns.map((column) => column.header),
+          cellsOf(columns),
+        ),
+      );
       return;
-    case "table":
+    case "table": {
       if (items.length === 0) {
         context.info(emptyMessage);
         return;
       }
-      context.data(renderTable(headers, cells()));
+      const shown = columns.filter((column) => column.table !== "hide");
+      const headers = shown.map((column) => column.header);
+      const shrinkable = shown.map((column) => column.table === "shrink");
+      context.data(renderTable(headers, fitToWidth(headers, cellsOf(shown), shrinkable, TABLE_MAX_WIDTH)));
       return;
+    }
   }
+}
+
+/**
+ * Cuts the cells of `shrinkable` columns short (ending them with `…`), the widest column first,
+ * until a table of `head` and `rows` is at most `maxWidth` characters wide, or no shrinkable column
+ * can give more. Other columns are never cut.
+ */
+export function fitToWidth(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  shrinkable: readonly boolean[],
+  maxWidth: number,
+): string[][] {
+  const length = (text: string) => Math.max(...text.split("\n").map((line) => Array.from(line).length));
+  const widths = head.map((header, i) =>
+    Math.max(length(header), ...rows.map((row) => length(row[i] ?? ""))),
+  );
+  // renderTable puts a space before each column and pads it with one space on either side.
+  let total = widths.reduce((sum, width) => sum + width, 0) + 3 * widths.length;
+  while (total > maxWidth) {
+    let widest = -1;
+    for (const [i, width] of widths.entries()) {
+      const floor = Math.max(MIN_SHRUNK_WIDTH, length(head[i] ?? ""));
+      if (shrinkable[i] && width > floor && (widest === -1 || width > (widths[widest] ?? 0))) widest = i;
+    }
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+    total -= 1;
+  }
+  const cut = (text: string, width: number) =>
+    text
+      .split("\n")
+      .map((line) => {
+        const chars = Array.from(line);
+        return chars.length > width ? `${chars.slice(0, width - 1).join("")}…` : line;
+      })
+      .join("\n");
+  return rows.map((row) =>
+    row.map((cell, i) => (shrinkable[i] ? cut(cell, widths[i] ?? cell.length) : cell)),
+  );
 }
 
 /**

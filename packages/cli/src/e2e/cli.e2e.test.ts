@@ -14,7 +14,7 @@ import {
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
-import { type CliResult, runCli } from "./harness.js";
+import { runCli } from "./harness.js";
 
 /** Every secret value in this suite contains this marker, so the request log can be searched for it. */
 const MARK = "hush";
@@ -58,7 +58,7 @@ function pemOfExactly(bytes: number): string {
 describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
   describe.sequential("the lockbox CLI against a real server", () => {
     let e2e: E2eServer;
-    let admin: (args: string[], options?: { input?: string | Buffer }) => Promise<CliResult>;
+    let admin: ReturnType<typeof cliAs>;
     /** Runs the admin's commands one after another, each of which must succeed. */
     const adminDoes = async (...commands: string[][]) => {
       for (const args of commands) expectSuccess(await admin(args));

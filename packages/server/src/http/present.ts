@@ -1,5 +1,5 @@
 import { STANDARD_ENVIRONMENTS } from "@lockbox/core";
-import type { AuditEvent } from "../audit/records.js";
+import type { ListedAuditEvent } from "../audit/records.js";
 import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
 import type { TokenRow } from "../tokens/records.js";
 
@@ -35,7 +35,7 @@ export function presentToken(token: TokenRow) {
   };
 }
 
-export function presentEvent(event: AuditEvent) {
+export function presentEvent(event: ListedAuditEvent) {
   const { prevHash: _prev, ...rest } = event;
   return rest;
 }
