@@ -59,6 +59,26 @@ describe("runtime:get", () => {
     expect(saved.requests).toHaveLength(0);
   });
 
+  it("does not read the saved login in local mode (LOCKBOX_SECRETS_FILE)", async () => {
+    await writeFile(join(config.path, "config.json"), "not json", { mode: 0o600 });
+    const file = join(config.path, "secrets.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        EntityType: "sites",
+        EntityId: "00000000-0000-4000-8000-000000000001",
+        Secrets: {
+          API_KEY: { Type: "runtime", Value: "from-file", Scopes: ["web"], EnvValues: {}, OrgValues: {} },
+        },
+      }),
+    );
+    const result = await runCli(["runtime:get", "API_KEY"], {
+      env: { LOCKBOX_SECRETS_FILE: file },
+      configDir: config.path,
+    });
+    expect(result).toEqual({ code: 0, stdout: "from-file", stderr: "" });
+  });
+
   it("says what to set when there is neither LOCKBOX_URL nor a saved login (exit 2)", async () => {
     const result = await runCli(["runtime:get", "API_KEY"], {
       env: { LOCKBOX_RUNTIME_TOKEN: RUNTIME_TOKEN },

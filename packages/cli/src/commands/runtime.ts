@@ -16,10 +16,15 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
       .argument("<name>", "the secret's name")
       .action(async (name: string) => {
         let value: string | null;
-        // Like every command: LOCKBOX_URL, else the server saved by auth:login.
+        // Like every command: LOCKBOX_URL, else the server saved by auth:login (not needed, so not
+        // read, in local mode).
+        const { env } = context.io;
+        const localMode = Boolean(env.LOCKBOX_SECRETS_FILE?.trim() || env.CUSTOMER_SECRETS_FAKE_FILE?.trim());
         const url =
-          context.io.env.LOCKBOX_URL?.trim() ||
-          (await readConfig(context.configDir, (message) => context.warn(message)))?.url;
+          env.LOCKBOX_URL?.trim() ||
+          (localMode
+            ? undefined
+            : (await readConfig(context.configDir, (message) => context.warn(message)))?.url);
         try {
           const client = createRuntimeClient({
             processEnv: context.io.env,
