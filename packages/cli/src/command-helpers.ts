@@ -1,5 +1,5 @@
 import {
-  composerOverrideWarning,
+  buildOverrideWarning,
   isUuid,
   noWebScopeNote,
   orgNameSchema,
@@ -49,7 +49,25 @@ export function scopeOption(): Option {
 
 /** `--value-file`: read the value from a file, byte for byte. */
 export function valueFileOption(): Option {
-  return new Option("--value-file <path>", "read the value from this file, byte for byte");
+  return new Option(
+    "--value-file <path>",
+    "read the value from this file, byte for byte (a final newline is kept: use it for PEM keys)",
+  );
+}
+
+/** The help of the `[value]` argument of `secret:site:set` and `secret:org:set`. */
+export const VALUE_ARGUMENT_HELP =
+  "the value ('' for an empty one); '-' or omitted reads stdin, dropping one final newline (\\n or \\r\\n) as $(…) does; on a terminal, a prompt without echo. Empty stdin is refused.";
+
+/**
+ * Says in a command's `--help` how `--` works for it: options go before it, and after it comes
+ * `what`, never read as options.
+ */
+export function withDoubleDashHelp(command: Command, what: string): Command {
+  return command.addHelpText(
+    "after",
+    `\nOptions go before '--': everything after '--' is ${what}, never an option of lockbox.`,
+  );
 }
 
 /**
@@ -104,7 +122,7 @@ export function reportSet(context: CliContext, result: SetSecretResult, env: str
     const local: string[] = [];
     const secret = result.secret;
     if (result.created && !secret.scopes.includes("web")) local.push(noWebScopeNote(secret.name));
-    const warning = env === undefined ? undefined : composerOverrideWarning(secret.type, secret.name, env);
+    const warning = env === undefined ? undefined : buildOverrideWarning(secret, env);
     if (warning !== undefined) local.push(warning);
     notes = local;
   }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { MAX_VALUE_BYTES } from "@lockbox/core";
+import { MAX_VALUE_BYTES, quoteIdentifier } from "@lockbox/core";
 import type { CliInput, CliIo } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
 
@@ -17,11 +17,14 @@ export interface ValueSource {
 }
 
 /**
- * Reads a secret value, byte for byte: from the argument; from `--value-file`; from stdin when the
- * argument is `-` or omitted (read to its end, as UTF-8, nothing trimmed, a trailing newline kept
- * as given); on a terminal, from a prompt without echo.
+ * Reads a secret value: from the argument, exactly; from `--value-file`, byte for byte; from stdin
+ * when the argument is `-` or omitted (read to its end as UTF-8, one trailing newline — `\n` or
+ * `\r\n` — dropped as a shell's `$(…)` does, since `echo value |` adds it); on a terminal, from a
+ * prompt without echo. Only the argument may give an empty value (`''`): an empty stdin, file or
+ * prompt is what a script that forgot the value sends, and would wipe the secret.
  *
- * @throws {UsageError} when both an argument and `--value-file` are given.
+ * @throws {UsageError} when both an argument and `--value-file` are given, or when no value is
+ *   given (empty stdin, file or prompt).
  * @throws {CliError} when the input cannot be read, is not UTF-8 or is longer than a value may be.
  */
 export async function readSecretValue(io: CliIo, source: ValueSource): Promise<string> {
@@ -29,7 +32,13 @@ export async function readSecretValue(io: CliIo, source: ValueSource): Promise<s
   if (source.valueFile !== undefined && fromArgument) {
     throw new UsageError("Give the value either as an argument or with --value-file, not both.");
   }
+  if (fromArgument) {
+    const value = source.arg as string;
+    checkSize(Buffer.byteLength(value, "utf8"));
+    return value;
+  }
   let value: string;
+  let from: string;
   if (source.valueFile !== undefined) {
     let bytes: Buffer;
     try {
@@ -40,19 +49,31 @@ export async function readSecretValue(io: CliIo, source: ValueSource): Promise<s
         `Cannot read the value file ${source.valueFile} (${code}): check the path given to --value-file.`,
       );
     }
-    checkSize(bytes.length);
     value = decodeUtf8(bytes, `The value file ${source.valueFile}`);
-  } else if (fromArgument) {
-    value = source.arg as string;
-    checkSize(Buffer.byteLength(value, "utf8"));
+    from = `the value file ${source.valueFile} is empty`;
   } else if (io.stdin.isTTY) {
     value = await promptLine(io, `Value of ${source.name} (input is hidden): `, { echo: false });
+    from = "nothing was typed";
   } else {
-    const bytes = await readStdinBytes(io.stdin, "value");
-    checkSize(bytes.length);
-    value = decodeUtf8(bytes, "The value read from stdin");
+    value = withoutFinalNewline(
+      decodeUtf8(await readStdinBytes(io.stdin, "value"), "The value read from stdin"),
+    );
+    from = "stdin is empty";
   }
+  if (value === "") {
+    throw new UsageError(
+      `No value given for ${quoteIdentifier(source.name)} (${from}): nothing was changed. Give the value as an argument, on stdin or with --value-file; an empty value only as an explicit '' argument.`,
+    );
+  }
+  checkSize(Buffer.byteLength(value, "utf8"));
   return value;
+}
+
+/** `text` without one final `\n` or `\r\n`, if it has one. */
+export function withoutFinalNewline(text: string): string {
+  if (text.endsWith("\r\n")) return text.slice(0, -2);
+  if (text.endsWith("\n")) return text.slice(0, -1);
+  return text;
 }
 
 function checkSize(bytes: number): void {

@@ -156,6 +156,22 @@ describe("lockbox", () => {
     server = await FakeLockboxServer.start();
   });
 
+  it("says in the global help and in the help of each command that takes '--' that options go before it", async () => {
+    const global = await runCli(["--help"]);
+    expect(global.code).toBe(0);
+    expect(global.stdout).toContain(
+      "Options go before '--': everything after '--' is an argument, never an option (a value that starts with '-', or the command of build:run).",
+    );
+    for (const [command, what] of [
+      ["secret:site:set", "the value"],
+      ["secret:org:set", "the value"],
+      ["build:run", "the command to run and its arguments"],
+    ] as const) {
+      const help = await runCli([command, "--help"]);
+      expect(help.stdout, command).toContain(`Options go before '--': everything after '--' is ${what}`);
+    }
+  });
+
   it("prints the version", async () => {
     const result = await runCli(["--version"]);
     expect(result.code).toBe(0);

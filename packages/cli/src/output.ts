@@ -1,5 +1,5 @@
 import Table from "cli-table3";
-import { stringify as stringifyYaml } from "yaml";
+import { Document, Scalar, visit } from "yaml";
 import type { CliContext } from "./context.js";
 import { UsageError } from "./errors.js";
 
@@ -102,7 +102,7 @@ export function printKeyedListing(
       context.data(JSON.stringify(keyedByName(rows, fields), null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(keyedByName(rows, fields)));
+      context.data(toYaml(keyedByName(rows, fields)));
       return;
     case "csv":
       context.data(
@@ -144,7 +144,19 @@ function keyedByName(
 export interface Column<T> {
   readonly header: string;
   readonly get: (item: T) => FieldValue;
+  /**
+   * In a table only: `hide` leaves the column out (CSV keeps it, JSON and YAML have every field);
+   * `shrink` lets its long cells be cut short with `…` so that the table fits in
+   * {@link TABLE_MAX_WIDTH} columns.
+   */
+  readonly table?: "hide" | "shrink";
 }
+
+/** The width a table with `shrink` columns keeps to: a normal terminal's. */
+export const TABLE_MAX_WIDTH = 120;
+
+/** A shrunk column keeps at least this many characters (or its header's). */
+const MIN_SHRUNK_WIDTH = 12;
 
 /**
  * Prints a plain listing: a table (or CSV) of `columns`; JSON or YAML as the server's items, whole.
@@ -157,26 +169,75 @@ export function printList<T>(
   format: ListFormat,
   emptyMessage: string,
 ): void {
-  const headers = columns.map((column) => column.header);
-  const cells = () => items.map((item) => columns.map((column) => cellText(column.get(item))));
+  const cellsOf = (shown: readonly Column<T>[]) =>
+    items.map((item) => shown.map((column) => cellText(column.get(item))));
   switch (format) {
     case "json":
       context.data(JSON.stringify(items, null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(items));
+      context.data(toYaml(items));
       return;
     case "csv":
-      context.data(renderCsv(headers, cells()));
+      context.data(
+        renderCsv(
+          columns.map((column) => column.header),
+          cellsOf(columns),
+        ),
+      );
       return;
-    case "table":
+    case "table": {
       if (items.length === 0) {
         context.info(emptyMessage);
         return;
       }
-      context.data(renderTable(headers, cells()));
+      const shown = columns.filter((column) => column.table !== "hide");
+      const headers = shown.map((column) => column.header);
+      const shrinkable = shown.map((column) => column.table === "shrink");
+      context.data(renderTable(headers, fitToWidth(headers, cellsOf(shown), shrinkable, TABLE_MAX_WIDTH)));
       return;
+    }
   }
+}
+
+/**
+ * Cuts the cells of `shrinkable` columns short (ending them with `…`), the widest column first,
+ * until a table of `head` and `rows` is at most `maxWidth` characters wide, or no shrinkable column
+ * can give more. Other columns are never cut.
+ */
+export function fitToWidth(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  shrinkable: readonly boolean[],
+  maxWidth: number,
+): string[][] {
+  const length = (text: string) => Math.max(...text.split("\n").map((line) => Array.from(line).length));
+  const widths = head.map((header, i) =>
+    Math.max(length(header), ...rows.map((row) => length(row[i] ?? ""))),
+  );
+  // renderTable puts a space before each column and pads it with one space on either side.
+  let total = widths.reduce((sum, width) => sum + width, 0) + 3 * widths.length;
+  while (total > maxWidth) {
+    let widest = -1;
+    for (const [i, width] of widths.entries()) {
+      const floor = Math.max(MIN_SHRUNK_WIDTH, length(head[i] ?? ""));
+      if (shrinkable[i] && width > floor && (widest === -1 || width > (widths[widest] ?? 0))) widest = i;
+    }
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+    total -= 1;
+  }
+  const cut = (text: string, width: number) =>
+    text
+      .split("\n")
+      .map((line) => {
+        const chars = Array.from(line);
+        return chars.length > width ? `${chars.slice(0, width - 1).join("")}…` : line;
+      })
+      .join("\n");
+  return rows.map((row) =>
+    row.map((cell, i) => (shrinkable[i] ? cut(cell, widths[i] ?? cell.length) : cell)),
+  );
 }
 
 /**
@@ -194,7 +255,7 @@ export function printRecord(
       context.data(JSON.stringify(record, null, 2));
       return;
     case "yaml":
-      context.data(stringifyYaml(record));
+      context.data(toYaml(record));
       return;
     case "csv":
       context.data(
@@ -213,6 +274,55 @@ export function printRecord(
       );
       return;
   }
+}
+
+/**
+ * YAML that every reader reads back as the same data, YAML 1.2 (core schema) and YAML 1.1 alike
+ * (PyYAML, Ruby's Psych, Go's yaml.v2): a string that either would resolve to something else
+ * (`on`, `no`, `y`, `~`, `0o17`, `017`, `1_000`, `1:20`, `.inf`, `2026-11-01` …) is quoted, and so
+ * is one that a 1.1 reader cannot hold unquoted (see {@link needsDoubleQuotes}). Lines are not
+ * folded: one scalar stays on one line, or in one block.
+ */
+export function toYaml(data: unknown): string {
+  // `compat` makes the library quote what the YAML 1.1 schema would resolve, besides the 1.2 core.
+  const document = new Document(data, { compat: "yaml-1.1" });
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === "string" && needsDoubleQuotes(node.value)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  // The library escapes only C0 controls in double quotes; every other character of
+  // YAML_UNSAFE_CHARACTERS can only stand inside a double-quoted scalar here, where its escape means
+  // the same and a 1.1 reader neither refuses it nor reads it as a line break.
+  return document
+    .toString({ lineWidth: 0 })
+    .replace(/[\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, (c) => {
+      const code = c.charCodeAt(0);
+      return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+    });
+}
+
+// Characters a YAML 1.1 reader refuses or changes outside double quotes, where they are escaped:
+// controls (tab and CR included: PyYAML refuses a tab in a plain scalar), DEL, the C1 range (NEL
+// breaks a 1.1 line), the line and paragraph separators (line breaks in 1.1, not in 1.2), the
+// byte-order mark and the non-characters U+FFFE and U+FFFF.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const YAML_UNSAFE_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/;
+
+/**
+ * True when a string must be double-quoted beyond what the library decides: it holds a character
+ * of {@link YAML_UNSAFE_CHARACTERS}; it is `=` or `<<`, which YAML 1.1 resolves to its `value` and
+ * `merge` types (PyYAML's safe loader refuses the first and merges on the second); or it has
+ * several lines, one of them starting or ending with a space, which the library's block scalars
+ * do not always write back exactly (`" \n"`).
+ */
+function needsDoubleQuotes(text: string): boolean {
+  return (
+    text === "=" ||
+    text === "<<" ||
+    YAML_UNSAFE_CHARACTERS.test(text) ||
+    (text.includes("\n") && /(?:^|\n) | (?:\n|$)/.test(text))
+  );
 }
 
 const TABLE_CHARS = {

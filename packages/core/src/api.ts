@@ -365,7 +365,10 @@ export const auditEventResponse = z.object({
   seq: z.number(),
   id: z.string(),
   at: z.string(),
+  /** `user:<uuid>`, `token:<id>` or `system`. */
   actor: z.string(),
+  /** The email of the user in `actor`, when the server knows the user; else `null`. */
+  actorEmail: z.string().nullable(),
   action: z.string(),
   target: z.string(),
   environment: z.string().nullable(),

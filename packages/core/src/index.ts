@@ -132,7 +132,7 @@ export { quoteIdentifier } from "./quote-identifier.js";
 export { type ResolvedEntry, type ResolveInput, resolveSecrets } from "./resolve.js";
 export {
   buildEnvironmentError,
-  composerOverrideWarning,
+  buildOverrideWarning,
   decideOverride,
   decideSet,
   describeOwner,

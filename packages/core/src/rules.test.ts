@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   buildEnvironmentError,
-  composerOverrideWarning,
+  buildOverrideWarning,
   decideOverride,
   decideSet,
   describeOwner,
@@ -186,14 +186,34 @@ describe("messages", () => {
     expect(noWebScopeNote("API")).toBe("Applications will not see 'API': it has no web scope.");
   });
 
-  it("warn about composer overrides only in test and live", () => {
-    expect(composerOverrideWarning("composer", "github-oauth.github.com", "live")).toBe(
+  it("warn about overrides of build secrets (composer, env) only in test and live, whatever their scopes", () => {
+    const composer = { type: "composer", name: "github-oauth.github.com", scopes: ["ic"] } as const;
+    expect(buildOverrideWarning(composer, "live")).toBe(
       "Integrated Composer builds never run in 'live', so builds will not use this override of 'github-oauth.github.com'.",
     );
-    expect(composerOverrideWarning("composer", "github-oauth.github.com", "test")).toBeDefined();
-    expect(composerOverrideWarning("composer", "github-oauth.github.com", "dev")).toBeUndefined();
-    expect(composerOverrideWarning("composer", "github-oauth.github.com", "feature")).toBeUndefined();
-    expect(composerOverrideWarning("env", "API", "live")).toBeUndefined();
+    expect(buildOverrideWarning(composer, "test")).toBeDefined();
+    expect(buildOverrideWarning(composer, "dev")).toBeUndefined();
+    expect(buildOverrideWarning(composer, "feature")).toBeUndefined();
+    expect(buildOverrideWarning({ type: "env", name: "NPM_TOKEN", scopes: ["ic"] }, "test")).toBe(
+      "Integrated Composer builds never run in 'test', so builds will not use this override of 'NPM_TOKEN'.",
+    );
+    expect(buildOverrideWarning({ type: "env", name: "DB_URL", scopes: ["ic", "web"] }, "live")).toBe(
+      "Integrated Composer builds never run in 'live', so builds will not use this override of 'DB_URL'. Applications in 'live' do read it (web scope).",
+    );
+    expect(
+      buildOverrideWarning({ type: "env", name: "DB_URL", scopes: ["ic", "web"] }, "dev"),
+    ).toBeUndefined();
+    expect(buildOverrideWarning({ type: "runtime", name: "API", scopes: ["web"] }, "live")).toBeUndefined();
+    // The defaults (scope user) and a web-only env secret warn too: the type is what says "build".
+    expect(buildOverrideWarning({ type: "env", name: "NPM_TOKEN", scopes: ["user"] }, "live")).toBe(
+      "Integrated Composer builds never run in 'live', so builds will not use this override of 'NPM_TOKEN'.",
+    );
+    expect(
+      buildOverrideWarning({ type: "composer", name: "bearer.example.com", scopes: ["user"] }, "test"),
+    ).toBeDefined();
+    expect(buildOverrideWarning({ type: "env", name: "APP_ONLY", scopes: ["web"] }, "live")).toBe(
+      "Integrated Composer builds never run in 'live', so builds will not use this override of 'APP_ONLY'. Applications in 'live' do read it (web scope).",
+    );
   });
 
   it("refuse build tokens outside dev and multidevs", () => {

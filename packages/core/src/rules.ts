@@ -211,13 +211,22 @@ export function noWebScopeNote(name: string): string {
 }
 
 /**
- * The warning for an override of a `composer` secret in an environment where builds never run
- * (`test`, `live`); the override is stored anyway. `undefined` when there is nothing to warn about
- * (another type, or `dev` or a multidev).
+ * The warning for an override of a build secret (type `env` or `composer`) in an environment where
+ * builds never run (`test`, `live`); the override is stored anyway (SPEC §2.1). It does not depend on
+ * the scopes, as the composer warning never did: a secret of a build type is meant for builds, and
+ * one without `ic` today may be given it in a new secret tomorrow. An `env` secret with the web scope
+ * still reaches the application there, and the warning says so. `undefined` for a `runtime` secret,
+ * or in `dev` or a multidev.
  */
-export function composerOverrideWarning(type: SecretType, name: string, env: string): string | undefined {
-  if (type !== "composer" || isBuildEnvironment(env)) return undefined;
-  return `Integrated Composer builds never run in ${quoteIdentifier(env)}, so builds will not use this override of ${quoteIdentifier(name)}.`;
+export function buildOverrideWarning(
+  secret: { readonly type: SecretType; readonly name: string; readonly scopes: readonly string[] },
+  env: string,
+): string | undefined {
+  if (secret.type === "runtime" || isBuildEnvironment(env)) return undefined;
+  const warning = `Integrated Composer builds never run in ${quoteIdentifier(env)}, so builds will not use this override of ${quoteIdentifier(secret.name)}.`;
+  return secret.type === "env" && secret.scopes.includes("web")
+    ? `${warning} Applications in ${quoteIdentifier(env)} do read it (web scope).`
+    : warning;
 }
 
 /**

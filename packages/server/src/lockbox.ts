@@ -151,7 +151,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       sites: new SiteService(deps),
       secrets,
       tokens,
-      audit: new AuditService(stores.audit, policy),
+      audit: new AuditService(stores.audit, policy, stores.users),
       auditWriter,
       delivery,
       tokenUsage,

@@ -40,6 +40,19 @@ export function parseSince(text: string, now: Date): string {
   return new Date(at).toISOString();
 }
 
+const TARGET_UUID =
+  /\b(site|org|user):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}:/g;
+
+/**
+ * An audit target by name, with its environment as the CLI writes one: the event of
+ * `site:<uuid>:my-site/secret:API_KEY` in `live` reads `site:my-site.live/secret:API_KEY` (the
+ * UUIDs, which keep the event meaningful after a rename, stay in JSON and YAML).
+ */
+export function targetNames(target: string, environment: string | null): string {
+  const [owner = "", ...rest] = target.replace(TARGET_UUID, "$1:").split("/");
+  return [environment === null ? owner : `${owner}.${environment}`, ...rest].join("/");
+}
+
 /** Registers `audit:list` and `audit:verify`. */
 export function registerAuditCommands(program: Command, context: CliContext): void {
   program.commandsGroup("Audit:");
@@ -47,7 +60,9 @@ export function registerAuditCommands(program: Command, context: CliContext): vo
   withExamples(
     program
       .command("audit:list")
-      .description("List audit events, newest first: who did what to what, and when (never a value).")
+      .description(
+        "List audit events, newest first: who did what to what, and when (never a value). The table names things (site.env/secret:NAME) and fits 120 columns; --format=json or yaml gives every field (UUIDs, request ids, hashes).",
+      )
       .option("--org <org>", "events concerning this organization")
       .option("--site <site>", "events concerning this site")
       .option("--since <when>", "events at or after a date (2026-11-01), a time, or an age (24h, 7d)")
@@ -72,13 +87,17 @@ export function registerAuditCommands(program: Command, context: CliContext): vo
             page.items,
             [
               { header: "seq", get: (event) => event.seq },
-              { header: "at", get: (event) => event.at },
-              { header: "actor", get: (event) => pick(event, "actorName", "actor") },
+              { header: "at", get: (event) => event.at.replace(/\.\d+Z$/, "Z") },
+              { header: "actor", get: (event) => pick(event, "actorEmail", "actor"), table: "shrink" },
               { header: "action", get: (event) => event.action },
-              { header: "target", get: (event) => event.target },
-              { header: "env", get: (event) => pick(event, "environment") },
+              {
+                header: "target",
+                get: (event) => targetNames(event.target, event.environment),
+                table: "shrink",
+              },
+              { header: "env", get: (event) => pick(event, "environment"), table: "hide" },
               { header: "outcome", get: (event) => event.outcome },
-              { header: "request", get: (event) => pick(event, "requestId") },
+              { header: "request", get: (event) => pick(event, "requestId"), table: "hide" },
             ],
             options.format,
             "No audit events match.",

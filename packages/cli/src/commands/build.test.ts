@@ -54,6 +54,52 @@ describe("build:run", () => {
   });
 });
 
+describe("build:env and build:run in test or live", () => {
+  let server: FakeLockboxServer;
+  beforeEach(async () => {
+    server = await FakeLockboxServer.start();
+    server.on("GET", "/v1/build/secrets", {
+      body: { site: "my-org-site", environment: "dev", version: "v1", env: {}, composerAuth: {} },
+    });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it("says builds never run there instead of asking for a build token that cannot exist (exit 2)", async () => {
+    const withToken = {
+      LOCKBOX_URL: server.url,
+      LOCKBOX_BUILD_TOKEN: BUILD_TOKEN,
+      PATH: process.env.PATH ?? "",
+    };
+    const runs = [
+      await runCli(["build:env", "my-org-site.live"], { env: withToken }),
+      await runCli(["build:env", "my-org-site.test"], { env: withToken }),
+      await runCli(["build:run", "my-org-site.live", "--", "true"], { env: withToken }),
+      await runCli(["build:env", "my-org-site.live"], { env: { LOCKBOX_URL: server.url } }),
+    ];
+    for (const [index, result] of runs.entries()) {
+      const env = index === 1 ? "test" : "live";
+      expect(result).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: `Error: Integrated Composer builds run only in dev or a multidev environment, never in '${env}'. No build token exists for my-org-site.${env}: run the build in my-org-site.dev or a multidev, with its build token (lockbox token:build:create my-org-site.dev).\n`,
+      });
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("still names the token's binding when a dev token is used for a multidev", async () => {
+    const result = await runCli(["build:env", "my-org-site.feature"], {
+      env: { LOCKBOX_URL: server.url, LOCKBOX_BUILD_TOKEN: BUILD_TOKEN },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "Error: LOCKBOX_BUILD_TOKEN is bound to my-org-site.dev, not my-org-site.feature: use the build token of my-org-site.feature.\n",
+    );
+  });
+});
+
 describe("build commands", () => {
   it("composerCredentials() lists every credential of COMPOSER_AUTH but user names, and basic-auth headers", () => {
     const auth = {

@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { isUuid } from "@lockbox/core";
+import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core";
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
-import { withExamples } from "../command-helpers.js";
+import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
 import { ENV_FORMATS, type EnvFormat, formatEnv } from "../env-format.js";
@@ -35,24 +35,27 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
   );
 
   withExamples(
-    program
-      .command("build:run")
-      .description(
-        "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code.",
-      )
-      .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
-      .argument("<command...>", "the command and its arguments, after --")
-      .passThroughOptions()
-      .action(async (target: string, command: string[]) => {
-        const secrets = await buildSecrets(context, target);
-        const variables = buildVariables(secrets);
-        context.exitCode = await runMasked(
-          context,
-          command,
-          variables,
-          maskNeedles([...Object.values(variables), ...composerCredentials(secrets.composerAuth)]),
-        );
-      }),
+    withDoubleDashHelp(
+      program
+        .command("build:run")
+        .description(
+          "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code.",
+        )
+        .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
+        .argument("<command...>", "the command and its arguments, after --")
+        .passThroughOptions()
+        .action(async (target: string, command: string[]) => {
+          const secrets = await buildSecrets(context, target);
+          const variables = buildVariables(secrets);
+          context.exitCode = await runMasked(
+            context,
+            command,
+            variables,
+            maskNeedles([...Object.values(variables), ...composerCredentials(secrets.composerAuth)]),
+          );
+        }),
+      "the command to run and its arguments",
+    ),
     [
       "lockbox build:run my-site.dev -- composer install --no-interaction",
       "lockbox build:run my-site.feature -- npm run build",
@@ -97,6 +100,12 @@ export function composerCredentials(composerAuth: Readonly<Record<string, unknow
 
 async function buildSecrets(context: CliContext, target: string): Promise<BuildSecrets> {
   const { site, env } = parseSiteArg(target, "required");
+  // No build token can be bound to test or live (SPEC §4): say so rather than ask for one.
+  if (env !== undefined && !isBuildEnvironment(env)) {
+    throw new UsageError(
+      `${buildEnvironmentError(env).message} No build token exists for ${site}.${env}: run the build in ${site}.dev or a multidev, with its build token (lockbox token:build:create ${site}.dev).`,
+    );
+  }
   const { env: vars } = context.io;
   const token = vars.LOCKBOX_BUILD_TOKEN?.trim();
   if (!token) {

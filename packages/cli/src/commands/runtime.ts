@@ -1,6 +1,7 @@
 import { createRuntimeClient, LockboxRuntimeError } from "@lockbox/sdk";
 import type { Command } from "commander";
 import { withExamples } from "../command-helpers.js";
+import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 
@@ -10,14 +11,24 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
     program
       .command("runtime:get")
       .description(
-        "Print one secret as the application receives it (LOCKBOX_URL and LOCKBOX_RUNTIME_TOKEN, or LOCKBOX_SECRETS_FILE). Exit 1 when the application does not receive it.",
+        "Print one secret as the application receives it (LOCKBOX_RUNTIME_TOKEN, from LOCKBOX_URL or the server of lockbox auth:login; or LOCKBOX_SECRETS_FILE). Exit 1 when the application does not receive it.",
       )
       .argument("<name>", "the secret's name")
       .action(async (name: string) => {
         let value: string | null;
+        // Like every command: LOCKBOX_URL, else the server saved by auth:login (not needed, so not
+        // read, in local mode).
+        const { env } = context.io;
+        const localMode = Boolean(env.LOCKBOX_SECRETS_FILE?.trim() || env.CUSTOMER_SECRETS_FAKE_FILE?.trim());
+        const url =
+          env.LOCKBOX_URL?.trim() ||
+          (localMode
+            ? undefined
+            : (await readConfig(context.configDir, (message) => context.warn(message)))?.url);
         try {
           const client = createRuntimeClient({
             processEnv: context.io.env,
+            url,
             logger: { warn: (message) => context.warn(message) },
             ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
           });

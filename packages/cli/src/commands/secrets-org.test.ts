@@ -93,7 +93,7 @@ describe("organization secret commands", () => {
     await runCli(["secret-org-set", "acme", "K", "--env=live"], { env, stdin: "live\n" });
     expect(server.requests.map((request) => [request.rawPath, request.body])).toEqual([
       ["/v1/orgs/acme/secrets/K", { value: "v", scopes: ["web"] }],
-      ["/v1/orgs/acme/secrets/K/envs/live", { value: "live\n" }],
+      ["/v1/orgs/acme/secrets/K/envs/live", { value: "live" }],
     ]);
   });
 

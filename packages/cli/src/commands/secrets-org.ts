@@ -10,7 +10,9 @@ import {
   scopeOption,
   setSecretCommand,
   typeOption,
+  VALUE_ARGUMENT_HELP,
   valueFileOption,
+  withDoubleDashHelp,
   withExamples,
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
@@ -32,35 +34,38 @@ export function registerOrgSecretCommands(program: Command, context: CliContext)
   program.commandsGroup("Organization secrets:");
 
   withExamples(
-    program
-      .command("secret:org:set")
-      .alias("secret-org-set")
-      .description(
-        "Create or update an organization secret (inherited by the sites it owns), or with --env its override in one environment.",
-      )
-      .argument("<org>", "organization name or UUID")
-      .argument("<name>", "secret name")
-      .argument("[value]", "the value; '-' or omitted reads stdin (on a terminal, a prompt without echo)")
-      .addOption(typeOption())
-      .addOption(scopeOption())
-      .addOption(envOption("set the override for this environment instead of the default value"))
-      .addOption(valueFileOption())
-      .action(
-        async (
-          orgArg: string,
-          name: string,
-          value: string | undefined,
-          options: SetSecretOptions & { env?: string },
-        ) => {
-          const org = parseOrgArg(orgArg);
-          const env = options.env === undefined ? undefined : parseEnvOption(options.env);
-          await setSecretCommand(context, { name, value, env }, options, (client, input) =>
-            env === undefined
-              ? client.setOrgSecret(org, name, input)
-              : client.setOrgSecretOverride(org, name, env, input),
-          );
-        },
-      ),
+    withDoubleDashHelp(
+      program
+        .command("secret:org:set")
+        .alias("secret-org-set")
+        .description(
+          "Create or update an organization secret (inherited by the sites it owns), or with --env its override in one environment.",
+        )
+        .argument("<org>", "organization name or UUID")
+        .argument("<name>", "secret name")
+        .argument("[value]", VALUE_ARGUMENT_HELP)
+        .addOption(typeOption())
+        .addOption(scopeOption())
+        .addOption(envOption("set the override for this environment instead of the default value"))
+        .addOption(valueFileOption())
+        .action(
+          async (
+            orgArg: string,
+            name: string,
+            value: string | undefined,
+            options: SetSecretOptions & { env?: string },
+          ) => {
+            const org = parseOrgArg(orgArg);
+            const env = options.env === undefined ? undefined : parseEnvOption(options.env);
+            await setSecretCommand(context, { name, value, env }, options, (client, input) =>
+              env === undefined
+                ? client.setOrgSecret(org, name, input)
+                : client.setOrgSecretOverride(org, name, env, input),
+            );
+          },
+        ),
+      "the value (so a value that starts with '-' goes there)",
+    ),
     [
       "lockbox secret:org:set my-org API_KEY s3cr3t --scope=web,user",
       "lockbox secret:org:set my-org API_KEY live-value --env=live",

@@ -183,6 +183,28 @@ describe("secret:site:list", () => {
     expect(parseYaml(result.stdout)).toEqual(ALL_FIELDS_JSON);
   });
 
+  it("prints YAML that a YAML 1.1 reader reads back as strings: on, yes, 0o17, a date", async () => {
+    const rows = ["on", "yes", "0o17", "2026-11-01"].map((value, index) => ({
+      ...SITE_ROWS[0],
+      name: ["off", "no", "017", "y"][index],
+      value,
+      envValues: { live: "Off" },
+    }));
+    server.on("GET", "/v1/sites/tricky/secrets", { body: { items: rows } });
+    const result = await runCli(
+      ["secret:site:list", "tricky", "--format=yaml", "--fields=name,value,env-values"],
+      {
+        env,
+      },
+    );
+    expect(result.code).toBe(0);
+    const expected = Object.fromEntries(
+      rows.map((row) => [row.name, { name: row.name, value: row.value, "env-values": { live: "Off" } }]),
+    );
+    expect(parseYaml(result.stdout, { version: "1.1" })).toEqual(expected);
+    expect(parseYaml(result.stdout)).toEqual(expected);
+  });
+
   it("prints CSV with a header row of field names and quoted cells", async () => {
     const result = await runCli(["secret:site:list", "my-site", "--format=csv"], { env });
     expect(result.code).toBe(0);
@@ -280,12 +302,12 @@ describe("secret:site:set", () => {
     expect(server.requests[0]?.body).toEqual({ value: "s3cr3t" });
   });
 
-  it("reads a 16 KiB PEM key from stdin byte for byte, newlines included", async () => {
+  it("reads a 16 KiB PEM key from stdin byte for byte but for the one final newline a pipe adds", async () => {
     const pem = pemOfBytes(16384);
     expect(Buffer.byteLength(pem)).toBe(16384);
     const result = await runCli(["secret:site:set", "my-site", "TLS_KEY", "--scope=web"], {
       env,
-      stdin: pem,
+      stdin: `${pem}\n`,
     });
     expect(result.code).toBe(0);
     expect(Buffer.from(sentValue(), "utf8").equals(Buffer.from(pem, "utf8"))).toBe(true);
@@ -301,9 +323,67 @@ describe("secret:site:set", () => {
     expect(sentValue()).toBe(value);
   });
 
-  it("keeps a trailing newline from stdin as given", async () => {
-    await runCli(["secret-set", "my-site", "API_KEY"], { env, stdin: "line\n" });
-    expect(sentValue()).toBe("line\n");
+  it("drops exactly one final newline (LF or CRLF) from stdin, as $(…) does", async () => {
+    const sent: string[] = [];
+    for (const stdin of ["line\n", "line\r\n", "line\n\n", "line\r\n\r\n", "a\nb\n", "line\r", "line"]) {
+      expect((await runCli(["secret-set", "my-site", "API_KEY"], { env, stdin })).code).toBe(0);
+      sent.push(((server.requests.at(-1) as RecordedRequest).body as { value: string }).value);
+    }
+    expect(sent).toEqual(["line", "line", "line\n", "line\r\n", "a\nb", "line\r", "line"]);
+  });
+
+  it("says in --help that one final newline is dropped from stdin and --value-file is byte for byte", async () => {
+    for (const command of ["secret:site:set", "secret:org:set"]) {
+      const help = (await runCli([command, "--help"])).stdout.replace(/\s+/g, " ");
+      expect(help).toContain("'-' or omitted reads stdin, dropping one final newline (\\n or \\r\\n)");
+      expect(help).toContain("Empty stdin is refused");
+      expect(help).toContain("byte for byte (a final newline is kept");
+    }
+  });
+
+  it("refuses a missing value with exit 2 without calling the server: empty stdin, a lone newline, '-'", async () => {
+    const cases: [string[], string][] = [
+      [["secret:site:set", "my-site", "API_KEY"], ""],
+      [["secret:site:set", "my-site", "API_KEY"], "\n"],
+      [["secret:site:set", "my-site", "API_KEY"], "\r\n"],
+      [["secret:site:set", "my-site", "API_KEY", "-"], ""],
+      [["secret:site:set", "my-site.live", "API_KEY"], ""],
+      [["secret:org:set", "acme", "API_KEY"], ""],
+      [["secret:org:set", "acme", "API_KEY", "--env=live"], "\n"],
+    ];
+    for (const [argv, stdin] of cases) {
+      const result = await runCli(argv, { env, stdin });
+      expect(result).toEqual({
+        code: 2,
+        stdout: "",
+        stderr:
+          "Error: No value given for 'API_KEY' (stdin is empty): nothing was changed. Give the value as an argument, on stdin or with --value-file; an empty value only as an explicit '' argument.\n",
+      });
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it("refuses an empty --value-file and an empty prompt (exit 2), and sets an empty value given as ''", async () => {
+    const dir = await temporaryDirectory();
+    try {
+      const path = join(dir.path, "empty.txt");
+      await writeFile(path, "");
+      const file = await runCli(["secret:site:set", "my-site", "K", `--value-file=${path}`], { env });
+      expect(file.code).toBe(2);
+      expect(file.stderr).toContain(`No value given for 'K' (the value file ${path} is empty)`);
+    } finally {
+      await dir.remove();
+    }
+    const terminal = new FakeTerminal();
+    terminal.type("\r");
+    const prompt = await runCli(["secret:site:set", "my-site", "K"], { env, stdin: terminal });
+    expect(prompt.code).toBe(2);
+    expect(prompt.stderr).toContain("No value given for 'K' (nothing was typed)");
+    expect(server.requests).toHaveLength(0);
+
+    const empty = await runCli(["secret:site:set", "my-site", "K", ""], { env });
+    expect(empty.code).toBe(0);
+    expect(sentValue()).toBe("");
   });
 
   it("reads --value-file byte for byte", async () => {
@@ -409,6 +489,21 @@ describe("secret:site:set", () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toBe(
       "Secret successfully set.\nIntegrated Composer builds never run in 'live', so builds will not use this override of 'github-oauth.github.com'.\n",
+    );
+  });
+
+  it("warns about an env override for test, also when the server sends no notes", async () => {
+    server.on("PUT", "/v1/sites/my-site/secrets/:name/envs/test", {
+      body: {
+        message: "Secret successfully set.",
+        created: false,
+        secret: { name: "NPM_TOKEN", type: "env", scopes: ["ic"] },
+      },
+    });
+    const result = await runCli(["secret:site:set", "my-site.test", "NPM_TOKEN", "npm_x"], { env });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(
+      "Secret successfully set.\nIntegrated Composer builds never run in 'test', so builds will not use this override of 'NPM_TOKEN'.\n",
     );
   });
 

@@ -9,7 +9,9 @@ import {
   scopeOption,
   setSecretCommand,
   typeOption,
+  VALUE_ARGUMENT_HELP,
   valueFileOption,
+  withDoubleDashHelp,
   withExamples,
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
@@ -40,29 +42,35 @@ export function registerSiteSecretCommands(program: Command, context: CliContext
   program.commandsGroup("Site secrets:");
 
   withExamples(
-    program
-      .command("secret:site:set")
-      .aliases(["secret:set", "secret-set"])
-      .description("Create or update a site secret, or set its override in one environment (<site>.<env>).")
-      .argument("<site>", "site name or UUID; <site>.<env> sets the override for that environment")
-      .argument("<name>", "secret name")
-      .argument("[value]", "the value; '-' or omitted reads stdin (on a terminal, a prompt without echo)")
-      .addOption(typeOption())
-      .addOption(scopeOption())
-      .addOption(valueFileOption())
-      .action(async (target: string, name: string, value: string | undefined, options: SetSecretOptions) => {
-        const { site, env } = parseSiteArg(target, "optional");
-        await setSecretCommand(context, { name, value, env }, options, (client, input) =>
-          env === undefined
-            ? client.setSiteSecret(site, name, input)
-            : client.setSiteSecretOverride(site, name, env, input),
-        );
-      }),
+    withDoubleDashHelp(
+      program
+        .command("secret:site:set")
+        .aliases(["secret:set", "secret-set"])
+        .description("Create or update a site secret, or set its override in one environment (<site>.<env>).")
+        .argument("<site>", "site name or UUID; <site>.<env> sets the override for that environment")
+        .argument("<name>", "secret name")
+        .argument("[value]", VALUE_ARGUMENT_HELP)
+        .addOption(typeOption())
+        .addOption(scopeOption())
+        .addOption(valueFileOption())
+        .action(
+          async (target: string, name: string, value: string | undefined, options: SetSecretOptions) => {
+            const { site, env } = parseSiteArg(target, "optional");
+            await setSecretCommand(context, { name, value, env }, options, (client, input) =>
+              env === undefined
+                ? client.setSiteSecret(site, name, input)
+                : client.setSiteSecretOverride(site, name, env, input),
+            );
+          },
+        ),
+      "the value (so a value that starts with '-' goes there)",
+    ),
     [
       "lockbox secret:site:set my-site API_KEY s3cr3t --scope=web,user",
       "lockbox secret:site:set my-site.live API_KEY live-value",
       "lockbox secret:site:set my-site COMPOSER_AUTH --type=env --scope=ic --value-file=auth.json",
-      "lockbox secret:site:set my-site TLS_KEY --scope=web < key.pem",
+      "lockbox secret:site:set my-site TLS_KEY --scope=web --value-file=key.pem",
+      'echo "$API_KEY" | lockbox secret:site:set my-site API_KEY',
       "lockbox secret:site:set my-site FLAG -- -value-starting-with-a-dash",
     ],
   );

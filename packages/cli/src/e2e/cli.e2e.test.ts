@@ -14,7 +14,7 @@ import {
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
-import { type CliResult, runCli } from "./harness.js";
+import { runCli } from "./harness.js";
 
 /** Every secret value in this suite contains this marker, so the request log can be searched for it. */
 const MARK = "hush";
@@ -58,7 +58,7 @@ function pemOfExactly(bytes: number): string {
 describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
   describe.sequential("the lockbox CLI against a real server", () => {
     let e2e: E2eServer;
-    let admin: (args: string[], options?: { input?: string | Buffer }) => Promise<CliResult>;
+    let admin: ReturnType<typeof cliAs>;
     /** Runs the admin's commands one after another, each of which must succeed. */
     const adminDoes = async (...commands: string[][]) => {
       for (const args of commands) expectSuccess(await admin(args));
@@ -250,7 +250,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         ).not.toHaveProperty("TOO_BIG");
       });
 
-      it("warns that builds never read a composer override for live", async () => {
+      it("warns that builds never read a composer or env override for live", async () => {
         const name = "github-oauth.github.com";
         const created = expectSuccess(
           await admin([
@@ -268,6 +268,21 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         );
         expect(override.stderr).toBe(
           `${SET}Integrated Composer builds never run in 'live', so builds will not use this override of '${name}'.\n`,
+        );
+        // An env secret that builds read warns alike.
+        await adminDoes([
+          "secret:site:set",
+          "msg-site",
+          "NPM_TOKEN",
+          `${MARK}-npm`,
+          "--type=env",
+          "--scope=ic",
+        ]);
+        const envOverride = expectSuccess(
+          await admin(["secret:site:set", "msg-site.live", "NPM_TOKEN", `${MARK}-npm-live`]),
+        );
+        expect(envOverride.stderr).toBe(
+          `${SET}Integrated Composer builds never run in 'live', so builds will not use this override of 'NPM_TOKEN'.\n`,
         );
       });
 
@@ -558,7 +573,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         await adminDoes(["org:create", "big-org"], ["site:create", "big-site", "--org=big-org"]);
       });
 
-      it("round-trips a 16384-byte multi-line PEM byte for byte, from stdin and from --value-file", async () => {
+      it("round-trips a 16384-byte multi-line PEM byte for byte from --value-file, and from stdin but for one final newline", async () => {
         expect(Buffer.byteLength(pem)).toBe(16384);
         expect(pem.split("\n").length).toBeGreaterThan(200);
         expect(pem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]*\r\n[\s\S]*\n-----END PRIVATE KEY-----\n$/);
@@ -567,8 +582,9 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         const utf8 = `${"ключ-🔑\n".repeat(1170)}abcd`;
         expect(Buffer.byteLength(utf8)).toBe(16384);
 
+        // Stdin loses one final newline (as `$(cat key.pem)` would), so the PEM is piped with one more.
         const fromStdin = await admin(["secret:site:set", "big-site", "TLS_KEY", "--scope=web,user"], {
-          input: pem,
+          input: `${pem}\n`,
         });
         expect(expectSuccess(fromStdin).stderr).toBe(SET);
         const fromFile = await admin([
@@ -590,6 +606,85 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         expect(listed.TLS_KEY?.value === pem).toBe(true);
         expect(listed.TLS_KEY_FILE?.value === pem).toBe(true);
         expect(listed.UTF8?.value === utf8).toBe(true);
+      });
+
+      it("refuses a missing value (stdin from /dev/null, an empty pipe, a lone newline) with exit 2, changing nothing", async () => {
+        const kept = `${MARK}-kept`;
+        await adminDoes(
+          ["secret:site:set", "big-site", "KEPT", kept, "--scope=web,user"],
+          ["secret:site:set", "big-site.live", "KEPT", `${kept}-live`],
+          ["secret:org:set", "big-org", "ORG_KEPT", kept, "--scope=web,user"],
+          ["secret:org:set", "big-org", "ORG_KEPT", `${kept}-live`, "--env=live"],
+        );
+        const commands = [
+          ["secret:site:set", "big-site", "KEPT"],
+          ["secret:site:set", "big-site", "KEPT", "-"],
+          ["secret:site:set", "big-site.live", "KEPT"],
+          ["secret:org:set", "big-org", "ORG_KEPT"],
+          ["secret:org:set", "big-org", "ORG_KEPT", "--env=live"],
+        ];
+        const runs = [];
+        for (const args of commands) {
+          runs.push(await admin(args, { stdinFrom: "/dev/null" }));
+          runs.push(await admin(args, { input: "" }));
+          runs.push(await admin(args, { input: "\n" }));
+        }
+        for (const run of runs) {
+          expect(run.code, run.stderr).toBe(2);
+          expect(run.stderr).toMatch(
+            /^Error: No value given for '(ORG_)?KEPT' \(stdin is empty\): nothing was changed\./,
+          );
+          expect(run.stderr).toContain("an empty value only as an explicit '' argument");
+        }
+
+        const site = json(
+          await admin(["secret:site:list", "big-site", "--format=json", "--fields=name,value,env-values"]),
+        );
+        expect(site.KEPT).toEqual({ name: "KEPT", value: kept, "env-values": { live: `${kept}-live` } });
+        const org = json(
+          await admin(["secret:org:list", "big-org", "--format=json", "--fields=name,value,env-values"]),
+        );
+        expect(org.ORG_KEPT).toEqual({
+          name: "ORG_KEPT",
+          value: kept,
+          "env-values": { live: `${kept}-live` },
+        });
+
+        // An explicit '' is an empty value.
+        expectSuccess(await admin(["secret:site:set", "big-site", "KEPT", ""]));
+        const emptied = json(
+          await admin(["secret:site:list", "big-site", "--format=json", "--fields=name,value"]),
+        );
+        expect(emptied.KEPT).toEqual({ name: "KEPT", value: "" });
+      });
+
+      it("drops exactly one final newline from a piped value (echo), and keeps --value-file byte for byte", async () => {
+        const value = `${MARK}-s3cr3t`;
+        const file = join(e2e.dir, "value.txt");
+        writeFileSync(file, `${value}\n`);
+        await adminDoes(["secret:site:set", "big-site", "PIPED", "first", "--scope=web,user"]);
+        // A pipe (LF, CRLF, two newlines) and a file redirected to stdin (`< value.txt`).
+        const cases: [string[], { input?: string; stdinFrom?: string }][] = [
+          [["secret:site:set", "big-site", "PIPED"], { input: `${value}\n` }],
+          [["secret:site:set", "big-site.dev", "PIPED"], { input: `${value}\r\n` }],
+          [["secret:site:set", "big-site.live", "PIPED"], { input: `${value}\n\n` }],
+          [["secret:site:set", "big-site.test", "PIPED"], { stdinFrom: file }],
+        ];
+        for (const [args, options] of cases) expectSuccess(await admin(args, options));
+        const listed = json(
+          await admin(["secret:site:list", "big-site", "--format=json", "--fields=name,value,env-values"]),
+        );
+        expect(listed.PIPED).toEqual({
+          name: "PIPED",
+          value,
+          "env-values": { dev: value, live: `${value}\n`, test: value },
+        });
+
+        expectSuccess(await admin(["secret:site:set", "big-site", "PIPED", `--value-file=${file}`]));
+        const fromFile = json(
+          await admin(["secret:site:list", "big-site", "--format=json", "--fields=name,value"]),
+        );
+        expect(fromFile.PIPED).toEqual({ name: "PIPED", value: `${value}\n` });
       });
 
       it("takes a value starting with '-' after '--', and refuses it before '--' without echoing it", async () => {

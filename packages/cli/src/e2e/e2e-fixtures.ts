@@ -85,13 +85,14 @@ export async function startE2eServer(database: E2eDatabase, args: string[] = [])
 export function cliAs(
   e2e: E2eServer,
   token: string,
-): (args: string[], options?: { input?: string | Buffer }) => Promise<CliResult> {
+): (args: string[], options?: { input?: string | Buffer; stdinFrom?: string }) => Promise<CliResult> {
   return (args, options = {}) =>
     runCli(args, {
       cwd: e2e.dir,
       // HOME points at the (empty) server folder so no real config file is ever read.
       env: { HOME: e2e.dir, LOCKBOX_URL: e2e.server.url, LOCKBOX_TOKEN: token },
       ...(options.input === undefined ? {} : { input: options.input }),
+      ...(options.stdinFrom === undefined ? {} : { stdinFrom: options.stdinFrom }),
     });
 }
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,29 +96,34 @@ export interface CliResult {
 }
 
 /**
- * Runs the real `lockbox` binary with `args`, feeding `input` on stdin; `command` runs another one
- * (an installed `lockbox`) instead of this checkout's.
+ * Runs the real `lockbox` binary with `args`, feeding `input` on stdin through a pipe, or with the
+ * file `stdinFrom` (e.g. `/dev/null`) as its stdin; `command` runs another one (an installed
+ * `lockbox`) instead of this checkout's.
  */
 export function runCli(
   args: string[],
   options: {
     env?: Record<string, string>;
     input?: string | Buffer;
+    stdinFrom?: string;
     cwd?: string;
     command?: readonly string[];
   } = {},
 ): Promise<CliResult> {
   const [file, ...prefix] = options.command ?? CHECKOUT_LOCKBOX;
   return new Promise((resolve, reject) => {
+    const stdinFile = options.stdinFrom === undefined ? undefined : openSync(options.stdinFrom, "r");
     const child = spawn(file as string, [...prefix, ...args], {
       cwd: options.cwd ?? process.cwd(),
       env: { PATH: process.env.PATH ?? "", ...options.env },
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdinFile ?? "pipe", "pipe", "pipe"],
     });
+    // The child holds its own copy of the descriptor.
+    if (stdinFile !== undefined) closeSync(stdinFile);
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.once("error", reject);
     child.once("close", (code) =>
       resolve({
@@ -127,7 +132,7 @@ export function runCli(
         stderr: Buffer.concat(stderr).toString("utf8"),
       }),
     );
-    child.stdin.end(options.input ?? "");
+    child.stdin?.end(options.input ?? "");
   });
 }
 

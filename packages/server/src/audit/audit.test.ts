@@ -220,6 +220,36 @@ describe.each(await contractDatabases())("AuditService ($name)", ({ create }) =>
     }
   });
 
+  it("gives each event its actor's email when the actor is a known user, else null", async () => {
+    const w = await world();
+    const unknown = randomUUID();
+    await lockbox.stores.transaction(async (tx) => {
+      for (const actor of [
+        `user:${w.orgAdmin.user.id}`,
+        "token:t-1",
+        "system",
+        `user:${unknown}`,
+        "user:x",
+      ]) {
+        await tx.audit.appendAudit({
+          actor,
+          action: "secret.set",
+          target: actor,
+          outcome: "success",
+          siteId: w.site.id,
+        });
+      }
+    });
+    const events = await lockbox.audit.list(w.teamMember, { site: w.site.name, limit: 5 });
+    expect(events.map((event) => [event.actor, event.actorEmail])).toEqual([
+      ["user:x", null],
+      [`user:${unknown}`, null],
+      ["system", null],
+      ["token:t-1", null],
+      [`user:${w.orgAdmin.user.id}`, w.orgAdmin.user.email],
+    ]);
+  });
+
   it("keeps the whole log and its verification for the platform admin (403 for anyone else)", async () => {
     const w = await world();
     for (const caller of [w.orgAdmin, w.member, w.stranger]) {

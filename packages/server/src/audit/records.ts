@@ -32,6 +32,11 @@ export interface AuditEvent {
   readonly prevHash: string;
   readonly hash: string;
 }
+/** An event as `audit:list` answers it: with the email of its actor when that is a known user. */
+export interface ListedAuditEvent extends AuditEvent {
+  /** The email of the user in `actor` (`user:<uuid>`); `null` for a token, `system` or an unknown user. */
+  readonly actorEmail: string | null;
+}
 export interface AuditFilter {
   /** Events concerning this org or site. */
   readonly orgId?: string;

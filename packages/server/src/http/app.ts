@@ -110,10 +110,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     const lockboxError = toLockboxError(error);
     if (lockboxError.code === "INTERNAL" || lockboxError.code === "INTEGRITY_FAILED") {
       // Log the kind and place, not the error object: driver errors can quote the statement.
-      request.log.error(
-        { reqId: request.id, kind: (error as Error)?.name, stack: stackOf(error) },
-        "request failed",
-      );
+      // request.log carries the request id already.
+      request.log.error({ kind: (error as Error)?.name, stack: stackOf(error) }, "request failed");
     }
     return sendError(request, reply, lockboxError);
   });

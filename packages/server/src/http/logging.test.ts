@@ -30,6 +30,16 @@ const parseLines = (logs: readonly string[]): LogLine[] =>
     .filter((line) => line.trim() !== "")
     .map((line) => JSON.parse(line) as LogLine);
 
+/** Fails with the offending lines when a log line names its request id more than once. */
+function expectOneReqIdPerLine(logs: readonly string[]): void {
+  const lines = logs
+    .join("")
+    .split("\n")
+    .filter((line) => line.trim() !== "");
+  expect(lines.length).toBeGreaterThan(0);
+  expect(lines.filter((line) => line.split('"reqId":').length > 2)).toEqual([]);
+}
+
 /** Fails with the offending lines when the log holds any of `needles` (case-insensitive). */
 function expectLogsFreeOf(logs: readonly string[], needles: readonly string[]): void {
   const offending = logs
@@ -189,6 +199,7 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
         }),
       );
     }
+    expectOneReqIdPerLine(t.logs);
     // Nothing but these fields: no headers, query, body or caller.
     const allowed = ["hostname", "level", "method", "ms", "msg", "path", "pid", "reqId", "status", "time"];
     expect(requests.flatMap((line) => Object.keys(line).filter((key) => !allowed.includes(key)))).toEqual([]);
@@ -207,7 +218,7 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
     ]);
   });
 
-  it("answers an internal error with an opaque 500 and logs its kind and place, never its message", async () => {
+  it("answers an internal error with an opaque 500 and logs its kind and place (request id once), never its message", async () => {
     const store = t.stores.orgs as unknown as Record<string, unknown>;
     const original = store.listOrgs;
     // A driver error that quotes the statement and a value, over several lines as some drivers do.
@@ -235,6 +246,7 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
       expect.objectContaining({ msg: "request", method: "GET", path: "/v1/orgs", status: 500 }),
     );
     expectLogsFreeOf(t.logs, [MARK, "insert into", "DETAIL"]);
+    expectOneReqIdPerLine(t.logs);
   });
 
   it("answers with an opaque 5xx when the store has gone away, and logs no statement", async () => {

@@ -1,5 +1,5 @@
 import { quoteIdentifier, STANDARD_ENVIRONMENTS } from "@lockbox/core";
-import type { AuditEvent } from "../audit/records.js";
+import type { ListedAuditEvent } from "../audit/records.js";
 import type { Removal } from "../directory/directory-rules.js";
 import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
 import type { TokenRow } from "../tokens/records.js";
@@ -56,7 +56,7 @@ export function presentRemoval(removal: Removal, from: "organization" | "site") 
   };
 }
 
-export function presentEvent(event: AuditEvent) {
+export function presentEvent(event: ListedAuditEvent) {
   const { prevHash: _prev, ...rest } = event;
   return rest;
 }

@@ -358,7 +358,15 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       });
       expect(
         await secrets.setOrgSecret(admin, org.id, { name: "ORG_ENV", value: "o-live", env: "live" }),
-      ).toEqual({ created: false, name: "ORG_ENV", type: "env", scopes: ["web"], notes: [] });
+      ).toEqual({
+        created: false,
+        name: "ORG_ENV",
+        type: "env",
+        scopes: ["web"],
+        notes: [
+          "Integrated Composer builds never run in 'live', so builds will not use this override of 'ORG_ENV'. Applications in 'live' do read it (web scope).",
+        ],
+      });
       expect(await stores.secrets.findSecret({ kind: "org", id: org.id }, "ORG_ENV")).toMatchObject({
         type: "env",
         scopes: ["web"],
@@ -443,6 +451,37 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
       expect(result.notes).toEqual([
         "Integrated Composer builds never run in 'live', so builds will not use this override of 'bearer.repo.example.com'.",
       ]);
+    });
+
+    it("warns that builds never read an env override for test or live, on sites and orgs alike", async () => {
+      const org = await makeOrg();
+      const site = await makeSite({ orgId: org.id });
+      await secrets.setSiteSecret(admin, site.id, {
+        name: "NPM_TOKEN",
+        value: "t",
+        type: "env",
+        scopes: ["ic"],
+      });
+      await secrets.setOrgSecret(admin, org.id, {
+        name: "DB_URL",
+        value: "d",
+        type: "env",
+        scopes: ["ic", "web"],
+      });
+      const test = await secrets.setSiteSecret(admin, site.id, {
+        name: "NPM_TOKEN",
+        value: "t2",
+        env: "test",
+      });
+      expect(test.notes).toEqual([
+        "Integrated Composer builds never run in 'test', so builds will not use this override of 'NPM_TOKEN'.",
+      ]);
+      const live = await secrets.setOrgSecret(admin, org.id, { name: "DB_URL", value: "d2", env: "live" });
+      expect(live.notes).toEqual([
+        "Integrated Composer builds never run in 'live', so builds will not use this override of 'DB_URL'. Applications in 'live' do read it (web scope).",
+      ]);
+      const dev = await secrets.setSiteSecret(admin, site.id, { name: "NPM_TOKEN", value: "t3", env: "dev" });
+      expect(dev.notes).toEqual([]);
     });
 
     it("accepts a value of exactly 16384 UTF-8 bytes and rejects 16385, counting multi-byte characters", async () => {

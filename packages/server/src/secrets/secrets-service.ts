@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
-  composerOverrideWarning,
+  buildOverrideWarning,
   decideOverride,
   decideSet,
   environmentNameSchema,
@@ -244,7 +244,8 @@ export class SecretsService {
       });
       const notes: string[] = [];
       if (!existing && !scopes.includes("web")) notes.push(noWebScopeNote(input.name));
-      const warning = env === null ? undefined : composerOverrideWarning(type, input.name, env);
+      const warning =
+        env === null ? undefined : buildOverrideWarning({ type, name: input.name, scopes }, env);
       if (warning !== undefined) notes.push(warning);
       return { created: !existing, name: input.name, type, scopes, notes };
     });
