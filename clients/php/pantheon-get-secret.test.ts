@@ -181,7 +181,9 @@ try {
     const content = await readFile(file, "utf8");
     expect(content).not.toContain(liveToken);
     expect(content).not.toContain("user-only");
-    expect(JSON.parse(content)).toMatchObject({ secrets: { SITE_KEY: "site-live", ORG_KEY: "org-value" } });
+    expect(JSON.parse(content)).toMatchObject({
+      set: { Secrets: { SITE_KEY: { Value: "site-live" }, ORG_KEY: { Value: "org-value" } } },
+    });
     expect(file).not.toContain(liveToken.slice(4, 20));
     expect(await readdir(cacheDir)).toHaveLength(1); // no temporary file left behind
   });
@@ -233,7 +235,9 @@ try {
       expect((await php(remote(), ["ROTATING"])).values).toEqual(["second"]);
       expect(proxy.requests.map((r) => r.status)).toEqual([200, 200]);
       expect(proxy.requests[1]?.ifNoneMatch).toMatch(/^".+"$/);
-      expect(JSON.parse(await readFile(await onlyCacheFile(), "utf8")).secrets.ROTATING).toBe("second");
+      expect(JSON.parse(await readFile(await onlyCacheFile(), "utf8")).set.Secrets.ROTATING.Value).toBe(
+        "second",
+      );
     } finally {
       await api("PUT", "/v1/sites/my-site/secrets/ROTATING", { value: "first" });
     }

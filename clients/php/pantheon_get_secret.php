@@ -12,6 +12,9 @@
  * The function is defined only when no `pantheon_get_secret()` exists yet, so this file can sit
  * next to a platform's own implementation, and requiring it twice is harmless.
  *
+ * Sites that read secrets through the seed product's PHP SDK load customer_secrets_compat.php (next
+ * to this file; it requires this one) instead: it answers the SDK from the same configuration and cache.
+ *
  * CONFIGURATION (environment variables, read with getenv(), so php-fpm `env[...]` and Apache
  * `SetEnv` work too; an empty variable counts as unset)
  *   LOCKBOX_URL            Base URL of the Lockbox server, e.g. https://lockbox.example.com. The
@@ -88,22 +91,39 @@ namespace Lockbox\DropIn {
             private const RETRY_SECONDS = 30;
             /** Connect and read timeout of one request. */
             private const TIMEOUT_SECONDS = 5.0;
-            private const CACHE_FORMAT = 1;
+            /** 2: the whole wire set (SPEC §3), which customer_secrets_compat.php hands out; 1 kept values only. */
+            private const CACHE_FORMAT = 2;
 
-            /** @var array<string, array{secrets: array<string, string>, etag: ?string, checkedAt: int, freshUntil: int}> */
+            /** @var array<string, array{set: array<string, mixed>, etag: ?string, checkedAt: int, freshUntil: int}> */
             private static array $memo = [];
-            /** @var array<string, array<string, mixed>> local files by path: their "Secrets" maps */
+            /** @var array<string, array<string, mixed>> local files by path: their decoded JSON */
             private static array $localFiles = [];
+            /** @var array<string, array<string, mixed>> resolved local sets by path and LOCKBOX_ENV */
+            private static array $localSets = [];
             /** @var array<string, true> warnings already logged by this process */
             private static array $warned = [];
 
             /** @see pantheon_get_secret() */
             public static function get(string $name): ?string
             {
+                $secret = self::runtimeSet()['Secrets'][$name] ?? null;
+                return \is_array($secret) ? $secret['Value'] : null;
+            }
+
+            /**
+             * The whole set in the wire shape of `GET /site/secrets` (SPEC §3): `SiteID`, `Environment`,
+             * `Secrets` ({name: {Type, Value, Scopes}}), `Count`, `Version`, `Scopes`. Same sources, cache
+             * and errors as get(). In local mode `Environment` is LOCKBOX_ENV ('' without it) and
+             * `Version` a hash of the resolved set (not the server's keyed one).
+             *
+             * @return array<string, mixed>
+             */
+            public static function runtimeSet(): array
+            {
                 foreach (['LOCKBOX_SECRETS_FILE', 'CUSTOMER_SECRETS_FAKE_FILE'] as $variable) {
                     $file = self::env($variable);
                     if ($file !== null) {
-                        return self::fromLocalFile($file, $variable, $name);
+                        return self::localSet($file, $variable);
                     }
                 }
                 $url = self::env('LOCKBOX_URL');
@@ -115,13 +135,13 @@ namespace Lockbox\DropIn {
                         . 'LOCKBOX_RUNTIME_TOKEN, or LOCKBOX_SECRETS_FILE for local development.'
                     );
                 }
-                return self::remoteSet(self::checkUrl($url), self::checkToken($token))[$name] ?? null;
+                return self::remoteSet(self::checkUrl($url), self::checkToken($token));
             }
 
             /**
              * The site environment's set from the process memo, the cache file, or the server.
              *
-             * @return array<string, string>
+             * @return array<string, mixed>
              */
             private static function remoteSet(string $url, string $token): array
             {
@@ -129,7 +149,7 @@ namespace Lockbox\DropIn {
                 $now = \time();
                 $memo = self::$memo[$key] ?? null;
                 if ($memo !== null && $memo['freshUntil'] > $now) {
-                    return $memo['secrets'];
+                    return $memo['set'];
                 }
 
                 $dir = self::cacheDir();
@@ -142,8 +162,8 @@ namespace Lockbox\DropIn {
 
                 $response = self::fetch($url, $token, $known['etag'] ?? null);
                 $status = $response['status'];
-                if ($status === 200 && $response['secrets'] !== null) {
-                    $fresh = ['secrets' => $response['secrets'], 'etag' => $response['etag'], 'checkedAt' => $now];
+                if ($status === 200 && $response['set'] !== null) {
+                    $fresh = ['set' => $response['set'], 'etag' => $response['etag'], 'checkedAt' => $now];
                     if ($path !== null) {
                         self::writeCache($path, $fresh);
                     }
@@ -188,25 +208,25 @@ namespace Lockbox\DropIn {
             }
 
             /**
-             * @param array{secrets: array<string, string>, etag: ?string, checkedAt: int} $snapshot
-             * @return array<string, string>
+             * @param array{set: array<string, mixed>, etag: ?string, checkedAt: int} $snapshot
+             * @return array<string, mixed>
              */
             private static function remember(string $key, array $snapshot, int $freshUntil): array
             {
                 self::$memo[$key] = [
-                    'secrets' => $snapshot['secrets'],
+                    'set' => $snapshot['set'],
                     'etag' => $snapshot['etag'],
                     'checkedAt' => $snapshot['checkedAt'],
                     'freshUntil' => $freshUntil,
                 ];
-                return $snapshot['secrets'];
+                return $snapshot['set'];
             }
 
             /**
-             * One `GET /site/secrets`. `status` is 0 when no HTTP answer arrived; `secrets` is set
+             * One `GET /site/secrets`. `status` is 0 when no HTTP answer arrived; `set` is there
              * only for a 200 with a well-formed body; `problem` describes anything else.
              *
-             * @return array{status: int, secrets: ?array<string, string>, etag: ?string, problem: string}
+             * @return array{status: int, set: ?array<string, mixed>, etag: ?string, problem: string}
              */
             private static function fetch(string $url, string $token, ?string $etag): array
             {
@@ -235,7 +255,7 @@ namespace Lockbox\DropIn {
                 // http_get_last_response_headers() only exists from 8.4.
                 $stream = @\fopen($url . '/site/secrets', 'rb', false, $context);
                 if ($stream === false) {
-                    return ['status' => 0, 'secrets' => null, 'etag' => null, 'problem' => self::lastError()];
+                    return ['status' => 0, 'set' => null, 'etag' => null, 'problem' => self::lastError()];
                 }
                 try {
                     $lines = \stream_get_meta_data($stream)['wrapper_data'] ?? [];
@@ -259,31 +279,31 @@ namespace Lockbox\DropIn {
                 }
                 if ($status === 0 || $body === false) {
                     $problem = $status === 0 ? 'no HTTP answer' : 'the answer timed out or broke off';
-                    return ['status' => 0, 'secrets' => null, 'etag' => null, 'problem' => $problem];
+                    return ['status' => 0, 'set' => null, 'etag' => null, 'problem' => $problem];
                 }
                 if ($status === 200) {
-                    $secrets = self::parseSet($body);
-                    if ($secrets !== null) {
-                        return ['status' => 200, 'secrets' => $secrets, 'etag' => $responseEtag, 'problem' => ''];
+                    $set = self::parseSet(\json_decode($body, true));
+                    if ($set !== null) {
+                        return ['status' => 200, 'set' => $set, 'etag' => $responseEtag, 'problem' => ''];
                     }
                     return [
                         'status' => 200,
-                        'secrets' => null,
+                        'set' => null,
                         'etag' => null,
                         'problem' => 'HTTP 200 with a body that is not a secrets set',
                     ];
                 }
-                return ['status' => $status, 'secrets' => null, 'etag' => null, 'problem' => self::describe($status, $body)];
+                return ['status' => $status, 'set' => null, 'etag' => null, 'problem' => self::describe($status, $body)];
             }
 
             /**
-             * The name → value map of a `GET /site/secrets` body, or null when it is not one.
+             * A decoded `GET /site/secrets` body (or cached copy) in the SPEC §3 shape, or null when it is
+             * not one. Every value must be a string; a missing Type, Scopes or metadata gets a default.
              *
-             * @return ?array<string, string>
+             * @return ?array<string, mixed>
              */
-            private static function parseSet(string $body): ?array
+            private static function parseSet(mixed $data): ?array
             {
-                $data = \json_decode($body, true);
                 if (!\is_array($data) || !\is_array($data['Secrets'] ?? null)) {
                     return null;
                 }
@@ -292,9 +312,26 @@ namespace Lockbox\DropIn {
                     if (!\is_array($secret) || !\is_string($secret['Value'] ?? null)) {
                         return null;
                     }
-                    $secrets[(string) $name] = $secret['Value'];
+                    $secrets[(string) $name] = [
+                        'Type' => \is_string($secret['Type'] ?? null) ? $secret['Type'] : 'runtime',
+                        'Value' => $secret['Value'],
+                        'Scopes' => self::scopeList($secret['Scopes'] ?? null),
+                    ];
                 }
-                return $secrets;
+                return [
+                    'SiteID' => \is_string($data['SiteID'] ?? null) ? $data['SiteID'] : '',
+                    'Environment' => \is_string($data['Environment'] ?? null) ? $data['Environment'] : '',
+                    'Secrets' => $secrets,
+                    'Count' => \count($secrets),
+                    'Version' => \is_string($data['Version'] ?? null) ? $data['Version'] : '',
+                    'Scopes' => self::scopeList($data['Scopes'] ?? null),
+                ];
+            }
+
+            /** @return list<string> the strings of a Scopes list; absent or malformed means ["web"] */
+            private static function scopeList(mixed $scopes): array
+            {
+                return \is_array($scopes) ? \array_values(\array_filter($scopes, 'is_string')) : ['web'];
             }
 
             /** "HTTP 503 (CODE: message)" from a Lockbox error body, bounded and single-line. */
@@ -325,7 +362,7 @@ namespace Lockbox\DropIn {
              * The cached snapshot at `$path`, or null when there is none, or it is not a private regular
              * file of this user, or it cannot be parsed. `checkedAt` is the file's mtime.
              *
-             * @return ?array{secrets: array<string, string>, etag: ?string, checkedAt: int}
+             * @return ?array{set: array<string, mixed>, etag: ?string, checkedAt: int}
              */
             private static function readCache(string $path): ?array
             {
@@ -349,7 +386,7 @@ namespace Lockbox\DropIn {
                 if (
                     !\is_array($data)
                     || ($data['format'] ?? null) !== self::CACHE_FORMAT
-                    || !\is_array($data['secrets'] ?? null)
+                    || ($set = self::parseSet($data['set'] ?? null)) === null
                 ) {
                     return null;
                 }
@@ -357,26 +394,23 @@ namespace Lockbox\DropIn {
                 if ($etag !== null && (!\is_string($etag) || \preg_match('~^[\x20-\x7e]+$~', $etag) !== 1)) {
                     return null;
                 }
-                $secrets = [];
-                foreach ($data['secrets'] as $name => $value) {
-                    if (!\is_string($value)) {
-                        return null;
-                    }
-                    $secrets[(string) $name] = $value;
-                }
-                return ['secrets' => $secrets, 'etag' => $etag, 'checkedAt' => (int) $stat['mtime']];
+                return ['set' => $set, 'etag' => $etag, 'checkedAt' => (int) $stat['mtime']];
             }
 
             /**
              * Replaces the cache file atomically with a 0600 file whose mtime is `checkedAt`. Failure only
              * logs a warning: the set is still served from the process memo.
              *
-             * @param array{secrets: array<string, string>, etag: ?string, checkedAt: int} $snapshot
+             * @param array{set: array<string, mixed>, etag: ?string, checkedAt: int} $snapshot
              */
             private static function writeCache(string $path, array $snapshot): void
             {
                 $json = \json_encode(
-                    ['format' => self::CACHE_FORMAT, 'etag' => $snapshot['etag'], 'secrets' => (object) $snapshot['secrets']],
+                    [
+                        'format' => self::CACHE_FORMAT,
+                        'etag' => $snapshot['etag'],
+                        'set' => ['Secrets' => (object) $snapshot['set']['Secrets']] + $snapshot['set'],
+                    ],
                     \JSON_UNESCAPED_SLASHES | \JSON_UNESCAPED_UNICODE
                 );
                 \error_clear_last();
@@ -427,8 +461,13 @@ namespace Lockbox\DropIn {
                 return \rtrim($dir, '/\\');
             }
 
-            /** Looks up `$name` in a local secrets file (see LOCAL MODE above). */
-            private static function fromLocalFile(string $path, string $variable, string $name): ?string
+            /**
+             * The set a local secrets file gives for LOCKBOX_ENV (see LOCAL MODE above), in the shape of
+             * runtimeSet(). Read once per process; resolved once per environment.
+             *
+             * @return array<string, mixed>
+             */
+            private static function localSet(string $path, string $variable): array
             {
                 if (!isset(self::$localFiles[$path])) {
                     \error_clear_last();
@@ -457,23 +496,60 @@ namespace Lockbox\DropIn {
                             . '`lockbox secret:site:local-generate`.'
                         );
                     }
-                    self::$localFiles[$path] = $data['Secrets'];
-                }
-                $secret = self::$localFiles[$path][$name] ?? null;
-                if (!\is_array($secret)) {
-                    return null;
+                    self::$localFiles[$path] = $data;
                 }
                 $env = self::env('LOCKBOX_ENV');
+                $memoKey = $path . "\0" . ($env ?? '');
+                if (!isset(self::$localSets[$memoKey])) {
+                    $data = self::$localFiles[$path];
+                    $secrets = [];
+                    foreach ($data['Secrets'] as $name => $row) {
+                        $secret = \is_array($row) ? self::localSecret($row, $env) : null;
+                        if ($secret !== null) {
+                            $secrets[(string) $name] = $secret;
+                        }
+                    }
+                    \ksort($secrets, \SORT_STRING);
+                    $siteId = \is_string($data['EntityId'] ?? null) ? $data['EntityId'] : '';
+                    $json = (string) \json_encode([$siteId, $env ?? '', $secrets], \JSON_UNESCAPED_UNICODE);
+                    self::$localSets[$memoKey] = [
+                        'SiteID' => $siteId,
+                        'Environment' => $env ?? '',
+                        'Secrets' => $secrets,
+                        'Count' => \count($secrets),
+                        'Version' => \substr(\hash('sha256', "lockbox-local-v1\0{$json}"), 0, 32),
+                        'Scopes' => ['web'],
+                    ];
+                }
+                return self::$localSets[$memoKey];
+            }
+
+            /**
+             * One row of a local file resolved for `$env` with scope `web`, or null when the application
+             * gets nothing. A value from the org side carries the org secret's scopes (`OrgScopes`).
+             *
+             * @param array<mixed> $secret
+             * @return ?array{Type: string, Value: string, Scopes: list<string>}
+             */
+            private static function localSecret(array $secret, ?string $env): ?array
+            {
                 $siteEnv = $env === null ? null : self::stringAt($secret['EnvValues'] ?? null, $env);
                 $orgEnv = $env === null ? null : self::stringAt($secret['OrgValues'] ?? null, $env);
                 $value = \is_string($secret['Value'] ?? null) ? $secret['Value'] : null;
                 $orgBase = self::stringAt($secret['OrgValues'] ?? null, 'default');
                 $readable = self::webReadable($secret['Scopes'] ?? null);
+                $type = \is_string($secret['Type'] ?? null) ? $secret['Type'] : 'runtime';
+                $scopes = self::scopeList($secret['Scopes'] ?? null);
                 if (($secret['Owner'] ?? null) === 'org') {
-                    return $readable ? $siteEnv ?? $orgEnv ?? $value ?? $orgBase : null;
+                    $resolved = $readable ? $siteEnv ?? $orgEnv ?? $value ?? $orgBase : null;
+                } else {
+                    $resolved = $readable ? $siteEnv ?? $value : null;
+                    if ($resolved === null && self::webReadable($secret['OrgScopes'] ?? null)) {
+                        $resolved = $orgEnv ?? $orgBase;
+                        $scopes = self::scopeList($secret['OrgScopes'] ?? null);
+                    }
                 }
-                $site = $readable ? $siteEnv ?? $value : null;
-                return $site ?? (self::webReadable($secret['OrgScopes'] ?? null) ? $orgEnv ?? $orgBase : null);
+                return $resolved === null ? null : ['Type' => $type, 'Value' => $resolved, 'Scopes' => $scopes];
             }
 
             /** Whether the application (scope `web`) reads a secret with these scopes; none listed reads. */
