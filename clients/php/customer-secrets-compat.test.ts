@@ -1,13 +1,12 @@
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningServer, startServer } from "@lockbox/server";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { type CountingProxy, startProxy, unusedPort } from "./php-test-helpers.js";
 
 /**
  * customer_secrets_compat.php: the seed product's PHP SDK reading Lockbox through the class
@@ -182,6 +181,7 @@ interface SdkRun {
 describe.skipIf(!hasPhp)("the seed product's PHP SDK on customer_secrets_compat.php", () => {
   let work: string;
   let server: RunningServer;
+  let proxy: CountingProxy;
   let adminToken: string;
   let liveToken: string;
   let devToken: string;
@@ -248,6 +248,7 @@ describe.skipIf(!hasPhp)("the seed product's PHP SDK on customer_secrets_compat.
     });
     if (!server.bootstrap.created || server.bootstrap.token === null) throw new Error("no bootstrap token");
     adminToken = server.bootstrap.token;
+    proxy = await startProxy(server.url);
 
     // `user` scope as well, so the local file (redacted like the listing) holds every value.
     const scopes = ["web", "user"];
@@ -269,12 +270,15 @@ describe.skipIf(!hasPhp)("the seed product's PHP SDK on customer_secrets_compat.
   });
 
   afterAll(async () => {
+    await proxy?.close();
     await server?.close();
     if (work) await rm(work, { recursive: true, force: true });
   });
 
   beforeEach(async () => {
     cacheDir = await mkdtemp(join(work, "cache-"));
+    proxy.requests.length = 0;
+    proxy.down = false;
   });
 
   /** What `GET /site/secrets` answers for `token`. */
@@ -307,6 +311,25 @@ describe.skipIf(!hasPhp)("the seed product's PHP SDK on customer_secrets_compat.
     expect(run.values).toEqual(["site-base", "org-value", null, null]);
     expect(run.raw).toEqual(await served(devToken));
     expect(run.metadata?.Environment).toBe("dev");
+  });
+
+  test("serves the whole set, metadata included, from the cache file, and while the server is down", async () => {
+    const expected = await served(liveToken);
+    const first = await sdk(remote(liveToken, proxy.url), ["API_KEY"]);
+    expect(first.raw).toEqual(expected);
+    const cached = await sdk(remote(liveToken, proxy.url), ["API_KEY"]);
+    expect(cached.raw).toEqual(expected);
+    expect(proxy.requests).toHaveLength(1);
+    // Past the TTL with the server unreachable: the cached set and one warning, not an error.
+    const [file] = (await readdir(cacheDir)).filter((name) => name.endsWith(".json"));
+    const then = Date.now() / 1000 - 301;
+    await utimes(join(cacheDir, file as string), then, then);
+    proxy.down = true;
+    const down = await sdk(remote(liveToken, proxy.url), ["API_KEY"]);
+    expect(down.values).toEqual(["site-live"]);
+    expect(down.raw).toEqual(expected);
+    expect(down.stderr).toContain("serving the cached copy");
+    expect(down.stderr).not.toContain("site-live");
   });
 
   test.each([
@@ -374,12 +397,3 @@ describe.skipIf(!hasPhp)("the seed product's PHP SDK on customer_secrets_compat.
     expect(run.stderr).toBe("");
   });
 });
-
-/** A port nothing listens on (bound, then released). */
-async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}

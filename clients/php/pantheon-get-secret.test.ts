@@ -1,13 +1,12 @@
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
-import { createServer, request as httpRequest, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningServer, startServer } from "@lockbox/server";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import { type CountingProxy, startProxy, unusedPort } from "./php-test-helpers.js";
 
 /**
  * The PHP drop-in, run by the real `php` binary against the real server (through a counting
@@ -36,21 +35,11 @@ interface PhpRun {
   readonly stderr: string;
 }
 
-interface Proxy {
-  readonly url: string;
-  /** Requests that reached the server, with what they sent and got. */
-  readonly requests: { ifNoneMatch: string | undefined; status: number }[];
-  /** Connections attempted while down (reset without an answer). */
-  refused: number;
-  down: boolean;
-  close(): Promise<void>;
-}
-
 describe.skipIf(!hasPhp)("pantheon_get_secret() (PHP drop-in)", () => {
   let work: string;
   let runner: string;
   let server: RunningServer;
-  let proxy: Proxy;
+  let proxy: CountingProxy;
   let adminToken: string;
   let liveToken: string;
   let devToken: string;
@@ -516,49 +505,3 @@ echo pantheon_get_secret("X");`;
     });
   });
 });
-
-/** A pass-through HTTP proxy to `target` that records requests and can play "unreachable". */
-async function startProxy(target: string): Promise<Proxy> {
-  const server: Server = createServer((req, res) => {
-    if (proxy.down) {
-      proxy.refused += 1;
-      req.socket.destroy();
-      return;
-    }
-    const upstream = httpRequest(
-      new URL(req.url ?? "/", target),
-      { method: req.method, headers: req.headers },
-      (answer) => {
-        const ifNoneMatch = req.headers["if-none-match"];
-        proxy.requests.push({ ifNoneMatch, status: answer.statusCode ?? 0 });
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on("error", () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  const proxy: Proxy = {
-    url: `http://127.0.0.1:${port}`,
-    requests: [],
-    refused: 0,
-    down: false,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-  return proxy;
-}
-
-/** A port nothing listens on (bound, then released). */
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
