@@ -40,6 +40,8 @@ const USER_AGENT = "lockbox-cli";
 export class CliContext {
   /** The exit code of a successful run; a command may set it (e.g. to pass on a child's code). */
   exitCode = 0;
+  /** The exit code of a failed operation: 1, or 2 where 1 means something else (`diff`). */
+  failureExitCode = 1;
   #rateLimitNoticeShown = false;
 
   constructor(readonly io: CliIo) {}

@@ -10,6 +10,8 @@ import { registerLocalGenerateCommand } from "./commands/local-generate.js";
 import { registerMultidevCommands } from "./commands/multidev.js";
 import { registerOrgCommands } from "./commands/orgs.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
+import { registerSecretDiffCommand } from "./commands/secret-diff.js";
+import { registerSecretGetCommands } from "./commands/secret-get.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerServerCommands } from "./commands/server.js";
@@ -36,6 +38,8 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSiteSecretCommands,
   registerLocalGenerateCommand,
   registerOrgSecretCommands,
+  registerSecretGetCommands,
+  registerSecretDiffCommand,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,
@@ -142,15 +146,15 @@ function reportError(context: CliContext, error: unknown): number {
   }
   if (error instanceof CliError) {
     context.info(`Error: ${hideTokens(error.message)}`);
-    return error.exitCode;
+    return error.exitCode === EXIT_FAILURE ? context.failureExitCode : error.exitCode;
   }
   if (error instanceof LockboxApiError) {
     context.info(`Error: ${hideTokens(describeApiError(error))}`);
-    return EXIT_FAILURE;
+    return context.failureExitCode;
   }
   if (error instanceof LockboxConnectionError) {
     context.info(`Error: ${error.message}`);
-    return EXIT_FAILURE;
+    return context.failureExitCode;
   }
   if (isLockboxError(error, "VALIDATION_FAILED", "BAD_REQUEST")) {
     context.info(`Error: ${hideTokens(error.message)}`);
@@ -158,7 +162,7 @@ function reportError(context: CliContext, error: unknown): number {
   }
   const message = error instanceof Error ? error.message : String(error);
   context.info(`Error: ${hideTokens(message)}`);
-  return EXIT_FAILURE;
+  return context.failureExitCode;
 }
 
 function describeApiError(error: LockboxApiError): string {

@@ -119,8 +119,8 @@ export const siteSecretsQuery = pageQuery.extend({ env: text().optional() }).str
 /** Parsed {@link siteSecretsQuery}. */
 export type SiteSecretsQuery = z.output<typeof siteSecretsQuery>;
 
-/** `GET /v1/sites/:site/resolve?env=&scope=`: `scope` defaults to `web` (checked by the domain). */
-export const resolveQuery = z.object({ env: text(), scope: text().optional() }).strict();
+/** `GET /v1/sites/:site/resolve?env=&scope=`: `scope` defaults to `web`; without `env`, the base values. */
+export const resolveQuery = z.object({ env: text().optional(), scope: text().optional() }).strict();
 /** Parsed {@link resolveQuery}. */
 export type ResolveQuery = z.output<typeof resolveQuery>;
 

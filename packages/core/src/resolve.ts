@@ -15,8 +15,8 @@ export interface ResolvedEntry {
 
 /** What {@link resolveSecrets} resolves: one site in one environment, for one consumer scope. */
 export interface ResolveInput {
-  /** The environment the consumer runs in. */
-  readonly env: string;
+  /** The environment the consumer runs in; `undefined` for the base values (no override applies). */
+  readonly env: string | undefined;
   /** The consumer's scope: `web` for the runtime, `ic` for builds, `user` for people. */
   readonly scope: Scope;
   /** The site's own secrets. */
@@ -63,7 +63,7 @@ function pick(secrets: readonly SecretRecord[], owner: OwnerKind, input: Resolve
     }
     seen.add(secret.name);
     if (!secret.scopes.includes(input.scope)) continue;
-    const overridden = secret.overrideEnvs.includes(input.env);
+    const overridden = input.env !== undefined && secret.overrideEnvs.includes(input.env);
     entries.push({
       name: secret.name,
       secret,

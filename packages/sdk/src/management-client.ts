@@ -490,11 +490,11 @@ export class LockboxClient {
   }
 
   /**
-   * `GET /v1/sites/:site/resolve`: what `scope` (default `web`, the server's choice) sees in `env`,
-   * with each value's source; values redacted unless the winning secret has `user` scope. The
+   * `GET /v1/sites/:site/resolve`: what `scope` (default `web`, the server's choice) sees in `env`
+   * (`undefined`: the base values), with each value's source; values redacted unless the winning secret has `user` scope. The
    * server answers this one resolution whole (it is not paginated).
    */
-  async resolve(site: string, env: string, scope?: Scope | undefined): Promise<ResolvedSecret[]> {
+  async resolve(site: string, env: string | undefined, scope?: Scope | undefined): Promise<ResolvedSecret[]> {
     const page = await this.#send<Items<typeof resolvedRow>>("GET", `/v1/sites/${segment(site)}/resolve`, {
       query: { env, scope },
     });

@@ -147,7 +147,7 @@ export class SecretReader {
    */
   async resolve(
     siteId: string,
-    env: string,
+    env: string | undefined,
     scope: Scope,
     reveal: (secret: StoredSecret) => boolean,
   ): Promise<ResolvedEntryWithValue[] | undefined> {

@@ -683,5 +683,24 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
         { name: "A", type: "runtime", scopes: ["web"], value: null, source: "site" },
       ]);
     });
+
+    it("resolves the base values when no environment is given: no override wins", async () => {
+      const org = await makeOrg();
+      const site = await makeSite({ orgId: org.id });
+      await secrets.setOrgSecret(admin, org.id, { name: "O", value: "org-o", scopes: ["web", "user"] });
+      await secrets.setOrgSecret(admin, org.id, { name: "O", value: "org-o-live", env: "live" });
+      await secrets.setSiteSecret(admin, site.id, { name: "S", value: "site-s", scopes: ["web", "user"] });
+      await secrets.setSiteSecret(admin, site.id, { name: "S", value: "site-s-live", env: "live" });
+      expect(await secrets.resolveForPeople(admin, site.id, undefined, "web")).toEqual([
+        { name: "O", type: "runtime", scopes: ["web", "user"], value: "org-o", source: "org" },
+        { name: "S", type: "runtime", scopes: ["web", "user"], value: "site-s", source: "site" },
+      ]);
+      expect((await secrets.resolveForPeople(admin, site.id, "live", "web")).map((s) => s.value)).toEqual([
+        "org-o-live",
+        "site-s-live",
+      ]);
+      const [event] = await stores.audit.listAudit({ siteId: site.id, limit: 2 });
+      expect(event?.action).toBe("secret.resolve");
+    });
   });
 });

@@ -154,18 +154,18 @@ export class SecretsService {
 
   /**
    * `secret:site:resolve`: what `env` of a site receives for consumer `scope` (default `web`), with
-   * each value's source, redacted unless the winning secret has the `user` scope. Audited.
+   * each value's source (without `env`, the base values: `site:get`/`site:diff` of a bare site), redacted unless the winning secret has the `user` scope. Audited.
    * @throws {LockboxError} `SITE_NOT_FOUND`; `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a scope
    * other than ic, web or user.
    */
   async resolveForPeople(
     caller: Caller,
     siteRef: string,
-    env: string,
+    env: string | undefined,
     scope = "web",
   ): Promise<ResolvedSecretView[]> {
     const { site } = await this.policy.site(caller, siteRef);
-    await this.#requireSiteEnvironment(site, env);
+    if (env !== undefined) await this.#requireSiteEnvironment(site, env);
     if (!isScope(scope)) {
       throw new LockboxError(
         "VALIDATION_FAILED",
@@ -176,7 +176,7 @@ export class SecretsService {
       secret.scopes.includes("user"),
     );
     if (!resolved) throw notFoundError("site", site.name);
-    await this.#auditRead(caller, "secret.resolve", siteTarget(site), env, site);
+    await this.#auditRead(caller, "secret.resolve", siteTarget(site), env ?? null, site);
     return resolved.map(({ secret, source, value }) => ({
       name: secret.name,
       type: secret.type,
