@@ -9,6 +9,7 @@ import { registerBuildCommands } from "./commands/build.js";
 import { registerLocalGenerateCommand } from "./commands/local-generate.js";
 import { registerMultidevCommands } from "./commands/multidev.js";
 import { registerOrgCommands } from "./commands/orgs.js";
+import { registerRunCommand } from "./commands/run.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
@@ -44,6 +45,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerTokenCommands,
   registerAuditCommands,
   registerBuildCommands,
+  registerRunCommand,
   registerRuntimeCommand,
   registerServerCommands,
 ];
@@ -84,7 +86,7 @@ function buildProgram(context: CliContext): Command {
     .showHelpAfterError("(add --help for usage and examples)")
     .showSuggestionAfterError(true)
     .allowExcessArguments(false)
-    // build:run passes everything after its target through to the command it runs.
+    // build:run and run pass everything after their arguments through to the command they run.
     .enablePositionalOptions();
   withExamples(program, [
     "lockbox auth:login --url=https://lockbox.example.com",
@@ -95,7 +97,7 @@ function buildProgram(context: CliContext): Command {
   program.addHelpText(
     "after",
     "The server and token come from lockbox auth:login, or LOCKBOX_URL and LOCKBOX_TOKEN.\n" +
-      "Options go before '--': everything after '--' is an argument, never an option (a value that starts with '-', or the command of build:run).\n" +
+      "Options go before '--': everything after '--' is an argument, never an option (a value that starts with '-', or the command of build:run and run).\n" +
       "Exit codes: 0 success, 1 failed operation, 2 usage error.\n",
   );
   for (const register of COMMANDS) register(program, context);
