@@ -97,7 +97,7 @@ function buildProgram(context: CliContext): Command {
   program.addHelpText(
     "after",
     "The server and token come from lockbox auth:login, or LOCKBOX_URL and LOCKBOX_TOKEN.\n" +
-      "Options go before '--': everything after '--' is an argument, never an option (a value that starts with '-', or the command of build:run and run).\n" +
+      "Options go before '--': everything after '--' is an argument, never an option (a value that starts with '-', or the command of build:run).\n" +
       "Exit codes: 0 success, 1 failed operation, 2 usage error.\n",
   );
   for (const register of COMMANDS) register(program, context);
