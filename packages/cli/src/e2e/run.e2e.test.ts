@@ -27,9 +27,13 @@ console.log(JSON.stringify(seen));
 process.exit(Number(process.argv[2] ?? 0));
 `;
 
-/** Says it started (with API_KEY), keeps running, and exits 42 on SIGTERM, saying so. */
+/**
+ * Says it started (with API_KEY), keeps running, and exits 42 on SIGTERM, saying so. Its pid goes
+ * to stderr, so that a test can clean up a child left behind.
+ */
 const SERVE = `
 process.on("SIGTERM", () => { console.log("got SIGTERM"); process.exit(42); });
+console.error("pid " + process.pid);
 console.log("started " + process.env.API_KEY);
 setInterval(() => {}, 1000);
 `;
@@ -41,7 +45,10 @@ interface LiveCli {
   stderr(): string;
   /** Resolves once stdout holds `text`; rejects after 15 s. */
   waitFor(text: string): Promise<void>;
-  readonly exit: Promise<number | null>;
+  /** The exit code once its output is closed, or "still running" after 10 s. */
+  exited(): Promise<number | null | "still running">;
+  /** Kills it and any child it left behind. */
+  kill(): void;
 }
 
 function startCli(args: string[], env: Record<string, string>, cwd: string): LiveCli {
@@ -63,7 +70,21 @@ function startCli(args: string[], env: Record<string, string>, cwd: string): Liv
     child,
     stdout: () => out,
     stderr: () => err,
-    exit,
+    exited: () =>
+      Promise.race([
+        exit,
+        new Promise<"still running">((resolve) => setTimeout(resolve, 10_000, "still running")),
+      ]),
+    kill: () => {
+      child.kill("SIGKILL");
+      for (const match of err.matchAll(/^pid (\d+)$/gm)) {
+        try {
+          process.kill(Number(match[1]), "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
+    },
     waitFor: (text) =>
       new Promise((resolve, reject) => {
         const started = Date.now();
@@ -176,10 +197,14 @@ describe("lockbox run", () => {
 
   it("passes SIGTERM on to the child and exits with the code the child chose", async () => {
     const cli = startCli(["run", "--", process.execPath, script("serve.js", SERVE)], runtimeEnv, e2e.dir);
-    await cli.waitFor("started k3y-live");
-    cli.child.kill("SIGTERM");
-    expect(await cli.exit, cli.stderr()).toBe(42);
-    expect(cli.stdout()).toBe("started k3y-live\ngot SIGTERM\n");
+    try {
+      await cli.waitFor("started k3y-live");
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited(), cli.stderr()).toBe(42);
+      expect(cli.stdout()).toBe("started k3y-live\ngot SIGTERM\n");
+    } finally {
+      cli.kill();
+    }
   });
 
   it("exits 128 + n when a signal kills the child", async () => {
@@ -203,10 +228,10 @@ describe("lockbox run", () => {
       expect(cli.stderr()).not.toContain("k3y-rotated");
       // A signal stops it for good: the child's code, no restart.
       cli.child.kill("SIGTERM");
-      expect(await cli.exit).toBe(42);
+      expect(await cli.exited()).toBe(42);
       expect(cli.stdout()).toBe("started k3y-live\ngot SIGTERM\nstarted k3y-rotated\ngot SIGTERM\n");
     } finally {
-      cli.child.kill("SIGKILL");
+      cli.kill();
       expectSuccess(await admin(["secret:site:set", "run-site.live", "API_KEY", "k3y-live"]));
     }
   });
@@ -228,9 +253,9 @@ describe("lockbox run", () => {
       write("edited", 2_000_000);
       await cli.waitFor("started edited");
       cli.child.kill("SIGTERM");
-      expect(await cli.exit).toBe(42);
+      expect(await cli.exited()).toBe(42);
     } finally {
-      cli.child.kill("SIGKILL");
+      cli.kill();
     }
     const exits = await run(["--watch", "--", process.execPath, "-e", "process.exit(5)"], runtimeEnv);
     expect(exits.code).toBe(5);
