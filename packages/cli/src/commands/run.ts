@@ -181,8 +181,13 @@ class Supervisor {
       if (watch === undefined) return await current.exit;
       for (;;) {
         const timer = delay(watch.intervalMs);
-        const ended = await Promise.race([current.exit.then(() => true), timer.promise.then(() => false)]);
-        timer.cancel();
+        let ended: boolean;
+        try {
+          ended = await Promise.race([current.exit.then(() => true), timer.promise.then(() => false)]);
+        } finally {
+          // Also when the command could not be started: a pending timer would keep lockbox alive.
+          timer.cancel();
+        }
         if (ended || this.#signal !== undefined) return await current.exit;
         const next = await this.#look(client);
         if (this.#signal !== undefined) return await current.exit;
