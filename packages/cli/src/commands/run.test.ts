@@ -18,7 +18,8 @@ describe("run: arguments", () => {
       file,
       JSON.stringify({ Secrets: { API_KEY: { Value: "k3y" }, PATH: { Value: "/nowhere" } } }),
     );
-    env = { PATH, LOCKBOX_SECRETS_FILE: file };
+    // API_KEY already set: the secret wins.
+    env = { PATH, LOCKBOX_SECRETS_FILE: file, API_KEY: "from-the-parent" };
   });
   afterEach(async () => {
     await dir.remove();
@@ -112,6 +113,46 @@ describe("run against a server that refuses the token", () => {
     expect(result).toMatchObject({ code: 1, stdout: "" });
     expect(result.stderr).toContain("refused the runtime token (HTTP 401");
     expect(result.stderr).toContain("sh was not started.");
+  });
+});
+
+describe("run --watch against a server that goes away for a while", () => {
+  let server: FakeLockboxServer;
+  const set = (value: string, version: string) => ({
+    body: { Secrets: { API_KEY: { Type: "runtime", Value: value, Scopes: ["web"] } }, Version: version },
+  });
+  beforeEach(async () => {
+    server = await FakeLockboxServer.start();
+    server.on("GET", "/site/secrets", (request, call) => {
+      if (call === 0) return set("v1", "1");
+      if (call < 4) return { status: 503, body: { error: { code: "UNAVAILABLE", message: "down" } } };
+      if (call < 6) return request.headers["if-none-match"] === '"1"' ? { status: 304 } : set("v1", "1");
+      return set("v2", "2");
+    });
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it("keeps the command running through the outage (one warning), then restarts it on the change", async () => {
+    // The second command exits on its own: run ends with its code.
+    const script =
+      'echo "started $API_KEY"; [ "$API_KEY" = v2 ] && exit 3; trap "exit 0" TERM; while :; do sleep 0.02; done';
+    const result = await runCli(
+      ["run", "--watch", "--interval=0.05", "--grace=5", "--", "sh", "-c", script],
+      {
+        env: { PATH, LOCKBOX_URL: server.url, LOCKBOX_RUNTIME_TOKEN: RUNTIME_TOKEN },
+      },
+    );
+    expect(result.stdout).toBe("started v1\nstarted v2\n");
+    expect(result.code).toBe(3);
+    expect(result.stderr.match(/Warning: Lockbox: serving the secrets last confirmed/g)).toHaveLength(1);
+    expect(result.stderr).toContain(
+      "lockbox run: the secrets changed; restarting sh (SIGTERM, then SIGKILL after 5 s).",
+    );
+    expect(result.stderr).not.toContain("v2");
+    // Each look after the first is a conditional request.
+    expect(server.requests[4]?.headers["if-none-match"]).toBe('"1"');
   });
 });
 
