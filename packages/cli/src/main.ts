@@ -9,6 +9,7 @@ import { registerBuildCommands } from "./commands/build.js";
 import { registerLocalGenerateCommand } from "./commands/local-generate.js";
 import { registerMultidevCommands } from "./commands/multidev.js";
 import { registerOrgCommands } from "./commands/orgs.js";
+import { registerRunCommand } from "./commands/run.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerSecretDiffCommand } from "./commands/secret-diff.js";
 import { registerSecretGetCommands } from "./commands/secret-get.js";
@@ -48,6 +49,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerTokenCommands,
   registerAuditCommands,
   registerBuildCommands,
+  registerRunCommand,
   registerRuntimeCommand,
   registerServerCommands,
 ];
@@ -88,7 +90,7 @@ function buildProgram(context: CliContext): Command {
     .showHelpAfterError("(add --help for usage and examples)")
     .showSuggestionAfterError(true)
     .allowExcessArguments(false)
-    // build:run passes everything after its target through to the command it runs.
+    // build:run and run pass everything after their arguments through to the command they run.
     .enablePositionalOptions();
   withExamples(program, [
     "lockbox auth:login --url=https://lockbox.example.com",

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { constants } from "node:os";
 import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core";
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
+import { childEnvironment, commandOf, exitOf } from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
@@ -142,50 +142,26 @@ async function buildSecrets(context: CliContext, target: string): Promise<BuildS
 }
 
 /** Runs `command` with `variables` added to the environment; its output is masked line by line. */
-function runMasked(
+async function runMasked(
   context: CliContext,
   command: string[],
   variables: Record<string, string>,
   needles: string[],
 ): Promise<number> {
-  // With pass-through options commander may hand over the `--` that ended lockbox's own options.
-  const [file, ...args] = command[0] === "--" ? command.slice(1) : command;
-  if (file === undefined) return Promise.reject(new UsageError("build:run needs a command after --."));
-  const env: Record<string, string | undefined> = { ...context.io.env, ...variables };
-  // Lockbox's own credentials are for reading secrets, not for the build's code (a Composer plugin
-  // or an npm script could print or send them); the build gets only its secrets.
-  for (const name of LOCKBOX_CREDENTIALS) delete env[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
-    const pipes = [
-      { from: child.stdout, to: context.io.stdout, masker: new Masker(needles) },
-      { from: child.stderr, to: context.io.stderr, masker: new Masker(needles) },
-    ];
-    for (const { from, to, masker } of pipes) {
-      from.setEncoding("utf8");
-      from.on("data", (chunk: string) => to.write(masker.push(chunk)));
-      from.on("end", () => to.write(masker.end()));
-    }
-    child.once("error", (error: NodeJS.ErrnoException) => {
-      reject(
-        new CliError(
-          error.code === "ENOENT" ? `Command not found: ${file}` : `Cannot run ${file}: ${error.message}`,
-        ),
-      );
-    });
-    child.once("close", (code, signal) => {
-      // Killed by a signal: 128 + its number, as a shell reports it (SIGSEGV gives 139).
-      resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1));
-    });
-  });
+  const [file, args] = commandOf(command, "build:run");
+  const env = childEnvironment(context.io.env, variables);
+  const child = spawn(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
+  const pipes = [
+    { from: child.stdout, to: context.io.stdout, masker: new Masker(needles) },
+    { from: child.stderr, to: context.io.stderr, masker: new Masker(needles) },
+  ];
+  for (const { from, to, masker } of pipes) {
+    from.setEncoding("utf8");
+    from.on("data", (chunk: string) => to.write(masker.push(chunk)));
+    from.on("end", () => to.write(masker.end()));
+  }
+  return exitOf(child, file, "close");
 }
 
 /** The variables `build:run` keeps from the command it runs. */
-export const LOCKBOX_CREDENTIALS = [
-  "LOCKBOX_TOKEN",
-  "LOCKBOX_RUNTIME_TOKEN",
-  "LOCKBOX_BUILD_TOKEN",
-  "LOCKBOX_BOOTSTRAP_TOKEN",
-  "LOCKBOX_MASTER_KEY",
-  "LOCKBOX_PREVIOUS_MASTER_KEYS",
-] as const;
+export { LOCKBOX_CREDENTIALS } from "../child-process.js";

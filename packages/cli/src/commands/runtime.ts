@@ -1,4 +1,4 @@
-import { createRuntimeClient, LockboxRuntimeError } from "@lockbox/sdk";
+import { createRuntimeClient, LockboxRuntimeError, type RuntimeClient } from "@lockbox/sdk";
 import type { Command } from "commander";
 import { withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
@@ -16,29 +16,10 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
       .argument("<name>", "the secret's name")
       .action(async (name: string) => {
         let value: string | null;
-        // Like every command: LOCKBOX_URL, else the server saved by auth:login (not needed, so not
-        // read, in local mode).
-        const { env } = context.io;
-        const localMode = Boolean(env.LOCKBOX_SECRETS_FILE?.trim() || env.CUSTOMER_SECRETS_FAKE_FILE?.trim());
-        const url =
-          env.LOCKBOX_URL?.trim() ||
-          (localMode
-            ? undefined
-            : (await readConfig(context.configDir, (message) => context.warn(message)))?.url);
         try {
-          const client = createRuntimeClient({
-            processEnv: context.io.env,
-            url,
-            logger: { warn: (message) => context.warn(message) },
-            ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
-          });
-          value = await client.getSecret(name);
+          value = await (await cliRuntimeClient(context)).getSecret(name);
         } catch (error) {
-          if (error instanceof LockboxRuntimeError) {
-            if (error.code === "NOT_CONFIGURED") throw new UsageError(error.message);
-            throw new CliError(error.message);
-          }
-          throw error;
+          throw runtimeFailure(error);
         }
         if (value === null) {
           throw new CliError(
@@ -54,4 +35,41 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
       "LOCKBOX_SECRETS_FILE=./secrets.json LOCKBOX_ENV=dev lockbox runtime:get API_KEY",
     ],
   );
+}
+
+/**
+ * The runtime client of `runtime:get` and `run`: `LOCKBOX_SECRETS_FILE` (local mode), else
+ * `LOCKBOX_RUNTIME_TOKEN` against `LOCKBOX_URL` or, like every command, the server saved by
+ * `auth:login` (not needed, so not read, in local mode).
+ *
+ * @throws {LockboxRuntimeError} `NOT_CONFIGURED`; see {@link runtimeFailure}.
+ */
+export async function cliRuntimeClient(
+  context: CliContext,
+  options: { readonly ttlSeconds?: number } = {},
+): Promise<RuntimeClient> {
+  const { env } = context.io;
+  const url =
+    env.LOCKBOX_URL?.trim() ||
+    (isLocalMode(env) ? undefined : (await readConfig(context.configDir, (m) => context.warn(m)))?.url);
+  return createRuntimeClient({
+    processEnv: env,
+    url,
+    logger: { warn: (message) => context.warn(message) },
+    ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }),
+    ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
+  });
+}
+
+/** True when the runtime client reads a local file rather than the server. */
+export function isLocalMode(env: Readonly<Record<string, string | undefined>>): boolean {
+  return Boolean(env.LOCKBOX_SECRETS_FILE?.trim() || env.CUSTOMER_SECRETS_FAKE_FILE?.trim());
+}
+
+/** A runtime read's failure as the CLI reports it: not configured is a usage error (exit 2), the rest exit 1. */
+export function runtimeFailure(error: unknown): unknown {
+  if (error instanceof LockboxRuntimeError) {
+    return error.code === "NOT_CONFIGURED" ? new UsageError(error.message) : new CliError(error.message);
+  }
+  return error;
 }
