@@ -12,6 +12,7 @@ import { registerOrgCommands } from "./commands/orgs.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
+import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
 import { registerTokenCommands } from "./commands/tokens.js";
@@ -36,6 +37,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSiteSecretCommands,
   registerLocalGenerateCommand,
   registerOrgSecretCommands,
+  registerSecretTransferCommands,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,
