@@ -14,13 +14,26 @@ import {
 import type { AuditEventInput } from "../audit/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { StoredSecret } from "./secret-store.js";
-import type { SecretsTx } from "./secrets-service.js";
+import type { SecretsTx, SetSecretInput } from "./secrets-service.js";
 
 /*
  * The plan and the writes of a bulk import (SPEC §2.1 for each entry, as a set would decide it),
  * inside the transaction the secrets service opened and locked. Kept apart from the service, which
  * is near its size limit; the service checks access, the owner and the environment first.
  */
+
+/** What an import asks (`POST …/secrets/import`): secrets by name, set as {@link SetSecretInput} sets one. */
+export interface ImportSecretsInput extends Omit<SetSecretInput, "name" | "value"> {
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly dryRun?: boolean | undefined;
+}
+
+/** The plan of an import (values never in it) and whether it was written. */
+export interface ImportSecretsResult {
+  readonly plan: ImportPlanEntry[];
+  readonly applied: boolean;
+  readonly notes: string[];
+}
 
 /** What {@link planImport} needs: the owner as the rules name it, and what each entry is set with. */
 export interface ImportTarget {

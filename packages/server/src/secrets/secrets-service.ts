@@ -5,7 +5,6 @@ import {
   decideSet,
   environmentNameSchema,
   environmentNotFoundMessage,
-  type ImportPlanEntry,
   isScope,
   LockboxError,
   notFoundError,
@@ -28,7 +27,13 @@ import type { Caller } from "../directory/caller.js";
 import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
-import { applyImport, type ImportTarget, planImport } from "./secret-import.js";
+import {
+  applyImport,
+  type ImportSecretsInput,
+  type ImportSecretsResult,
+  type ImportTarget,
+  planImport,
+} from "./secret-import.js";
 import type { SecretStore } from "./secret-store.js";
 import {
   type DeliveredSecret,
@@ -61,19 +66,6 @@ export interface SetSecretResult {
   readonly scopes: readonly Scope[];
   /** Things worth telling (no web scope, an override builds never read). Never a value. */
   readonly notes: readonly string[];
-}
-
-/** What an import asks (`POST …/secrets/import`): secrets by name, set as {@link SetSecretInput} sets one. */
-export interface ImportSecretsInput extends Omit<SetSecretInput, "name" | "value"> {
-  readonly secrets: Readonly<Record<string, string>>;
-  readonly dryRun?: boolean | undefined;
-}
-
-/** The plan of an import (values never in it) and whether it was written. */
-export interface ImportSecretsResult {
-  readonly plan: ImportPlanEntry[];
-  readonly applied: boolean;
-  readonly notes: string[];
 }
 
 /** What the secrets service reads and writes. */
