@@ -78,4 +78,22 @@ describe.each(await contractDatabases())("POST …/secrets/import ($name)", ({ c
     expect(response.body).not.toContain(MARK);
     expect(t.logs.join("\n")).not.toContain(MARK);
   });
+
+  it("gives runtimes the imported set at once (the change drops their cached set)", async () => {
+    const minted = await t.call("POST", "/v1/tokens", {
+      ...admin(),
+      body: { kind: "runtime", site: "shop", env: "live" },
+    });
+    const runtime = { token: minted.json.token as string };
+    const before = await t.call("GET", "/site/secrets", runtime);
+    expect(before.json.Secrets.RUNTIME_SEEN).toBeUndefined();
+    const imported = await t.call("POST", "/v1/sites/shop/secrets/import", {
+      ...admin(),
+      body: { scopes: "web,user", secrets: { RUNTIME_SEEN: `${MARK}-runtime` } },
+    });
+    expect(imported.json.applied).toBe(true);
+    const after = await t.call("GET", "/site/secrets", runtime);
+    expect(after.json.Secrets.RUNTIME_SEEN?.Value).toBe(`${MARK}-runtime`);
+    expect(after.json.Version).not.toBe(before.json.Version);
+  });
 });
