@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseDotenv } from "dotenv";
 import { describe, expect, it } from "vitest";
-import { formatEnv } from "./env-format.js";
+import { exactDotenvQuote, formatEnv } from "./env-format.js";
 
 const TRICKY = [
   "plain",
@@ -76,5 +76,55 @@ describe("formatEnv()", () => {
     expect(formatEnv({ C: "it's\n$z`\\" }, "dotenv")).toBe('C="it\'s\\n\\$z\\`\\\\"\n');
     expect(JSON.parse(formatEnv({ B: "2", A: "1" }, "json"))).toEqual({ A: "1", B: "2" });
     expect(formatEnv({}, "shell")).toBe("");
+  });
+});
+
+describe("exactDotenvQuote()", () => {
+  it("quotes every value it accepts so that dotenv reads it back exactly, between other lines", () => {
+    const alphabet = [
+      "a",
+      "'",
+      '"',
+      "`",
+      "\\",
+      "\n",
+      "\r",
+      "#",
+      "$",
+      " ",
+      "=",
+      "n",
+      "\t",
+      "{",
+      "\u2028",
+      "é",
+    ];
+    const values = [...TRICKY, COMPOSER_AUTH, PEM];
+    // Every string of up to 4 characters from the alphabet: the quoting rules' corners.
+    let level = [""];
+    for (let length = 1; length <= 4; length++) {
+      level = level.flatMap((prefix) => alphabet.map((c) => prefix + c));
+      values.push(...level);
+    }
+    const problems: string[] = [];
+    let skipped = 0;
+    for (const value of values) {
+      const quoted = exactDotenvQuote(value);
+      if (quoted === undefined) {
+        skipped++;
+        continue;
+      }
+      const parsed = parseDotenv(`# before\nexport A=${quoted}\nB=${quoted} # comment\nC='after'\n`);
+      if (parsed.A !== value || parsed.B !== value || parsed.C !== "after")
+        problems.push(JSON.stringify(value));
+    }
+    expect(problems).toEqual([]);
+    // Most values fit; only the rare ones holding every quote kind, or a final backslash, do not.
+    expect(skipped / values.length).toBeLessThan(0.2);
+    expect(exactDotenvQuote(PEM)).toBe(`'${PEM}'`);
+    expect(exactDotenvQuote(`it's`)).toBe("`it's`");
+    expect(exactDotenvQuote("it's `x`\n")).toBe('"it\'s `x`\\n"');
+    expect(exactDotenvQuote(`'"\``)).toBeUndefined();
+    expect(exactDotenvQuote("ends\\")).toBeUndefined();
   });
 });

@@ -47,3 +47,24 @@ export function formatEnv(variables: Readonly<Record<string, string>>, format: E
   });
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
+
+/**
+ * A dotenv value that the `dotenv` parser (the one `secret:site:import` reads with) gives back
+ * exactly, or `undefined` when it has no such quoting. That parser reads single- and backquoted
+ * values literally (newlines included), expands only `\n` and `\r` in double quotes, and reads a
+ * raw carriage return as a line end. So: {@link dotenvQuote}'s single quotes when it uses them, else
+ * backquotes, else double quotes with line ends escaped, when the value has no quote of that kind
+ * and (for double quotes) no backslash to misread. A value ending in a backslash would escape its
+ * closing quote, and leading or trailing whitespace outside quotes does not exist here.
+ */
+export function exactDotenvQuote(value: string): string | undefined {
+  if (value.endsWith("\\")) return undefined;
+  if (!value.includes("\r")) {
+    if (!value.includes("'")) return `'${value}'`;
+    if (!value.includes("`")) return `\`${value}\``;
+  }
+  if (!value.includes('"') && !value.includes("\\")) {
+    return `"${value.replace(/\n/g, "\\n").replace(/\r/g, "\\r")}"`;
+  }
+  return undefined;
+}

@@ -15,6 +15,7 @@ import { registerSecretDiffCommand } from "./commands/secret-diff.js";
 import { registerSecretGetCommands } from "./commands/secret-get.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
+import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
 import { registerTokenCommands } from "./commands/tokens.js";
@@ -41,6 +42,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerOrgSecretCommands,
   registerSecretGetCommands,
   registerSecretDiffCommand,
+  registerSecretTransferCommands,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,

@@ -162,6 +162,17 @@ export {
   sameScopes,
 } from "./scopes.js";
 export {
+  IMPORT_ACTIONS,
+  type ImportAction,
+  type ImportPlanEntry,
+  type ImportSecretsBody,
+  type ImportSecretsResponse,
+  importPlanEntry,
+  importSecretsBody,
+  importSecretsResponse,
+  MAX_IMPORT_ENTRIES,
+} from "./secret-import.js";
+export {
   COMPOSER_AUTH_ENV_NAME,
   COMPOSER_AUTH_TYPES,
   type ComposerAuthType,

@@ -20,6 +20,8 @@ export {
   type CreateSiteInput,
   type CreateTokenInput,
   type Environment,
+  type ImportInput,
+  type ImportResult,
   type LocalSecretsFile,
   LockboxApiError,
   LockboxClient,

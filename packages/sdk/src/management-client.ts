@@ -15,6 +15,8 @@ import type {
   CreateTokenBody,
   CreateUserBody,
   EnvironmentResponse,
+  ImportSecretsBody,
+  ImportSecretsResponse,
   Items,
   LocalSecretsResponse,
   MemberResponse,
@@ -86,6 +88,18 @@ export type WhoAmI = WhoamiResponse;
  * string or a list. `type` is narrowed to the secret types; the server answers 422 for others.
  */
 export type SecretInput = Omit<SetSecretBody, "type"> & { readonly type?: SecretType | undefined };
+
+/**
+ * The body of an import: secrets by name (at most 1000), the type and scopes of the new ones, and
+ * with `env` overrides instead of base values. `dryRun` plans without writing.
+ */
+export type ImportInput = Omit<ImportSecretsBody, "type"> & { readonly type?: SecretType | undefined };
+
+/**
+ * What an import answers: the plan by name (`create`, `update`, `unchanged`, or `refused` with the
+ * reason), whether it was applied (never when an entry is refused, nor for a dry run), and notes.
+ */
+export type ImportResult = ImportSecretsResponse;
 
 /** What a set answers: the server's message, whether it created the secret, and notes to show once. */
 export type SetSecretResult = SetSecretResponse;
@@ -355,6 +369,11 @@ export class LockboxClient {
     });
   }
 
+  /** `POST /v1/orgs/:org/secrets/import`: sets many secrets (or overrides) in one transaction, or none. */
+  importOrgSecrets(org: string, input: ImportInput): Promise<ImportResult> {
+    return this.#send("POST", `/v1/orgs/${segment(org)}/secrets/import`, { body: input });
+  }
+
   /** `PUT /v1/orgs/:org/secrets/:name/envs/:env`: sets an override; the base secret must exist (404). */
   setOrgSecretOverride(org: string, name: string, env: string, input: SecretInput): Promise<SetSecretResult> {
     return this.#send("PUT", `/v1/orgs/${segment(org)}/secrets/${segment(name)}/envs/${segment(env)}`, {
@@ -465,6 +484,11 @@ export class LockboxClient {
     return this.#send("PUT", `/v1/sites/${segment(site)}/secrets/${segment(name)}`, {
       body: secretBody(input),
     });
+  }
+
+  /** `POST /v1/sites/:site/secrets/import`: sets many secrets (or overrides) in one transaction, or none. */
+  importSiteSecrets(site: string, input: ImportInput): Promise<ImportResult> {
+    return this.#send("POST", `/v1/sites/${segment(site)}/secrets/import`, { body: input });
   }
 
   /** `PUT /v1/sites/:site/secrets/:name/envs/:env`: the base secret and the environment must exist (404). */

@@ -55,6 +55,7 @@ interface RouteCase {
 }
 
 const SET_BODY = { value: marker("set"), type: "runtime", scopes: ["web", "user"] };
+const IMPORT_BODY = { secrets: { IMPORTED: marker("import") }, scopes: ["web", "user"], dryRun: false };
 
 /** Every management route (docs/api.md). The first test fails when the app serves another one. */
 const ROUTES: readonly RouteCase[] = [
@@ -73,6 +74,7 @@ const ROUTES: readonly RouteCase[] = [
   { method: "PUT", path: "/v1/orgs/{org}/secrets/{name}/envs/{env}", body: SET_BODY },
   { method: "DELETE", path: "/v1/orgs/{org}/secrets/{name}" },
   { method: "DELETE", path: "/v1/orgs/{org}/secrets/{name}/envs/{env}" },
+  { method: "POST", path: "/v1/orgs/{org}/secrets/import", body: IMPORT_BODY },
   { method: "POST", path: "/v1/sites", body: { name: SITE, org: ORG, supportingOrgs: [PARTNER] } },
   { method: "GET", path: "/v1/sites", query: ["limit", "after", "org"] },
   { method: "GET", path: "/v1/sites/{site}" },
@@ -90,6 +92,7 @@ const ROUTES: readonly RouteCase[] = [
   { method: "PUT", path: "/v1/sites/{site}/secrets/{name}/envs/{env}", body: SET_BODY },
   { method: "DELETE", path: "/v1/sites/{site}/secrets/{name}" },
   { method: "DELETE", path: "/v1/sites/{site}/secrets/{name}/envs/{env}" },
+  { method: "POST", path: "/v1/sites/{site}/secrets/import", body: IMPORT_BODY },
   { method: "GET", path: "/v1/sites/{site}/resolve", query: ["env", "scope"] },
   { method: "GET", path: "/v1/sites/{site}/local-secrets" },
   { method: "POST", path: "/v1/tokens", body: { kind: "runtime", site: SITE, env: "dev" } },

@@ -4,6 +4,7 @@ import {
   buildSecretsResponse,
   createdTokenResponse,
   environmentResponse,
+  importSecretsResponse,
   itemsOf,
   listOf,
   localSecretsResponse,
@@ -68,6 +69,12 @@ const CASES: readonly AnswerCase[] = [
     body: { value: "org-live" },
     schema: setSecretResponse,
   },
+  {
+    route: "POST /v1/orgs/{org}/secrets/import",
+    url: "/v1/orgs/acme/secrets/import",
+    body: { secrets: { SHARED: "org", IMPORTED: "i" }, scopes: "web,user" },
+    schema: importSecretsResponse,
+  },
   { route: "GET /v1/orgs/{org}/secrets", url: "/v1/orgs/acme/secrets", schema: listOf(orgSecretRow) },
   { route: "POST /v1/sites", url: "/v1/sites", body: { name: "shop", org: "acme" }, schema: siteResponse },
   {
@@ -99,6 +106,12 @@ const CASES: readonly AnswerCase[] = [
     url: "/v1/sites/shop/secrets/API_KEY/envs/dev",
     body: { value: "site-dev" },
     schema: setSecretResponse,
+  },
+  {
+    route: "POST /v1/sites/{site}/secrets/import",
+    url: "/v1/sites/shop/secrets/import",
+    body: { env: "dev", secrets: { API_KEY: "site-dev-2", MISSING: "m" }, dryRun: true },
+    schema: importSecretsResponse,
   },
   { route: "GET /v1/sites/{site}", url: "/v1/sites/shop", schema: siteInfoResponse },
   { route: "GET /v1/sites/{site}/secrets", url: "/v1/sites/shop/secrets", schema: listOf(siteSecretRow) },

@@ -27,6 +27,13 @@ import type { Caller } from "../directory/caller.js";
 import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
+import {
+  applyImport,
+  type ImportSecretsInput,
+  type ImportSecretsResult,
+  type ImportTarget,
+  planImport,
+} from "./secret-import.js";
 import type { SecretStore } from "./secret-store.js";
 import {
   type DeliveredSecret,
@@ -102,6 +109,25 @@ export class SecretsService {
   /** `secret:org:set` (org admin): creates or updates an org secret or an override for any environment name. */
   async setOrgSecret(caller: Caller, orgRef: string, input: SetSecretInput): Promise<SetSecretResult> {
     return this.#set(caller, orgOwner(await this.#administeredOrg(caller, orgRef)), input);
+  }
+
+  /** `secret:site:import`: sets many site secrets (or overrides) at once, all or none. */
+  async importSiteSecrets(
+    caller: Caller,
+    siteRef: string,
+    input: ImportSecretsInput,
+  ): Promise<ImportSecretsResult> {
+    const { site } = await this.policy.site(caller, siteRef);
+    return this.#import(caller, siteOwner(site), input);
+  }
+
+  /** `secret:org:import` (org admin), as {@link importSiteSecrets} for an org. */
+  async importOrgSecrets(
+    caller: Caller,
+    orgRef: string,
+    input: ImportSecretsInput,
+  ): Promise<ImportSecretsResult> {
+    return this.#import(caller, orgOwner(await this.#administeredOrg(caller, orgRef)), input);
   }
 
   /**
@@ -251,6 +277,36 @@ export class SecretsService {
     });
   }
 
+  /**
+   * One transaction: every entry is decided as a set would decide it (secret-import.ts); with any
+   * entry refused, or for a dry run, nothing is written and the plan says why.
+   */
+  async #import(caller: Caller, owner: OwnerTarget, input: ImportSecretsInput): Promise<ImportSecretsResult> {
+    const request = parseOptions(input);
+    return this.stores.transaction(async (tx) => {
+      await lockOrThrow(tx, owner);
+      if (input.env !== undefined) await requireEnvironment(tx, owner, input.env);
+      const target: ImportTarget = {
+        ref: owner.ref,
+        label: { kind: owner.ref.kind, name: owner.name },
+        env: input.env ?? null,
+        request,
+      };
+      const planned = await planImport(tx, this.vault, target, input.secrets);
+      const plan = planned.map(({ name, action, reason }) => ({
+        name,
+        action,
+        ...(reason !== undefined ? { reason } : {}),
+      }));
+      if (input.dryRun === true || plan.some((entry) => entry.action === "refused")) {
+        return { plan, applied: false, notes: [] };
+      }
+      const auditTarget = { ...target, auditTarget: owner.target };
+      const notes = await applyImport(tx, this.vault, auditTarget, planned, ownerAuditBase(caller, owner));
+      return { plan, applied: true, notes };
+    });
+  }
+
   async #delete(caller: Caller, owner: OwnerTarget, name: string, env?: string): Promise<void> {
     await this.stores.transaction(async (tx) => {
       await lockOrThrow(tx, owner);
@@ -313,7 +369,10 @@ export class SecretsService {
 }
 
 /** Type and scopes of a set request, checked against SPEC §2 (VALIDATION_FAILED with the rule's message). */
-function parseOptions(input: SetSecretInput): { type?: SecretType; scopes?: Scope[] } {
+function parseOptions(input: Pick<SetSecretInput, "type" | "scopes">): {
+  type?: SecretType;
+  scopes?: Scope[];
+} {
   let type: SecretType | undefined;
   if (input.type !== undefined) {
     const parsed = secretTypeSchema.safeParse(input.type);

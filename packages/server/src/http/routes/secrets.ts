@@ -1,4 +1,6 @@
 import {
+  importSecretsBody,
+  importSecretsResponse,
   itemsOf,
   listOf,
   localSecretsResponse,
@@ -54,6 +56,17 @@ export function secretRoutes(routes: RouteRegistry, secrets: SecretsService): vo
     delete: (caller, site, name, env) => secrets.deleteSiteSecret(caller, site, name, env),
   });
 
+  routes.add({
+    method: "POST",
+    url: "/v1/sites/:site/secrets/import",
+    tag: "secrets",
+    summary: "Set many site secrets (or, with env, overrides) in one transaction, or none: answers the plan",
+    params: siteParams,
+    body: importSecretsBody,
+    response: importSecretsResponse,
+    handler: ({ caller, params, body }) => secrets.importSiteSecrets(caller, params.site, body),
+  });
+
   // Answered whole, not paginated: it is one resolution, the set the environment receives (and its
   // runtimes get in one body), and pages computed at different moments could combine into a set no
   // environment ever received.
@@ -91,6 +104,17 @@ export function secretRoutes(routes: RouteRegistry, secrets: SecretsService): vo
     response: listOf(orgSecretRow),
     handler: async ({ caller, params, query }) =>
       pageOfRows(await secrets.listOrgSecrets(caller, params.org), query, (row) => row.name),
+  });
+
+  routes.add({
+    method: "POST",
+    url: "/v1/orgs/:org/secrets/import",
+    tag: "secrets",
+    summary: "Set many org secrets (or, with env, overrides) in one transaction, or none: answers the plan",
+    params: orgParams,
+    body: importSecretsBody,
+    response: importSecretsResponse,
+    handler: ({ caller, params, body }) => secrets.importOrgSecrets(caller, params.org, body),
   });
 
   secretWriteRoutes(routes, {

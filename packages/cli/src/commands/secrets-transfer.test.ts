@@ -1,0 +1,32 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { readImportFile } from "./secrets-transfer.js";
+
+describe("readImportFile()", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lockbox-import-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, content);
+    return path;
+  };
+
+  it("reads dotenv, dropping a leading byte-order mark that would hide the first line", async () => {
+    expect(await readImportFile(file("a.env", "\uFEFFFIRST=1\nexport SECOND='two words' # c\n"))).toEqual({
+      FIRST: "1",
+      SECOND: "two words",
+    });
+  });
+
+  it("reads JSON by extension or by a leading '{', and refuses values that are not strings, naming each", async () => {
+    expect(await readImportFile(file("b.txt", '  {"A": "x"}'))).toEqual({ A: "x" });
+    await expect(readImportFile(file("c.json", '{"A": 1, "B": "ok", "C": null, "D": {}}'))).rejects.toThrow(
+      "these are not: A (number), C (null), D (object). Quote them.",
+    );
+    await expect(readImportFile(file("d.json", "[1]"))).rejects.toThrow("must hold a JSON object");
+    await expect(readImportFile(file("e.json", "{oops"))).rejects.toThrow("is not valid JSON");
+    await expect(readImportFile(join(dir, "missing.env"))).rejects.toThrow("Cannot read");
+  });
+});
