@@ -14,7 +14,9 @@ export default defineConfig({
   },
   test: {
     include: ["packages/*/src/**/*.test.ts", "clients/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Safety nets, not measurements: an end-to-end test runs the real CLI several times, and with
+    // several such files in parallel on two cores one CLI start can take seconds.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });
