@@ -57,4 +57,5 @@ export {
   type RuntimeErrorCode,
   type RuntimeLogger,
   resetDefaultRuntimeClient,
+  watchSecrets,
 } from "./runtime-client.js";
