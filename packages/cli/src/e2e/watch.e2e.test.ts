@@ -1,3 +1,4 @@
+import { createRuntimeClient } from "@lockbox/sdk";
 import { afterEach, describe, expect, it } from "vitest";
 import { newMasterKey, type ServerProcess, startServerProcess, tempDir } from "./harness.js";
 
@@ -58,4 +59,50 @@ describe("blocking reads and watching, against a real server process", () => {
     expect(await exited).toBe(0);
     expect(performance.now() - termAt).toBeLessThan(5000);
   });
+
+  it("the SDK's watch sees a change within a second with a TTL of an hour, and through a server restart", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.cleanup);
+    const env = { LOCKBOX_MASTER_KEY: newMasterKey() };
+    const first = await serverWithSite(dir.path, env);
+    let server = first.server;
+    cleanups.push(() => server.stop("SIGKILL"));
+    const changes: string[] = [];
+    const client = createRuntimeClient({
+      url: server.url,
+      token: first.runtimeToken,
+      ttlSeconds: 3600,
+      watch: true,
+      onChange: (all) => changes.push(all.API_KEY as string),
+    });
+    cleanups.push(() => client.close());
+    const until = async (value: string, ms: number) => {
+      const start = performance.now();
+      while (!changes.includes(value)) {
+        if (performance.now() - start > ms)
+          throw new Error(`the watch never saw ${value}: ${changes.join(", ")}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return performance.now() - start;
+    };
+    expect(await client.getSecret("API_KEY")).toBe("v0");
+    await until("v0", 5000);
+    // Give the watch's blocking read time to be held.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await first.api("PUT", "/v1/sites/site-w/secrets/API_KEY", { value: "v1", scopes: "web" });
+    expect(await until("v1", 1000)).toBeLessThan(1000);
+    expect(await client.getSecret("API_KEY")).toBe("v1");
+
+    // A restart on the same port and data: the held read ends (304 at SIGTERM), the next ones fail
+    // until the server is back; the set held is served meanwhile.
+    const port = new URL(server.url).port;
+    expect(await server.stop("SIGTERM")).toBe(0);
+    expect(await client.getSecret("API_KEY")).toBe("v1");
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    server = await startServerProcess({ cwd: dir.path, env, args: ["--rate-limit", "0", "--port", port] });
+    await first.api("PUT", "/v1/sites/site-w/secrets/API_KEY", { value: "v2", scopes: "web" }, server);
+    // The backoff after the failed reads is at most 4 s with jitter at this point.
+    await until("v2", 8000);
+    expect(await client.getSecret("API_KEY")).toBe("v2");
+  }, 60_000);
 });
