@@ -40,10 +40,9 @@ export const DELIVERY_ROUTES: readonly DocumentedRoute[] = [
     responseHeaders: {
       ETag: 'The set\'s version in quotes ("<Version>"), the same on every server for the same set.',
       "Cache-Control": "no-cache: revalidate with If-None-Match before using a stored copy.",
-      "Retry-After": `On a 304 answered at once because the server holds --max-held-requests reads already: seconds to wait before the next blocking read (${HELD_CAP_RETRY_AFTER_SECONDS}).`,
     },
     otherResponses: {
-      304: "Not modified: If-None-Match names the current ETag (no body); with `wait`, the wait ended, the server is shutting down, or (with Retry-After) it holds as many reads as it may.",
+      304: `Not modified: If-None-Match names the current ETag (no body); with \`wait\`, the wait ended, the server is shutting down, or it already holds --max-held-requests reads: then with \`Retry-After: ${HELD_CAP_RETRY_AFTER_SECONDS}\`, the seconds to wait before the next blocking read.`,
       400: `\`wait\` is not a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}.`,
       401: UNAUTHENTICATED,
       403: "A user or build token: this endpoint takes runtime tokens only.",
