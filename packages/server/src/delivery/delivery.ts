@@ -38,7 +38,7 @@ export class Delivery {
   /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
   readonly #now: () => Date;
   /** Told of every change once the caches dropped what it made stale (the held blocking reads). */
-  readonly #changeListeners = new Set<(change: StoreChange) => void>();
+  readonly #changeListeners = new Set<(change: StoreChange | undefined) => void>();
 
   constructor(
     deps: {
@@ -83,8 +83,11 @@ export class Delivery {
     for (const listener of this.#changeListeners) listener(change);
   }
 
-  /** Calls `listener` after each {@link applyChange}; returns the function that stops it. */
-  onChange(listener: (change: StoreChange) => void): () => void {
+  /**
+   * Calls `listener` after each {@link applyChange}, and with `undefined` (anything may have changed)
+   * when changes arrive again after some may have been missed; returns the function that stops it.
+   */
+  onChange(listener: (change: StoreChange | undefined) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
@@ -98,6 +101,7 @@ export class Delivery {
   setCaching(enabled: boolean): void {
     this.runtimeCache.setTrusted(enabled);
     this.#tokenCache.setTrusted(enabled);
+    if (enabled) for (const listener of this.#changeListeners) listener(undefined);
   }
 
   /**

@@ -80,16 +80,21 @@ export class HeldReads {
     };
   }
 
-  /** Wakes the reads `change` may concern (called for every committed change, local or not). */
-  wake(change: StoreChange): void {
+  /**
+   * Wakes the reads `change` may concern (called for every committed change, local or not), or
+   * every read when `change` is undefined (changes may have been missed).
+   */
+  wake(change: StoreChange | undefined): void {
     this.#generation++;
     if (this.#count === 0) return;
     const reads =
-      change.kind === "site"
-        ? this.#bySite.get(change.id)
-        : change.kind === "token"
-          ? this.#byToken.get(change.id)
-          : new Set([...this.#bySite.values()].flatMap((set) => [...set]));
+      change === undefined
+        ? new Set([...this.#bySite.values()].flatMap((set) => [...set]))
+        : change.kind === "site"
+          ? this.#bySite.get(change.id)
+          : change.kind === "token"
+            ? this.#byToken.get(change.id)
+            : new Set([...this.#bySite.values()].flatMap((set) => [...set]));
     // A copy: a woken read may release itself while we iterate.
     for (const read of [...(reads ?? [])]) read.onWake();
   }
