@@ -12,4 +12,6 @@ export const SERVER_DEFAULTS = {
   requestTimeout: 30,
   /** Connections open at once. */
   maxConnections: 1000,
+  /** Blocking reads (`GET /site/secrets?wait=`) held at once per server. */
+  maxHeldRequests: 10_000,
 } as const;

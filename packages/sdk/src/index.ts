@@ -59,4 +59,5 @@ export {
   type RuntimeErrorCode,
   type RuntimeLogger,
   resetDefaultRuntimeClient,
+  watchSecrets,
 } from "./runtime-client.js";

@@ -10,6 +10,9 @@ import { readFile, stat } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { clearTimeout, setTimeout } from "node:timers";
 import { parseLocalSecrets, resolveLocalSecrets } from "./local-secrets.js";
+import { parseRetryAfter } from "./management-client.js";
+import { type WatchAnswer, WatchLoop } from "./runtime-watch.js";
+import { unrefFetch } from "./unref-fetch.js";
 
 /**
  * Why a runtime read failed:
@@ -98,6 +101,16 @@ export interface RuntimeClientOptions {
   readonly env?: string | undefined;
   /** Where the `LOCKBOX_*` variables are read; defaults to `process.env`. */
   readonly processEnv?: Readonly<Record<string, string | undefined>> | undefined;
+  /**
+   * Keep the set fresh in the background with blocking reads (`GET /site/secrets?wait=`): a change
+   * is served within a moment of its write instead of after the TTL (default false). Local mode:
+   * the file is checked every second. End it with {@link RuntimeClient.close}.
+   */
+  readonly watch?: boolean | undefined;
+  /** With `watch`: how long each blocking read may be held, 1 to 300 seconds (default 90). */
+  readonly watchSeconds?: number | undefined;
+  /** With `watch`: called with every secret once the watch has the first set, then after each change. */
+  readonly onChange?: ((secrets: Readonly<Record<string, string>>) => void) | undefined;
 }
 
 /**
@@ -126,6 +139,11 @@ export interface RuntimeClient {
    * @throws {LockboxRuntimeError}
    */
   refresh(): Promise<void>;
+  /**
+   * Ends the watch (`watch: true`): aborts its request in flight. Reads keep working with the TTL.
+   * Without a watch it does nothing. The watch never keeps a Node process alive by itself.
+   */
+  close(): void;
 }
 
 const DEFAULT_TTL_SECONDS = 300;
@@ -191,12 +209,31 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
   if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
     throw new RangeError(`timeoutMs must be a finite number of milliseconds above 0; got ${timeoutMs}.`);
   }
+  const { watchSeconds } = options;
+  if (
+    watchSeconds !== undefined &&
+    !(Number.isInteger(watchSeconds) && watchSeconds >= 1 && watchSeconds <= 300)
+  ) {
+    throw new RangeError(
+      `watchSeconds must be a whole number of seconds from 1 to 300; got ${watchSeconds}.`,
+    );
+  }
   const processEnv = options.processEnv ?? process.env;
   const file = secretsFileOf(options, processEnv);
   const source: SecretSource =
     file === undefined
       ? new ServerSource(options, processEnv)
       : new FileSource(file.path, file.origin, nonEmpty(options.env) ?? nonEmpty(processEnv.LOCKBOX_ENV));
+  const onChange = options.onChange;
+  const loop = options.watch
+    ? new WatchLoop(source, {
+        ...(watchSeconds !== undefined ? { waitSeconds: watchSeconds } : {}),
+        onChange: () => {
+          const set = source.latest();
+          if (onChange && set) onChange(set.record);
+        },
+      })
+    : undefined;
   return {
     async getSecret(name) {
       return (await source.current()).map.get(name) ?? null;
@@ -207,7 +244,31 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
     refresh() {
       return source.refresh();
     },
+    close() {
+      loop?.stop();
+    },
   };
+}
+
+/**
+ * Calls `onChange` with every secret (as {@link RuntimeClient.getSecrets} gives them) once the set
+ * is first fetched, then after each change, within a moment of its write: a client created with
+ * `watch: true` (blocking reads, see {@link createRuntimeClient}). Failures are retried with backoff;
+ * `onChange` is not called for them. Returns the client: read through it, and `close()` it to stop.
+ *
+ * @example
+ * ```ts
+ * import { watchSecrets } from "@lockbox/sdk";
+ *
+ * const secrets = watchSecrets((all) => pool.reconnect(all.DB_PASSWORD));
+ * process.on("SIGTERM", () => secrets.close());
+ * ```
+ */
+export function watchSecrets(
+  onChange: (secrets: Readonly<Record<string, string>>) => void,
+  options: Omit<RuntimeClientOptions, "watch" | "onChange"> = {},
+): RuntimeClient {
+  return createRuntimeClient({ ...options, watch: true, onChange });
 }
 
 let defaultClient: RuntimeClient | undefined;
@@ -280,6 +341,10 @@ interface SecretSource {
   current(): Promise<SecretSet>;
   /** Fetches or re-reads now; rejects on any failure. */
   refresh(): Promise<void>;
+  /** The set held now, without fetching. */
+  latest(): SecretSet | undefined;
+  /** One blocking read (server) or a look a second later (file), for the watch loop. */
+  watchOnce(waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer>;
 }
 
 function secretSet(map: ReadonlyMap<string, string>): SecretSet {
@@ -324,6 +389,8 @@ class ServerSource implements SecretSource {
   readonly #ttlMs: number;
   readonly #timeoutMs: number;
   readonly #fetch: typeof globalThis.fetch;
+  /** The watch's: one whose socket does not keep the process alive, unless `fetch` was given. */
+  readonly #watchFetch: typeof globalThis.fetch;
   readonly #now: () => number;
   readonly #logger: RuntimeLogger;
   #cache: CachedSet | undefined;
@@ -357,6 +424,7 @@ class ServerSource implements SecretSource {
     this.#ttlMs = ttlSeconds * 1000;
     this.#timeoutMs = timeoutMs;
     this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#watchFetch = options.fetch ?? unrefFetch;
     this.#now = options.now ?? (() => performance.now());
     this.#logger = options.logger ?? console;
   }
@@ -389,6 +457,29 @@ class ServerSource implements SecretSource {
     await this.#revalidate();
   }
 
+  latest(): SecretSet | undefined {
+    return this.#cache?.set;
+  }
+
+  /** Not shared with reads: a read must not wait for a held request. Only a new ETag is a change. */
+  async watchOnce(waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
+    const before = this.#cache;
+    let retryAfterMs: number | undefined;
+    await this.#fetchSet({
+      seconds: waitSeconds,
+      signal,
+      onResponse: (response) => {
+        const header = response.headers.get("retry-after");
+        if (header !== null) retryAfterMs = parseRetryAfter(header) * 1000;
+      },
+    });
+    const after = this.#cache;
+    return {
+      changed: after !== undefined && (before === undefined || after.etag !== before.etag),
+      retryAfterMs,
+    };
+  }
+
   /** A logger that throws must not turn a read served from the cache into a failure. */
   #warn(message: string): void {
     try {
@@ -406,7 +497,12 @@ class ServerSource implements SecretSource {
     return this.#inflight;
   }
 
-  async #fetchSet(): Promise<SecretSet> {
+  /** `watch`: a blocking read of at most `seconds`, ended by `signal`, its socket unref'd. */
+  async #fetchSet(watch?: {
+    seconds: number;
+    signal: AbortSignal;
+    onResponse: (response: Response) => void;
+  }): Promise<SecretSet> {
     const cached = this.#cache;
     const headers: Record<string, string> = {
       accept: "application/json",
@@ -415,20 +511,26 @@ class ServerSource implements SecretSource {
     };
     if (cached?.etag !== undefined) headers["if-none-match"] = cached.etag;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    const timeoutMs = this.#timeoutMs + (watch ? watch.seconds * 1000 : 0);
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const stop = () => controller.abort();
+    if (watch) {
+      timer.unref();
+      watch.signal.addEventListener("abort", stop, { once: true });
+    }
     let response: Response;
     let text: string;
     try {
       // Redirects are not followed: the token must not travel to an address nobody configured.
-      response = await this.#fetch(this.#endpoint, {
-        headers,
-        redirect: "manual",
-        signal: controller.signal,
-      });
+      response = await (watch ? this.#watchFetch : this.#fetch)(
+        watch ? `${this.#endpoint}?wait=${watch.seconds}` : this.#endpoint,
+        { headers, redirect: "manual", signal: controller.signal },
+      );
       text = await response.text();
+      watch?.onResponse(response);
     } catch (error) {
       const reason = controller.signal.aborted
-        ? `no answer within ${this.#timeoutMs} ms (timeoutMs)`
+        ? `no answer within ${timeoutMs} ms (timeoutMs)`
         : describeFetchFailure(error);
       throw new LockboxRuntimeError(
         "UNREACHABLE",
@@ -437,6 +539,7 @@ class ServerSource implements SecretSource {
       );
     } finally {
       clearTimeout(timer);
+      watch?.signal.removeEventListener("abort", stop);
     }
 
     const { status } = response;
@@ -644,6 +747,30 @@ class FileSource implements SecretSource {
     await this.#inflight?.catch(() => undefined);
     this.#loaded = undefined;
     await this.current();
+  }
+
+  latest(): SecretSet | undefined {
+    return this.#loaded?.set;
+  }
+
+  /** A look at the file a second from now: a changed file is a new set. */
+  async watchOnce(_waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
+    const before = this.#loaded?.set;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, before === undefined ? 0 : 1000);
+      timer.unref();
+      signal.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    if (signal.aborted) return { changed: false, retryAfterMs: undefined };
+    const after = await this.current();
+    return { changed: after !== before, retryAfterMs: undefined };
   }
 
   async #load(): Promise<SecretSet> {

@@ -18,6 +18,7 @@ export const DEFAULT_PORT = SERVER_DEFAULTS.port;
 export const DEFAULT_RATE_LIMIT = SERVER_DEFAULTS.rateLimit;
 export const DEFAULT_REQUEST_TIMEOUT_SECONDS = SERVER_DEFAULTS.requestTimeout;
 export const DEFAULT_MAX_CONNECTIONS = SERVER_DEFAULTS.maxConnections;
+export const DEFAULT_MAX_HELD_REQUESTS = SERVER_DEFAULTS.maxHeldRequests;
 
 /** Whether `db` names a PostgreSQL database rather than a SQLite file. */
 export function isPostgresUrl(db: string): boolean {
@@ -90,4 +91,16 @@ export function parseMaxConnections(text: string | number): number | undefined {
     );
   }
   return count === 0 ? undefined : count;
+}
+
+/** Parses `--max-held-requests=N`: blocking reads held at once (`0`: none, every wait answers 304 at once). */
+export function parseMaxHeldRequests(text: string | number): number {
+  const count = /^\d+$/.test(String(text).trim()) ? Number(text) : Number.NaN;
+  if (!Number.isSafeInteger(count)) {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Invalid --max-held-requests '${text}': use a whole number, for example ${DEFAULT_MAX_HELD_REQUESTS}, or 0 to hold none.`,
+    );
+  }
+  return count;
 }

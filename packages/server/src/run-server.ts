@@ -7,6 +7,7 @@ import {
   databaseOf,
   isPostgresUrl,
   parseMaxConnections,
+  parseMaxHeldRequests,
   parseRateLimit,
   parseRequestTimeout,
 } from "./config.js";
@@ -24,6 +25,7 @@ export interface ServerFlags {
   readonly tlsKey?: string | undefined;
   readonly requestTimeout?: string | undefined;
   readonly maxConnections?: string | undefined;
+  readonly maxHeldRequests?: string | undefined;
 }
 
 /** What is wrong with the flags themselves (a usage error, exit 2), before anything is opened. */
@@ -38,6 +40,7 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
     parseRateLimit(flags.rateLimit ?? DEFAULT_RATE_LIMIT);
     if (flags.requestTimeout !== undefined) parseRequestTimeout(flags.requestTimeout);
     if (flags.maxConnections !== undefined) parseMaxConnections(flags.maxConnections);
+    if (flags.maxHeldRequests !== undefined) parseMaxHeldRequests(flags.maxHeldRequests);
   } catch (error) {
     return (error as Error).message;
   }
@@ -71,6 +74,7 @@ export async function runServer(
     tlsKey: flags.tlsKey,
     requestTimeout: flags.requestTimeout,
     maxConnections: flags.maxConnections,
+    maxHeldRequests: flags.maxHeldRequests,
     env: io.env,
     log: true,
   };

@@ -4,10 +4,12 @@ import type { FastifyInstance } from "fastify";
 import { SYSTEM_CONTEXT } from "./audit/request-context.js";
 import {
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_HELD_REQUESTS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
   isPostgresUrl,
   parseMaxConnections,
+  parseMaxHeldRequests,
   parseRateLimit,
   parseRequestTimeout,
 } from "./config.js";
@@ -32,6 +34,8 @@ export interface ServerOptions {
   readonly requestTimeout?: string | number | undefined;
   /** Connections open at once at most, `0` for no cap (default 1000). */
   readonly maxConnections?: string | number | undefined;
+  /** Blocking reads (`GET /site/secrets?wait=`) held at once (default 10000). */
+  readonly maxHeldRequests?: string | number | undefined;
   /** Where `LOCKBOX_MASTER_KEY`, `LOCKBOX_PREVIOUS_MASTER_KEYS` and `LOCKBOX_BOOTSTRAP_TOKEN` come from. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Request logs (JSON lines on stderr); off in tests. */
@@ -61,6 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     requestTimeoutMs: parseRequestTimeout(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS),
     maxConnections: parseMaxConnections(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
   };
+  const maxHeldRequests = parseMaxHeldRequests(options.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS);
   const https = tlsOptions(options);
   const postgres = isPostgresUrl(options.db);
   const lockbox = await createLockbox({
@@ -93,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       trustProxy: options.trustProxy ?? false,
       https,
       limits,
+      maxHeldRequests,
       logger: options.log
         ? { level: options.env.LOCKBOX_LOG_LEVEL ?? "info", stream: process.stderr }
         : false,

@@ -11,7 +11,10 @@ import { cliRuntimeClient, isLocalMode, runtimeFailure } from "./runtime.js";
 /** The signals `run` passes on to the command: those a supervisor, a terminal or an operator sends. */
 export const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
-/** `--watch` defaults, in seconds: a poll of the server, a stat of a local file, the wait before SIGKILL. */
+/**
+ * `--watch` defaults, in seconds: the server's fallback poll (changes arrive by blocking reads in
+ * between), a stat of a local file, the wait before SIGKILL.
+ */
 const DEFAULT_SERVER_INTERVAL = 30;
 const DEFAULT_FILE_INTERVAL = 2;
 const DEFAULT_GRACE = 10;
@@ -30,7 +33,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       program
         .command("run")
         .description(
-          "Run a command with the application's secrets (what GET /site/secrets gives LOCKBOX_RUNTIME_TOKEN, from LOCKBOX_URL or the server of lockbox auth:login; or LOCKBOX_SECRETS_FILE with LOCKBOX_ENV) as environment variables, and exit with its exit code (128 + n when signal n killed it). Secrets whose names cannot be environment variables are skipped, named on stderr. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on; Lockbox's own credentials (LOCKBOX_RUNTIME_TOKEN, LOCKBOX_TOKEN, master keys…) are not. With --watch the command is restarted when the secrets change: the server is asked every --interval seconds (If-None-Match; blocking reads will replace the polling once the server has them), a local file is checked for a change as often.",
+          "Run a command with the application's secrets (what GET /site/secrets gives LOCKBOX_RUNTIME_TOKEN, from LOCKBOX_URL or the server of lockbox auth:login; or LOCKBOX_SECRETS_FILE with LOCKBOX_ENV) as environment variables, and exit with its exit code (128 + n when signal n killed it). Secrets whose names cannot be environment variables are skipped, named on stderr. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on; Lockbox's own credentials (LOCKBOX_RUNTIME_TOKEN, LOCKBOX_TOKEN, master keys…) are not. With --watch the command is restarted when the secrets change: within about a second of the change on the server (blocking reads, GET /site/secrets?wait=; --interval is the fallback poll), or at the next check of a local file (every --interval seconds).",
         )
         .argument("<command...>", "the command and its arguments, after --")
         .option(
@@ -39,7 +42,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
         )
         .option(
           "--interval <seconds>",
-          `with --watch: how often to look for a change (default: ${DEFAULT_SERVER_INTERVAL}, or ${DEFAULT_FILE_INTERVAL} with LOCKBOX_SECRETS_FILE)`,
+          `with --watch: how often to check a local file for a change (default: ${DEFAULT_FILE_INTERVAL}); with a server, how often to ask it besides the blocking reads that bring a change at once (default: ${DEFAULT_SERVER_INTERVAL})`,
         )
         .option(
           "--grace <seconds>",
@@ -122,11 +125,16 @@ async function runWithSecrets(context: CliContext, command: string[], options: R
     seconds(options.interval, "--interval", local ? DEFAULT_FILE_INTERVAL : DEFAULT_SERVER_INTERVAL, false) *
     1000;
   const graceMs = seconds(options.grace, "--grace", DEFAULT_GRACE, true) * 1000;
+  const supervisor = new Supervisor(context, file, args);
   let client: RuntimeClient;
   let secrets: Readonly<Record<string, string>>;
   try {
-    // TTL 0: each look for a change revalidates (a conditional GET, or a stat of the file).
-    client = await cliRuntimeClient(context, { ttlSeconds: 0 });
+    // TTL 0: each look for a change revalidates (a conditional GET, or a stat of the file). With a
+    // server, a watch (blocking reads) says when to look at once.
+    client = await cliRuntimeClient(context, {
+      ttlSeconds: 0,
+      ...(options.watch && !local ? { onChange: () => supervisor.changed() } : {}),
+    });
     secrets = await client.getSecrets();
   } catch (error) {
     const failure = runtimeFailure(error);
@@ -135,11 +143,11 @@ async function runWithSecrets(context: CliContext, command: string[], options: R
     }
     throw failure;
   }
-  return new Supervisor(context, file, args).run(
-    client,
-    secrets,
-    options.watch ? { intervalMs, graceMs } : undefined,
-  );
+  try {
+    return await supervisor.run(client, secrets, options.watch ? { intervalMs, graceMs } : undefined);
+  } finally {
+    client.close();
+  }
 }
 
 /** One started command and how it ended. */
@@ -159,12 +167,21 @@ class Supervisor {
   #signal: NodeJS.Signals | undefined;
   /** The last failure to look for a change, told once until a look succeeds. */
   #problem: string | undefined;
+  /** The watch reported a change not yet looked at, and how to end the wait for the next look. */
+  #changed = false;
+  #wake: (() => void) | undefined;
 
   constructor(
     private readonly context: CliContext,
     private readonly file: string,
     private readonly args: string[],
   ) {}
+
+  /** The watch saw the set change: look now rather than at the next --interval. */
+  changed(): void {
+    this.#changed = true;
+    this.#wake?.();
+  }
 
   async run(
     client: RuntimeClient,
@@ -181,12 +198,18 @@ class Supervisor {
       if (watch === undefined) return await current.exit;
       for (;;) {
         const timer = delay(watch.intervalMs);
+        const woken = new Promise<boolean>((resolve) => {
+          this.#wake = () => resolve(false);
+          if (this.#changed) resolve(false);
+        });
         let ended: boolean;
         try {
-          ended = await Promise.race([current.exit.then(() => true), timer.promise.then(() => false)]);
+          ended = await Promise.race([current.exit.then(() => true), timer.promise.then(() => false), woken]);
         } finally {
           // Also when the command could not be started: a pending timer would keep lockbox alive.
           timer.cancel();
+          this.#wake = undefined;
+          this.#changed = false;
         }
         if (ended || this.#signal !== undefined) return await current.exit;
         const next = await this.#look(client);

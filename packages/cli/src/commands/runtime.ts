@@ -46,7 +46,7 @@ export function registerRuntimeCommand(program: Command, context: CliContext): v
  */
 export async function cliRuntimeClient(
   context: CliContext,
-  options: { readonly ttlSeconds?: number } = {},
+  options: { readonly ttlSeconds?: number; readonly onChange?: () => void } = {},
 ): Promise<RuntimeClient> {
   const { env } = context.io;
   const url =
@@ -57,6 +57,8 @@ export async function cliRuntimeClient(
     url,
     logger: { warn: (message) => context.warn(message) },
     ...(options.ttlSeconds === undefined ? {} : { ttlSeconds: options.ttlSeconds }),
+    // A watch (blocking reads) that says when the set changed.
+    ...(options.onChange ? { watch: true, onChange: options.onChange } : {}),
     ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
   });
 }

@@ -42,6 +42,10 @@ export function registerServerCommands(program: Command, context: CliContext): v
         "--max-connections <n>",
         `connections open at once, 0 for no cap; over it new connections are closed at once (default: ${SERVER_DEFAULTS.maxConnections})`,
       )
+      .option(
+        "--max-held-requests <n>",
+        `blocking reads (GET /site/secrets?wait=) held at once; over it a blocking read answers 304 with Retry-After at once (default: ${SERVER_DEFAULTS.maxHeldRequests})`,
+      )
       .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
       .option("--tls-key <path>", "PEM private key, to serve HTTPS (with --tls-cert)")
@@ -59,6 +63,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
             tlsKey: options.tlsKey as string | undefined,
             requestTimeout: options.requestTimeout as string | undefined,
             maxConnections: options.maxConnections as string | undefined,
+            maxHeldRequests: options.maxHeldRequests as string | undefined,
           },
           { stdout: process.stdout, stderr: process.stderr, env: context.io.env },
         );

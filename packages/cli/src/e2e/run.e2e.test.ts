@@ -236,6 +236,29 @@ describe("lockbox run", () => {
     }
   });
 
+  it("with --watch, restarts within about a second of a change, long before the --interval poll (blocking reads)", async () => {
+    const cli = startCli(
+      ["run", "--watch", "--", process.execPath, script("serve.js", SERVE)],
+      runtimeEnv,
+      e2e.dir,
+    );
+    try {
+      await cli.waitFor("started k3y-live");
+      // Let the first blocking read be held.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expectSuccess(await admin(["secret:site:set", "run-site.live", "API_KEY", "k3y-blocking"]));
+      const changedAt = performance.now();
+      await cli.waitFor("started k3y-blocking");
+      // The default --interval is 30 s: only the blocking read can bring the change this soon.
+      expect(performance.now() - changedAt).toBeLessThan(1500);
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited()).toBe(42);
+    } finally {
+      cli.kill();
+      expectSuccess(await admin(["secret:site:set", "run-site.live", "API_KEY", "k3y-live"]));
+    }
+  });
+
   it("with --watch, restarts on a change of the local file, and exits with the code of a child that exits on its own", async () => {
     const file = join(e2e.dir, "watched.json");
     const write = (value: string, mtime: number) => {

@@ -24,6 +24,10 @@ describe("lockbox server:start (real process)", () => {
       ["--max-connections=-1"],
       "Invalid --max-connections '-1': use a whole number, for example 1000, or 0 for no cap.",
     ],
+    [
+      ["--max-held-requests=many"],
+      "Invalid --max-held-requests 'many': use a whole number, for example 10000, or 0 to hold none.",
+    ],
   ])("refuses %j as a usage error (exit 2), before creating anything", async (flags, message) => {
     const result = await runCli(["server:start", ...flags], { cwd: dir.path, env });
     expect(result).toMatchObject({ code: 2, stdout: "" });

@@ -37,6 +37,8 @@ export class Delivery {
   readonly #versionKey: Buffer;
   /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
   readonly #now: () => Date;
+  /** Told of every change once the caches dropped what it made stale (the held blocking reads). */
+  readonly #changeListeners = new Set<(change: StoreChange | undefined) => void>();
 
   constructor(
     deps: {
@@ -78,6 +80,16 @@ export class Delivery {
     } else {
       this.#tokenCache.dropToken(change.id);
     }
+    for (const listener of this.#changeListeners) listener(change);
+  }
+
+  /**
+   * Calls `listener` after each {@link applyChange}, and with `undefined` (anything may have changed)
+   * when changes arrive again after some may have been missed; returns the function that stops it.
+   */
+  onChange(listener: (change: StoreChange | undefined) => void): () => void {
+    this.#changeListeners.add(listener);
+    return () => this.#changeListeners.delete(listener);
   }
 
   /**
@@ -89,6 +101,7 @@ export class Delivery {
   setCaching(enabled: boolean): void {
     this.runtimeCache.setTrusted(enabled);
     this.#tokenCache.setTrusted(enabled);
+    if (enabled) for (const listener of this.#changeListeners) listener(undefined);
   }
 
   /**

@@ -45,6 +45,8 @@ export interface AppOptions {
   readonly version?: string;
   /** The request timeout and connection cap of `server:start`; none when absent (in-process tests). */
   readonly limits?: ConnectionLimits | undefined;
+  /** Blocking reads held at once at most (`--max-held-requests`); the default when absent. */
+  readonly maxHeldRequests?: number | undefined;
 }
 
 /**
@@ -136,7 +138,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     documented = routes.routes;
   };
   await app.register(managementApi);
-  deliveryRoutes(app, services.delivery, services.tokenUsage);
+  deliveryRoutes(app, services.delivery, services.tokenUsage, { maxHeldRequests: options.maxHeldRequests });
 
   const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);

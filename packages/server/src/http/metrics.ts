@@ -31,6 +31,12 @@ export class RouteMetrics {
  */
 export class Metrics {
   readonly #routes = new Map<string, RouteMetrics>();
+  readonly #gauges: Array<{ name: string; help: string; read: () => number }> = [];
+
+  /** A gauge read when the metrics are rendered (nothing is counted on the request path). */
+  gauge(name: string, help: string, read: () => number): void {
+    this.#gauges.push({ name, help, read });
+  }
 
   /** The metrics of one route (method and URL pattern), created on first use. */
   route(method: string, url: string): RouteMetrics {
@@ -69,6 +75,13 @@ export class Metrics {
       lines.push(`lockbox_http_request_duration_seconds_bucket{${route.labels},le="+Inf"} ${route.count}`);
       lines.push(`lockbox_http_request_duration_seconds_sum{${route.labels}} ${route.sum}`);
       lines.push(`lockbox_http_request_duration_seconds_count{${route.labels}} ${route.count}`);
+    }
+    for (const gauge of this.#gauges) {
+      lines.push(
+        `# HELP ${gauge.name} ${gauge.help}`,
+        `# TYPE ${gauge.name} gauge`,
+        `${gauge.name} ${gauge.read()}`,
+      );
     }
     return `${lines.join("\n")}\n`;
   }

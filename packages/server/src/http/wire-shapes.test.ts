@@ -256,7 +256,10 @@ describe.each(await contractDatabases())("management answers have core's shapes 
     expect(runtime.parameters).toContainEqual(
       expect.objectContaining({ name: "If-None-Match", in: "header" }),
     );
-    expect(Object.keys(runtime.responses).sort()).toEqual(["200", "304", "401", "403", "default"]);
+    expect(runtime.parameters).toContainEqual(
+      expect.objectContaining({ name: "wait", in: "query", required: false }),
+    );
+    expect(Object.keys(runtime.responses).sort()).toEqual(["200", "304", "400", "401", "403", "default"]);
     expect(Object.keys(runtime.responses["200"]?.headers ?? {})).toEqual(["ETag", "Cache-Control"]);
     expect(runtime.responses["304"]?.content).toBeUndefined();
     expect(runtime.responses["401"]?.content).toEqual({

@@ -12,7 +12,7 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: Partial<Pick<ServerOptions, "requestTimeout" | "maxConnections">> = {},
+  options: Partial<Pick<ServerOptions, "requestTimeout" | "maxConnections" | "maxHeldRequests">> = {},
 ): Promise<TestServer> {
   const database: TestDatabase = sqliteTestDatabase();
   const server = await startServer({

@@ -1,6 +1,13 @@
 import fp from "fastify-plugin";
 import { Metrics, type RouteMetrics } from "../metrics.js";
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The metrics served at `/metrics`, for routes that add gauges. */
+    metrics: Metrics;
+  }
+}
+
 /**
  * Request counts and latencies by method, route pattern and status, served at `GET /metrics` in the
  * Prometheus text format (SPEC §7). Register it before the routes: each route gets its metrics slot
@@ -10,6 +17,7 @@ export const metrics = fp(
   async (app) => {
     const all = new Metrics();
     const unmatched = all.route("*", "unmatched");
+    app.decorate("metrics", all);
     app.addHook("onRoute", (route) => {
       const method = Array.isArray(route.method) ? route.method.join(",") : String(route.method);
       route.config = { ...(route.config as object), metrics: all.route(method, route.url) };

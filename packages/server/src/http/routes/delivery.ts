@@ -1,8 +1,17 @@
-import { buildSecretsResponse, runtimeSecretsResponse } from "@lockbox/core";
+import { buildSecretsResponse, runtimeSecretsResponse, SERVER_DEFAULTS } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import {
+  HELD_CAP_RETRY_AFTER_SECONDS,
+  holdUntilChanged,
+  MAX_WAIT_SECONDS,
+  parseWait,
+} from "../../delivery/blocking-read.js";
 import type { Delivery } from "../../delivery/delivery.js";
+import { HeldReads } from "../../delivery/held-reads.js";
 import type { TokenUsageRecorder } from "../../tokens/token-usage.js";
 import { bearerToken } from "../plugins/authentication.js";
+import { ifNoneMatchMatches } from "../plugins/conditional-get.js";
 import type { DocumentedRoute } from "../route.js";
 
 const UNAUTHENTICATED = "No token, or a token that is unknown, expired or revoked.";
@@ -14,17 +23,27 @@ export const DELIVERY_ROUTES: readonly DocumentedRoute[] = [
     url: "/site/secrets",
     summary: "The runtime set of the runtime token's site and environment (SPEC §3)",
     description:
-      "Takes a runtime token (lbr_…). Answers the secrets with the web scope as the environment resolves them. `Version` is also the `ETag`; send it back in `If-None-Match` to get a 304 while the set is unchanged. `HEAD` answers the same headers without a body.",
+      "Takes a runtime token (lbr_…). Answers the secrets with the web scope as the environment resolves them. `Version` is also the `ETag`; send it back in `If-None-Match` to get a 304 while the set is unchanged. `HEAD` answers the same headers without a body. A blocking read (`?wait=<seconds>` with `If-None-Match`) answers at once if the set changed, else holds the request until it changes (200 with the new set, within a moment of the write on any server) or the wait ends (304).",
     tag: "delivery",
     status: 200,
     response: runtimeSecretsResponse,
+    query: z.object({
+      wait: z
+        .string()
+        .regex(/^\d{1,3}$/)
+        .optional()
+        .describe(
+          `Blocking read: a whole number of seconds from 0 to ${MAX_WAIT_SECONDS} to hold the request while If-None-Match names the current ETag (default 0: answer at once).`,
+        ),
+    }),
     headers: { "If-None-Match": "The ETag of the set the caller holds: 304 while it is still current." },
     responseHeaders: {
       ETag: 'The set\'s version in quotes ("<Version>"), the same on every server for the same set.',
       "Cache-Control": "no-cache: revalidate with If-None-Match before using a stored copy.",
     },
     otherResponses: {
-      304: "Not modified: If-None-Match names the current ETag (no body).",
+      304: `Not modified: If-None-Match names the current ETag (no body); with \`wait\`, the wait ended, the server is shutting down, or it already holds --max-held-requests reads: then with \`Retry-After: ${HELD_CAP_RETRY_AFTER_SECONDS}\`, the seconds to wait before the next blocking read.`,
+      400: `\`wait\` is not a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}.`,
       401: UNAUTHENTICATED,
       403: "A user or build token: this endpoint takes runtime tokens only.",
     },
@@ -56,11 +75,47 @@ export function deliveryRoutes(
   app: FastifyInstance,
   delivery: Delivery,
   usage: Pick<TokenUsageRecorder, "record">,
+  options: { readonly maxHeldRequests?: number | undefined } = {},
 ): void {
+  const held = new HeldReads(options.maxHeldRequests ?? SERVER_DEFAULTS.maxHeldRequests);
+  const unsubscribe = delivery.onChange((change) => held.wake(change));
+  // Before the server waits for in-flight requests: every held read answers 304 at once.
+  app.addHook("preClose", (done) => {
+    held.close();
+    unsubscribe();
+    done();
+  });
+  app.metrics.gauge(
+    "lockbox_held_requests",
+    "Blocking reads of GET /site/secrets held now.",
+    () => held.count,
+  );
+
   app.get("/site/secrets", { logLevel: "warn" }, async (request, reply) => {
-    const identity = await delivery.identify(bearerToken(request), "runtime");
+    const waitSeconds = parseWait((request.query as Record<string, unknown>).wait);
+    const token = bearerToken(request);
+    const identity = await delivery.identify(token, "runtime");
     usage.record(identity.tokenId);
-    const payload = await delivery.runtimeSet(identity);
+    const generation = held.generation;
+    let payload = await delivery.runtimeSet(identity);
+    if (waitSeconds > 0 && ifNoneMatchMatches(request.headers["if-none-match"], payload.etag)) {
+      const outcome = await holdUntilChanged(delivery, held, {
+        token,
+        identity,
+        etag: payload.etag,
+        waitMs: waitSeconds * 1000,
+        generation,
+        onClientGone: (listener) => {
+          reply.raw.once("close", listener);
+          return () => reply.raw.off("close", listener);
+        },
+      });
+      if (outcome.kind === "changed") payload = outcome.payload;
+      if (outcome.kind === "busy") void reply.header("retry-after", String(HELD_CAP_RETRY_AFTER_SECONDS));
+      // Shutting down: the connection was busy when the server stopped taking requests, so it is
+      // not closed as idle; without this it would stay open until the keep-alive timeout.
+      if (held.closed) void reply.header("connection", "close");
+    }
     void reply.header("etag", payload.etag).header("cache-control", "no-cache");
     if (reply.sendNotModified(payload.etag)) return reply;
     // A HEAD (a cheap "has it changed?" by ETag) delivers no values: not an audited delivery.

@@ -1,0 +1,273 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { createRuntimeClient, type RuntimeClient, watchSecrets } from "./runtime-client.js";
+import { type WatchAnswer, WatchLoop } from "./runtime-watch.js";
+
+const TOKEN = "lbr_TESTTOKENtesttokenTESTTOKENtesttokenTESTTOK";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `GET /site/secrets` with blocking reads, as the server answers them, on a real socket. */
+class FakeBlockingServer {
+  value = "v1";
+  version = 1;
+  /** "ok", "500" (every read fails) or "cap" (every blocking read: 304 with Retry-After at once). */
+  mode: "ok" | "500" | "cap" = "ok";
+  readonly requests: { url: string; ifNoneMatch: string | undefined; at: number }[] = [];
+  /** Requests whose client went away before the answer. */
+  aborted = 0;
+  readonly #held = new Set<() => void>();
+  readonly #server: Server = createServer((req, res) => this.#handle(req, res));
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", resolve));
+  }
+
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  /** Changes the value and answers every held read. */
+  set(value: string): void {
+    this.value = value;
+    this.version++;
+    for (const wake of [...this.#held]) wake();
+  }
+
+  get held(): number {
+    return this.#held.size;
+  }
+
+  #handle(req: IncomingMessage, res: ServerResponse): void {
+    this.requests.push({
+      url: req.url ?? "",
+      ifNoneMatch: req.headers["if-none-match"],
+      at: performance.now(),
+    });
+    const wait = Number(new URL(req.url ?? "", "http://x").searchParams.get("wait") ?? 0);
+    const etag = `"v${this.version}"`;
+    if (this.mode === "500") {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "INTERNAL", message: "boom" } }));
+      return;
+    }
+    if (req.headers["if-none-match"] !== etag) {
+      this.#send(res);
+      return;
+    }
+    if (wait === 0) {
+      res.writeHead(304, { etag }).end();
+      return;
+    }
+    if (this.mode === "cap") {
+      res.writeHead(304, { etag, "retry-after": "1" }).end();
+      return;
+    }
+    const wake = () => {
+      clearTimeout(timer);
+      this.#held.delete(wake);
+      this.#send(res);
+    };
+    const timer = setTimeout(() => {
+      this.#held.delete(wake);
+      res.writeHead(304, { etag }).end();
+    }, wait * 1000);
+    this.#held.add(wake);
+    res.on("close", () => {
+      if (!res.writableEnded) this.aborted++;
+      clearTimeout(timer);
+      this.#held.delete(wake);
+    });
+  }
+
+  #send(res: ServerResponse): void {
+    const etag = `"v${this.version}"`;
+    res.writeHead(200, { "content-type": "application/json", etag });
+    res.end(
+      JSON.stringify({
+        SiteID: "s",
+        Environment: "live",
+        Version: `v${this.version}`,
+        Secrets: { API_KEY: { Type: "runtime", Value: this.value, Scopes: ["web"] } },
+      }),
+    );
+  }
+}
+
+describe("the runtime client's watch (blocking reads)", () => {
+  let server: FakeBlockingServer;
+  const clients: RuntimeClient[] = [];
+  const start = async () => {
+    server = new FakeBlockingServer();
+    await server.start();
+  };
+  const watching = (options: Parameters<typeof createRuntimeClient>[0] = {}) => {
+    const client = createRuntimeClient({
+      url: server.url,
+      token: TOKEN,
+      ttlSeconds: 3600,
+      watch: true,
+      ...options,
+    });
+    clients.push(client);
+    return client;
+  };
+  const until = async (what: () => boolean, ms = 3000) => {
+    const deadline = performance.now() + ms;
+    while (!what()) {
+      if (performance.now() > deadline) throw new Error("timed out");
+      await sleep(5);
+    }
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await server?.stop();
+  });
+
+  it("serves a change within a second of it, with a TTL of an hour", async () => {
+    await start();
+    const seen: string[] = [];
+    const client = watching({ onChange: (all) => seen.push(all.API_KEY as string) });
+    expect(await client.getSecret("API_KEY")).toBe("v1");
+    await until(() => server.held === 1);
+    const changedAt = performance.now();
+    server.set("v2");
+    await until(() => seen.includes("v2"));
+    expect(await client.getSecret("API_KEY")).toBe("v2");
+    expect(performance.now() - changedAt).toBeLessThan(1000);
+    expect(seen).toEqual(["v1", "v2"]);
+    // Blocking reads ask with the ETag held and a wait.
+    await until(() => server.held === 1);
+    const last = server.requests.at(-1);
+    expect(last?.url).toBe("/site/secrets?wait=90");
+    expect(last?.ifNoneMatch).toBe('"v2"');
+  });
+
+  it("watchSecrets calls back with the first set and each change", async () => {
+    await start();
+    const seen: string[] = [];
+    clients.push(watchSecrets((all) => seen.push(all.API_KEY as string), { url: server.url, token: TOKEN }));
+    await until(() => seen.length === 1 && server.held === 1);
+    server.set("v2");
+    await until(() => seen.length === 2);
+    expect(seen).toEqual(["v1", "v2"]);
+  });
+
+  it("keeps serving the last set while the server fails, and catches up when it answers again", async () => {
+    await start();
+    const client = watching();
+    expect(await client.getSecret("API_KEY")).toBe("v1");
+    await until(() => server.held === 1);
+    server.mode = "500";
+    server.set("v2");
+    // The held read got v2; the next ones fail: the set held is kept.
+    await until(() => server.requests.length >= 4);
+    expect(await client.getSecret("API_KEY")).toBe("v2");
+    server.mode = "ok";
+    server.value = "v3";
+    server.version++;
+    await until(() => server.held === 1, 5000);
+    expect(await client.getSecret("API_KEY")).toBe("v3");
+  });
+
+  it("waits Retry-After when the server holds as many reads as it may", async () => {
+    await start();
+    server.mode = "cap";
+    const client = watching();
+    await client.getSecret("API_KEY");
+    const blocking = () => server.requests.filter((r) => r.ifNoneMatch !== undefined);
+    await until(() => blocking().length >= 2, 5000);
+    const [first, second] = blocking();
+    expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+
+  it("close() aborts the held read and ends the loop", async () => {
+    await start();
+    const client = watching();
+    await client.getSecret("API_KEY");
+    await until(() => server.held === 1);
+    client.close();
+    await until(() => server.held === 0 && server.aborted === 1);
+    const count = server.requests.length;
+    await sleep(300);
+    expect(server.requests.length).toBe(count);
+  });
+
+  it("refuses a watchSeconds outside 1 to 300", () => {
+    for (const watchSeconds of [0, 301, 1.5, Number.NaN]) {
+      expect(() =>
+        createRuntimeClient({ url: "http://127.0.0.1:1", token: TOKEN, watch: true, watchSeconds }),
+      ).toThrow(/watchSeconds must be a whole number of seconds from 1 to 300/);
+    }
+  });
+
+  const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
+  it.skipIf(!existsSync(dist))("does not keep a Node process alive while a read is held", async () => {
+    await start();
+    const script = `
+      import { createRuntimeClient } from ${JSON.stringify(dist)};
+      const client = createRuntimeClient({ url: process.argv[1], token: ${JSON.stringify(TOKEN)}, watch: true });
+      console.log(await client.getSecret("API_KEY"));
+    `;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script, server.url], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (chunk) => {
+      out += String(chunk);
+    });
+    const startedAt = performance.now();
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(out.trim()).toBe("v1");
+    expect(code).toBe(0);
+    // Exited on its own, long before its 90 s blocking read would have ended.
+    expect(performance.now() - startedAt).toBeLessThan(5000);
+  });
+});
+
+describe("WatchLoop", () => {
+  it("backs off 1 s, 2 s, 4 s… after failures, plus up to half as jitter, and stops", async () => {
+    const at: number[] = [];
+    let loop: WatchLoop | undefined;
+    const failing = {
+      watchOnce: async (): Promise<WatchAnswer> => {
+        at.push(performance.now());
+        if (at.length === 3) loop?.stop();
+        throw new Error("unreachable");
+      },
+    };
+    const errors: unknown[] = [];
+    loop = new WatchLoop(failing, { onChange: () => {}, onError: (e) => errors.push(e), random: () => 0.5 });
+    await loop.done;
+    expect(at).toHaveLength(3);
+    const [a = 0, b = 0, c = 0] = at;
+    expect(b - a).toBeGreaterThanOrEqual(1240);
+    expect(b - a).toBeLessThan(1700);
+    expect(c - b).toBeGreaterThanOrEqual(2490);
+    expect(errors).toHaveLength(2);
+  }, 10_000);
+
+  it("pauses between reads that answer at once without a change", async () => {
+    const at: number[] = [];
+    let loop: WatchLoop | undefined;
+    const immediate = {
+      watchOnce: async (): Promise<WatchAnswer> => {
+        at.push(performance.now());
+        if (at.length === 2) loop?.stop();
+        return { changed: false, retryAfterMs: undefined };
+      },
+    };
+    loop = new WatchLoop(immediate, { onChange: () => {}, random: () => 0 });
+    await loop.done;
+    expect((at[1] ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+});
