@@ -75,13 +75,35 @@ describe.skipIf(!(await postgresAvailable()))("two servers on one PostgreSQL", (
     dir?.cleanup();
   });
 
+  /**
+   * The median of five writes: the claim is about the mechanism (NOTIFY, not a TTL of minutes), and
+   * one scheduling hiccup on a loaded two-core machine must not decide it.
+   */
+  const medianMs = async (write: (value: string) => Promise<{ server: ServerProcess; name: string }>) => {
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const value = `v${i}-${Date.now()}`;
+      const { server, name } = await write(value);
+      delays.push(await msUntilServed(server, name, value));
+    }
+    return [...delays].sort((x, y) => x - y)[2] as number;
+  };
+
   it("serves a write through one server from the other within 100 ms, for site and org secrets", async () => {
     await api(a, "PUT", "/v1/sites/my-org-site/secrets/SHARED", { value: "v1" });
     expect(await runtimeValue(a, "SHARED")).toBe("v1");
-    expect(await msUntilServed(b, "SHARED", "v1")).toBeLessThan(100);
-
-    await api(b, "PUT", "/v1/orgs/my-org/secrets/FROM_ORG", { value: "o1", scopes: "web" });
-    expect(await msUntilServed(a, "FROM_ORG", "o1")).toBeLessThan(100);
+    expect(
+      await medianMs(async (value) => {
+        await api(a, "PUT", "/v1/sites/my-org-site/secrets/SHARED", { value });
+        return { server: b, name: "SHARED" };
+      }),
+    ).toBeLessThan(100);
+    expect(
+      await medianMs(async (value) => {
+        await api(b, "PUT", "/v1/orgs/my-org/secrets/FROM_ORG", { value, scopes: "web" });
+        return { server: a, name: "FROM_ORG" };
+      }),
+    ).toBeLessThan(100);
   });
 
   it("still serves writes within 100 ms after a server's listener connection is cut", async () => {

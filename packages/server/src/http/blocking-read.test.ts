@@ -123,23 +123,33 @@ describe.skipIf(!(await postgresAvailable()))("blocking reads (two servers on Po
     expect(stale.ms).toBeLessThan(1000);
   });
 
-  it("answers a held read within 100 ms of a write on the same server", async () => {
-    const { answer, afterWriteMs } = await answerAfterWrite(a, () =>
-      api(a, "PUT", "/v1/sites/site-w/secrets/API_KEY", { value: "same-server", scopes: "web" }),
+  /**
+   * The median of five writes: the claim is about the mechanism (a notification, not a timer), and
+   * one scheduling hiccup on a loaded two-core machine must not decide it. Every one is printed.
+   */
+  const medianAfterWrite = async (reader: typeof a, label: string) => {
+    const delays: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const value = `${label}-${i}`;
+      const { answer, afterWriteMs } = await answerAfterWrite(reader, () =>
+        api(a, "PUT", "/v1/sites/site-w/secrets/API_KEY", { value, scopes: "web" }),
+      );
+      expect(answer.json.Secrets.API_KEY.Value).toBe(value);
+      delays.push(afterWriteMs);
+    }
+    console.log(
+      `held read answered ${delays.map((ms) => ms.toFixed(1)).join(", ")} ms after the write's answer (${label})`,
     );
-    expect(answer.json.Secrets.API_KEY.Value).toBe("same-server");
-    console.log(`held read answered ${afterWriteMs.toFixed(1)} ms after the write's answer (same server)`);
-    expect(afterWriteMs).toBeLessThan(100);
+    return [...delays].sort((x, y) => x - y)[2] as number;
+  };
+
+  it("answers a held read within 100 ms of a write on the same server", async () => {
+    expect(await medianAfterWrite(a, "same-server")).toBeLessThan(100);
     expect(await held(a)).toBe(0);
   });
 
   it("answers a held read within 100 ms of a write on another server", async () => {
-    const { answer, afterWriteMs } = await answerAfterWrite(b, () =>
-      api(a, "PUT", "/v1/sites/site-w/secrets/API_KEY", { value: "other-server", scopes: "web" }),
-    );
-    expect(answer.json.Secrets.API_KEY.Value).toBe("other-server");
-    console.log(`held read answered ${afterWriteMs.toFixed(1)} ms after the write's answer (other server)`);
-    expect(afterWriteMs).toBeLessThan(100);
+    expect(await medianAfterWrite(b, "other-server")).toBeLessThan(100);
   });
 
   it("wakes a site's held read when an org secret changes", async () => {
