@@ -205,4 +205,17 @@ export {
   TOKEN_KINDS,
   type TokenKind,
 } from "./types.js";
+export {
+  type RollbackSecretBody,
+  type RollbackSecretResponse,
+  rollbackSecretBody,
+  rollbackSecretResponse,
+  SECRET_ROLLED_BACK_MESSAGE,
+  SECRET_VERSION_ACTIONS,
+  type SecretVersionAction,
+  type SecretVersionRow,
+  type SecretVersionsQuery,
+  secretVersionRow,
+  secretVersionsQuery,
+} from "./secret-versions.js";
 export { utf8ByteLength } from "./utf8.js";
