@@ -13,6 +13,7 @@ import { registerRunCommand } from "./commands/run.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerSecretDiffCommand } from "./commands/secret-diff.js";
 import { registerSecretGetCommands } from "./commands/secret-get.js";
+import { registerSecretHistoryCommands } from "./commands/secret-history.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerServerCommands } from "./commands/server.js";
@@ -41,6 +42,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerOrgSecretCommands,
   registerSecretGetCommands,
   registerSecretDiffCommand,
+  registerSecretHistoryCommands,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,
