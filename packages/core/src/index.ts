@@ -162,6 +162,19 @@ export {
   sameScopes,
 } from "./scopes.js";
 export {
+  type RollbackSecretBody,
+  type RollbackSecretResponse,
+  rollbackSecretBody,
+  rollbackSecretResponse,
+  SECRET_ROLLED_BACK_MESSAGE,
+  SECRET_VERSION_ACTIONS,
+  type SecretVersionAction,
+  type SecretVersionRow,
+  type SecretVersionsQuery,
+  secretVersionRow,
+  secretVersionsQuery,
+} from "./secret-versions.js";
+export {
   COMPOSER_AUTH_ENV_NAME,
   COMPOSER_AUTH_TYPES,
   type ComposerAuthType,
@@ -205,17 +218,4 @@ export {
   TOKEN_KINDS,
   type TokenKind,
 } from "./types.js";
-export {
-  type RollbackSecretBody,
-  type RollbackSecretResponse,
-  rollbackSecretBody,
-  rollbackSecretResponse,
-  SECRET_ROLLED_BACK_MESSAGE,
-  SECRET_VERSION_ACTIONS,
-  type SecretVersionAction,
-  type SecretVersionRow,
-  type SecretVersionsQuery,
-  secretVersionRow,
-  secretVersionsQuery,
-} from "./secret-versions.js";
 export { utf8ByteLength } from "./utf8.js";

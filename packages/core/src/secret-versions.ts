@@ -52,7 +52,11 @@ export type SecretVersionRow = z.output<typeof secretVersionRow>;
 export const rollbackSecretBody = z
   .object({
     env: text().optional(),
-    to: z.number().int().min(1).max(2 ** 31 - 1),
+    to: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1),
   })
   .strict();
 /** A {@link rollbackSecretBody} as a client sends it. */

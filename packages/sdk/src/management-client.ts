@@ -24,8 +24,8 @@ import type {
   OrgSecretRow,
   RemovalResponse,
   ResolvedRow,
-  resolvedRow,
   RollbackSecretResponse,
+  resolvedRow,
   Scope,
   SecretType,
   SecretVersionRow,
@@ -528,9 +528,13 @@ export class LockboxClient {
     const items: SecretVersion[] = [];
     let before: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      const answer = await this.#send<Page<SecretVersion>>("GET", `${ownerPath(owner)}/secrets/${segment(name)}/versions`, {
-        query: { env: options.env, values: options.values ? "true" : undefined, limit: PAGE_LIMIT, before },
-      });
+      const answer = await this.#send<Page<SecretVersion>>(
+        "GET",
+        `${ownerPath(owner)}/secrets/${segment(name)}/versions`,
+        {
+          query: { env: options.env, values: options.values ? "true" : undefined, limit: PAGE_LIMIT, before },
+        },
+      );
       items.push(...answer.items);
       if (answer.next === undefined || answer.next === null || answer.next === "") return items;
       before = answer.next;

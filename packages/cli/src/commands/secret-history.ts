@@ -51,7 +51,10 @@ export function registerSecretHistoryCommands(program: Command, context: CliCont
         const { site, env } = parseSiteArg(target, "optional");
         await rollback(context, { site }, name, env, options.to);
       }),
-    ["lockbox secret:site:rollback my-site API_KEY --to=1", "lockbox secret:site:rollback my-site.live API_KEY --to=3"],
+    [
+      "lockbox secret:site:rollback my-site API_KEY --to=1",
+      "lockbox secret:site:rollback my-site.live API_KEY --to=3",
+    ],
   );
 
   withExamples(
@@ -68,7 +71,10 @@ export function registerSecretHistoryCommands(program: Command, context: CliCont
       const env = options.env === undefined ? undefined : parseEnvOption(options.env);
       await printHistory(context, { org: parseOrgArg(org) }, name, env, options);
     }),
-    ["lockbox secret:org:history my-org API_KEY", "lockbox secret:org:history my-org API_KEY --env=live --show-values"],
+    [
+      "lockbox secret:org:history my-org API_KEY",
+      "lockbox secret:org:history my-org API_KEY --env=live --show-values",
+    ],
   );
 
   withExamples(
@@ -85,7 +91,10 @@ export function registerSecretHistoryCommands(program: Command, context: CliCont
         const env = options.env === undefined ? undefined : parseEnvOption(options.env);
         await rollback(context, { org: parseOrgArg(org) }, name, env, options.to);
       }),
-    ["lockbox secret:org:rollback my-org API_KEY --to=2", "lockbox secret:org:rollback my-org API_KEY --env=live --to=1"],
+    [
+      "lockbox secret:org:rollback my-org API_KEY --to=2",
+      "lockbox secret:org:rollback my-org API_KEY --env=live --to=1",
+    ],
   );
 }
 
@@ -101,7 +110,10 @@ function historyOptions(command: Command): Command {
 }
 
 function toOption(): Option {
-  return new Option("--to <version>", "the version to make current (see the history command)").makeOptionMandatory();
+  return new Option(
+    "--to <version>",
+    "the version to make current (see the history command)",
+  ).makeOptionMandatory();
 }
 
 async function printHistory(

@@ -46,7 +46,10 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       admin = cliAs(e2e, e2e.adminToken);
       for (const name of ["alice", "bob", "carol"]) {
         expectSuccess(await admin(["user:create", `${name}@example.com`]));
-        as[name] = cliAs(e2e, lastLine(expectSuccess(await admin(["token:create", `--user=${name}@example.com`]))));
+        as[name] = cliAs(
+          e2e,
+          lastLine(expectSuccess(await admin(["token:create", `--user=${name}@example.com`]))),
+        );
       }
       for (const args of [
         ["org:create", "acme"],
@@ -87,9 +90,13 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         { version: 2, actor: "alice@example.com", action: "set", value: "second-value" },
         { version: 1, actor: "alice@example.com", action: "set", value: "first-value" },
       ]);
-      const table = tableRows(expectSuccess(await bob(["secret:site:history", "shop.live", "API_KEY"])).stdout);
+      const table = tableRows(
+        expectSuccess(await bob(["secret:site:history", "shop.live", "API_KEY"])).stdout,
+      );
       expect(table[0]).toEqual(["version", "at", "actor", "action"]);
-      expect(table.slice(1).map((row) => [row[0], row[2], row[3]])).toEqual([["1", "bob@example.com", "set"]]);
+      expect(table.slice(1).map((row) => [row[0], row[2], row[3]])).toEqual([
+        ["1", "bob@example.com", "set"],
+      ]);
       // Without --show-values no value is printed in any format.
       const plain = expectSuccess(await alice(["secret:site:history", "shop", "API_KEY", "--format=csv"]));
       expect(plain.stdout).not.toContain("first-value");
@@ -103,8 +110,9 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       );
       expect(hidden.slice(1).map((row) => [row[0], row[3], row[4]])).toEqual([["1", "set", "[REDACTED]"]]);
       expect(
-        json<VersionJson[]>(await alice(["secret:site:history", "shop", "HIDDEN", "--show-values", "--format=json"]))[0]
-          ?.value,
+        json<VersionJson[]>(
+          await alice(["secret:site:history", "shop", "HIDDEN", "--show-values", "--format=json"]),
+        )[0]?.value,
       ).toBeNull();
 
       expectSuccess(await alice(["secret:org:set", "acme", "SHARED", "org-value", "--scope=web,user"]));
@@ -119,7 +127,9 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       ]);
       const refused = await alice(["secret:org:rollback", "acme", "SHARED", "--env=live", "--to=2"]);
       expect(refused.code).toBe(1);
-      expect(refused.stderr).toMatch(/Version 2 of secret 'SHARED' in environment 'live' is a delete and holds no value/);
+      expect(refused.stderr).toMatch(
+        /Version 2 of secret 'SHARED' in environment 'live' is a delete and holds no value/,
+      );
 
       const carol = as.carol as Cli;
       for (const args of [

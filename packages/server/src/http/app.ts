@@ -32,7 +32,16 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 /** The services the HTTP layer calls: it decides nothing itself. */
 export type AppServices = Pick<
   Lockbox,
-  "orgs" | "sites" | "secrets" | "secretHistory" | "tokens" | "audit" | "delivery" | "tokenUsage" | "ping" | "onStoreFault"
+  | "orgs"
+  | "sites"
+  | "secrets"
+  | "secretHistory"
+  | "tokens"
+  | "audit"
+  | "delivery"
+  | "tokenUsage"
+  | "ping"
+  | "onStoreFault"
 >;
 
 /** How the HTTP server behaves, from the server's flags. */

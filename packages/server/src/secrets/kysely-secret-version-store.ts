@@ -65,12 +65,18 @@ export class KyselySecretVersionStore implements SecretVersionStore {
     if (page.beforeVersion !== undefined) query = query.where("version", "<", page.beforeVersion);
     const rows = await query.orderBy("version", "desc").limit(page.limit).execute();
     const userIds = [
-      ...new Set(rows.filter((r) => r.actor.startsWith(USER_ACTOR)).map((r) => r.actor.slice(USER_ACTOR.length))),
+      ...new Set(
+        rows.filter((r) => r.actor.startsWith(USER_ACTOR)).map((r) => r.actor.slice(USER_ACTOR.length)),
+      ),
     ];
     const users =
       userIds.length === 0
         ? []
-        : await this.context.db.selectFrom("users").select(["id", "email"]).where("id", "in", userIds).execute();
+        : await this.context.db
+            .selectFrom("users")
+            .select(["id", "email"])
+            .where("id", "in", userIds)
+            .execute();
     const emails = new Map(users.map((u) => [`${USER_ACTOR}${u.id}`, u.email]));
     return rows.map((r) => ({
       secretId: r.secret_id,

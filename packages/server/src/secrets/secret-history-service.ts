@@ -5,9 +5,9 @@ import {
   secretNotFoundMessage,
   validateSecretInput,
 } from "@lockbox/core";
+import type { Transactional } from "../db/ports.js";
 import type { AccessPolicy } from "../directory/access-policy.js";
 import type { Caller } from "../directory/caller.js";
-import type { Transactional } from "../db/ports.js";
 import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow } from "../directory/records.js";
 import type { Vault } from "../keys/vault.js";
@@ -173,7 +173,11 @@ export class SecretHistoryService {
       // Type and scopes stay as they are: the value must still satisfy them.
       validateSecretInput({ name, type: secret.type, scopes: secret.scopes, value });
       const binding = { secretId: secret.id, env: slotEnv };
-      await tx.secrets.putValue(secret.id, slotEnv, await this.vault.seal(owner.ref, binding, value, tx.dataKeys));
+      await tx.secrets.putValue(
+        secret.id,
+        slotEnv,
+        await this.vault.seal(owner.ref, binding, value, tx.dataKeys),
+      );
       const slot = { secretId: secret.id, owner: owner.ref, name, env: slotEnv };
       const version = await recordVersion(tx, this.vault, caller, slot, "rollback", value);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
@@ -200,4 +204,3 @@ export class SecretHistoryService {
     return secret;
   }
 }
-

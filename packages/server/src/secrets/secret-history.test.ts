@@ -63,7 +63,12 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
   it("lists set → set → override as versions of their slots, newest first, with actor and values", async () => {
     const site = await makeSite();
     const set = (value: string, env?: string) =>
-      lockbox.secrets.setSiteSecret(owner, site.name, { name: "API_KEY", value, scopes: ["web", "user"], env });
+      lockbox.secrets.setSiteSecret(owner, site.name, {
+        name: "API_KEY",
+        value,
+        scopes: ["web", "user"],
+        env,
+      });
     await set("one");
     await set("two");
     await set("live-one", "live");
@@ -88,7 +93,11 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
   it("records a delete version (no value) for every slot a delete empties, and keeps the history", async () => {
     const site = await makeSite();
     const ref = { kind: "site", id: site.id } as const;
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "DB", value: "base", scopes: ["web", "user"] });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "DB",
+      value: "base",
+      scopes: ["web", "user"],
+    });
     await lockbox.secrets.setSiteSecret(owner, site.name, { name: "DB", value: "on-live", env: "live" });
     await lockbox.secrets.setSiteSecret(owner, site.name, { name: "DB", value: "on-test", env: "test" });
     await lockbox.secrets.deleteSiteSecret(owner, site.name, "DB", "test");
@@ -121,7 +130,11 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
 
   it("redacts values in history for a secret without the user scope, and audits the read", async () => {
     const site = await makeSite();
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "HIDDEN", value: "s3cr3t", scopes: ["web"] });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "HIDDEN",
+      value: "s3cr3t",
+      scopes: ["web"],
+    });
     const events = await auditOf(lockbox, async () => {
       expect(await history(site, "HIDDEN")).toMatchObject([{ version: 1, action: "set", value: null }]);
     });
@@ -149,7 +162,9 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
       expect(await errorOf(attempt())).toMatchObject({ code: "ORG_NOT_FOUND" });
     }
     expect(await errorOf(history(site, "NOPE"))).toMatchObject({ code: "SECRET_NOT_FOUND" });
-    expect(await errorOf(lockbox.secretHistory.rollbackSite(owner, site.name, "X", undefined, 9))).toMatchObject({
+    expect(
+      await errorOf(lockbox.secretHistory.rollbackSite(owner, site.name, "X", undefined, 9)),
+    ).toMatchObject({
       code: "NOT_FOUND",
       message: expect.stringContaining("no version 9"),
     });
@@ -157,8 +172,16 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
 
   it("refuses a version ciphertext copied into the current slot or into another version (AAD)", async () => {
     const site = await makeSite();
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "K", value: "first", scopes: ["web", "user"] });
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "K", value: "second", scopes: ["web", "user"] });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "K",
+      value: "first",
+      scopes: ["web", "user"],
+    });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "K",
+      value: "second",
+      scopes: ["web", "user"],
+    });
     const secretId = (await lockbox.stores.secrets.findSecret({ kind: "site", id: site.id }, "K"))?.id ?? "";
     const v1 = await versionRow(secretId, "", 1);
 
@@ -208,14 +231,21 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     ]);
 
     const org = await makeOrg();
-    await lockbox.secrets.setOrgSecret(owner, org.name, { name: "O", value: "base", scopes: ["web", "user"] });
+    await lockbox.secrets.setOrgSecret(owner, org.name, {
+      name: "O",
+      value: "base",
+      scopes: ["web", "user"],
+    });
     await lockbox.secrets.setOrgSecret(owner, org.name, { name: "O", value: "a", env: "live" });
     await lockbox.secrets.setOrgSecret(owner, org.name, { name: "O", value: "b", env: "live" });
     expect(await lockbox.secretHistory.rollbackOrg(owner, org.name, "O", "live", 1)).toMatchObject({
       env: "live",
       version: 3,
     });
-    const orgHistory = await lockbox.secretHistory.orgHistory(owner, org.name, "O", { env: "live", values: true });
+    const orgHistory = await lockbox.secretHistory.orgHistory(owner, org.name, "O", {
+      env: "live",
+      values: true,
+    });
     expect(orgHistory.map((v) => [v.version, v.action, v.value])).toEqual([
       [3, "rollback", "a"],
       [2, "set", "b"],
@@ -229,7 +259,10 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     await lockbox.secrets.setSiteSecret(owner, site.name, { name: "R", value: "live", env: "live" });
     await lockbox.secrets.deleteSiteSecret(owner, site.name, "R", "live");
     const error = await errorOf(lockbox.secretHistory.rollbackSite(owner, site.name, "R", "live", 2));
-    expect(error).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/version 2 .* is a delete/i) });
+    expect(error).toMatchObject({
+      code: "CONFLICT",
+      message: expect.stringMatching(/version 2 .* is a delete/i),
+    });
     expect(await history(site, "R", "live")).toHaveLength(2);
     // Rolling the deleted override back to its set version brings it back.
     await lockbox.secretHistory.rollbackSite(owner, site.name, "R", "live", 1);
@@ -238,24 +271,37 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
 
   it("reads an old version after the master key is rotated (data keys re-wrapped, versions not re-sealed)", async () => {
     const site = await makeSite();
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "OLD", value: "kept", scopes: ["web", "user"] });
-    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "OLD", value: "newer", scopes: ["web", "user"] });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "OLD",
+      value: "kept",
+      scopes: ["web", "user"],
+    });
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "OLD",
+      value: "newer",
+      scopes: ["web", "user"],
+    });
     const newKey = randomMasterKey();
     const during = await createLockbox({
       db: database.location,
       env: { LOCKBOX_MASTER_KEY: newKey, LOCKBOX_PREVIOUS_MASTER_KEYS: masterKey },
     });
     try {
-      expect((await rotateMasterKey(SYSTEM_CONTEXT, during.stores, during.keyring)).rewrapped).toBeGreaterThan(0);
+      expect(
+        (await rotateMasterKey(SYSTEM_CONTEXT, during.stores, during.keyring)).rewrapped,
+      ).toBeGreaterThan(0);
     } finally {
       await during.close();
     }
     const after = await createTestLockbox(database, { masterKey: newKey });
     try {
       const caller = owner;
-      expect(
-        await after.secretHistory.siteHistory(caller, site.name, "OLD", { values: true }),
-      ).toMatchObject([{ version: 2, value: "newer" }, { version: 1, value: "kept" }]);
+      expect(await after.secretHistory.siteHistory(caller, site.name, "OLD", { values: true })).toMatchObject(
+        [
+          { version: 2, value: "newer" },
+          { version: 1, value: "kept" },
+        ],
+      );
       await after.secretHistory.rollbackSite(caller, site.name, "OLD", undefined, 1);
       expect(
         (await after.secrets.resolveForDelivery(site.id, "dev", "web"))?.find((s) => s.name === "OLD")?.value,

@@ -11,7 +11,11 @@ export interface SecretVersionStore {
   /** Appends a version; a `delete` version has no ciphertext. */
   insertVersion(version: NewSecretVersion): Promise<void>;
   /** One version of a slot, or undefined. */
-  findVersion(secretId: string, env: string | null, version: number): Promise<StoredSecretVersion | undefined>;
+  findVersion(
+    secretId: string,
+    env: string | null,
+    version: number,
+  ): Promise<StoredSecretVersion | undefined>;
   /** A slot's versions, newest first, those below `beforeVersion` when given, at most `limit`. */
   listVersions(secretId: string, env: string | null, page: VersionPage): Promise<StoredSecretVersion[]>;
 }

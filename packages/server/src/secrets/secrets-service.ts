@@ -375,7 +375,10 @@ export async function lockOrThrow(tx: Pick<SecretsTx, "lockOwner">, owner: Owner
 
 /** Sites have an environment list; orgs accept any valid environment name (SPEC §2.1). */
 export async function requireEnvironment(
-  tx: Pick<SecretsTx, "environments">, owner: OwnerTarget, env: string): Promise<void> {
+  tx: Pick<SecretsTx, "environments">,
+  owner: OwnerTarget,
+  env: string,
+): Promise<void> {
   if (owner.ref.kind !== "site") {
     const parsed = environmentNameSchema.safeParse(env);
     if (!parsed.success) {

@@ -16,7 +16,12 @@ import type { RouteRegistry } from "../route.js";
 /** A secret's versions (newest first, paged with `?before=<next>`) and rollback to one of them. */
 export function secretHistoryRoutes(routes: RouteRegistry, history: SecretHistoryService): void {
   const pageOf = <T extends { version: number }>(items: T[], limit: number | undefined) =>
-    page(items, limit, (v) => String(v.version), (v) => v);
+    page(
+      items,
+      limit,
+      (v) => String(v.version),
+      (v) => v,
+    );
 
   routes.add({
     method: "GET",
@@ -48,7 +53,8 @@ export function secretHistoryRoutes(routes: RouteRegistry, history: SecretHistor
     method: "POST",
     url: "/v1/sites/:site/secrets/:name/rollback",
     tag: "secrets",
-    summary: "Make an earlier version of a site secret's base value (or of its `env` override) current, as a new version",
+    summary:
+      "Make an earlier version of a site secret's base value (or of its `env` override) current, as a new version",
     params: siteSecretParams,
     body: rollbackSecretBody,
     response: rollbackSecretResponse,
@@ -62,7 +68,8 @@ export function secretHistoryRoutes(routes: RouteRegistry, history: SecretHistor
     method: "POST",
     url: "/v1/orgs/:org/secrets/:name/rollback",
     tag: "secrets",
-    summary: "Make an earlier version of an org secret's base value (or of its `env` override) current, as a new version (org admins)",
+    summary:
+      "Make an earlier version of an org secret's base value (or of its `env` override) current, as a new version (org admins)",
     params: orgSecretParams,
     body: rollbackSecretBody,
     response: rollbackSecretResponse,
