@@ -104,7 +104,7 @@ function historyOptions(command: Command): Command {
     .addOption(
       new Option(
         "--show-values",
-        "include the values you may read (secrets with the user scope; others show [REDACTED]); the read is audited",
+        "include the values you may read (secrets with the user scope; others show [REDACTED]); audited",
       ),
     );
 }

@@ -10,6 +10,7 @@ import type {
 /** The `env` of a secret's base value, as in `secret_values`. */
 const BASE_ENV = "";
 const USER_ACTOR = "user:";
+const MAX_VERSION = 2 ** 31 - 1;
 
 /** {@link SecretVersionStore} over Kysely. */
 export class KyselySecretVersionStore implements SecretVersionStore {
@@ -62,7 +63,10 @@ export class KyselySecretVersionStore implements SecretVersionStore {
       .select(["secret_id", "env", "version", "action", "ciphertext", "actor", "at"])
       .where("secret_id", "=", secretId)
       .where("env", "=", env ?? BASE_ENV);
-    if (page.beforeVersion !== undefined) query = query.where("version", "<", page.beforeVersion);
+    // Versions are 32-bit integers: a larger cursor means "from the newest" (PostgreSQL would refuse it).
+    if (page.beforeVersion !== undefined) {
+      query = query.where("version", "<", Math.min(page.beforeVersion, MAX_VERSION));
+    }
     const rows = await query.orderBy("version", "desc").limit(page.limit).execute();
     const userIds = [
       ...new Set(

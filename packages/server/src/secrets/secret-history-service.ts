@@ -63,7 +63,7 @@ export interface HistoryStores extends Transactional<SecretsTx> {
  * A secret's history (every version of one value slot) and rollback to one of them. Access is the
  * secret's: reading history is listing (site managers; org members), a rollback is a set (site
  * managers; org admins). Values follow the listing's redaction: only a secret with the `user` scope
- * shows them. Both are audited; a rollback is a write like any other (the runtime caches see it).
+ * shows them. A read of values and every rollback are audited; a rollback is a write like any other (the runtime caches see it).
  */
 export class SecretHistoryService {
   constructor(
@@ -127,14 +127,17 @@ export class SecretHistoryService {
           : null;
       views.push({ ...view, value });
     }
-    await this.stores.transaction((tx) =>
-      tx.audit.appendAudit({
-        ...ownerAuditBase(caller, owner),
-        action: "secret.history",
-        target: `${owner.target}/secret:${name}`,
-        environment: env,
-      }),
-    );
+    // A read of values is audited like a listing; who-and-when alone is metadata, as the audit log is.
+    if (query.values) {
+      await this.stores.transaction((tx) =>
+        tx.audit.appendAudit({
+          ...ownerAuditBase(caller, owner),
+          action: "secret.history",
+          target: `${owner.target}/secret:${name}`,
+          environment: env,
+        }),
+      );
+    }
     return views;
   }
 

@@ -141,6 +141,8 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     expect(events).toMatchObject([
       { action: "secret.history", actor: owner.actor, target: expect.stringContaining("secret:HIDDEN") },
     ]);
+    // Who and when, without values, is not a read of values.
+    expect(await auditOf(lockbox, () => history(site, "HIDDEN", undefined, false))).toEqual([]);
   });
 
   it("answers 404 to other tenants for history and rollback, and to unknown secrets and versions", async () => {
