@@ -126,6 +126,15 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
       ["test", 1, "set", false],
       ["test", 2, "delete", true],
     ]);
+
+    // They go with their site: without its data key they could never be opened again.
+    await lockbox.sites.deleteSite(owner, site.name);
+    const left = await lockbox.db.kysely
+      .selectFrom("secret_versions")
+      .select("version")
+      .where("secret_id", "=", secretId)
+      .execute();
+    expect(left).toEqual([]);
   });
 
   it("redacts values in history for a secret without the user scope, and audits the read", async () => {
