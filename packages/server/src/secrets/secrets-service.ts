@@ -271,9 +271,13 @@ export class SecretsService {
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
       // Each slot the delete empties gets a `delete` version; the history itself is kept.
-      const emptied = env === undefined ? [null, ...existing.overrideEnvs] : [env];
-      if (env === undefined) await tx.secrets.deleteSecret(existing.id);
-      else if (!(await tx.secrets.deleteOverride(existing.id, env))) emptied.length = 0;
+      let emptied: (string | null)[];
+      if (env === undefined) {
+        await tx.secrets.deleteSecret(existing.id);
+        emptied = [null, ...existing.overrideEnvs];
+      } else {
+        emptied = (await tx.secrets.deleteOverride(existing.id, env)) ? [env] : [];
+      }
       await recordDeleteVersions(tx, caller, { secretId: existing.id, owner: owner.ref, name }, emptied);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
       await tx.audit.appendAudit({
