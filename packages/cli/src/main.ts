@@ -13,6 +13,7 @@ import { registerRunCommand } from "./commands/run.js";
 import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerSecretDiffCommand } from "./commands/secret-diff.js";
 import { registerSecretGetCommands } from "./commands/secret-get.js";
+import { registerSecretHistoryCommands } from "./commands/secret-history.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
@@ -43,6 +44,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSecretGetCommands,
   registerSecretDiffCommand,
   registerSecretTransferCommands,
+  registerSecretHistoryCommands,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,

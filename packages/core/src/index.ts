@@ -173,6 +173,19 @@ export {
   MAX_IMPORT_ENTRIES,
 } from "./secret-import.js";
 export {
+  type RollbackSecretBody,
+  type RollbackSecretResponse,
+  rollbackSecretBody,
+  rollbackSecretResponse,
+  SECRET_ROLLED_BACK_MESSAGE,
+  SECRET_VERSION_ACTIONS,
+  type SecretVersionAction,
+  type SecretVersionRow,
+  type SecretVersionsQuery,
+  secretVersionRow,
+  secretVersionsQuery,
+} from "./secret-versions.js";
+export {
   COMPOSER_AUTH_ENV_NAME,
   COMPOSER_AUTH_TYPES,
   type ComposerAuthType,

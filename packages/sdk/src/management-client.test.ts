@@ -298,6 +298,16 @@ describe("LockboxClient", () => {
       [c.deleteSiteSecretOverride("s", "K", "dev"), "DELETE /v1/sites/s/secrets/K/envs/dev"],
       [c.importSiteSecrets("s", { secrets: { K: "v" }, env: "live" }), "POST /v1/sites/s/secrets/import"],
       [c.resolve("s", "live"), "GET /v1/sites/s/resolve?env=live"],
+      [
+        c.secretVersions({ site: "s" }, "K", { env: "live", values: true }),
+        "GET /v1/sites/s/secrets/K/versions?env=live&values=true&limit=1000",
+      ],
+      [c.secretVersions({ org: "acme" }, "K"), "GET /v1/orgs/acme/secrets/K/versions?limit=1000"],
+      [c.rollbackSecret({ site: "s" }, "K", { to: 1 }), "POST /v1/sites/s/secrets/K/rollback"],
+      [
+        c.rollbackSecret({ org: "acme" }, "K", { to: 2, env: "live" }),
+        "POST /v1/orgs/acme/secrets/K/rollback",
+      ],
       [c.createToken({ kind: "runtime", site: "s", env: "live" }), "POST /v1/tokens"],
       [c.listTokens({ site: "s" }), "GET /v1/tokens?site=s&limit=1000"],
       [c.revokeToken("t1"), "DELETE /v1/tokens/t1"],

@@ -26,9 +26,11 @@ import type {
   OrgSecretRow,
   RemovalResponse,
   ResolvedRow,
+  RollbackSecretResponse,
   resolvedRow,
   Scope,
   SecretType,
+  SecretVersionRow,
   SetSecretBody,
   SetSecretResponse,
   SiteInfoResponse,
@@ -48,12 +50,22 @@ export type {
   ResolutionSource,
   Scope,
   SecretType,
+  SecretVersionAction,
   SiteSecretRow,
   TokenKind,
 } from "@lockbox/core";
 
 /** The local development file of SPEC §3 (`EnvValues`/`OrgValues` values are `null` when redacted). */
 export type LocalSecretsFile = LocalSecretsResponse;
+
+/** One version of a secret's value slot; `value` only when asked for, `null` when redacted or deleted. */
+export type SecretVersion = SecretVersionRow;
+
+/** A rollback's answer: the new current version and the one whose value it took. */
+export type RollbackResult = RollbackSecretResponse;
+
+/** Whose secret: a site's or an org's. */
+export type SecretOwner = { readonly site: string } | { readonly org: string };
 
 /** A person; `admin` marks the platform admin. */
 export type User = UserResponse;
@@ -525,6 +537,46 @@ export class LockboxClient {
     return [...page.items];
   }
 
+  // ── Secret history ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * `GET …/secrets/:name/versions`: every version of the base value (or of the `env` override),
+   * newest first, following each page's `next` as `before`; `values` asks for the values the caller
+   * may read (the server audits it).
+   */
+  async secretVersions(
+    owner: SecretOwner,
+    name: string,
+    options: { readonly env?: string | undefined; readonly values?: boolean | undefined } = {},
+  ): Promise<SecretVersion[]> {
+    const items: SecretVersion[] = [];
+    let before: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const answer = await this.#send<Page<SecretVersion>>(
+        "GET",
+        `${ownerPath(owner)}/secrets/${segment(name)}/versions`,
+        {
+          query: { env: options.env, values: options.values ? "true" : undefined, limit: PAGE_LIMIT, before },
+        },
+      );
+      items.push(...answer.items);
+      if (answer.next === undefined || answer.next === null || answer.next === "") return items;
+      before = answer.next;
+    }
+    return items;
+  }
+
+  /** `POST …/secrets/:name/rollback`: version `to` of the slot becomes current, as a new version. */
+  rollbackSecret(
+    owner: SecretOwner,
+    name: string,
+    input: { readonly to: number; readonly env?: string | undefined },
+  ): Promise<RollbackResult> {
+    return this.#send("POST", `${ownerPath(owner)}/secrets/${segment(name)}/rollback`, {
+      body: input.env === undefined ? { to: input.to } : { env: input.env, to: input.to },
+    });
+  }
+
   // ── Tokens ─────────────────────────────────────────────────────────────────────────────────
 
   /** `POST /v1/tokens`: mints a user, runtime or build token; the token is in the answer only. */
@@ -664,6 +716,11 @@ export class LockboxClient {
 }
 
 /** A path segment, URL-encoded. `.` and `..` would be resolved away by the URL parser, so they are refused. */
+/** The path of a secret owner: `/v1/sites/:site` or `/v1/orgs/:org`. */
+function ownerPath(owner: SecretOwner): string {
+  return "site" in owner ? `/v1/sites/${segment(owner.site)}` : `/v1/orgs/${segment(owner.org)}`;
+}
+
 function segment(value: string): string {
   if (value === "" || value === "." || value === "..") {
     throw new TypeError(

@@ -10,6 +10,7 @@ import { OrgService } from "./directory/org-service.js";
 import { SiteService } from "./directory/site-service.js";
 import { Keyring, loadMasterKeys } from "./keys/index.js";
 import { checkDataKeysLoaded, checkMasterKey, Vault } from "./keys/vault.js";
+import { SecretHistoryService } from "./secrets/secret-history-service.js";
 import { SecretsService } from "./secrets/secrets-service.js";
 import { kyselyStores, type LockboxStores } from "./stores.js";
 import { TokenService } from "./tokens/token-service.js";
@@ -54,6 +55,7 @@ export interface Lockbox {
   readonly orgs: OrgService;
   readonly sites: SiteService;
   readonly secrets: SecretsService;
+  readonly secretHistory: SecretHistoryService;
   readonly tokens: TokenService;
   readonly audit: AuditService;
   /** Delivery audit events, written in batches. */
@@ -150,6 +152,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       orgs: new OrgService(deps),
       sites: new SiteService(deps),
       secrets,
+      secretHistory: new SecretHistoryService(stores, vault, policy),
       tokens,
       audit: new AuditService(stores.audit, policy, stores.users),
       auditWriter,

@@ -8,7 +8,9 @@ import { KyselyOrgStore, KyselyUserStore } from "./directory/kysely-user-org-sto
 import type { DataKeyStore } from "./keys/data-key-store.js";
 import { KyselyDataKeyStore } from "./keys/kysely-data-key-store.js";
 import { KyselySecretStore } from "./secrets/kysely-secret-store.js";
+import { KyselySecretVersionStore } from "./secrets/kysely-secret-version-store.js";
 import type { SecretStore } from "./secrets/secret-store.js";
+import type { SecretVersionStore } from "./secrets/secret-version-store.js";
 import { KyselyTokenStore } from "./tokens/kysely-token-store.js";
 import type { TokenStore } from "./tokens/token-store.js";
 
@@ -19,6 +21,7 @@ export interface Stores {
   readonly sites: SiteStore;
   readonly environments: EnvironmentStore;
   readonly secrets: SecretStore;
+  readonly secretVersions: SecretVersionStore;
   readonly tokens: TokenStore;
   /** Outside a transaction the chain is read only: an append serializes on its transaction's lock. */
   readonly audit: AuditReader;
@@ -59,6 +62,7 @@ function storesOn(context: KyselyContext): Stores & { readonly audit: AuditStore
     sites: new KyselySiteStore(context),
     environments: new KyselyEnvironmentStore(context),
     secrets: new KyselySecretStore(context),
+    secretVersions: new KyselySecretVersionStore(context),
     tokens: new KyselyTokenStore(context),
     audit: new KyselyAuditStore(context),
     dataKeys: new KyselyDataKeyStore(context),

@@ -27,6 +27,18 @@ export interface Database {
     updated_at: string;
   };
   secret_values: { secret_id: string; env: string; ciphertext: Buffer; updated_at: string };
+  secret_versions: {
+    secret_id: string;
+    env: string;
+    version: number;
+    org_id: string | null;
+    site_id: string | null;
+    name: string;
+    action: string;
+    ciphertext: Buffer | null;
+    actor: string;
+    at: string;
+  };
   tokens: {
     id: string;
     kind: string;

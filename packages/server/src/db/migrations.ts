@@ -151,6 +151,40 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
         await db.schema.createIndex("audit_events_at").on("audit_events").column("at").execute();
       },
     },
+    // Every write to a value slot (a secret's base value or one override) adds a version. No foreign
+    // key to `secrets`: a deleted secret's versions are kept (restore, retention); the owner's key
+    // cascades, since without the owner's data key they could never be opened again.
+    "0002-secret-versions": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("secret_versions")
+          .addColumn("secret_id", "text", (c) => c.notNull())
+          .addColumn("env", "text", (c) => c.notNull())
+          .addColumn("version", "integer", (c) => c.notNull())
+          .addColumn("org_id", "text", (c) => c.references("orgs.id").onDelete("cascade"))
+          .addColumn("site_id", "text", (c) => c.references("sites.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("action", "text", (c) =>
+            c.notNull().check(sql`action in ('set', 'delete', 'rollback', 'restore')`),
+          )
+          .addColumn("ciphertext", bytes)
+          .addColumn("actor", "text", (c) => c.notNull())
+          .addColumn("at", "text", (c) => c.notNull())
+          .addCheckConstraint("secret_versions_one_owner", sql`(org_id is null) <> (site_id is null)`)
+          .addPrimaryKeyConstraint("secret_versions_pk", ["secret_id", "env", "version"])
+          .execute();
+        await db.schema
+          .createIndex("secret_versions_site")
+          .on("secret_versions")
+          .columns(["site_id", "name"])
+          .execute();
+        await db.schema
+          .createIndex("secret_versions_org")
+          .on("secret_versions")
+          .columns(["org_id", "name"])
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

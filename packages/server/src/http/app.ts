@@ -20,6 +20,7 @@ import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js
 import { auditRoutes } from "./routes/audit.js";
 import { DELIVERY_ROUTES, deliveryRoutes } from "./routes/delivery.js";
 import { orgRoutes } from "./routes/orgs.js";
+import { secretHistoryRoutes } from "./routes/secret-history.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
@@ -31,7 +32,16 @@ export const BODY_LIMIT_BYTES = 128 * 1024;
 /** The services the HTTP layer calls: it decides nothing itself. */
 export type AppServices = Pick<
   Lockbox,
-  "orgs" | "sites" | "secrets" | "tokens" | "audit" | "delivery" | "tokenUsage" | "ping" | "onStoreFault"
+  | "orgs"
+  | "sites"
+  | "secrets"
+  | "secretHistory"
+  | "tokens"
+  | "audit"
+  | "delivery"
+  | "tokenUsage"
+  | "ping"
+  | "onStoreFault"
 >;
 
 /** How the HTTP server behaves, from the server's flags. */
@@ -133,6 +143,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     orgRoutes(routes, services.orgs);
     siteRoutes(routes, services.sites);
     secretRoutes(routes, services.secrets);
+    secretHistoryRoutes(routes, services.secretHistory);
     tokenRoutes(routes, services.tokens);
     auditRoutes(routes, services.audit);
     documented = routes.routes;

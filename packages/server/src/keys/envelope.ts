@@ -54,6 +54,8 @@ export type DataKey = EnvelopeKey;
 export interface ValueBinding {
   readonly secretId: string;
   readonly env: string | null;
+  /** Set for a version of the slot (its history), which must never open as the current value. */
+  readonly version?: number | undefined;
 }
 
 /** The authenticated, unencrypted prefix of an envelope. */
@@ -327,15 +329,18 @@ function assertUsableKey(key: EnvelopeKey): void {
 }
 
 // The presence marker keeps the base value (null) apart from any environment name, even "".
+// A version's own label and number keep it apart from the current value and from every other version.
 function valueContext(binding: ValueBinding): string[] {
-  return binding.env === null
-    ? ["secret value", binding.secretId, "base", ""]
-    : ["secret value", binding.secretId, "override", binding.env];
+  const slot = binding.env === null ? ["base", ""] : ["override", binding.env];
+  return binding.version === undefined
+    ? ["secret value", binding.secretId, ...slot]
+    : ["secret version", binding.secretId, ...slot, String(binding.version)];
 }
 
 function valueSubject(binding: ValueBinding): string {
   const where = binding.env === null ? "base value" : `environment '${binding.env}'`;
-  return `Secret value for secret '${binding.secretId}' (${where})`;
+  const version = binding.version === undefined ? "" : `, version ${binding.version}`;
+  return `Secret value for secret '${binding.secretId}' (${where}${version})`;
 }
 
 function integrityError(subject: string, reason: string): LockboxError {

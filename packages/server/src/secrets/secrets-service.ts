@@ -35,6 +35,8 @@ import {
   planImport,
 } from "./secret-import.js";
 import type { SecretStore } from "./secret-store.js";
+import type { SecretVersionStore } from "./secret-version-store.js";
+import { recordDeleteVersions, recordVersion } from "./secret-versions.js";
 import {
   type DeliveredSecret,
   type LocalSecretsFile,
@@ -75,6 +77,7 @@ export interface SecretsStores extends Transactional<SecretsTx> {
 }
 export interface SecretsTx extends OwnerLocks, ChangeRecorder {
   readonly secrets: SecretStore;
+  readonly secretVersions: SecretVersionStore;
   readonly environments: Pick<EnvironmentStore, "findEnvironment">;
   readonly audit: Pick<AuditStore, "appendAudit">;
   readonly dataKeys: DataKeyReader;
@@ -261,6 +264,8 @@ export class SecretsService {
       const env = input.env ?? null;
       const sealed = await this.vault.seal(owner.ref, { secretId, env }, input.value, tx.dataKeys);
       await tx.secrets.putValue(secretId, env, sealed);
+      const slot = { secretId, owner: owner.ref, name: input.name, env };
+      await recordVersion(tx, this.vault, caller, slot, "set", input.value);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
       await tx.audit.appendAudit({
         ...ownerAuditBase(caller, owner),
@@ -321,8 +326,15 @@ export class SecretsService {
             : overrideBaseNotFoundMessage(name, ownerLabel);
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
-      if (env === undefined) await tx.secrets.deleteSecret(existing.id);
-      else await tx.secrets.deleteOverride(existing.id, env);
+      // Each slot the delete empties gets a `delete` version; the history itself is kept.
+      let emptied: (string | null)[];
+      if (env === undefined) {
+        await tx.secrets.deleteSecret(existing.id);
+        emptied = [null, ...existing.overrideEnvs];
+      } else {
+        emptied = (await tx.secrets.deleteOverride(existing.id, env)) ? [env] : [];
+      }
+      await recordDeleteVersions(tx, caller, { secretId: existing.id, owner: owner.ref, name }, emptied);
       await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
       await tx.audit.appendAudit({
         ...ownerAuditBase(caller, owner),
@@ -388,7 +400,7 @@ function parseOptions(input: Pick<SetSecretInput, "type" | "scopes">): {
 }
 
 /** An owner as the services address it: by reference, with its name and audit target. */
-interface OwnerTarget {
+export interface OwnerTarget {
   readonly ref: OwnerRef;
   readonly name: string;
   readonly target: string;
@@ -396,7 +408,7 @@ interface OwnerTarget {
   readonly orgId: string | null;
 }
 
-function siteOwner(site: SiteRow): OwnerTarget {
+export function siteOwner(site: SiteRow): OwnerTarget {
   return {
     ref: { kind: "site", id: site.id },
     name: site.name,
@@ -406,7 +418,7 @@ function siteOwner(site: SiteRow): OwnerTarget {
   };
 }
 
-function orgOwner(org: OrgRow): OwnerTarget {
+export function orgOwner(org: OrgRow): OwnerTarget {
   return {
     ref: { kind: "org", id: org.id },
     name: org.name,
@@ -416,16 +428,20 @@ function orgOwner(org: OrgRow): OwnerTarget {
   };
 }
 
-function ownerAuditBase(caller: Caller, owner: OwnerTarget) {
+export function ownerAuditBase(caller: Caller, owner: OwnerTarget) {
   return { ...auditBase(caller), siteId: owner.siteId, orgId: owner.orgId };
 }
 
-async function lockOrThrow(tx: SecretsTx, owner: OwnerTarget): Promise<void> {
+export async function lockOrThrow(tx: Pick<SecretsTx, "lockOwner">, owner: OwnerTarget): Promise<void> {
   if (!(await tx.lockOwner(owner.ref))) throw notFoundError(owner.ref.kind, owner.name);
 }
 
 /** Sites have an environment list; orgs accept any valid environment name (SPEC §2.1). */
-async function requireEnvironment(tx: SecretsTx, owner: OwnerTarget, env: string): Promise<void> {
+export async function requireEnvironment(
+  tx: Pick<SecretsTx, "environments">,
+  owner: OwnerTarget,
+  env: string,
+): Promise<void> {
   if (owner.ref.kind !== "site") {
     const parsed = environmentNameSchema.safeParse(env);
     if (!parsed.success) {
