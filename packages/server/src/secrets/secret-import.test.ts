@@ -80,6 +80,12 @@ describe.each(await contractDatabases())("SecretsService imports ($name)", ({ cr
     const again = await secrets.importSiteSecrets(admin, site.id, { secrets: { ...file, API_KEY: "two" } });
     expect(actions(again.plan)).toEqual({ API_KEY: "unchanged", DB_URL: "unchanged", PEM: "unchanged" });
     expect(await stored(site)).toEqual({ ...file, API_KEY: "two" });
+    // Every write of an import is a version, as a set is; an unchanged entry writes none.
+    const history = await lockbox.secretHistory.siteHistory(admin, site.name, "API_KEY", { values: true });
+    expect(history.map((row) => [row.version, row.action, row.value])).toEqual([
+      [2, "set", "two"],
+      [1, "set", "one"],
+    ]);
   });
 
   it("writes nothing when one entry is refused, and lists every refused entry with its reason", async () => {

@@ -14,6 +14,7 @@ import {
 import type { AuditEventInput } from "../audit/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { StoredSecret } from "./secret-store.js";
+import { recordVersion } from "./secret-versions.js";
 import type { SecretsTx, SetSecretInput } from "./secrets-service.js";
 
 /*
@@ -97,7 +98,7 @@ export async function planImport(
 
 /**
  * Writes the `create` and `update` entries of a plan with no refused entry: the secret's metadata
- * when new, its sealed value, and one audit event per secret, as a set does. Returns the notes of
+ * when new, its sealed value, its new version, and one audit event per secret, as a set does. Returns the notes of
  * the new secrets no application will see (no web scope), at most one line.
  */
 export async function applyImport(
@@ -118,6 +119,9 @@ export async function applyImport(
     }
     const sealed = await vault.seal(target.ref, { secretId, env: target.env }, entry.value, tx.dataKeys);
     await tx.secrets.putValue(secretId, target.env, sealed);
+    // A version like any set's, so an import can be looked up and rolled back value by value.
+    const slot = { secretId, owner: target.ref, name: entry.name, env: target.env };
+    await recordVersion(tx, vault, auditBase, slot, "set", entry.value);
     await tx.audit.appendAudit({
       ...auditBase,
       action: target.env === null ? "secret.set" : "secret.override.set",
