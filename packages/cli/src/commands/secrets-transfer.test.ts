@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../testing/test-io.js";
 import { readImportFile } from "./secrets-transfer.js";
 
 describe("readImportFile()", () => {
@@ -28,5 +29,17 @@ describe("readImportFile()", () => {
     await expect(readImportFile(file("d.json", "[1]"))).rejects.toThrow("must hold a JSON object");
     await expect(readImportFile(file("e.json", "{oops"))).rejects.toThrow("is not valid JSON");
     await expect(readImportFile(join(dir, "missing.env"))).rejects.toThrow("Cannot read");
+  });
+});
+
+describe("secret:site:export --help", () => {
+  it("shows a shell form that stops when the export fails, not a bare eval of its output", async () => {
+    const help = await runCli(["secret:site:export", "--help"]);
+    expect(help.code).toBe(0);
+    // `eval` of the empty output of a failed export succeeds: the shell would go on without values.
+    expect(help.stdout).not.toMatch(/eval "\$\(lockbox/);
+    expect(help.stdout).toContain(
+      'lockbox_env="$(lockbox secret:site:export my-site.dev --format=shell)" || exit; eval "$lockbox_env"',
+    );
   });
 });

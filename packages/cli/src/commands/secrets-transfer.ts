@@ -93,7 +93,7 @@ export function registerSecretTransferCommands(program: Command, context: CliCon
     [
       "lockbox secret:site:export my-site.dev > .env",
       "lockbox secret:site:export my-site.live --format=json",
-      'eval "$(lockbox secret:site:export my-site.dev --format=shell)"',
+      'lockbox_env="$(lockbox secret:site:export my-site.dev --format=shell)" || exit; eval "$lockbox_env"',
     ],
   );
 }
