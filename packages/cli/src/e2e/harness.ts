@@ -40,9 +40,55 @@ export function startServerProcess(options: {
   const args = options.args ?? [];
   const [file, ...prefix] = options.command ?? [...CHECKOUT_LOCKBOX, "server:start"];
   const hasPort = args.some((arg) => arg === "--port" || arg.startsWith("--port="));
-  const child = spawn(file as string, [...prefix, ...(hasPort ? [] : ["--port", "0"]), ...args], {
-    cwd: options.cwd,
-    env: { PATH: process.env.PATH ?? "", HOME: options.cwd, ...options.env },
+  const { child, stdout, stderr } = spawnCollecting(
+    [file as string, ...prefix, ...(hasPort ? [] : ["--port", "0"]), ...args],
+    options.cwd,
+    options.env,
+  );
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test.
+      child.kill();
+      reject(new Error(`server did not start in ${startTimeoutMs / 1000} s:\n${stdout()}\n${stderr()}`));
+    }, startTimeoutMs);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${stdout()}\n${stderr()}`));
+    });
+    const check = () => {
+      const match = /listening on (https?:\/\/\S+?) \(/.exec(stdout());
+      if (!match?.[1]) return;
+      child.stdout?.off("data", check);
+      // The banner is written in one piece; give the rest of it a moment to arrive.
+      setTimeout(() => {
+        clearTimeout(timer);
+        resolve({
+          url: match[1] as string,
+          adminToken: /\b(lbx_[A-Za-z0-9_-]{43})\b/.exec(stdout())?.[1],
+          process: child,
+          stdout,
+          stderr,
+          stop: (signal = "SIGTERM") => {
+            if (child.exitCode === null) child.kill(signal);
+            return exited;
+          },
+        });
+      }, 50);
+    };
+    child.stdout?.on("data", check);
+  });
+}
+
+/**
+ * Spawns `command` (file and arguments) in `cwd` with only PATH, HOME=`cwd` and `env`, collecting
+ * what it prints: for long-running processes (a server, `lockbox run`) that tests watch as they go.
+ */
+export function spawnCollecting(command: readonly string[], cwd: string, env: Record<string, string> = {}) {
+  const [file, ...args] = command;
+  const child = spawn(file as string, args, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -53,39 +99,7 @@ export function startServerProcess(options: {
   child.stderr?.on("data", (chunk) => {
     err += String(chunk);
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // Not left running behind a failed test.
-      child.kill();
-      reject(new Error(`server did not start in ${startTimeoutMs / 1000} s:\n${out}\n${err}`));
-    }, startTimeoutMs);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening:\n${out}\n${err}`));
-    });
-    const check = () => {
-      const match = /listening on (https?:\/\/\S+?) \(/.exec(out);
-      if (!match?.[1]) return;
-      child.stdout?.off("data", check);
-      // The banner is written in one piece; give the rest of it a moment to arrive.
-      setTimeout(() => {
-        clearTimeout(timer);
-        resolve({
-          url: match[1] as string,
-          adminToken: /\b(lbx_[A-Za-z0-9_-]{43})\b/.exec(out)?.[1],
-          process: child,
-          stdout: () => out,
-          stderr: () => err,
-          stop: (signal = "SIGTERM") => {
-            if (child.exitCode === null) child.kill(signal);
-            return exited;
-          },
-        });
-      }, 50);
-    };
-    child.stdout?.on("data", check);
-  });
+  return { child, stdout: () => out, stderr: () => err };
 }
 
 /** What a CLI run printed and how it exited. */

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import {
   lastLine,
   startE2eServer,
 } from "./e2e-fixtures.js";
-import { CLI_BIN, type CliResult, runCli } from "./harness.js";
+import { CLI_BIN, type CliResult, runCli, spawnCollecting } from "./harness.js";
 
 /**
  * `lockbox run` against a real server process, driving the real CLI, with a real Node.js child:
@@ -52,24 +52,12 @@ interface LiveCli {
 }
 
 function startCli(args: string[], env: Record<string, string>, cwd: string): LiveCli {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", HOME: cwd, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout?.on("data", (chunk) => {
-    out += String(chunk);
-  });
-  child.stderr?.on("data", (chunk) => {
-    err += String(chunk);
-  });
+  const { child, stdout, stderr } = spawnCollecting([process.execPath, CLI_BIN, ...args], cwd, env);
   const exit = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   return {
     child,
-    stdout: () => out,
-    stderr: () => err,
+    stdout,
+    stderr,
     exited: () =>
       Promise.race([
         exit,
@@ -77,7 +65,7 @@ function startCli(args: string[], env: Record<string, string>, cwd: string): Liv
       ]),
     kill: () => {
       child.kill("SIGKILL");
-      for (const match of err.matchAll(/^pid (\d+)$/gm)) {
+      for (const match of stderr().matchAll(/^pid (\d+)$/gm)) {
         try {
           process.kill(Number(match[1]), "SIGKILL");
         } catch {
@@ -89,9 +77,9 @@ function startCli(args: string[], env: Record<string, string>, cwd: string): Liv
       new Promise((resolve, reject) => {
         const started = Date.now();
         const check = () => {
-          if (out.includes(text)) return resolve();
+          if (stdout().includes(text)) return resolve();
           if (child.exitCode !== null || Date.now() - started > 15_000) {
-            return reject(new Error(`no '${text}' on stdout; stdout:\n${out}\nstderr:\n${err}`));
+            return reject(new Error(`no '${text}' on stdout; stdout:\n${stdout()}\nstderr:\n${stderr()}`));
           }
           setTimeout(check, 50);
         };
