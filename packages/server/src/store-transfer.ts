@@ -41,7 +41,10 @@ export interface BackupResult {
 export async function backupStore(options: BackupOptions): Promise<BackupResult> {
   const file = resolve(options.to);
   if (!isPostgresUrl(options.db) && resolve(options.db) === file) {
-    throw new LockboxError("VALIDATION_FAILED", "The backup file must not be the store itself: name a new file.");
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      "The backup file must not be the store itself: name a new file.",
+    );
   }
   claimNewFile(file);
   let source: LockboxDb | undefined;
@@ -124,7 +127,10 @@ export interface CopyStoreResult {
  */
 export async function copyStore(options: CopyStoreOptions): Promise<CopyStoreResult> {
   if (sameStore(options.from, options.to)) {
-    throw new LockboxError("VALIDATION_FAILED", "--from and --to name the same store: copy into a new, empty one.");
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      "--from and --to name the same store: copy into a new, empty one.",
+    );
   }
   const keyOptions = { env: options.env, masterKeyFile: masterKeyFileFor(options) };
   const targetIsNewFile = !isPostgresUrl(options.to) && !existsSync(options.to);
@@ -143,7 +149,8 @@ export async function copyStore(options: CopyStoreOptions): Promise<CopyStoreRes
       });
     } catch (error) {
       await targetDb.close();
-      if (targetIsNewFile) for (const suffix of ["", "-wal", "-shm"]) rmSync(`${options.to}${suffix}`, { force: true });
+      if (targetIsNewFile)
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(`${options.to}${suffix}`, { force: true });
       throw error;
     }
     await targetDb.close();

@@ -64,7 +64,10 @@ export function registerStoreCommands(program: Command, context: CliContext): vo
       )
       .requiredOption("--from <path-or-url>", "the store to copy: SQLite file (or backup) or postgres:// URL")
       .requiredOption("--to <path-or-url>", "the empty store to fill: a new SQLite file or postgres:// URL")
-      .option("--master-key-file <path>", "file holding the base64 master key (instead of LOCKBOX_MASTER_KEY)")
+      .option(
+        "--master-key-file <path>",
+        "file holding the base64 master key (instead of LOCKBOX_MASTER_KEY)",
+      )
       .option("--batch-size <n>", "rows per batch", "500")
       .action(async (options: { from: string; to: string; masterKeyFile?: string; batchSize: string }) => {
         const batchSize = parsePositiveInteger(options.batchSize, "--batch-size", MAX_BATCH_SIZE);
@@ -102,7 +105,9 @@ function printSummary(
   context.data(`${"table".padEnd(width)}  ${"source".padStart(8)}  ${"target".padStart(8)}`);
   for (const t of result.tables) {
     const mark = t.source === t.target ? "" : "  MISMATCH";
-    context.data(`${t.table.padEnd(width)}  ${String(t.source).padStart(8)}  ${String(t.target).padStart(8)}${mark}`);
+    context.data(
+      `${t.table.padEnd(width)}  ${String(t.source).padStart(8)}  ${String(t.target).padStart(8)}${mark}`,
+    );
   }
   context.data(
     result.audit.ok

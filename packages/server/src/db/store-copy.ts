@@ -30,9 +30,9 @@ const DEFAULT_BATCH_SIZE = 500;
 export async function countRows(db: Kysely<Database>): Promise<TableCounts> {
   const counts = {} as TableCounts;
   for (const table of STORE_TABLES) {
-    const result = await sql<{ n: number | string }>`select count(*) as n from ${sql.table(table.name)}`.execute(
-      db,
-    );
+    const result = await sql<{
+      n: number | string;
+    }>`select count(*) as n from ${sql.table(table.name)}`.execute(db);
     counts[table.name] = Number(result.rows[0]?.n ?? 0);
   }
   return counts;
@@ -64,7 +64,10 @@ export async function copyStoreRows(
 ): Promise<TableCounts> {
   const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new LockboxError("VALIDATION_FAILED", `Invalid batch size '${batchSize}': use a positive whole number.`);
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Invalid batch size '${batchSize}': use a positive whole number.`,
+    );
   }
   return source.context.consistent(async (read) => {
     const counts = await countRows(read);
@@ -104,8 +107,8 @@ async function readBatch(
 ): Promise<Record<string, unknown>[]> {
   const key = sql.join(table.key.map((column) => sql.ref(column)));
   const where = after === undefined ? sql`` : sql`where (${key}) > (${sql.join([...after])})`;
-  const result = await sql<Record<string, unknown>>`select * from ${sql.table(table.name)} ${where} order by ${key} limit ${limit}`.execute(
-    db,
-  );
+  const result = await sql<
+    Record<string, unknown>
+  >`select * from ${sql.table(table.name)} ${where} order by ${key} limit ${limit}`.execute(db);
   return result.rows;
 }
