@@ -1,5 +1,5 @@
 import { LockboxError } from "@lockbox/core";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Database } from "./database.js";
 
 /**
@@ -43,12 +43,15 @@ const everyTableListed: [Unlisted] extends [never] ? true : Unlisted = true;
 void everyTableListed;
 
 /**
- * The store's tables as the database reports them (Kysely's own migration tables left out), for
- * checking against {@link STORE_TABLES}.
+ * The store's tables as the database reports them (Kysely's own migration tables left out; on
+ * PostgreSQL those of the connection's schema only, where the migrations create them), for checking
+ * against {@link STORE_TABLES}.
  */
 export async function tablesInStore(db: Kysely<Database>): Promise<string[]> {
-  const tables = await db.introspection.getTables();
-  return tables.filter((t) => !t.isView).map((t) => t.name);
+  const tables = (await db.introspection.getTables()).filter((t) => !t.isView);
+  if (tables.every((t) => t.schema === undefined)) return tables.map((t) => t.name);
+  const current = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return tables.filter((t) => t.schema === current.rows[0]?.schema).map((t) => t.name);
 }
 
 /**
