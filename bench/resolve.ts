@@ -14,7 +14,14 @@
  * expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run one at a time:
  * resolutions/s is per connection, not the server's throughput.
  *
- * Both stores are ANALYZEd after the fill, as autovacuum would do: PostgreSQL without statistics
+ * A second run (same process, same shape) times resolution with history against none:
+ *   none:    1 org × 100 sites, no versions
+ *   history: 1 org × 100 sites, 100 versions of every value slot (base values and overrides; each
+ *            sealed under its own associated data as a write seals it, the last one the current value)
+ * and prints the ratio history/none of the medians: resolution reads current values only, so it
+ * should stay near 1 however long the history (issue 9: "resolution cost unchanged").
+ *
+ * All stores are ANALYZEd after the fill, as autovacuum would do: PostgreSQL without statistics
  * joins `secret_values` by a sequential scan (about 60 ms per call on the large store, ratio ~25).
  *
  * Run (from the repository root; runs on the TypeScript sources, no build needed):
@@ -22,7 +29,8 @@
  *   npx tsx bench/resolve.ts --postgres[=URL]    also PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres;
  *                                                creates lockbox_bench_<random>_{small,large} and drops them)
  * Options: --sites=N (large store, a multiple of 100; default 10000), --rounds=N (default 5),
- *          --calls=N (resolutions per store per round; default 2000).
+ *          --calls=N (resolutions per store per round; default 2000), --versions=N (versions per
+ *          slot of the history store; default 100), --only=sites|versions (one of the two runs).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -106,19 +114,30 @@ interface Filled {
   readonly siteIds: readonly string[];
   readonly secrets: number;
   readonly values: number;
+  readonly versions: number;
   readonly seconds: number;
 }
 
+/** One store of a comparison: its label, its orgs of {@link SITES_PER_ORG} sites, and versions per slot. */
+interface StoreSpec {
+  readonly label: string;
+  readonly orgs: number;
+  readonly versionsPerSlot: number;
+}
+
 /**
- * Fills `lockbox`'s store with `orgs` orgs of {@link SITES_PER_ORG} sites each, one org per pair of
- * transactions, sealing with its own vault (which thereby holds the data keys, as a warm server would).
+ * Fills `lockbox`'s store with `spec.orgs` orgs of {@link SITES_PER_ORG} sites each, one org per pair
+ * of transactions, sealing with its own vault (which thereby holds the data keys, as a warm server
+ * would), and `spec.versionsPerSlot` versions of every value slot, the last holding the current value.
  */
-async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: number): Promise<Filled> {
+async function fill(sources: Sources, lockbox: Lockbox, spec: StoreSpec): Promise<Filled> {
+  const { label, orgs } = spec;
   const started = performance.now();
   const { db, stores, vault } = lockbox;
   const siteIds: string[] = [];
   let secretCount = 0;
   let valueCount = 0;
+  let versionCount = 0;
   for (let o = 0; o < orgs; o++) {
     const orgId = randomUUID();
     const sites = Array.from({ length: SITES_PER_ORG }, () => randomUUID());
@@ -135,6 +154,7 @@ async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: num
     const at = new Date().toISOString();
     const secrets: Insertable<Database["secrets"]>[] = [];
     const values: Insertable<Database["secret_values"]>[] = [];
+    const versions: Insertable<Database["secret_versions"]>[] = [];
     const owners: Array<[Owner, readonly SecretShape[]]> = [
       [{ kind: "org", id: orgId }, ORG_SECRETS],
       ...sites.map((id): [Owner, readonly SecretShape[]] => [{ kind: "site", id }, SITE_SECRETS]),
@@ -153,12 +173,24 @@ async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: num
           updated_at: at,
         });
         for (const env of shape.envs) {
-          const ciphertext = await vault.seal(
-            owner,
-            { secretId, env },
-            plaintext(owner.kind, shape.name, env),
-          );
+          const current = plaintext(owner.kind, shape.name, env);
+          const ciphertext = await vault.seal(owner, { secretId, env }, current);
           values.push({ secret_id: secretId, env: env ?? "", ciphertext, updated_at: at });
+          for (let version = 1; version <= spec.versionsPerSlot; version++) {
+            const value = version === spec.versionsPerSlot ? current : `v${version}/${current}`;
+            versions.push({
+              secret_id: secretId,
+              env: env ?? "",
+              version,
+              org_id: owner.kind === "org" ? owner.id : null,
+              site_id: owner.kind === "site" ? owner.id : null,
+              name: shape.name,
+              action: "set",
+              ciphertext: await vault.seal(owner, { secretId, env, version }, value.slice(0, VALUE_BYTES)),
+              actor: "user:bench",
+              at,
+            });
+          }
         }
       }
     }
@@ -175,10 +207,17 @@ async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: num
           .values(values.slice(i, i + INSERT_CHUNK_ROWS))
           .execute();
       }
+      for (let i = 0; i < versions.length; i += INSERT_CHUNK_ROWS) {
+        await trx
+          .insertInto("secret_versions")
+          .values(versions.slice(i, i + INSERT_CHUNK_ROWS))
+          .execute();
+      }
     });
     siteIds.push(...sites);
     secretCount += secrets.length;
     valueCount += values.length;
+    versionCount += versions.length;
   }
   // Steady state: planner statistics, as autovacuum or `PRAGMA optimize` would give them (see the header).
   await sources.sql`ANALYZE`.execute(db.kysely);
@@ -188,6 +227,7 @@ async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: num
     siteIds,
     secrets: secretCount,
     values: valueCount,
+    versions: versionCount,
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -235,27 +275,60 @@ function open(sources: Sources, location: string): Promise<Lockbox> {
   });
 }
 
-async function runBackend(
+/** What a comparison of two stores measures, and how to read its ratio (second store / first). */
+interface Comparison {
+  readonly title: string;
+  readonly stores: readonly [StoreSpec, StoreSpec];
+  readonly verdict: (ratio: number) => string;
+}
+
+/** Resolution against the number of other sites: small (1 org) vs large (`orgs` orgs). */
+const sitesComparison = (orgs: number): Comparison => ({
+  title: "other sites",
+  stores: [
+    { label: "small", orgs: 1, versionsPerSlot: 0 },
+    { label: "large", orgs, versionsPerSlot: 0 },
+  ],
+  verdict: (ratio) =>
+    ratio <= 1.5
+      ? "near 1: resolution does not grow with the number of other sites"
+      : ratio <= 3
+        ? "above 1, far below the growth in sites: caches and index depth, not a scan; run again"
+        : "GROWS with the number of other sites: look for a scan or a missing index",
+});
+
+/** Resolution against history: no versions vs `versions` versions of every value slot. */
+const versionsComparison = (versions: number): Comparison => ({
+  title: `${versions} versions per slot`,
+  stores: [
+    { label: "none", orgs: 1, versionsPerSlot: 0 },
+    { label: "history", orgs: 1, versionsPerSlot: versions },
+  ],
+  verdict: (ratio) =>
+    ratio <= 1.5
+      ? "near 1: resolution cost unchanged by history (it reads current values only)"
+      : "GROWS with the number of versions: resolution reads history; look for a join on secret_versions",
+});
+
+async function runComparison(
   sources: Sources,
   backend: string,
-  locate: (label: "small" | "large") => Promise<string>,
-  options: { orgs: number; rounds: number; calls: number },
+  comparison: Comparison,
+  locate: (label: string) => Promise<string>,
+  options: { rounds: number; calls: number },
 ): Promise<void> {
-  console.log(`\n${backend}`);
+  console.log(`\n${backend}: ${comparison.title}`);
   const opened: Lockbox[] = [];
   try {
     const filled: Filled[] = [];
-    for (const [label, orgs] of [
-      ["small", 1],
-      ["large", options.orgs],
-    ] as const) {
-      const lockbox = await open(sources, await locate(label));
+    for (const spec of comparison.stores) {
+      const lockbox = await open(sources, await locate(spec.label));
       opened.push(lockbox);
-      const f = await fill(sources, label, lockbox, orgs);
+      const f = await fill(sources, lockbox, spec);
       filled.push(f);
       console.log(
-        `  filled ${label}: ${fmt(orgs)} ${orgs === 1 ? "org" : "orgs"}, ${fmt(f.siteIds.length)} sites, ${fmt(f.secrets)} secrets, ` +
-          `${fmt(f.values)} sealed values in ${f.seconds.toFixed(1)} s`,
+        `  filled ${spec.label}: ${fmt(spec.orgs)} ${spec.orgs === 1 ? "org" : "orgs"}, ${fmt(f.siteIds.length)} sites, ${fmt(f.secrets)} secrets, ` +
+          `${fmt(f.values)} sealed values, ${fmt(f.versions)} sealed versions in ${f.seconds.toFixed(1)} s`,
       );
     }
 
@@ -272,7 +345,7 @@ async function runBackend(
         ` (env '${ENV}', scope '${SCOPE}')`,
     );
     console.log(
-      `  ${"store".padEnd(6)} ${"sites".padStart(7)} ${"median µs".padStart(10)} ${"p90 µs".padStart(8)} ` +
+      `  ${"store".padEnd(7)} ${"sites".padStart(7)} ${"median µs".padStart(10)} ${"p90 µs".padStart(8)} ` +
         `${"p99 µs".padStart(8)} ${"resolutions/s".padStart(14)} ${"secrets/call".padStart(13)}`,
     );
     const medians: number[] = [];
@@ -282,19 +355,16 @@ async function runBackend(
       const median = percentile(sorted, 0.5);
       medians.push(median);
       console.log(
-        `  ${f.label.padEnd(6)} ${fmt(f.siteIds.length).padStart(7)} ${median.toFixed(0).padStart(10)} ` +
+        `  ${f.label.padEnd(7)} ${fmt(f.siteIds.length).padStart(7)} ${median.toFixed(0).padStart(10)} ` +
           `${percentile(sorted, 0.9).toFixed(0).padStart(8)} ${percentile(sorted, 0.99).toFixed(0).padStart(8)} ` +
           `${fmt(Math.round(sorted.length / totalSeconds)).padStart(14)} ${fmt(expected.size).padStart(13)}`,
       );
     }
     const ratio = (medians[1] ?? Number.NaN) / (medians[0] ?? Number.NaN);
-    const verdict =
-      ratio <= 1.5
-        ? "near 1: resolution does not grow with the number of other sites"
-        : ratio <= 3
-          ? "above 1, far below the growth in sites: caches and index depth, not a scan; run again"
-          : "GROWS with the number of other sites: look for a scan or a missing index";
-    console.log(`  ratio large/small of medians: ${ratio.toFixed(2)} (${verdict})`);
+    const [first, second] = comparison.stores;
+    console.log(
+      `  ratio ${second.label}/${first.label} of medians: ${ratio.toFixed(2)} (${comparison.verdict(ratio)})`,
+    );
   } finally {
     for (const lockbox of opened) await lockbox.close();
   }
@@ -333,15 +403,23 @@ async function main(): Promise<void> {
       sites: { type: "string", default: "10000" },
       rounds: { type: "string", default: "5" },
       calls: { type: "string", default: "2000" },
+      versions: { type: "string", default: "100" },
+      only: { type: "string" },
     },
   });
+  if (values.only !== undefined && values.only !== "sites" && values.only !== "versions") {
+    throw new Error(`--only must be 'sites' or 'versions', not '${values.only}'.`);
+  }
   const sites = positiveInteger(values.sites, "sites");
   if (sites % SITES_PER_ORG !== 0) throw new Error(`--sites must be a multiple of ${SITES_PER_ORG}.`);
   const options = {
-    orgs: sites / SITES_PER_ORG,
     rounds: positiveInteger(values.rounds, "rounds"),
     calls: positiveInteger(values.calls, "calls"),
   };
+  const comparisons = [
+    ...(values.only !== "versions" ? [sitesComparison(sites / SITES_PER_ORG)] : []),
+    ...(values.only !== "sites" ? [versionsComparison(positiveInteger(values.versions, "versions"))] : []),
+  ];
 
   // The server sources import `@lockbox/core`, which the package exports as its built dist/;
   // tsconfig.test.json maps it to packages/core/src, as the tests do.
@@ -357,7 +435,9 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), "lockbox-bench-"));
   try {
-    await runBackend(sources, "SQLite", async (label) => join(dir, `${label}.db`), options);
+    for (const comparison of comparisons) {
+      await runComparison(sources, "SQLite", comparison, async (label) => join(dir, `${label}.db`), options);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -367,19 +447,22 @@ async function main(): Promise<void> {
     const prefix = `lockbox_bench_${randomBytes(4).toString("hex")}`;
     const created: string[] = [];
     try {
-      await runBackend(
-        sources,
-        "PostgreSQL",
-        async (label) => {
-          const name = `${prefix}_${label}`;
-          await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-          created.push(name);
-          const url = new URL(adminUrl);
-          url.pathname = `/${name}`;
-          return url.toString();
-        },
-        options,
-      );
+      for (const comparison of comparisons) {
+        await runComparison(
+          sources,
+          "PostgreSQL",
+          comparison,
+          async (label) => {
+            const name = `${prefix}_${label}`;
+            await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+            created.push(name);
+            const url = new URL(adminUrl);
+            url.pathname = `/${name}`;
+            return url.toString();
+          },
+          options,
+        );
+      }
     } finally {
       for (const name of created) {
         await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

@@ -19,6 +19,7 @@ import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
+import { registerStoreCommands } from "./commands/store.js";
 import { registerTokenCommands } from "./commands/tokens.js";
 import { registerUserCommands } from "./commands/users.js";
 import { CliContext, type CliIo } from "./context.js";
@@ -56,6 +57,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerRunCommand,
   registerRuntimeCommand,
   registerServerCommands,
+  registerStoreCommands,
 ];
 
 const TOKEN_PATTERN = /\blb[xrb]_[A-Za-z0-9_-]{20,}/g;

@@ -12,4 +12,12 @@ export {
 } from "./offline.js";
 export { runServer, type ServerFlags } from "./run-server.js";
 export { type RunningServer, type ServerOptions, startServer } from "./server.js";
+export {
+  type BackupOptions,
+  type BackupResult,
+  backupStore,
+  type CopyStoreOptions,
+  type CopyStoreResult,
+  copyStore,
+} from "./store-transfer.js";
 export { ADMIN_EMAIL } from "./tokens/bootstrap.js";

@@ -139,7 +139,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
 }
 
 /** The database to open: `--db`, `LOCKBOX_DB` or the default; a SQLite file must already exist. */
-function existingDatabase(
+export function existingDatabase(
   context: CliContext,
   flag: string | undefined,
   server: Pick<typeof import("@lockbox/server"), "databaseOf" | "isPostgresUrl">,
