@@ -19,7 +19,17 @@ type Lockbox = typeof import("./lockbox-sources.js");
 
 /** What the parent sends. */
 export type ParentMessage =
-  | { readonly type: "start"; readonly server: "lockbox"; readonly db: string; readonly masterKey: string }
+  | {
+      readonly type: "start";
+      readonly server: "lockbox";
+      /** SQLite path or `postgres://` URL. */
+      readonly db: string;
+      readonly masterKey: string;
+      /** `--max-connections` (0: no cap); the server's default when absent. */
+      readonly maxConnections?: number;
+      /** `--max-held-requests`; the server's default when absent. */
+      readonly maxHeldRequests?: number;
+    }
   | {
       readonly type: "start";
       readonly server: "plain";
@@ -45,19 +55,21 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
-async function startLockbox(db: string, masterKey: string): Promise<void> {
+async function startLockbox(start: Extract<StartMessage, { server: "lockbox" }>): Promise<void> {
   // tsconfig.test.json sends `@lockbox/core` to its sources, as in resolve.ts.
   const lockbox = (await tsImport("./lockbox-sources.ts", {
     parentURL: import.meta.url,
     tsconfig: fileURLToPath(new URL("../tsconfig.test.json", import.meta.url)),
   })) as Lockbox;
   const server = await lockbox.startServer({
-    db,
+    db: start.db,
     host: "127.0.0.1",
     port: 0,
-    env: { LOCKBOX_MASTER_KEY: masterKey },
+    env: { LOCKBOX_MASTER_KEY: start.masterKey },
     rateLimit: "0",
     log: false,
+    ...(start.maxConnections !== undefined ? { maxConnections: start.maxConnections } : {}),
+    ...(start.maxHeldRequests !== undefined ? { maxHeldRequests: start.maxHeldRequests } : {}),
   });
   close = () => server.close();
   send({
@@ -99,7 +111,7 @@ process.on("message", (message: ParentMessage) => {
   if (message.type === "start") {
     const started =
       message.server === "lockbox"
-        ? startLockbox(message.db, message.masterKey)
+        ? startLockbox(message)
         : startPlain(Buffer.from(message.body, "base64"), message.headers);
     started.catch((error: unknown) => {
       send({ type: "failed", message: error instanceof Error ? error.message : String(error) });

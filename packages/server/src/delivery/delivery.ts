@@ -224,6 +224,18 @@ export class Delivery {
     });
   }
 
+  /**
+   * The runtime read of `token` when memory alone answers it: a cached, current runtime identity and
+   * the cached, current set of its site environment (what {@link identify} and {@link runtimeSet}
+   * would answer without a store read). Undefined otherwise: the caller takes the full path.
+   */
+  cachedRuntimeRead(token: string): { identity: MachineIdentity; payload: RuntimePayload } | undefined {
+    const identity = this.#tokenCache.get(token, this.#now().getTime());
+    if (identity?.kind !== "runtime") return undefined;
+    const payload = this.runtimeCache.get(identity.siteId, identity.env);
+    return payload && { identity, payload };
+  }
+
   async #resolve(identity: MachineIdentity, scope: "web" | "ic"): Promise<DeliveredSecret[]> {
     const secrets = await this.#secrets.resolveForDelivery(identity.siteId, identity.env, scope);
     // The site went away with its tokens after the token was cached.

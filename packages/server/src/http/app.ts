@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { LockboxError } from "@lockbox/core";
 import Fastify, {
   type FastifyInstance,
@@ -16,6 +15,7 @@ import { conditionalGet } from "./plugins/conditional-get.js";
 import { metrics } from "./plugins/metrics.js";
 import { rateLimit } from "./plugins/rate-limit.js";
 import { requestLog } from "./plugins/request-log.js";
+import { requestIdOf } from "./request-id.js";
 import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js";
 import { auditRoutes } from "./routes/audit.js";
 import { DELIVERY_ROUTES, deliveryRoutes } from "./routes/delivery.js";
@@ -25,6 +25,7 @@ import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { userRoutes } from "./routes/users.js";
+import { installFastPath, runtimeFastPath } from "./runtime-fast-path.js";
 
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
 export const BODY_LIMIT_BYTES = 128 * 1024;
@@ -80,7 +81,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy ?? false,
-    genReqId: (request) => validRequestId(request.headers["x-request-id"]) ?? randomUUID(),
+    genReqId: (request) => requestIdOf(request.headers),
     // One line per request, written by the request-log plugin with only what is safe to log.
     logController: new LogController({ disableRequestLogging: true }),
     // A secret name may be 255 bytes, up to 765 characters percent-encoded (Fastify's default is
@@ -150,6 +151,15 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   };
   await app.register(managementApi);
   deliveryRoutes(app, services.delivery, services.tokenUsage, { maxHeldRequests: options.maxHeldRequests });
+  // The warm runtime read, answered ahead of the framework (the route above answers everything else).
+  installFastPath(
+    app,
+    runtimeFastPath({
+      delivery: services.delivery,
+      usage: services.tokenUsage,
+      metrics: app.metrics.route("GET", "/site/secrets"),
+    }),
+  );
 
   const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
   app.get("/v1/openapi.json", async () => document);
@@ -212,10 +222,6 @@ function frameworkError(error: Error & { code?: string }): LockboxError {
     );
   }
   return toLockboxError(error);
-}
-
-function validRequestId(header: unknown): string | undefined {
-  return typeof header === "string" && /^[A-Za-z0-9._-]{1,64}$/.test(header) ? header : undefined;
 }
 
 /** The first frames of a stack, without its message (which may span lines and quote a statement). */

@@ -1,5 +1,6 @@
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
+import { inject } from "light-my-request";
 import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { LockboxDb } from "../db/lockbox-db.js";
 import { buildApp } from "../http/app.js";
@@ -59,6 +60,7 @@ export async function createTestApp(
     rateLimit: options.rateLimit,
     logger: { level: "info", stream },
   });
+  await app.ready();
   const adminToken = bootstrap.token;
   return {
     app,
@@ -68,7 +70,8 @@ export async function createTestApp(
     adminToken,
     logs,
     async call(method, url, { token, body, headers } = {}) {
-      const response = await app.inject({
+      // Into what the server runs (the runtime fast path, then Fastify), as a real client would reach it.
+      const response = await inject(app.serverHandler, {
         method: method as "GET",
         url,
         headers: {

@@ -41,13 +41,18 @@ export const authentication = fp<AuthenticationOptions>(
 
 /** The bearer token of a request, or UNAUTHENTICATED naming what is missing. */
 export function bearerToken(request: FastifyRequest): string {
-  const header = request.headers.authorization;
-  const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-  if (!match?.[1]) {
+  const token = bearerTokenOf(request.headers.authorization);
+  if (token === undefined) {
     throw new LockboxError(
       "UNAUTHENTICATED",
       "Send a token as 'Authorization: Bearer <token>' (log in with: lockbox auth:login).",
     );
   }
-  return match[1];
+  return token;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined when there is none. */
+export function bearerTokenOf(header: string | undefined): string | undefined {
+  const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return match?.[1] || undefined;
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -20,8 +21,8 @@ export const bodyGuard = fp(
   async (app) => {
     app.addHook("onRequest", (request, reply, done) => {
       const headers = request.headers;
-      const encoding = headers["content-encoding"];
-      if (encoding !== undefined && encoding.trim().toLowerCase() !== "identity") {
+      const encoding = unsupportedEncoding(headers);
+      if (encoding !== undefined) {
         refuse(
           request,
           reply,
@@ -32,10 +33,7 @@ export const bodyGuard = fp(
         );
         return;
       }
-      const hasBody =
-        headers["transfer-encoding"] !== undefined ||
-        (headers["content-length"] !== undefined && Number(headers["content-length"]) > 0);
-      if (hasBody && (request.routeOptions.config as BodyConfig).takesBody !== true) {
+      if (carriesBody(headers) && (request.routeOptions.config as BodyConfig).takesBody !== true) {
         refuse(
           request,
           reply,
@@ -53,6 +51,20 @@ export const bodyGuard = fp(
   },
   { name: "lockbox-body-guard" },
 );
+
+/** The request's `Content-Encoding` when it is one the server does not decode (anything but identity). */
+export function unsupportedEncoding(headers: IncomingHttpHeaders): string | undefined {
+  const encoding = headers["content-encoding"];
+  return encoding !== undefined && encoding.trim().toLowerCase() !== "identity" ? encoding : undefined;
+}
+
+/** Whether the request announces a body (chunked, or a Content-Length above 0). */
+export function carriesBody(headers: IncomingHttpHeaders): boolean {
+  return (
+    headers["transfer-encoding"] !== undefined ||
+    (headers["content-length"] !== undefined && Number(headers["content-length"]) > 0)
+  );
+}
 
 /**
  * Answers `error` and closes the connection once the answer is written, so the unread body is

@@ -11,7 +11,7 @@ const LOGS_REQUESTS = new Set(["trace", "debug", "info"]);
 export const requestLog = fp(
   async (app) => {
     app.addHook("onResponse", (request, reply, done) => {
-      if (LOGS_REQUESTS.has(request.log.level)) {
+      if (logsRequests(request.log)) {
         request.log.info(
           {
             method: request.method,
@@ -27,3 +27,11 @@ export const requestLog = fp(
   },
   { name: "lockbox-request-log" },
 );
+
+/**
+ * Whether a request's logger writes the per-request line: not at `warn` and above, the level of the
+ * delivery hot path (also when it is answered ahead of Fastify, see runtime-fast-path.ts).
+ */
+export function logsRequests(log: { readonly level: string }): boolean {
+  return LOGS_REQUESTS.has(log.level);
+}

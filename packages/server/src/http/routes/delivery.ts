@@ -14,6 +14,9 @@ import { bearerToken } from "../plugins/authentication.js";
 import { ifNoneMatchMatches } from "../plugins/conditional-get.js";
 import type { DocumentedRoute } from "../route.js";
 
+/** The log level of `GET /site/secrets`: no per-request line (plugins/request-log.ts) on the hot path. */
+export const RUNTIME_LOG_LEVEL = "warn";
+
 const UNAUTHENTICATED = "No token, or a token that is unknown, expired or revoked.";
 
 /** The machine endpoints as the OpenAPI document describes them. */
@@ -91,7 +94,7 @@ export function deliveryRoutes(
     () => held.count,
   );
 
-  app.get("/site/secrets", { logLevel: "warn" }, async (request, reply) => {
+  app.get("/site/secrets", { logLevel: RUNTIME_LOG_LEVEL }, async (request, reply) => {
     const waitSeconds = parseWait((request.query as Record<string, unknown>).wait);
     const token = bearerToken(request);
     const identity = await delivery.identify(token, "runtime");

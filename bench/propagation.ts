@@ -1,0 +1,398 @@
+/**
+ * Propagation at org scale (issue 10, item 5): how long after a write is acknowledged every
+ * watching application holds the new value.
+ *
+ * Set-up: a throwaway PostgreSQL database (created, dropped at the end), two Lockbox servers on it,
+ * each a child process (`runtime-server.ts`, as `runtime.ts` runs them; no rate limit, no request
+ * log, no connection cap), and through the first one's management API: one org with `--org-secrets`
+ * runtime secrets of scope `web` (100-byte values), `--clients / 4` sites each with dev, test, live
+ * and a multidev `feature`, one site secret on each site a site change will touch, and one runtime
+ * token per site environment. Then `--clients` watching clients (default 4,000: one per site
+ * environment of a 1,000-site org), each an SDK runtime client with `watch: true` (blocking reads,
+ * `GET /site/secrets?wait=`), alternately on the two servers, all in this process. The run starts
+ * once every client holds its first set and both servers' `lockbox_held_requests` add up to the
+ * number of clients.
+ *
+ * Measured:
+ *   org change   one org secret is set (through the first server); for every client, the time from
+ *                the write's answer to the client's `onChange` with the new value. Split by clients
+ *                of the server that took the write (woken in process) and of the other (woken by
+ *                PostgreSQL's NOTIFY). Also each server's CPU time over the change: every site
+ *                environment's set is resolved again (a cold resolution), which is what it costs.
+ *   site change  `--site-changes` times, one site secret of another site is set (alternately through
+ *                either server); the four clients of that site are timed the same way.
+ * Printed: p50, p99 and max of each, against the targets (p99 under 1 s for the org change, under
+ * 100 ms for a site change). A client still without the value after `--timeout` seconds is counted
+ * as missing and fails the run (exit 1). Loopback only; everything is bounded in count and time.
+ *
+ * The clients run in this process, on the same 2 cores as both servers and PostgreSQL: a client's
+ * time includes waiting for this process to handle its answer among thousands arriving together.
+ *
+ * Run (from the repository root; runs on the TypeScript sources, no build needed):
+ *   npx tsx bench/propagation.ts            (npm run bench:propagation)
+ * Options: --clients=N (a multiple of 4; default 4000), --org-secrets=N (default 20),
+ *          --site-changes=N (default 20), --timeout=S (per change; default 120),
+ *          --postgres=URL (default postgres://postgres@127.0.0.1:5432/postgres; the database
+ *          lockbox_bench_propagation_<random> is created next to it and dropped).
+ */
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { tsImport } from "tsx/esm/api";
+import { api, children, ServerChild, type Tree } from "./server-child.js";
+
+type Sdk = typeof import("../packages/sdk/src/index.js");
+type RuntimeClient = ReturnType<Sdk["createRuntimeClient"]>;
+
+const ENVS = ["dev", "test", "live", "feature"] as const;
+const ORG = "bench-org";
+const ORG_WATCHED = "ORG_WATCHED";
+const SITE_WATCHED = "SITE_WATCHED";
+const VALUE_BYTES = 100;
+/** Management API calls in flight at once while filling. */
+const FILL_CONCURRENCY = 16;
+/** Clients started at once (each first read is a cold resolution on its server). */
+const START_BATCH = 250;
+const ORG_TARGET_MS = 1000;
+const SITE_TARGET_MS = 100;
+
+interface Options {
+  readonly clients: number;
+  readonly orgSecrets: number;
+  readonly siteChanges: number;
+  readonly timeoutSeconds: number;
+  readonly postgres: string;
+}
+
+/** One watching application. */
+interface Watcher {
+  readonly site: number;
+  readonly env: string;
+  readonly server: 0 | 1;
+  client: RuntimeClient | undefined;
+  /** The latest set its `onChange` received. */
+  latest: Readonly<Record<string, string>> | undefined;
+  /** `performance.now()` when it first held the awaited value (undefined: not yet). */
+  gotAt: number | undefined;
+}
+
+/** The change being awaited: which secret must reach which watchers with which value. */
+let awaited: { name: string; value: string; watchers: Set<Watcher>; done: () => void } | undefined;
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      clients: { type: "string", default: "4000" },
+      "org-secrets": { type: "string", default: "20" },
+      "site-changes": { type: "string", default: "20" },
+      timeout: { type: "string", default: "120" },
+      postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
+    },
+  });
+  const whole = (name: string, text: string, min: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min)
+      throw new Error(`--${name} must be a whole number of at least ${min}.`);
+    return n;
+  };
+  const clients = whole("clients", values.clients, ENVS.length);
+  if (clients % ENVS.length !== 0) throw new Error(`--clients must be a multiple of ${ENVS.length}.`);
+  const options: Options = {
+    clients,
+    orgSecrets: whole("org-secrets", values["org-secrets"], 1),
+    siteChanges: whole("site-changes", values["site-changes"], 0),
+    timeoutSeconds: whole("timeout", values.timeout, 1),
+    postgres: values.postgres,
+  };
+  if (options.siteChanges > clients / ENVS.length)
+    throw new Error("--site-changes must not exceed the sites.");
+  return options;
+}
+
+const value = () => randomBytes((VALUE_BYTES * 3) / 4).toString("base64");
+const secret = (v: string) => ({ value: v, type: "runtime", scopes: "web" });
+
+/** Runs `task` on every item, at most `concurrency` at once. */
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number;
+}
+
+function summary(label: string, millis: readonly number[], missing: number, targetMs: number): boolean {
+  const sorted = [...millis].sort((a, b) => a - b);
+  const fmt = (ms: number) => `${ms.toFixed(1)} ms`.padStart(10);
+  const p99 = quantile(sorted, 0.99);
+  const ok = missing === 0 && p99 < targetMs;
+  console.log(
+    `  ${label.padEnd(30)} n=${String(sorted.length).padStart(5)}  p50 ${fmt(quantile(sorted, 0.5))}  ` +
+      `p99 ${fmt(p99)}  max ${fmt(sorted.at(-1) ?? Number.NaN)}` +
+      (missing > 0 ? `  MISSING ${missing}` : "") +
+      `  ${ok ? "meets" : "MISSES"} p99 < ${targetMs} ms`,
+  );
+  return ok;
+}
+
+/** The number of blocking reads each server holds now (`lockbox_held_requests` of its /metrics). */
+async function heldReads(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("lockbox_held_requests "));
+  return Number(line?.split(" ")[1] ?? Number.NaN);
+}
+
+/** Waits until the servers hold `count` reads together (every watcher is back in a blocking read). */
+async function untilHeld(urls: readonly string[], count: number, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let held = 0;
+  while (performance.now() < deadline) {
+    held = (await Promise.all(urls.map(heldReads))).reduce((a, b) => a + b, 0);
+    if (held >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`only ${held} of ${count} watchers were back in a blocking read after ${timeoutMs} ms.`);
+}
+
+/** Sets one secret through `url` and times its arrival at `watchers`: ms after the write's answer. */
+async function timeChange(
+  watchers: readonly Watcher[],
+  write: () => Promise<unknown>,
+  name: string,
+  newValue: string,
+  timeoutMs: number,
+): Promise<{ millis: Map<Watcher, number>; missing: number }> {
+  for (const w of watchers) w.gotAt = undefined;
+  const all = new Promise<void>((resolve) => {
+    awaited = { name, value: newValue, watchers: new Set(watchers), done: resolve };
+  });
+  await write();
+  const ackAt = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([all, new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  awaited = undefined;
+  const millis = new Map<Watcher, number>();
+  // A watcher can hold the value before this process has read the write's answer: 0, not negative.
+  for (const w of watchers) if (w.gotAt !== undefined) millis.set(w, Math.max(0, w.gotAt - ackAt));
+  return { millis, missing: watchers.length - millis.size };
+}
+
+function onChange(watcher: Watcher, secrets: Readonly<Record<string, string>>): void {
+  watcher.latest = secrets;
+  const change = awaited;
+  if (change === undefined || watcher.gotAt !== undefined || !change.watchers.has(watcher)) return;
+  if (secrets[change.name] !== change.value) return;
+  watcher.gotAt = performance.now();
+  change.watchers.delete(watcher);
+  if (change.watchers.size === 0) change.done();
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const sites = options.clients / ENVS.length;
+  const sdk = (await tsImport("../packages/sdk/src/index.ts", {
+    parentURL: import.meta.url,
+    tsconfig: fileURLToPath(new URL("../tsconfig.test.json", import.meta.url)),
+  })) as Sdk;
+  const database = `lockbox_bench_propagation_${randomBytes(4).toString("hex")}`;
+  const admin = async (statement: string) => {
+    const client = new pg.Client({ connectionString: options.postgres });
+    await client.connect();
+    try {
+      await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${database}`);
+  const dbUrl = new URL(options.postgres);
+  dbUrl.pathname = `/${database}`;
+  const servers: ServerChild[] = [];
+  const watchers: Watcher[] = [];
+  try {
+    const tree: Tree = {
+      root: fileURLToPath(new URL("..", import.meta.url)),
+      runner: fileURLToPath(new URL("./runtime-server.ts", import.meta.url)),
+    };
+    const start = {
+      type: "start",
+      server: "lockbox",
+      db: dbUrl.toString(),
+      masterKey: randomBytes(32).toString("base64"),
+      maxConnections: 0,
+      maxHeldRequests: options.clients,
+    } as const;
+    // One after the other: the first creates the schema and the admin.
+    const first = await ServerChild.start("server A", tree, start);
+    servers.push(first.child);
+    const second = await ServerChild.start("server B", tree, start);
+    servers.push(second.child);
+    const urls = [first.url, second.url] as const;
+    const token = first.adminToken;
+    if (token === undefined) throw new Error("The fresh store printed no admin token.");
+
+    const fillStarted = performance.now();
+    const siteName = (i: number) => `site-${String(i).padStart(5, "0")}`;
+    const siteIndexes = Array.from({ length: sites }, (_, i) => i);
+    const changedSites = Array.from({ length: options.siteChanges }, (_, k) =>
+      Math.floor((k * sites) / options.siteChanges),
+    );
+    await api(urls[0], token, "POST", "/v1/orgs", { name: ORG });
+    const orgNames = Array.from({ length: options.orgSecrets }, (_, j) =>
+      j === 0 ? ORG_WATCHED : `ORG_SECRET_${String(j).padStart(3, "0")}`,
+    );
+    await pool(orgNames, FILL_CONCURRENCY, async (name) => {
+      await api(urls[0], token, "PUT", `/v1/orgs/${ORG}/secrets/${name}`, secret(value()));
+    });
+    await pool(siteIndexes, FILL_CONCURRENCY, async (i) => {
+      const url = urls[i % 2] as string;
+      await api(url, token, "POST", "/v1/sites", { name: siteName(i), org: ORG });
+      await api(url, token, "POST", `/v1/sites/${siteName(i)}/environments`, { name: "feature" });
+    });
+    await pool(changedSites, FILL_CONCURRENCY, async (i) => {
+      await api(
+        urls[i % 2] as string,
+        token,
+        "PUT",
+        `/v1/sites/${siteName(i)}/secrets/${SITE_WATCHED}`,
+        secret(value()),
+      );
+    });
+    const tokens = new Map<Watcher, string>();
+    for (const site of siteIndexes) {
+      for (const [e, env] of ENVS.entries()) {
+        watchers.push({
+          site,
+          env,
+          server: ((site * ENVS.length + e) % 2) as 0 | 1,
+          client: undefined,
+          latest: undefined,
+          gotAt: undefined,
+        });
+      }
+    }
+    await pool(watchers, FILL_CONCURRENCY, async (w) => {
+      const minted = await api(urls[w.server], token, "POST", "/v1/tokens", {
+        kind: "runtime",
+        site: siteName(w.site),
+        env: w.env,
+      });
+      tokens.set(w, String(minted?.token));
+    });
+    console.log(
+      `filled in ${((performance.now() - fillStarted) / 1000).toFixed(1)} s: 1 org with ${options.orgSecrets} secrets, ` +
+        `${sites} sites × ${ENVS.length} environments, ${options.siteChanges} site secrets, ${watchers.length} runtime tokens`,
+    );
+
+    const startedAt = performance.now();
+    for (let i = 0; i < watchers.length; i += START_BATCH) {
+      const batch = watchers.slice(i, i + START_BATCH);
+      await Promise.all(
+        batch.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              w.client = sdk.createRuntimeClient({
+                url: urls[w.server],
+                token: tokens.get(w),
+                watch: true,
+                watchSeconds: 300,
+                onChange: (secrets) => {
+                  onChange(w, secrets);
+                  resolve();
+                },
+              });
+            }),
+        ),
+      );
+    }
+    await untilHeld(urls, watchers.length, options.timeoutSeconds * 1000);
+    console.log(
+      `${watchers.length} SDK clients (watch: true) hold their set and wait in a blocking read, ` +
+        `${watchers.length / 2} per server; started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s\n`,
+    );
+
+    const cpuBefore = await Promise.all(servers.map((s) => s.cpu()));
+    const orgValue = value();
+    const org = await timeChange(
+      watchers,
+      () => api(urls[0], token, "PUT", `/v1/orgs/${ORG}/secrets/${ORG_WATCHED}`, { value: orgValue }),
+      ORG_WATCHED,
+      orgValue,
+      options.timeoutSeconds * 1000,
+    );
+    const cpuAfter = await Promise.all(servers.map((s) => s.cpu()));
+    const ok: boolean[] = [];
+    console.log(`org change (one org secret; ${watchers.length} site environments):`);
+    ok.push(summary("every client", [...org.millis.values()], org.missing, ORG_TARGET_MS));
+    for (const server of [0, 1] as const) {
+      const label = server === 0 ? "clients of the writing server" : "clients of the other server";
+      const own = watchers.filter((w) => w.server === server);
+      summary(
+        label,
+        own.flatMap((w) => org.millis.get(w) ?? []),
+        own.filter((w) => !org.millis.has(w)).length,
+        ORG_TARGET_MS,
+      );
+    }
+    cpuAfter.forEach((after, i) => {
+      const cpuMs = (after.cpuMicros - (cpuBefore[i]?.cpuMicros ?? 0)) / 1000;
+      const per = cpuMs / (watchers.length / 2);
+      console.log(
+        `  server ${i === 0 ? "A" : "B"} CPU over the change: ${cpuMs.toFixed(0)} ms, ` +
+          `${per.toFixed(2)} ms per site environment (its ${watchers.length / 2} sets resolved again)`,
+      );
+    });
+
+    await untilHeld(urls, watchers.length, options.timeoutSeconds * 1000);
+    const siteMillis: number[] = [];
+    let siteMissing = 0;
+    for (const [k, site] of changedSites.entries()) {
+      const siteValue = value();
+      const own = watchers.filter((w) => w.site === site);
+      const change = await timeChange(
+        own,
+        () =>
+          api(urls[k % 2] as string, token, "PUT", `/v1/sites/${siteName(site)}/secrets/${SITE_WATCHED}`, {
+            value: siteValue,
+          }),
+        SITE_WATCHED,
+        siteValue,
+        options.timeoutSeconds * 1000,
+      );
+      siteMillis.push(...change.millis.values());
+      siteMissing += change.missing;
+      await untilHeld(urls, watchers.length, options.timeoutSeconds * 1000);
+    }
+    if (options.siteChanges > 0) {
+      console.log(
+        `\nsite changes (${options.siteChanges} sites one after the other, ${ENVS.length} clients each, writes alternately on A and B):`,
+      );
+      ok.push(summary("every client of the site", siteMillis, siteMissing, SITE_TARGET_MS));
+    }
+    if (org.missing + siteMissing > 0) process.exitCode = 1;
+    console.log(`\n${ok.every(Boolean) ? "meets every target" : "BELOW a target (see above)"}`);
+  } finally {
+    for (const w of watchers) w.client?.close();
+    for (const server of servers) await server.close();
+    for (const child of children) child.kill("SIGKILL");
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench/propagation.ts failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+}

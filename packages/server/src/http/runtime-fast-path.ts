@@ -1,0 +1,113 @@
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
+import type { FastifyInstance } from "fastify";
+import type { Delivery } from "../delivery/delivery.js";
+import type { TokenUsageRecorder } from "../tokens/token-usage.js";
+import type { RouteMetrics } from "./metrics.js";
+import { bearerTokenOf } from "./plugins/authentication.js";
+import { carriesBody, unsupportedEncoding } from "./plugins/body-guard.js";
+import { ifNoneMatchMatches } from "./plugins/conditional-get.js";
+import { logsRequests } from "./plugins/request-log.js";
+import { requestIdOf } from "./request-id.js";
+import { RUNTIME_LOG_LEVEL } from "./routes/delivery.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /**
+     * What the app's server runs for each request: the runtime fast path, then Fastify. In-process
+     * tests inject into it (light-my-request), so they reach the fast path as a real client does.
+     */
+    serverHandler: (request: IncomingMessage, response: ServerResponse) => void;
+  }
+}
+
+/** Answers a request and says so, or leaves it untouched (false) for Fastify to answer. */
+export type FastPath = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+/** The path the fast path answers, exactly: anything else (a query, `?wait=`, a slash more) is Fastify's. */
+const RUNTIME_PATH = "/site/secrets";
+const CONTENT_TYPE = "application/json; charset=utf-8";
+
+/**
+ * `GET /site/secrets` answered ahead of Fastify when memory alone answers it (STYLE, "The hot path";
+ * SPEC §3): a plain GET of exactly that path, no body, a bearer token the machine-token cache knows
+ * as a runtime token, and its site environment's set cached. Everything else — no or an unknown
+ * token (401), a build or user token (403), a cold set, a blocking read (`?wait=`), HEAD, a body, a
+ * server shutting down — returns false, untouched, and the Fastify route answers it: that route
+ * stays the one full implementation, and this path is the same route's warm case, calling the same
+ * functions in the same order (delivery/, the conditional GET, the usage recorder, the audit of a
+ * first delivery, the route's metrics slot and request-log decision) without the framework's
+ * per-request objects, hooks and promises. The runtime route is not rate-limited (SPEC §5), so
+ * neither is this path.
+ */
+export function runtimeFastPath(deps: {
+  readonly delivery: Pick<Delivery, "cachedRuntimeRead" | "recordDelivery">;
+  readonly usage: Pick<TokenUsageRecorder, "record">;
+  /** The metrics slot of the Fastify route `GET /site/secrets`, so both count in one series. */
+  readonly metrics: RouteMetrics;
+}): FastPath {
+  const { delivery, usage, metrics } = deps;
+  // The route logs at RUNTIME_LOG_LEVEL, where no per-request line is written; were that to change,
+  // the line is Fastify's to write, so this path would step aside.
+  const enabled = !logsRequests({ level: RUNTIME_LOG_LEVEL });
+  return (request, response) => {
+    if (!enabled || request.method !== "GET" || request.url !== RUNTIME_PATH) return false;
+    const started = performance.now();
+    const headers = request.headers;
+    // What the body guard refuses (and closes the connection for) is Fastify's to answer.
+    if (carriesBody(headers) || unsupportedEncoding(headers) !== undefined) return false;
+    const token = bearerTokenOf(headers.authorization);
+    if (token === undefined) return false;
+    const read = delivery.cachedRuntimeRead(token);
+    if (read === undefined) return false;
+    const { identity, payload } = read;
+    usage.record(identity.tokenId);
+    let status: number;
+    if (ifNoneMatchMatches(headers["if-none-match"], payload.etag)) {
+      status = 304;
+      response.writeHead(304, { etag: payload.etag, "cache-control": "no-cache" });
+      response.end();
+    } else {
+      status = 200;
+      delivery.recordDelivery(identity, payload.version, requestIdOf(headers));
+      response.writeHead(200, {
+        etag: payload.etag,
+        "cache-control": "no-cache",
+        "content-type": CONTENT_TYPE,
+        "content-length": payload.body.length,
+      });
+      response.end(payload.body);
+    }
+    metrics.observe(status, (performance.now() - started) / 1000);
+    return true;
+  };
+}
+
+/**
+ * Puts `fastPath` ahead of Fastify on the app's server: each request goes to it first and, when it
+ * declines, to Fastify's own handler (`app.routing`, the listener Fastify attached). From the app's
+ * `preClose` on, every request goes to Fastify, which answers as a closing server does. Returns the
+ * combined handler, which is what the server runs (and what in-process tests inject into).
+ */
+export function installFastPath(app: FastifyInstance, fastPath: FastPath): FastPath {
+  let closing = false;
+  const fastify = app.routing as (request: IncomingMessage, response: ServerResponse) => void;
+  const dispatch: FastPath = (request, response) => {
+    if (closing || !fastPath(request, response)) fastify(request, response);
+    return true;
+  };
+  const server = app.server as Server;
+  if (!server.listeners("request").includes(fastify)) {
+    throw new Error(
+      "Fastify's request handler is not attached to its server: the fast path cannot go ahead of it.",
+    );
+  }
+  server.removeListener("request", fastify);
+  server.on("request", dispatch);
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.decorate("serverHandler", dispatch);
+  return dispatch;
+}
