@@ -27,6 +27,7 @@ import type { Caller } from "../directory/caller.js";
 import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
+import type { DeletedSecretStore } from "./deleted-secret-store.js";
 import {
   applyImport,
   type ImportSecretsInput,
@@ -78,6 +79,7 @@ export interface SecretsStores extends Transactional<SecretsTx> {
 export interface SecretsTx extends OwnerLocks, ChangeRecorder {
   readonly secrets: SecretStore;
   readonly secretVersions: SecretVersionStore;
+  readonly deletedSecrets: DeletedSecretStore;
   readonly environments: Pick<EnvironmentStore, "findEnvironment">;
   readonly audit: Pick<AuditStore, "appendAudit">;
   readonly dataKeys: DataKeyReader;
@@ -316,8 +318,7 @@ export class SecretsService {
             : overrideBaseNotFoundMessage(name, ownerLabel);
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
-      const slot = { secretId: existing.id, owner: owner.ref, name };
-      await deleteSlots(tx, slotWriter(caller, owner), { slot, overrideEnvs: existing.overrideEnvs }, env);
+      await deleteSlots(tx, slotWriter(caller, owner), existing, env);
     });
   }
 

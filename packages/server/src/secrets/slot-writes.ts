@@ -1,12 +1,8 @@
 import type { SecretVersionAction } from "@lockbox/core";
 import type { AuditEventInput } from "../audit/records.js";
 import type { Vault } from "../keys/vault.js";
-import {
-  recordDeleteVersions,
-  recordVersion,
-  type SecretSlot,
-  type SecretSlotOwner,
-} from "./secret-versions.js";
+import type { SecretRow } from "./secret-store.js";
+import { recordDeleteVersions, recordVersion, type SecretSlot } from "./secret-versions.js";
 import type { SecretsTx } from "./secrets-service.js";
 
 /*
@@ -22,7 +18,7 @@ export type SlotAuditBase = Omit<AuditEventInput, "action" | "target" | "environ
 /** The stores a slot write uses, from the caller's transaction. */
 export type SlotWriteTx = Pick<
   SecretsTx,
-  "secrets" | "secretVersions" | "dataKeys" | "audit" | "recordChange"
+  "secrets" | "secretVersions" | "deletedSecrets" | "dataKeys" | "audit" | "recordChange"
 >;
 
 /** Who writes, and the audit target of the owner (`site:<id>:<name>` or `org:<id>:<name>`). */
@@ -69,16 +65,27 @@ export async function writeSlot(
 export async function deleteSlots(
   tx: SlotWriteTx,
   writer: SlotWriter,
-  secret: { readonly slot: SecretSlotOwner; readonly overrideEnvs: readonly string[] },
+  secret: SecretRow,
   env: string | undefined,
 ): Promise<(string | null)[]> {
-  const { slot } = secret;
+  const slot = { secretId: secret.id, owner: secret.owner, name: secret.name };
   let emptied: (string | null)[];
   if (env === undefined) {
-    await tx.secrets.deleteSecret(slot.secretId);
+    await tx.secrets.deleteSecret(secret.id);
+    // Kept for the retention period, with its values in its history, so it can be restored.
+    await tx.deletedSecrets.insertDeleted({
+      secretId: secret.id,
+      owner: secret.owner,
+      name: secret.name,
+      type: secret.type,
+      scopes: secret.scopes,
+      envs: secret.overrideEnvs,
+      createdAt: secret.createdAt,
+      deletedBy: writer.audit.actor,
+    });
     emptied = [null, ...secret.overrideEnvs];
   } else {
-    emptied = (await tx.secrets.deleteOverride(slot.secretId, env)) ? [env] : [];
+    emptied = (await tx.secrets.deleteOverride(secret.id, env)) ? [env] : [];
   }
   await recordDeleteVersions(tx, writer.audit, slot, emptied);
   await tx.recordChange(slot.owner);
