@@ -67,6 +67,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         ["org:create", "acme"],
         ["org:create", "other"],
         ["org:member:add", "acme", "alice@example.com", "--role=admin"],
+        ["org:member:add", "acme", "bob@example.com", "--role=member"],
         ["org:member:add", "other", "carol@example.com", "--role=admin"],
         ["site:create", "shop", "--org=acme"],
         ["site:team:add", "shop", "bob@example.com"],
@@ -220,7 +221,10 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         expect(result.stderr).toMatch(/was not found, or you do not have access/);
         expect(result.stdout + result.stderr).not.toMatch(/GONE|SHARED|value/);
       }
-      // bob is on shop's team, not an admin of acme.
+      // bob is a member of acme, not an admin: he sees its deleted secrets but cannot restore them.
+      expect(
+        json<DeletedJson[]>(await bob(["secret:org:list", "acme", "--deleted", "--format=json"])),
+      ).toMatchObject([{ name: "SHARED" }]);
       const forbidden = await bob(["secret:org:restore", "acme", "SHARED"]);
       expect(forbidden.code).toBe(1);
       expect(forbidden.stderr).toContain("Only an admin of organization 'acme'");
