@@ -5,6 +5,7 @@ import type { SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { auditOf, createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import { startTestServer } from "../testing/test-server.js";
 import { parseRetention, RetentionPruner } from "./retention.js";
 
 describe.each(await contractDatabases())("retention of history ($name)", ({ name: dialect, create }) => {
@@ -120,6 +121,36 @@ describe.each(await contractDatabases())("retention of history ($name)", ({ name
     await p.close();
     p.start();
     await p.close();
+  });
+});
+
+describe("retention in a started server", () => {
+  it("prunes in the background with --retain-versions, and stops with the server", async () => {
+    const test = await startTestServer({ retainVersions: "1", pruning: { firstRunMs: 50, intervalMs: 50 } });
+    try {
+      const { lockbox } = test.server;
+      const caller = await testCaller(lockbox);
+      const id = randomUUID();
+      const site = await lockbox.stores.sites.insertSite({
+        id,
+        name: `site-${id.slice(0, 8)}`,
+        owner: { userId: caller.user.id },
+        dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
+      });
+      for (const value of ["a", "b", "c"]) {
+        await lockbox.secrets.setSiteSecret(caller, site.name, { name: "K", value });
+      }
+      const count = async () =>
+        (await lockbox.secretHistory.siteHistory(caller, site.name, "K", {})).map((v) => v.version);
+      const deadline = Date.now() + 10_000;
+      while ((await count()).length > 1 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(await count()).toEqual([3]);
+      expect(test.server.pruner.policy).toEqual({ versions: 1, deletedDays: 30 });
+    } finally {
+      await test.close();
+    }
   });
 });
 
