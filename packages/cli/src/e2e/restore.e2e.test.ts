@@ -34,7 +34,7 @@ interface DeletedJson {
  * which owns shop) and bob (on shop's team) write; carol, of another org, must see nothing.
  */
 describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
-  describe.sequential("deleted secrets and restore", () => {
+  describe.sequential("deleted secrets and restore", { timeout: 300_000 }, () => {
     let e2e: E2eServer;
     let admin: Cli;
     const as: Record<string, Cli> = {};
@@ -74,7 +74,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       ]) {
         expectSuccess(await admin(args));
       }
-    }, 120_000);
+    }, 300_000);
     afterAll(async () => {
       await e2e?.close();
     });
