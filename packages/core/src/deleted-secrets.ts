@@ -25,12 +25,12 @@ export const deletedSecretRow = z.object({
 export type DeletedSecretRow = z.output<typeof deletedSecretRow>;
 
 /**
- * `POST …/secrets/:name/restore`: brings back the newest deleted secret of that name, or with `id`
- * the deleted secret of that id (as the deleted list shows it).
+ * `POST …/secrets/:name/restore?id=` (no body): brings back the newest deleted secret of that name,
+ * or with `id` the deleted secret of that id (as the deleted list shows it).
  */
-export const restoreSecretBody = z.object({ id: z.string().uuid().optional() }).strict();
-/** A {@link restoreSecretBody} as a client sends it. */
-export type RestoreSecretBody = z.input<typeof restoreSecretBody>;
+export const restoreSecretQuery = z.object({ id: z.string().uuid().optional() }).strict();
+/** Parsed {@link restoreSecretQuery}. */
+export type RestoreSecretQuery = z.output<typeof restoreSecretQuery>;
 
 /** A restore's answer: the secret as it is again, and the environments whose overrides came back. */
 export const restoreSecretResponse = z.object({

@@ -104,9 +104,9 @@ export { buildComposerAuth, type ComposerSecretValue } from "./composer-auth.js"
 export {
   type DeletedSecretRow,
   deletedSecretRow,
-  type RestoreSecretBody,
+  type RestoreSecretQuery,
   type RestoreSecretResponse,
-  restoreSecretBody,
+  restoreSecretQuery,
   restoreSecretResponse,
   SECRET_RESTORED_MESSAGE,
 } from "./deleted-secrets.js";

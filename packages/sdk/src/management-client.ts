@@ -600,7 +600,7 @@ export class LockboxClient {
     options: { readonly id?: string } = {},
   ): Promise<RestoreResult> {
     return this.#send("POST", `${ownerPath(owner)}/secrets/${segment(name)}/restore`, {
-      body: options.id === undefined ? {} : { id: options.id },
+      query: { id: options.id },
     });
   }
 

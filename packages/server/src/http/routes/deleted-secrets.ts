@@ -4,7 +4,7 @@ import {
   orgParams,
   orgSecretParams,
   pageQuery,
-  restoreSecretBody,
+  restoreSecretQuery,
   restoreSecretResponse,
   SECRET_RESTORED_MESSAGE,
   siteParams,
@@ -51,11 +51,11 @@ export function deletedSecretRoutes(routes: RouteRegistry, restore: SecretRestor
     summary:
       "Bring back a deleted site secret with its type, scopes, base value and overrides as at deletion (409 when a secret of that name exists)",
     params: siteSecretParams,
-    body: restoreSecretBody,
+    query: restoreSecretQuery,
     response: restoreSecretResponse,
-    handler: async ({ caller, params, body }) => ({
+    handler: async ({ caller, params, query }) => ({
       message: SECRET_RESTORED_MESSAGE,
-      ...(await restore.restoreSite(caller, params.site, params.name, body.id)),
+      ...(await restore.restoreSite(caller, params.site, params.name, query.id)),
     }),
   });
 
@@ -65,11 +65,11 @@ export function deletedSecretRoutes(routes: RouteRegistry, restore: SecretRestor
     tag: "secrets",
     summary: "Bring back a deleted organization secret with its overrides as at deletion (org admins)",
     params: orgSecretParams,
-    body: restoreSecretBody,
+    query: restoreSecretQuery,
     response: restoreSecretResponse,
-    handler: async ({ caller, params, body }) => ({
+    handler: async ({ caller, params, query }) => ({
       message: SECRET_RESTORED_MESSAGE,
-      ...(await restore.restoreOrg(caller, params.org, params.name, body.id)),
+      ...(await restore.restoreOrg(caller, params.org, params.name, query.id)),
     }),
   });
 }
