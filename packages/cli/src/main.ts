@@ -14,6 +14,7 @@ import { registerRuntimeCommand } from "./commands/runtime.js";
 import { registerSecretDiffCommand } from "./commands/secret-diff.js";
 import { registerSecretGetCommands } from "./commands/secret-get.js";
 import { registerSecretHistoryCommands } from "./commands/secret-history.js";
+import { registerSecretRestoreCommands } from "./commands/secret-restore.js";
 import { registerOrgSecretCommands } from "./commands/secrets-org.js";
 import { registerSiteSecretCommands } from "./commands/secrets-site.js";
 import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
@@ -46,6 +47,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSecretDiffCommand,
   registerSecretTransferCommands,
   registerSecretHistoryCommands,
+  registerSecretRestoreCommands,
   registerAuthCommands,
   registerUserCommands,
   registerOrgCommands,

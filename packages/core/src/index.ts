@@ -101,6 +101,15 @@ export {
   whoamiResponse,
 } from "./api.js";
 export { buildComposerAuth, type ComposerSecretValue } from "./composer-auth.js";
+export {
+  type DeletedSecretRow,
+  deletedSecretRow,
+  type RestoreSecretQuery,
+  type RestoreSecretResponse,
+  restoreSecretQuery,
+  restoreSecretResponse,
+  SECRET_RESTORED_MESSAGE,
+} from "./deleted-secrets.js";
 export { ERROR_CODES, type ErrorCode, isLockboxError, LockboxError } from "./errors.js";
 export {
   type HostPort,

@@ -14,4 +14,8 @@ export const SERVER_DEFAULTS = {
   maxConnections: 1000,
   /** Blocking reads (`GET /site/secrets?wait=`) held at once per server. */
   maxHeldRequests: 10_000,
+  /** Versions kept per value slot (issue 9's retention). */
+  retainVersions: 100,
+  /** Days a deleted secret can be restored. */
+  retainDeletedDays: 30,
 } as const;

@@ -308,6 +308,13 @@ describe("LockboxClient", () => {
         c.rollbackSecret({ org: "acme" }, "K", { to: 2, env: "live" }),
         "POST /v1/orgs/acme/secrets/K/rollback",
       ],
+      [c.listDeletedSecrets({ site: "s" }), "GET /v1/sites/s/deleted-secrets?limit=1000"],
+      [c.listDeletedSecrets({ org: "acme" }), "GET /v1/orgs/acme/deleted-secrets?limit=1000"],
+      [c.restoreSecret({ site: "s" }, "K"), "POST /v1/sites/s/secrets/K/restore"],
+      [
+        c.restoreSecret({ org: "acme" }, "K", { id: "0b6d3c1e-8f5a-4d2b-9c7e-1a2b3c4d5e6f" }),
+        "POST /v1/orgs/acme/secrets/K/restore?id=0b6d3c1e-8f5a-4d2b-9c7e-1a2b3c4d5e6f",
+      ],
       [c.createToken({ kind: "runtime", site: "s", env: "live" }), "POST /v1/tokens"],
       [c.listTokens({ site: "s" }), "GET /v1/tokens?site=s&limit=1000"],
       [c.revokeToken("t1"), "DELETE /v1/tokens/t1"],

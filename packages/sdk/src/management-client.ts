@@ -14,6 +14,7 @@ import type {
   CreateSiteBody,
   CreateTokenBody,
   CreateUserBody,
+  DeletedSecretRow,
   EnvironmentResponse,
   ImportSecretsBody,
   ImportSecretsResponse,
@@ -26,6 +27,7 @@ import type {
   OrgSecretRow,
   RemovalResponse,
   ResolvedRow,
+  RestoreSecretResponse,
   RollbackSecretResponse,
   resolvedRow,
   Scope,
@@ -63,6 +65,12 @@ export type SecretVersion = SecretVersionRow;
 
 /** A rollback's answer: the new current version and the one whose value it took. */
 export type RollbackResult = RollbackSecretResponse;
+
+/** A deleted secret that can still be restored: name, type, scopes, overrides, when and by whom; never a value. */
+export type DeletedSecret = DeletedSecretRow;
+
+/** A restore's answer: the secret as it is again, the environments whose overrides came back, notes. */
+export type RestoreResult = RestoreSecretResponse;
 
 /** Whose secret: a site's or an org's. */
 export type SecretOwner = { readonly site: string } | { readonly org: string };
@@ -574,6 +582,25 @@ export class LockboxClient {
   ): Promise<RollbackResult> {
     return this.#send("POST", `${ownerPath(owner)}/secrets/${segment(name)}/rollback`, {
       body: input.env === undefined ? { to: input.to } : { env: input.env, to: input.to },
+    });
+  }
+
+  /** `GET …/deleted-secrets`: the owner's deleted secrets that can still be restored, by name. */
+  listDeletedSecrets(owner: SecretOwner): Promise<DeletedSecret[]> {
+    return this.#listAll(`${ownerPath(owner)}/deleted-secrets`);
+  }
+
+  /**
+   * `POST …/secrets/:name/restore`: brings back the newest deleted secret of that name (or the
+   * deleted secret `id`) with its type, scopes, base value and overrides as at deletion.
+   */
+  restoreSecret(
+    owner: SecretOwner,
+    name: string,
+    options: { readonly id?: string } = {},
+  ): Promise<RestoreResult> {
+    return this.#send("POST", `${ownerPath(owner)}/secrets/${segment(name)}/restore`, {
+      query: { id: options.id },
     });
   }
 

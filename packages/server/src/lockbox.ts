@@ -11,6 +11,7 @@ import { SiteService } from "./directory/site-service.js";
 import { Keyring, loadMasterKeys } from "./keys/index.js";
 import { checkDataKeysLoaded, checkMasterKey, Vault } from "./keys/vault.js";
 import { SecretHistoryService } from "./secrets/secret-history-service.js";
+import { SecretRestoreService } from "./secrets/secret-restore-service.js";
 import { SecretsService } from "./secrets/secrets-service.js";
 import { kyselyStores, type LockboxStores } from "./stores.js";
 import { TokenService } from "./tokens/token-service.js";
@@ -56,6 +57,7 @@ export interface Lockbox {
   readonly sites: SiteService;
   readonly secrets: SecretsService;
   readonly secretHistory: SecretHistoryService;
+  readonly secretRestore: SecretRestoreService;
   readonly tokens: TokenService;
   readonly audit: AuditService;
   /** Delivery audit events, written in batches. */
@@ -153,6 +155,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       sites: new SiteService(deps),
       secrets,
       secretHistory: new SecretHistoryService(stores, vault, policy),
+      secretRestore: new SecretRestoreService(stores, vault, policy),
       tokens,
       audit: new AuditService(stores.audit, policy, stores.users),
       auditWriter,

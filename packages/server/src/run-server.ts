@@ -11,6 +11,7 @@ import {
   parseRateLimit,
   parseRequestTimeout,
 } from "./config.js";
+import { parseRetention } from "./secrets/retention.js";
 import { type ServerOptions, startServer } from "./server.js";
 
 /** The flags of `server:start` as both `npm start` and `lockbox server:start` take them. */
@@ -26,6 +27,8 @@ export interface ServerFlags {
   readonly requestTimeout?: string | undefined;
   readonly maxConnections?: string | undefined;
   readonly maxHeldRequests?: string | undefined;
+  readonly retainVersions?: string | undefined;
+  readonly retainDeletedDays?: string | undefined;
 }
 
 /** What is wrong with the flags themselves (a usage error, exit 2), before anything is opened. */
@@ -41,6 +44,10 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
     if (flags.requestTimeout !== undefined) parseRequestTimeout(flags.requestTimeout);
     if (flags.maxConnections !== undefined) parseMaxConnections(flags.maxConnections);
     if (flags.maxHeldRequests !== undefined) parseMaxHeldRequests(flags.maxHeldRequests);
+    if (flags.retainVersions !== undefined) parseRetention("--retain-versions", flags.retainVersions);
+    if (flags.retainDeletedDays !== undefined) {
+      parseRetention("--retain-deleted-days", flags.retainDeletedDays);
+    }
   } catch (error) {
     return (error as Error).message;
   }
@@ -75,6 +82,8 @@ export async function runServer(
     requestTimeout: flags.requestTimeout,
     maxConnections: flags.maxConnections,
     maxHeldRequests: flags.maxHeldRequests,
+    retainVersions: flags.retainVersions,
+    retainDeletedDays: flags.retainDeletedDays,
     env: io.env,
     log: true,
   };

@@ -16,6 +16,12 @@ import {
 import { type ChangeListener, listenForChanges } from "./db/postgres.js";
 import { buildApp } from "./http/app.js";
 import { createLockbox, type Lockbox } from "./lockbox.js";
+import {
+  DEFAULT_RETENTION,
+  type PruneOptions,
+  parseRetention,
+  RetentionPruner,
+} from "./secrets/retention.js";
 import { type BootstrapResult, bootstrapAdmin } from "./tokens/bootstrap.js";
 
 /** `server:start` options (flags and environment, already merged by the caller). */
@@ -36,6 +42,12 @@ export interface ServerOptions {
   readonly maxConnections?: string | number | undefined;
   /** Blocking reads (`GET /site/secrets?wait=`) held at once (default 10000). */
   readonly maxHeldRequests?: string | number | undefined;
+  /** Versions kept per value slot (default 100). */
+  readonly retainVersions?: string | number | undefined;
+  /** Days a deleted secret can be restored (default 30). */
+  readonly retainDeletedDays?: string | number | undefined;
+  /** History pruning's timing and clock, for tests (the policy comes from the two options above). */
+  readonly pruning?: Omit<PruneOptions, "policy"> | undefined;
   /** Where `LOCKBOX_MASTER_KEY`, `LOCKBOX_PREVIOUS_MASTER_KEYS` and `LOCKBOX_BOOTSTRAP_TOKEN` come from. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Request logs (JSON lines on stderr); off in tests. */
@@ -48,6 +60,8 @@ export interface RunningServer {
   readonly app: FastifyInstance;
   readonly lockbox: Lockbox;
   readonly bootstrap: BootstrapResult;
+  /** The background pruning of history (issue 9's retention). */
+  readonly pruner: RetentionPruner;
   /** The master key file this start created (embedded mode's first start), to be backed up. */
   readonly createdKeyFile: string | undefined;
   readonly warnings: readonly string[];
@@ -66,6 +80,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxConnections: parseMaxConnections(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
   };
   const maxHeldRequests = parseMaxHeldRequests(options.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS);
+  const retention = {
+    versions: parseRetention("--retain-versions", options.retainVersions ?? DEFAULT_RETENTION.versions),
+    deletedDays: parseRetention(
+      "--retain-deleted-days",
+      options.retainDeletedDays ?? DEFAULT_RETENTION.deletedDays,
+    ),
+  };
   const https = tlsOptions(options);
   const postgres = isPostgresUrl(options.db);
   const lockbox = await createLockbox({
@@ -78,9 +99,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // What start-up has opened so far, closed again if a later step fails.
   let listener: ChangeListener | undefined;
   let app: FastifyInstance | undefined;
-  // In this order: stop taking requests, drop the change listener, write what is pending, close the store.
+  const pruner = new RetentionPruner(lockbox.stores, {
+    onError: () => process.emitWarning("Lockbox: pruning history failed; the next run tries again."),
+    ...options.pruning,
+    policy: retention,
+  });
+  // In this order: stop taking requests and pruning, drop the change listener, write what is pending, close the store.
   const closeOpened = async () => {
     await app?.close();
+    await pruner.close();
     await listener?.close();
     await lockbox.close();
   };
@@ -108,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores, {
       token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
     });
+    pruner.start();
     const warnings = [...lockbox.warnings];
     if (!bootstrap.created && bootstrap.ignoredToken) {
       warnings.push("LOCKBOX_BOOTSTRAP_TOKEN is ignored: this store already has a platform admin.");
@@ -118,6 +146,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       app,
       lockbox,
       bootstrap,
+      pruner,
       createdKeyFile: lockbox.createdKeyFile,
       warnings,
       close: () => {

@@ -7,6 +7,9 @@ import { KyselyEnvironmentStore, KyselySiteStore } from "./directory/kysely-site
 import { KyselyOrgStore, KyselyUserStore } from "./directory/kysely-user-org-store.js";
 import type { DataKeyStore } from "./keys/data-key-store.js";
 import { KyselyDataKeyStore } from "./keys/kysely-data-key-store.js";
+import type { DeletedSecretStore } from "./secrets/deleted-secret-store.js";
+import { KyselyDeletedSecretStore } from "./secrets/kysely-deleted-secret-store.js";
+import { KyselyRetentionStore, type RetentionStore } from "./secrets/kysely-retention-store.js";
 import { KyselySecretStore } from "./secrets/kysely-secret-store.js";
 import { KyselySecretVersionStore } from "./secrets/kysely-secret-version-store.js";
 import type { SecretStore } from "./secrets/secret-store.js";
@@ -22,6 +25,9 @@ export interface Stores {
   readonly environments: EnvironmentStore;
   readonly secrets: SecretStore;
   readonly secretVersions: SecretVersionStore;
+  readonly deletedSecrets: DeletedSecretStore;
+  /** History pruning (secrets/retention.ts); its deletes run in transactions only. */
+  readonly retention: RetentionStore;
   readonly tokens: TokenStore;
   /** Outside a transaction the chain is read only: an append serializes on its transaction's lock. */
   readonly audit: AuditReader;
@@ -63,6 +69,8 @@ function storesOn(context: KyselyContext): Stores & { readonly audit: AuditStore
     environments: new KyselyEnvironmentStore(context),
     secrets: new KyselySecretStore(context),
     secretVersions: new KyselySecretVersionStore(context),
+    deletedSecrets: new KyselyDeletedSecretStore(context),
+    retention: new KyselyRetentionStore(context),
     tokens: new KyselyTokenStore(context),
     audit: new KyselyAuditStore(context),
     dataKeys: new KyselyDataKeyStore(context),

@@ -17,6 +17,7 @@ import {
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
 import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
+import { deletedOption, printDeletedSecrets } from "./secret-restore.js";
 import { NO_SECRETS_MESSAGE } from "./secrets-site.js";
 
 /** The fields of `secret:org:list`. */
@@ -81,14 +82,23 @@ export function registerOrgSecretCommands(program: Command, context: CliContext)
       .argument("<org>", "organization name or UUID")
       .addOption(formatOption())
       .addOption(fieldsOption(ORG_SECRET_FIELDS))
-      .action(async (orgArg: string, options: { format: ListFormat; fields?: string }) => {
+      .addOption(deletedOption())
+      .action(async (orgArg: string, options: { format: ListFormat; fields?: string; deleted?: boolean }) => {
         const org = parseOrgArg(orgArg);
+        if (options.deleted) {
+          await printDeletedSecrets(context, { org }, options);
+          return;
+        }
         const fields = chooseFields(ORG_SECRET_FIELDS, options.fields, options.format);
         const client = await context.client();
         const rows = await client.listOrgSecrets(org);
         printKeyedListing(context, rows.map(orgSecretRow), fields, options.format, NO_SECRETS_MESSAGE);
       }),
-    ["lockbox secret:org:list my-org", "lockbox secret:org:list my-org --fields='*' --format=yaml"],
+    [
+      "lockbox secret:org:list my-org",
+      "lockbox secret:org:list my-org --fields='*' --format=yaml",
+      "lockbox secret:org:list my-org --deleted",
+    ],
   );
 
   withExamples(

@@ -16,6 +16,7 @@ import {
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
 import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
+import { deletedOption, printDeletedSecrets } from "./secret-restore.js";
 
 /** The fields of `secret:site:list` (SPEC §2.3). */
 export const SITE_SECRET_FIELDS: FieldSet = {
@@ -85,7 +86,13 @@ export function registerSiteSecretCommands(program: Command, context: CliContext
       .argument("<site>", "site name or UUID, optionally .<env>")
       .addOption(formatOption())
       .addOption(fieldsOption(SITE_SECRET_FIELDS))
-      .action(async (target: string, options: ListOptions) => {
+      .addOption(deletedOption())
+      .action(async (target: string, options: ListOptions & { readonly deleted?: boolean }) => {
+        if (options.deleted) {
+          const { site } = parseSiteArg(target, "forbidden");
+          await printDeletedSecrets(context, { site }, options);
+          return;
+        }
         const { site, env } = parseSiteArg(target, "optional");
         const fields = chooseFields(SITE_SECRET_FIELDS, options.fields, options.format);
         const client = await context.client();
@@ -97,6 +104,7 @@ export function registerSiteSecretCommands(program: Command, context: CliContext
       "lockbox secret:site:list my-site --fields='*'",
       "lockbox secret:site:list my-site.live --format=json",
       "lockbox secret:site:list my-site --fields=name,owner,org-values --format=csv",
+      "lockbox secret:site:list my-site --deleted",
     ],
   );
 

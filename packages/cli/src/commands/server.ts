@@ -46,6 +46,14 @@ export function registerServerCommands(program: Command, context: CliContext): v
         "--max-held-requests <n>",
         `blocking reads (GET /site/secrets?wait=) held at once; over it a blocking read answers 304 with Retry-After at once (default: ${SERVER_DEFAULTS.maxHeldRequests})`,
       )
+      .option(
+        "--retain-versions <n>",
+        `versions of each secret value (base or override) kept in its history; older ones are pruned in the background, never the current value (default: ${SERVER_DEFAULTS.retainVersions})`,
+      )
+      .option(
+        "--retain-deleted-days <days>",
+        `days a deleted secret, with its overrides and history, can be restored before it is pruned (default: ${SERVER_DEFAULTS.retainDeletedDays})`,
+      )
       .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
       .option("--tls-key <path>", "PEM private key, to serve HTTPS (with --tls-cert)")
@@ -64,6 +72,8 @@ export function registerServerCommands(program: Command, context: CliContext): v
             requestTimeout: options.requestTimeout as string | undefined,
             maxConnections: options.maxConnections as string | undefined,
             maxHeldRequests: options.maxHeldRequests as string | undefined,
+            retainVersions: options.retainVersions as string | undefined,
+            retainDeletedDays: options.retainDeletedDays as string | undefined,
           },
           { stdout: process.stdout, stderr: process.stderr, env: context.io.env },
         );
@@ -72,6 +82,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
       "lockbox server:start",
       "lockbox server:start --db=postgres://lockbox@db/lockbox --master-key-file=master.key --host=0.0.0.0",
       "lockbox server:start --tls-cert=cert.pem --tls-key=key.pem --port=8443",
+      "lockbox server:start --retain-versions=20 --retain-deleted-days=90",
     ],
   );
 

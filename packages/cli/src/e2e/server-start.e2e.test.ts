@@ -28,6 +28,14 @@ describe("lockbox server:start (real process)", () => {
       ["--max-held-requests=many"],
       "Invalid --max-held-requests 'many': use a whole number, for example 10000, or 0 to hold none.",
     ],
+    [
+      ["--retain-versions=0"],
+      "Invalid --retain-versions '0': use a whole number from 1 to 2147483647, for example 100.",
+    ],
+    [
+      ["--retain-deleted-days=1.5"],
+      "Invalid --retain-deleted-days '1.5': use a whole number from 1 to 10000, for example 30.",
+    ],
   ])("refuses %j as a usage error (exit 2), before creating anything", async (flags, message) => {
     const result = await runCli(["server:start", ...flags], { cwd: dir.path, env });
     expect(result).toMatchObject({ code: 2, stdout: "" });

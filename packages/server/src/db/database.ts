@@ -39,6 +39,18 @@ export interface Database {
     actor: string;
     at: string;
   };
+  deleted_secrets: {
+    secret_id: string;
+    org_id: string | null;
+    site_id: string | null;
+    name: string;
+    type: string;
+    scopes: string;
+    envs: string;
+    created_at: string;
+    deleted_at: string;
+    deleted_by: string;
+  };
   tokens: {
     id: string;
     kind: string;

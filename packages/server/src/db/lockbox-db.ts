@@ -103,6 +103,8 @@ export class LockboxDb {
         lockOwner: (owner: OwnerRef) =>
           this.driver.lockRow(conn, owner.kind === "org" ? "orgs" : "sites", owner.id),
         recordChange: async (change: StoreChange) => {
+          // One record per owner and transaction, however many of its slots the transaction writes.
+          if (changes.some((c) => c.kind === change.kind && c.id === change.id)) return;
           changes.push(change);
           await this.driver.notify(conn, change);
         },

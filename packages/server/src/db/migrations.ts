@@ -185,6 +185,41 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
           .execute();
       },
     },
+    // A deleted secret's metadata, kept (with its versions, by secret id) for the retention period so
+    // that it can be restored; `envs` (a JSON array) names the overrides it had when deleted.
+    "0003-deleted-secrets": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("deleted_secrets")
+          .addColumn("secret_id", "text", (c) => c.primaryKey())
+          .addColumn("org_id", "text", (c) => c.references("orgs.id").onDelete("cascade"))
+          .addColumn("site_id", "text", (c) => c.references("sites.id").onDelete("cascade"))
+          .addColumn("name", "text", (c) => c.notNull())
+          .addColumn("type", "text", (c) => c.notNull())
+          .addColumn("scopes", "text", (c) => c.notNull())
+          .addColumn("envs", "text", (c) => c.notNull())
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("deleted_at", "text", (c) => c.notNull())
+          .addColumn("deleted_by", "text", (c) => c.notNull())
+          .addCheckConstraint("deleted_secrets_one_owner", sql`(org_id is null) <> (site_id is null)`)
+          .execute();
+        await db.schema
+          .createIndex("deleted_secrets_site")
+          .on("deleted_secrets")
+          .columns(["site_id", "name"])
+          .execute();
+        await db.schema
+          .createIndex("deleted_secrets_org")
+          .on("deleted_secrets")
+          .columns(["org_id", "name"])
+          .execute();
+        await db.schema
+          .createIndex("deleted_secrets_at")
+          .on("deleted_secrets")
+          .column("deleted_at")
+          .execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

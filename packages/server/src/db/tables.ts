@@ -24,6 +24,7 @@ export const STORE_TABLES = [
   { name: "secrets", key: ["id"] },
   { name: "secret_values", key: ["secret_id", "env"] },
   { name: "secret_versions", key: ["secret_id", "env", "version"] },
+  { name: "deleted_secrets", key: ["secret_id"] },
   { name: "tokens", key: ["id"] },
   { name: "audit_events", key: ["seq"] },
 ] as const satisfies readonly StoreTable[];

@@ -18,6 +18,7 @@ import { requestLog } from "./plugins/request-log.js";
 import { requestIdOf } from "./request-id.js";
 import { type DocumentedRoute, openApiDocument, RouteRegistry } from "./route.js";
 import { auditRoutes } from "./routes/audit.js";
+import { deletedSecretRoutes } from "./routes/deleted-secrets.js";
 import { DELIVERY_ROUTES, deliveryRoutes } from "./routes/delivery.js";
 import { orgRoutes } from "./routes/orgs.js";
 import { secretHistoryRoutes } from "./routes/secret-history.js";
@@ -37,6 +38,7 @@ export type AppServices = Pick<
   | "sites"
   | "secrets"
   | "secretHistory"
+  | "secretRestore"
   | "tokens"
   | "audit"
   | "delivery"
@@ -145,6 +147,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     siteRoutes(routes, services.sites);
     secretRoutes(routes, services.secrets);
     secretHistoryRoutes(routes, services.secretHistory);
+    deletedSecretRoutes(routes, services.secretRestore);
     tokenRoutes(routes, services.tokens);
     auditRoutes(routes, services.audit);
     documented = routes.routes;

@@ -82,6 +82,9 @@ const ROUTES: readonly RouteCase[] = [
     query: ["env", "limit", "before", "values"],
   },
   { method: "POST", path: "/v1/orgs/{org}/secrets/{name}/rollback", body: { to: 1 } },
+  { method: "GET", path: "/v1/orgs/{org}/deleted-secrets", query: ["limit", "after"] },
+  // Its `?id=` is checked in deleted-secrets tests: the query checks here send GETs.
+  { method: "POST", path: "/v1/orgs/{org}/secrets/{name}/restore" },
   { method: "POST", path: "/v1/sites", body: { name: SITE, org: ORG, supportingOrgs: [PARTNER] } },
   { method: "GET", path: "/v1/sites", query: ["limit", "after", "org"] },
   { method: "GET", path: "/v1/sites/{site}" },
@@ -106,6 +109,8 @@ const ROUTES: readonly RouteCase[] = [
     query: ["env", "limit", "before", "values"],
   },
   { method: "POST", path: "/v1/sites/{site}/secrets/{name}/rollback", body: { to: 1 } },
+  { method: "GET", path: "/v1/sites/{site}/deleted-secrets", query: ["limit", "after"] },
+  { method: "POST", path: "/v1/sites/{site}/secrets/{name}/restore" },
   { method: "GET", path: "/v1/sites/{site}/resolve", query: ["env", "scope"] },
   { method: "GET", path: "/v1/sites/{site}/local-secrets" },
   { method: "POST", path: "/v1/tokens", body: { kind: "runtime", site: SITE, env: "dev" } },

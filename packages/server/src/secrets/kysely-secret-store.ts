@@ -127,11 +127,11 @@ function ownerColumn(owner: OwnerRef): "org_id" | "site_id" {
 }
 
 /** Scopes as stored: canonical order, comma-separated without spaces (`web,user`). */
-function storedScopes(scopes: readonly Scope[]): string {
+export function storedScopes(scopes: readonly Scope[]): string {
   return canonicalScopes(scopes).join(",");
 }
 
-function parseStoredScopes(stored: string): Scope[] {
+export function parseStoredScopes(stored: string): Scope[] {
   const parts = stored.split(",");
   return SCOPE_ORDER.filter((s) => parts.includes(s));
 }

@@ -53,6 +53,18 @@ export class KyselySecretVersionStore implements SecretVersionStore {
     return rows[0]?.version === version ? rows[0] : undefined;
   }
 
+  async latestValue(secretId: string, env: string | null): Promise<StoredSecretVersion | undefined> {
+    const row = await this.context.db
+      .selectFrom("secret_versions")
+      .select((eb) => eb.fn.max("version").as("last"))
+      .where("secret_id", "=", secretId)
+      .where("env", "=", env ?? BASE_ENV)
+      .where("ciphertext", "is not", null)
+      .executeTakeFirst();
+    const last = row?.last;
+    return last === null || last === undefined ? undefined : this.findVersion(secretId, env, Number(last));
+  }
+
   listVersions(secretId: string, env: string | null, page: VersionPage): Promise<StoredSecretVersion[]> {
     return this.#select(secretId, env, page);
   }

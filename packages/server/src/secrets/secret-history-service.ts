@@ -13,7 +13,6 @@ import type { OrgRow } from "../directory/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { SecretRow, SecretStore } from "./secret-store.js";
 import type { SecretVersionStore } from "./secret-version-store.js";
-import { recordVersion } from "./secret-versions.js";
 import {
   lockOrThrow,
   type OwnerTarget,
@@ -22,7 +21,9 @@ import {
   requireEnvironment,
   type SecretsTx,
   siteOwner,
+  slotWriter,
 } from "./secrets-service.js";
+import { writeSlot } from "./slot-writes.js";
 
 /** Which versions to list: newest first, below `before`, at most `limit`; `values` to open them. */
 export interface HistoryQuery {
@@ -175,21 +176,8 @@ export class SecretHistoryService {
       );
       // Type and scopes stay as they are: the value must still satisfy them.
       validateSecretInput({ name, type: secret.type, scopes: secret.scopes, value });
-      const binding = { secretId: secret.id, env: slotEnv };
-      await tx.secrets.putValue(
-        secret.id,
-        slotEnv,
-        await this.vault.seal(owner.ref, binding, value, tx.dataKeys),
-      );
       const slot = { secretId: secret.id, owner: owner.ref, name, env: slotEnv };
-      const version = await recordVersion(tx, this.vault, caller, slot, "rollback", value);
-      await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
-      await tx.audit.appendAudit({
-        ...ownerAuditBase(caller, owner),
-        action: slotEnv === null ? "secret.rollback" : "secret.override.rollback",
-        target: `${owner.target}/secret:${name}`,
-        environment: slotEnv,
-      });
+      const version = await writeSlot(tx, this.vault, slotWriter(caller, owner), slot, "rollback", value);
       return { name, env: slotEnv, version, from: to };
     });
   }

@@ -11,11 +11,10 @@ import {
   type SetRequest,
   validateSecretInput,
 } from "@lockbox/core";
-import type { AuditEventInput } from "../audit/records.js";
 import type { Vault } from "../keys/vault.js";
 import type { StoredSecret } from "./secret-store.js";
-import { recordVersion } from "./secret-versions.js";
 import type { SecretsTx, SetSecretInput } from "./secrets-service.js";
+import { type SlotWriter, writeSlot } from "./slot-writes.js";
 
 /*
  * The plan and the writes of a bulk import (SPEC §2.1 for each entry, as a set would decide it),
@@ -104,9 +103,9 @@ export async function planImport(
 export async function applyImport(
   tx: SecretsTx,
   vault: Vault,
-  target: ImportTarget & { readonly auditTarget: string },
+  target: ImportTarget,
   plan: readonly PlannedImport[],
-  auditBase: Omit<AuditEventInput, "action" | "target" | "environment">,
+  writer: SlotWriter,
 ): Promise<string[]> {
   const hidden: string[] = [];
   for (const entry of plan) {
@@ -117,20 +116,9 @@ export async function applyImport(
       await tx.secrets.insertSecret({ id: secretId, owner: target.ref, name: entry.name, type, scopes });
       if (!scopes.includes("web")) hidden.push(entry.name);
     }
-    const sealed = await vault.seal(target.ref, { secretId, env: target.env }, entry.value, tx.dataKeys);
-    await tx.secrets.putValue(secretId, target.env, sealed);
     // A version like any set's, so an import can be looked up and rolled back value by value.
     const slot = { secretId, owner: target.ref, name: entry.name, env: target.env };
-    await recordVersion(tx, vault, auditBase, slot, "set", entry.value);
-    await tx.audit.appendAudit({
-      ...auditBase,
-      action: target.env === null ? "secret.set" : "secret.override.set",
-      target: `${target.auditTarget}/secret:${entry.name}`,
-      environment: target.env,
-    });
-  }
-  if (plan.some((entry) => entry.action === "create" || entry.action === "update")) {
-    await tx.recordChange(target.ref);
+    await writeSlot(tx, vault, writer, slot, "set", entry.value);
   }
   if (hidden.length === 0) return [];
   return [

@@ -16,6 +16,8 @@ export interface SecretVersionStore {
     env: string | null,
     version: number,
   ): Promise<StoredSecretVersion | undefined>;
+  /** The newest version of a slot that holds a value (not a `delete`), or undefined. */
+  latestValue(secretId: string, env: string | null): Promise<StoredSecretVersion | undefined>;
   /** A slot's versions, newest first, those below `beforeVersion` when given, at most `limit`. */
   listVersions(secretId: string, env: string | null, page: VersionPage): Promise<StoredSecretVersion[]>;
 }

@@ -27,6 +27,7 @@ import type { Caller } from "../directory/caller.js";
 import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
+import type { DeletedSecretStore } from "./deleted-secret-store.js";
 import {
   applyImport,
   type ImportSecretsInput,
@@ -36,7 +37,6 @@ import {
 } from "./secret-import.js";
 import type { SecretStore } from "./secret-store.js";
 import type { SecretVersionStore } from "./secret-version-store.js";
-import { recordDeleteVersions, recordVersion } from "./secret-versions.js";
 import {
   type DeliveredSecret,
   type LocalSecretsFile,
@@ -45,6 +45,7 @@ import {
   SecretReader,
   type SiteSecretListRow,
 } from "./secret-views.js";
+import { deleteSlots, type SlotWriter, writeSlot } from "./slot-writes.js";
 
 /**
  * What a caller asks `set` to do, as it came in: type and scopes are parsed (422 with the rule's
@@ -78,6 +79,7 @@ export interface SecretsStores extends Transactional<SecretsTx> {
 export interface SecretsTx extends OwnerLocks, ChangeRecorder {
   readonly secrets: SecretStore;
   readonly secretVersions: SecretVersionStore;
+  readonly deletedSecrets: DeletedSecretStore;
   readonly environments: Pick<EnvironmentStore, "findEnvironment">;
   readonly audit: Pick<AuditStore, "appendAudit">;
   readonly dataKeys: DataKeyReader;
@@ -262,17 +264,8 @@ export class SecretsService {
         await tx.secrets.insertSecret({ id: secretId, owner: owner.ref, name: input.name, type, scopes });
       }
       const env = input.env ?? null;
-      const sealed = await this.vault.seal(owner.ref, { secretId, env }, input.value, tx.dataKeys);
-      await tx.secrets.putValue(secretId, env, sealed);
       const slot = { secretId, owner: owner.ref, name: input.name, env };
-      await recordVersion(tx, this.vault, caller, slot, "set", input.value);
-      await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
-      await tx.audit.appendAudit({
-        ...ownerAuditBase(caller, owner),
-        action: env === null ? "secret.set" : "secret.override.set",
-        target: `${owner.target}/secret:${input.name}`,
-        environment: env,
-      });
+      await writeSlot(tx, this.vault, slotWriter(caller, owner), slot, "set", input.value);
       const notes: string[] = [];
       if (!existing && !scopes.includes("web")) notes.push(noWebScopeNote(input.name));
       const warning =
@@ -306,8 +299,7 @@ export class SecretsService {
       if (input.dryRun === true || plan.some((entry) => entry.action === "refused")) {
         return { plan, applied: false, notes: [] };
       }
-      const auditTarget = { ...target, auditTarget: owner.target };
-      const notes = await applyImport(tx, this.vault, auditTarget, planned, ownerAuditBase(caller, owner));
+      const notes = await applyImport(tx, this.vault, target, planned, slotWriter(caller, owner));
       return { plan, applied: true, notes };
     });
   }
@@ -326,22 +318,7 @@ export class SecretsService {
             : overrideBaseNotFoundMessage(name, ownerLabel);
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
-      // Each slot the delete empties gets a `delete` version; the history itself is kept.
-      let emptied: (string | null)[];
-      if (env === undefined) {
-        await tx.secrets.deleteSecret(existing.id);
-        emptied = [null, ...existing.overrideEnvs];
-      } else {
-        emptied = (await tx.secrets.deleteOverride(existing.id, env)) ? [env] : [];
-      }
-      await recordDeleteVersions(tx, caller, { secretId: existing.id, owner: owner.ref, name }, emptied);
-      await tx.recordChange({ kind: owner.ref.kind, id: owner.ref.id });
-      await tx.audit.appendAudit({
-        ...ownerAuditBase(caller, owner),
-        action: env === undefined ? "secret.delete" : "secret.override.delete",
-        target: `${owner.target}/secret:${name}`,
-        environment: env ?? null,
-      });
+      await deleteSlots(tx, slotWriter(caller, owner), existing, env);
     });
   }
 
@@ -430,6 +407,11 @@ export function orgOwner(org: OrgRow): OwnerTarget {
 
 export function ownerAuditBase(caller: Caller, owner: OwnerTarget) {
   return { ...auditBase(caller), siteId: owner.siteId, orgId: owner.orgId };
+}
+
+/** Who writes an owner's slots, for {@link writeSlot} and {@link deleteSlots}. */
+export function slotWriter(caller: Caller, owner: OwnerTarget): SlotWriter {
+  return { audit: ownerAuditBase(caller, owner), ownerTarget: owner.target };
 }
 
 export async function lockOrThrow(tx: Pick<SecretsTx, "lockOwner">, owner: OwnerTarget): Promise<void> {

@@ -12,7 +12,17 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: Partial<Pick<ServerOptions, "requestTimeout" | "maxConnections" | "maxHeldRequests">> = {},
+  options: Partial<
+    Pick<
+      ServerOptions,
+      | "requestTimeout"
+      | "maxConnections"
+      | "maxHeldRequests"
+      | "retainVersions"
+      | "retainDeletedDays"
+      | "pruning"
+    >
+  > = {},
 ): Promise<TestServer> {
   const database: TestDatabase = sqliteTestDatabase();
   const server = await startServer({
