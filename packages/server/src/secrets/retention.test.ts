@@ -106,7 +106,9 @@ describe.each(await contractDatabases())("retention of history ($name)", ({ name
     expect(await versions(site, "BACK")).toEqual(["3:restore:back", "2:delete:-", "1:set:back"]);
   });
 
-  it.runIf(dialect === "postgres")("lets one server prune at a time: another skips its run", async () => {
+  // PostgreSQL only: SQLite has one writer, so there is no other server to take turns with.
+  const postgresOnly = dialect === "postgres" ? it : () => undefined;
+  postgresOnly("lets one server prune at a time: another skips its run", async () => {
     const other = pruner(1);
     const result = await lockbox.stores.transaction(async (tx) => {
       expect(await tx.retention.takePruningTurn()).toBe(true);
