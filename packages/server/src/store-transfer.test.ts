@@ -40,6 +40,8 @@ describe.each(await contractDatabases())("store transfer ($name)", ({ create }) 
     await lockbox.secrets.setOrgSecret(admin, "acme", { name: "ORG_V", value: "org-value", scopes: "web" });
     await lockbox.secrets.setSiteSecret(admin, "shop", { name: "API_KEY", value: "v1", scopes: "web,user" });
     await lockbox.secrets.setSiteSecret(admin, "shop", { name: "API_KEY", value: "v2-live", env: "live" });
+    await lockbox.secrets.setSiteSecret(admin, "shop", { name: "GONE", value: "kept", scopes: "web,user" });
+    await lockbox.secrets.deleteSiteSecret(admin, "shop", "GONE");
     return { made, lockbox, admin };
   }
 
@@ -55,7 +57,8 @@ describe.each(await contractDatabases())("store transfer ($name)", ({ create }) 
     const { made, lockbox, admin } = await filledStore(masterKey);
     const env = { LOCKBOX_MASTER_KEY: masterKey };
 
-    const good = await copyStore({ from: made.location, to: (await database()).location, env, batchSize: 2 });
+    const goodTarget = await database();
+    const good = await copyStore({ from: made.location, to: goodTarget.location, env, batchSize: 2 });
     expect(good.ok).toBe(true);
     expect(good.audit.ok).toBe(true);
     expect(good.environments).toBe(3);
@@ -64,6 +67,14 @@ describe.each(await contractDatabases())("store transfer ($name)", ({ create }) 
       source: 3,
       target: 3,
     });
+    // A secret deleted before the copy can be restored from the copy, value and all.
+    expect(good.tables.find((t) => t.table === "deleted_secrets")).toMatchObject({ source: 1, target: 1 });
+    const copy = await lockboxOn(goodTarget, masterKey);
+    const copyAdmin = await testCaller(copy, { admin: true });
+    await copy.secretRestore.restoreSite(copyAdmin, "shop", "GONE");
+    expect(
+      (await copy.secrets.listSiteSecrets(copyAdmin, "shop")).find((r) => r.name === "GONE")?.value,
+    ).toBe("kept");
 
     // A write to the source after the copy's snapshot: the copy no longer matches it.
     let wrote: Promise<unknown> | undefined;
@@ -80,7 +91,7 @@ describe.each(await contractDatabases())("store transfer ($name)", ({ create }) 
     expect(await wrote).toMatchObject({ created: false });
     expect(changed.ok).toBe(false);
     expect(changed.versionMismatches).toEqual(["shop.live"]);
-    expect(changed.tables.find((t) => t.table === "secret_versions")).toMatchObject({ source: 4, target: 3 });
+    expect(changed.tables.find((t) => t.table === "secret_versions")).toMatchObject({ source: 6, target: 5 });
   });
 
   it("refuses a non-empty target and changes nothing in it", async () => {
