@@ -13,6 +13,7 @@ import { checkDataKeysLoaded, checkMasterKey, Vault } from "./keys/vault.js";
 import { SecretHistoryService } from "./secrets/secret-history-service.js";
 import { SecretsService } from "./secrets/secrets-service.js";
 import { kyselyStores, type LockboxStores } from "./stores.js";
+import { SigninLinkService } from "./tokens/signin-links.js";
 import { TokenService } from "./tokens/token-service.js";
 import { TokenUsageRecorder } from "./tokens/token-usage.js";
 
@@ -57,6 +58,8 @@ export interface Lockbox {
   readonly secrets: SecretsService;
   readonly secretHistory: SecretHistoryService;
   readonly tokens: TokenService;
+  /** One-time sign-in links of the web dashboard (`lockbox ui`). */
+  readonly signinLinks: SigninLinkService;
   readonly audit: AuditService;
   /** Delivery audit events, written in batches. */
   readonly auditWriter: AuditBatchWriter;
@@ -154,6 +157,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       secrets,
       secretHistory: new SecretHistoryService(stores, vault, policy),
       tokens,
+      signinLinks: new SigninLinkService(stores, { now }),
       audit: new AuditService(stores.audit, policy, stores.users),
       auditWriter,
       delivery,

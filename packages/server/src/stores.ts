@@ -12,6 +12,7 @@ import { KyselySecretVersionStore } from "./secrets/kysely-secret-version-store.
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { SecretVersionStore } from "./secrets/secret-version-store.js";
 import { KyselyTokenStore } from "./tokens/kysely-token-store.js";
+import { KyselySigninLinkStore, type SigninLinkStore } from "./tokens/signin-link-store.js";
 import type { TokenStore } from "./tokens/token-store.js";
 
 /** Every area's store, over one connection (the pool, or one transaction's). */
@@ -23,6 +24,8 @@ export interface Stores {
   readonly secrets: SecretStore;
   readonly secretVersions: SecretVersionStore;
   readonly tokens: TokenStore;
+  /** One-time sign-in links of the web dashboard. */
+  readonly signinLinks: SigninLinkStore;
   /** Outside a transaction the chain is read only: an append serializes on its transaction's lock. */
   readonly audit: AuditReader;
   readonly dataKeys: DataKeyStore;
@@ -64,6 +67,7 @@ function storesOn(context: KyselyContext): Stores & { readonly audit: AuditStore
     secrets: new KyselySecretStore(context),
     secretVersions: new KyselySecretVersionStore(context),
     tokens: new KyselyTokenStore(context),
+    signinLinks: new KyselySigninLinkStore(context),
     audit: new KyselyAuditStore(context),
     dataKeys: new KyselyDataKeyStore(context),
   };

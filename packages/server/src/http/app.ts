@@ -24,6 +24,7 @@ import { secretHistoryRoutes } from "./routes/secret-history.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { UI_EXCHANGE_ROUTE, uiExchangeRoute, uiLinkRoutes } from "./routes/ui-signin.js";
 import { userRoutes } from "./routes/users.js";
 
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
@@ -37,6 +38,7 @@ export type AppServices = Pick<
   | "secrets"
   | "secretHistory"
   | "tokens"
+  | "signinLinks"
   | "audit"
   | "delivery"
   | "tokenUsage"
@@ -145,13 +147,18 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     secretRoutes(routes, services.secrets);
     secretHistoryRoutes(routes, services.secretHistory);
     tokenRoutes(routes, services.tokens);
+    uiLinkRoutes(routes, services.signinLinks);
     auditRoutes(routes, services.audit);
     documented = routes.routes;
   };
   await app.register(managementApi);
+  uiExchangeRoute(app, services.signinLinks);
   deliveryRoutes(app, services.delivery, services.tokenUsage, { maxHeldRequests: options.maxHeldRequests });
 
-  const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
+  const document = openApiDocument(
+    [...documented, UI_EXCHANGE_ROUTE, ...DELIVERY_ROUTES],
+    options.version ?? "0.1.0",
+  );
   app.get("/v1/openapi.json", async () => document);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
