@@ -20,6 +20,7 @@ import { registerSecretTransferCommands } from "./commands/secrets-transfer.js";
 import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
 import { registerTokenCommands } from "./commands/tokens.js";
+import { registerUiCommand } from "./commands/ui.js";
 import { registerUserCommands } from "./commands/users.js";
 import { CliContext, type CliIo } from "./context.js";
 import { CliError } from "./errors.js";
@@ -51,6 +52,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSiteCommands,
   registerMultidevCommands,
   registerTokenCommands,
+  registerUiCommand,
   registerAuditCommands,
   registerBuildCommands,
   registerRunCommand,

@@ -26,6 +26,7 @@ import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { UI_EXCHANGE_ROUTE, uiExchangeRoute, uiLinkRoutes } from "./routes/ui-signin.js";
 import { userRoutes } from "./routes/users.js";
+import { uiRoutes } from "./ui-static.js";
 
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
 export const BODY_LIMIT_BYTES = 128 * 1024;
@@ -57,6 +58,8 @@ export interface AppOptions {
   readonly version?: string;
   /** The request timeout and connection cap of `server:start`; none when absent (in-process tests). */
   readonly limits?: ConnectionLimits | undefined;
+  /** Where the built web dashboard is (packages/web/dist by default). */
+  readonly uiDir?: string | undefined;
   /** Blocking reads held at once at most (`--max-held-requests`); the default when absent. */
   readonly maxHeldRequests?: number | undefined;
 }
@@ -160,6 +163,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     options.version ?? "0.1.0",
   );
   app.get("/v1/openapi.json", async () => document);
+  uiRoutes(app, options.uiDir);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
     if (await services.ping()) return { status: "ready" };
