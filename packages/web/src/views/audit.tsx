@@ -9,7 +9,7 @@ interface Filters {
   readonly since: string;
 }
 const NONE: Filters = { org: "", site: "", since: "" };
-const PAGE = 25;
+const PAGE = 20;
 
 /** The audit log, newest first, filtered by organization, site and time, a page at a time. */
 export function AuditView() {
