@@ -125,6 +125,11 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     const session = listed.find((token) => token.id === stored.sessionId);
     expect(Date.parse(session?.expiresAt ?? "") - Date.now()).toBeGreaterThan(11.9 * 3600_000);
     await page.getByRole("link", { name: "acme" }).first().waitFor();
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement.id")).toBe("main");
     await captureView(page, "overview");
 
     const second = await context.newPage();
