@@ -66,20 +66,26 @@ export async function api<T>(
   if (token) headers.authorization = `Bearer ${token}`;
   if (options.body !== undefined) headers["content-type"] = "application/json";
   let response: Response;
-  try {
-    response = await fetch(url, {
-      method,
-      headers,
-      cache: "no-store",
-      credentials: "omit",
-      ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-    });
-  } catch {
-    throw new ApiError(
-      0,
-      "NETWORK",
-      "The Lockbox server did not answer: check that it is running, then retry.",
-    );
+  // Rate-limited (429): wait as the server says and retry, as the CLI does, a few times.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        cache: "no-store",
+        credentials: "omit",
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      });
+    } catch {
+      throw new ApiError(
+        0,
+        "NETWORK",
+        "The Lockbox server did not answer: check that it is running, then retry.",
+      );
+    }
+    if (response.status !== 429 || attempt >= 3) break;
+    const seconds = Math.min(Math.max(Number(response.headers.get("retry-after")) || 1, 1), 10);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
