@@ -68,6 +68,10 @@ export async function captureView(page: Page, view: string): Promise<void> {
     await page.setViewportSize({ width: size.width, height: size.height });
     await page.waitForTimeout(100);
     await page.screenshot({ path: `${ARTIFACTS_DIR}${view}-${size.name}.png`, fullPage: true });
+    // Nothing wider than the screen: wide tables scroll inside their own region.
+    expect(await page.evaluate("document.documentElement.scrollWidth"), `${view} at ${size.width} px`).toBe(
+      size.width,
+    );
     await expectAccessible(page, `${view} at ${size.width} px`);
   }
   await page.setViewportSize({ width: WIDTHS[0].width, height: WIDTHS[0].height });
