@@ -225,6 +225,12 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await row(/SITE_KEY/)
       .getByText("no live override")
       .waitFor();
+    await page.getByRole("button", { name: "Delete BUILD_ONLY and all its overrides" }).click();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "Delete BUILD_ONLY and all its overrides" }).click();
+    await page.getByRole("button", { name: "Delete the secret" }).click();
+    await page.getByRole("status").filter({ hasText: "Secret successfully deleted. BUILD_ONLY." }).waitFor();
+    await page.getByRole("rowheader", { name: /BUILD_ONLY/ }).waitFor({ state: "detached" });
     expect(page.url()).not.toContain(MARK);
     expect(await page.title()).not.toContain(MARK);
     const cli = expectSuccess(await alice(["secret:site:list", "shop.live", "--format=json"]));
