@@ -22,6 +22,7 @@ import { registerServerCommands } from "./commands/server.js";
 import { registerSiteCommands } from "./commands/sites.js";
 import { registerStoreCommands } from "./commands/store.js";
 import { registerTokenCommands } from "./commands/tokens.js";
+import { registerUiCommand } from "./commands/ui.js";
 import { registerUserCommands } from "./commands/users.js";
 import { CliContext, type CliIo } from "./context.js";
 import { CliError } from "./errors.js";
@@ -49,6 +50,7 @@ const COMMANDS: readonly CommandRegistrar[] = [
   registerSecretHistoryCommands,
   registerSecretRestoreCommands,
   registerAuthCommands,
+  registerUiCommand,
   registerUserCommands,
   registerOrgCommands,
   registerSiteCommands,

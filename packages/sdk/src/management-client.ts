@@ -618,6 +618,14 @@ export class LockboxClient {
     return this.#listAll("/v1/tokens", { user: filter.user, site: filter.site });
   }
 
+  /**
+   * `POST /v1/ui/links`: a one-time sign-in link to the web dashboard for the caller (valid 5 minutes,
+   * once): open `<server>/ui/#signin=<secret>`.
+   */
+  createSigninLink(): Promise<{ readonly secret: string; readonly expiresAt: string }> {
+    return this.#send("POST", "/v1/ui/links");
+  }
+
   /** `DELETE /v1/tokens/:id`: revokes a token at once. */
   revokeToken(id: string): Promise<void> {
     return this.#send("DELETE", `/v1/tokens/${segment(id)}`);

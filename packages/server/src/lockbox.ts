@@ -14,6 +14,7 @@ import { SecretHistoryService } from "./secrets/secret-history-service.js";
 import { SecretRestoreService } from "./secrets/secret-restore-service.js";
 import { SecretsService } from "./secrets/secrets-service.js";
 import { kyselyStores, type LockboxStores } from "./stores.js";
+import { SigninLinkService } from "./tokens/signin-links.js";
 import { TokenService } from "./tokens/token-service.js";
 import { TokenUsageRecorder } from "./tokens/token-usage.js";
 
@@ -59,6 +60,8 @@ export interface Lockbox {
   readonly secretHistory: SecretHistoryService;
   readonly secretRestore: SecretRestoreService;
   readonly tokens: TokenService;
+  /** One-time sign-in links of the web dashboard (`lockbox ui`). */
+  readonly signinLinks: SigninLinkService;
   readonly audit: AuditService;
   /** Delivery audit events, written in batches. */
   readonly auditWriter: AuditBatchWriter;
@@ -157,6 +160,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
       secretHistory: new SecretHistoryService(stores, vault, policy),
       secretRestore: new SecretRestoreService(stores, vault, policy),
       tokens,
+      signinLinks: new SigninLinkService(stores, { now }),
       audit: new AuditService(stores.audit, policy, stores.users),
       auditWriter,
       delivery,

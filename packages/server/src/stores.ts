@@ -15,6 +15,7 @@ import { KyselySecretVersionStore } from "./secrets/kysely-secret-version-store.
 import type { SecretStore } from "./secrets/secret-store.js";
 import type { SecretVersionStore } from "./secrets/secret-version-store.js";
 import { KyselyTokenStore } from "./tokens/kysely-token-store.js";
+import { KyselySigninLinkStore, type SigninLinkStore } from "./tokens/signin-link-store.js";
 import type { TokenStore } from "./tokens/token-store.js";
 
 /** Every area's store, over one connection (the pool, or one transaction's). */
@@ -29,6 +30,8 @@ export interface Stores {
   /** History pruning (secrets/retention.ts); its deletes run in transactions only. */
   readonly retention: RetentionStore;
   readonly tokens: TokenStore;
+  /** One-time sign-in links of the web dashboard. */
+  readonly signinLinks: SigninLinkStore;
   /** Outside a transaction the chain is read only: an append serializes on its transaction's lock. */
   readonly audit: AuditReader;
   readonly dataKeys: DataKeyStore;
@@ -72,6 +75,7 @@ function storesOn(context: KyselyContext): Stores & { readonly audit: AuditStore
     deletedSecrets: new KyselyDeletedSecretStore(context),
     retention: new KyselyRetentionStore(context),
     tokens: new KyselyTokenStore(context),
+    signinLinks: new KyselySigninLinkStore(context),
     audit: new KyselyAuditStore(context),
     dataKeys: new KyselyDataKeyStore(context),
   };

@@ -18,6 +18,8 @@ import { runCli, type ServerProcess, startServerProcess, tempDir } from "./harne
 
 const REPO_ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 const PACKAGES = ["core", "server", "sdk", "cli"] as const;
+/** The web dashboard: built static files, which the installed server serves at /ui/. */
+const WEB = "@lockbox/web";
 
 /** What `npm pack --json` says of one tarball. */
 interface Packed {
@@ -86,7 +88,7 @@ describe("installing from packed tarballs, outside the checkout", () => {
     await npm(
       ["install", "--global", "--prefix", prefix, "--prefer-offline", "--ignore-scripts"].concat(
         // In the order of the README's `*.tgz`.
-        PACKAGES.map((name) => tarball(`@lockbox/${name}`)).sort(),
+        [...PACKAGES.map((name) => tarball(`@lockbox/${name}`)), tarball(WEB)].sort(),
       ),
       tmp.path,
     );
@@ -111,8 +113,17 @@ describe("installing from packed tarballs, outside the checkout", () => {
   });
 
   it("packs each package with what it runs and nothing else: no sources, tests, testing helpers or contracts", () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(PACKAGES.map((name) => `@lockbox/${name}`).sort());
-    for (const { name, files } of packed) {
+    expect(packed.map((p) => p.name).sort()).toEqual(
+      [...PACKAGES.map((name) => `@lockbox/${name}`), WEB].sort(),
+    );
+    const web = packed.find((p) => p.name === WEB)?.files.map((file) => file.path) ?? [];
+    expect(web).toContain("dist/index.html");
+    expect(
+      web.filter(
+        (path) => !/^(dist\/(index\.html|favicon\.svg|assets\/[\w-]+\.(js|css))|package\.json)$/.test(path),
+      ),
+    ).toEqual([]);
+    for (const { name, files } of packed.filter((p) => p.name !== WEB)) {
       const paths = files.map((file) => file.path);
       expect(paths, name).toContain("package.json");
       expect(paths, name).toContain("dist/index.js");
@@ -170,6 +181,9 @@ describe("installing from packed tarballs, outside the checkout", () => {
     mkdirSync(run);
     server = await startServerProcess({ cwd: run, command: [...lockbox, "server:start"] });
     expect(server.adminToken).toBeDefined();
+    // The installed server finds the installed dashboard.
+    const dashboard = await fetch(`${server.url}/ui/`);
+    expect([dashboard.status, await dashboard.text()]).toEqual([200, expect.stringContaining("/ui/assets/")]);
     const cli = (args: string[], input?: string) =>
       runCli(args, {
         command: lockbox,

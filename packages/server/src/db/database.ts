@@ -63,6 +63,14 @@ export interface Database {
     last_used_at: string | null;
     revoked_at: string | null;
   };
+  signin_links: {
+    id: string;
+    hash: string;
+    user_id: string;
+    created_at: string;
+    expires_at: string;
+    used_at: string | null;
+  };
   audit_events: {
     seq: number;
     id: string;

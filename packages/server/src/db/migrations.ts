@@ -220,6 +220,22 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
           .execute();
       },
     },
+    // One-time sign-in links of the web dashboard (`lockbox ui`): stored as the hash of the link's
+    // secret, like tokens; `used_at` makes a link single use. They go with their user.
+    "0004-signin-links": {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable("signin_links")
+          .addColumn("id", "text", (c) => c.primaryKey())
+          .addColumn("hash", "text", (c) => c.notNull().unique())
+          .addColumn("user_id", "text", (c) => c.notNull().references("users.id").onDelete("cascade"))
+          .addColumn("created_at", "text", (c) => c.notNull())
+          .addColumn("expires_at", "text", (c) => c.notNull())
+          .addColumn("used_at", "text")
+          .execute();
+        await db.schema.createIndex("signin_links_user").on("signin_links").column("user_id").execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -26,6 +26,7 @@ export const STORE_TABLES = [
   { name: "secret_versions", key: ["secret_id", "env", "version"] },
   { name: "deleted_secrets", key: ["secret_id"] },
   { name: "tokens", key: ["id"] },
+  { name: "signin_links", key: ["id"] },
   { name: "audit_events", key: ["seq"] },
 ] as const satisfies readonly StoreTable[];
 

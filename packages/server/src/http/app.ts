@@ -25,8 +25,10 @@ import { secretHistoryRoutes } from "./routes/secret-history.js";
 import { secretRoutes } from "./routes/secrets.js";
 import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
+import { UI_EXCHANGE_ROUTE, uiExchangeRoute, uiLinkRoutes } from "./routes/ui-signin.js";
 import { userRoutes } from "./routes/users.js";
 import { installFastPath, runtimeFastPath } from "./runtime-fast-path.js";
+import { uiRoutes } from "./ui-static.js";
 
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
 export const BODY_LIMIT_BYTES = 128 * 1024;
@@ -40,6 +42,7 @@ export type AppServices = Pick<
   | "secretHistory"
   | "secretRestore"
   | "tokens"
+  | "signinLinks"
   | "audit"
   | "delivery"
   | "tokenUsage"
@@ -58,6 +61,8 @@ export interface AppOptions {
   readonly version?: string;
   /** The request timeout and connection cap of `server:start`; none when absent (in-process tests). */
   readonly limits?: ConnectionLimits | undefined;
+  /** Where the built web dashboard is (packages/web/dist by default). */
+  readonly uiDir?: string | undefined;
   /** Blocking reads held at once at most (`--max-held-requests`); the default when absent. */
   readonly maxHeldRequests?: number | undefined;
 }
@@ -149,10 +154,12 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     secretHistoryRoutes(routes, services.secretHistory);
     deletedSecretRoutes(routes, services.secretRestore);
     tokenRoutes(routes, services.tokens);
+    uiLinkRoutes(routes, services.signinLinks);
     auditRoutes(routes, services.audit);
     documented = routes.routes;
   };
   await app.register(managementApi);
+  uiExchangeRoute(app, services.signinLinks);
   deliveryRoutes(app, services.delivery, services.tokenUsage, { maxHeldRequests: options.maxHeldRequests });
   // The warm runtime read, answered ahead of the framework (the route above answers everything else).
   installFastPath(
@@ -164,8 +171,12 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     }),
   );
 
-  const document = openApiDocument([...documented, ...DELIVERY_ROUTES], options.version ?? "0.1.0");
+  const document = openApiDocument(
+    [...documented, UI_EXCHANGE_ROUTE, ...DELIVERY_ROUTES],
+    options.version ?? "0.1.0",
+  );
   app.get("/v1/openapi.json", async () => document);
+  uiRoutes(app, options.uiDir);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (request, reply) => {
     if (await services.ping()) return { status: "ready" };

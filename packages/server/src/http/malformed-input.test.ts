@@ -116,12 +116,16 @@ const ROUTES: readonly RouteCase[] = [
   { method: "POST", path: "/v1/tokens", body: { kind: "runtime", site: SITE, env: "dev" } },
   { method: "GET", path: "/v1/tokens", query: ["limit", "after", "user", "site"] },
   { method: "DELETE", path: "/v1/tokens/{id}" },
+  { method: "POST", path: "/v1/ui/links" },
   { method: "GET", path: "/v1/audit", query: ["org", "site", "since", "limit", "before"] },
   { method: "GET", path: "/v1/audit/verify" },
 ];
 
-/** The runtime and build endpoints, which take machine tokens (their own test below). */
-const MACHINE_ROUTES = ["GET /site/secrets", "GET /v1/build/secrets"];
+/**
+ * The runtime and build endpoints, which take machine tokens (their own test below), and the
+ * dashboard's sign-in exchange, which takes a link instead of a token (ui-signin.test.ts).
+ */
+const MACHINE_ROUTES = ["GET /site/secrets", "GET /v1/build/secrets", "POST /v1/ui/sessions"];
 
 const BODY_ROUTES = ROUTES.filter((r) => r.body !== undefined);
 /** Routes whose requests Fastify reads a body for (it never reads one for GET). */
@@ -882,7 +886,7 @@ describe.each(await contractDatabases())("management API under malformed input (
     const cases: Array<[string, string]> = [
       ["GET", "/v1/nope"],
       ["GET", "/nope"],
-      ["GET", "/"],
+      ["GET", "/index.html"],
       ["POST", `/v1/orgs/${ORG}`],
       ["PATCH", `/v1/orgs/${ORG}`],
       ["GET", `/v1/sites/${SITE}/secrets/${SITE_SECRET}`],

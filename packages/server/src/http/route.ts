@@ -41,6 +41,8 @@ export interface DocumentedRoute {
   readonly response?: z.ZodType;
   /** What the summary leaves out (who may call it, caching). */
   readonly description?: string;
+  /** Takes no bearer token (its body is the credential). */
+  readonly public?: boolean;
   /** Request headers the route reads besides `Authorization`, by name: what each does. */
   readonly headers?: Readonly<Record<string, string>>;
   /** Headers of the success answer, by name: what each holds. */
@@ -111,7 +113,11 @@ const ANY_OBJECT = z.object({}).passthrough();
 const NO_FIELDS = z.object({}).strict();
 
 /** Parses one part of a request; a failure names the first offending field, never its value. */
-function parse<T extends z.ZodType>(where: "path" | "query" | "body", schema: T, data: unknown): z.output<T> {
+export function parse<T extends z.ZodType>(
+  where: "path" | "query" | "body",
+  schema: T,
+  data: unknown,
+): z.output<T> {
   if (where === "body" && (data === undefined || data === null)) {
     throw new LockboxError("BAD_REQUEST", "The request needs a JSON object body.");
   }
@@ -158,7 +164,7 @@ export function openApiDocument(
       summary: route.summary,
       ...(route.description ? { description: route.description } : {}),
       tags: [route.tag],
-      security: [{ bearer: [] }],
+      security: route.public ? [] : [{ bearer: [] }],
       parameters,
       responses: {
         [String(route.status)]: {

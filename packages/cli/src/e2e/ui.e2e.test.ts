@@ -1,0 +1,339 @@
+import { gzipSync } from "node:zlib";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { captureView, launchChromium, skipBrowserTests } from "./browser.js";
+import {
+  cliAs,
+  type E2eServer,
+  e2eDatabases,
+  expectSuccess,
+  lastLine,
+  startE2eServer,
+} from "./e2e-fixtures.js";
+import type { CliResult } from "./harness.js";
+
+type Cli = (args: string[], options?: { input?: string | Buffer }) => Promise<CliResult>;
+
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+/** Every value set in this suite contains this marker: it must never reach a URL or a title. */
+const MARK = "hush";
+
+/**
+ * The web dashboard in a real browser (Debian's chromium through playwright-core) against a real
+ * server started as `npm start` does, with users made through the real CLI: sign-in with a
+ * `lockbox ui` link, secrets (org and site, a live override set and deleted, redaction and
+ * reveal), the resolve view, runtime tokens, the audit log and history, and another org's user
+ * meeting "not found". Each view is photographed at 1280 and 390 px and checked with axe-core.
+ * SQLite only: the API it drives is tested on both stores elsewhere.
+ */
+describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", async () => {
+  const [sqlite] = await e2eDatabases();
+  let e2e: E2eServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let alice: Cli;
+  let aliceToken: string;
+  let malloryToken: string;
+  const problems: string[] = [];
+  const ui = (path = "") => `${e2e.server.url}/ui/${path}`;
+  /** A PUT through the API, waiting out the rate limit as the CLI does; answers the status. */
+  const put = async (path: string, token: string, body: unknown): Promise<number> => {
+    for (;;) {
+      const response = await fetch(`${e2e.server.url}${path}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (response.status !== 429) return response.status;
+      await new Promise((resolve) =>
+        setTimeout(resolve, Number(response.headers.get("retry-after") ?? 1) * 1000),
+      );
+    }
+  };
+
+  beforeAll(async () => {
+    if (!sqlite) throw new Error("no SQLite store");
+    e2e = await startE2eServer(sqlite);
+    const admin = cliAs(e2e, e2e.adminToken);
+    const does = async (cli: Cli, ...commands: string[][]) => {
+      for (const args of commands) expectSuccess(await cli(args));
+    };
+    await does(
+      admin,
+      ["org:create", "acme"],
+      ["org:create", "other"],
+      ["user:create", "alice@example.com"],
+      ["user:create", "mallory@example.com"],
+      ["org:member:add", "acme", "alice@example.com", "--role=admin"],
+      ["org:member:add", "other", "mallory@example.com"],
+      ["site:create", "shop", "--org=acme"],
+    );
+    aliceToken = lastLine(expectSuccess(await admin(["token:create", "--user=alice@example.com"])));
+    malloryToken = lastLine(expectSuccess(await admin(["token:create", "--user=mallory@example.com"])));
+    alice = cliAs(e2e, aliceToken);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: e2e.server.url });
+    page = await context.newPage();
+    // Anything the page loads from elsewhere, any CSP refusal and any script error is a failure.
+    page.on("request", (request) => {
+      if (!request.url().startsWith(e2e.server.url)) problems.push(`request to ${request.url()}`);
+    });
+    page.on("console", (message) => {
+      if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) {
+        problems.push(`console: ${message.text()}`);
+      }
+    });
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await e2e?.close();
+  });
+
+  it("serves the dashboard at /ui/ with a strict CSP, no framing, and immutable hashed assets", async () => {
+    const root = await fetch(`${e2e.server.url}/`, { redirect: "manual" });
+    expect([root.status, root.headers.get("location")]).toEqual([302, "/ui/"]);
+    const index = await fetch(ui());
+    expect(index.status).toBe(200);
+    expect(index.headers.get("content-security-policy")).toBe(CSP);
+    expect(index.headers.get("x-frame-options")).toBe("DENY");
+    expect(index.headers.get("cache-control")).toBe("no-cache");
+    const html = await index.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)/);
+    expect(html).not.toMatch(/\sstyle=/);
+    const script = /src="(\/ui\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toMatch(/-[A-Za-z0-9_-]{8}\.js$/);
+    const asset = await fetch(`${e2e.server.url}${script}`);
+    expect(asset.headers.get("cache-control")).toBe("public, max-age=31536000, immutable");
+    expect(asset.headers.get("content-security-policy")).toBe(CSP);
+    // The whole dashboard (script and style) stays small: under 150 KB gzipped.
+    const style = /href="(\/ui\/assets\/[^"]+\.css)"/.exec(html)?.[1];
+    const bytes = Buffer.concat([
+      Buffer.from(await asset.arrayBuffer()),
+      Buffer.from(await (await fetch(`${e2e.server.url}${style}`)).arrayBuffer()),
+    ]);
+    expect(gzipSync(bytes).length).toBeLessThan(150 * 1024);
+    // A deep link is the page too; a missing asset is a 404.
+    expect((await fetch(ui("sites/shop/secrets"))).status).toBe(200);
+    expect((await fetch(ui("assets/nope-12345678.js"))).status).toBe(404);
+  });
+
+  it("signs in with a `lockbox ui` link: the link leaves the address bar, the session is in sessionStorage only, and the link works once", async () => {
+    const printed = expectSuccess(await alice(["ui"]));
+    const link = lastLine(printed);
+    expect(link).toMatch(new RegExp(`^${e2e.server.url}/ui/#signin=lbs_[A-Za-z0-9_-]{43}$`));
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(page.url()).toBe(ui());
+    // The link's entry was replaced: back is the blank page the browser started on, forward is /ui/.
+    await page.goBack();
+    expect(page.url()).toBe("about:blank");
+    await page.goForward();
+    expect(page.url()).toBe(ui());
+    await page.getByRole("heading", { name: "Overview" }).waitFor();
+    expect(await context.cookies()).toEqual([]);
+    const stored = JSON.parse(String(await page.evaluate("sessionStorage.getItem('lockbox.session')")));
+    expect(stored).toMatchObject({ email: "alice@example.com" });
+    expect(stored.token).toMatch(/^lbx_/);
+    // The session is a user token of alice's, listed by token:list, for 12 hours.
+    const listed = JSON.parse(expectSuccess(await alice(["token:list", "--format=json"])).stdout) as Array<{
+      id: string;
+      expiresAt: string | null;
+    }>;
+    const session = listed.find((token) => token.id === stored.sessionId);
+    expect(Date.parse(session?.expiresAt ?? "") - Date.now()).toBeGreaterThan(11.9 * 3600_000);
+    await page.getByRole("link", { name: "acme" }).first().waitFor();
+    // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Enter");
+    expect(await page.evaluate("document.activeElement.id")).toBe("main");
+    await captureView(page, "overview");
+
+    const second = await context.newPage();
+    await second.goto(link);
+    await second.getByRole("alert").waitFor();
+    expect(await second.getByRole("alert").textContent()).toContain("already used");
+    await captureView(second, "sign-in-used-link");
+    await second.close();
+  });
+
+  it("shows an org's members and creates an org secret, with the server's message inline", async () => {
+    await page.getByRole("link", { name: "acme" }).first().click();
+    await page.getByRole("heading", { name: "Organization acme" }).waitFor();
+    await page.getByRole("cell", { name: "alice@example.com" }).waitFor();
+    await setSecret(page, { name: "ORG_KEY", value: `${MARK}-org`, scopes: ["web", "user"] });
+    await page.getByRole("status").filter({ hasText: "Secret successfully set. ORG_KEY" }).waitFor();
+    await page.getByRole("rowheader", { name: /ORG_KEY/ }).waitFor();
+    await captureView(page, "org");
+  });
+
+  it("creates site secrets and a live override, redacts what lacks the user scope, reveals one value at a time, and deletes the override", async () => {
+    await page.goto(ui("sites/shop/secrets"));
+    await page.getByRole("heading", { name: /Secrets/ }).waitFor();
+    await setSecret(page, { name: "SITE_KEY", value: `${MARK}-base`, scopes: ["web", "user"] });
+    await page.getByRole("status").filter({ hasText: "Secret successfully set. SITE_KEY" }).waitFor();
+    await setSecret(page, { name: "SITE_KEY", value: `${MARK}-live`, env: "live" });
+    await page.getByRole("status").filter({ hasText: "SITE_KEY (the live override)" }).waitFor();
+    // Builds only: the server's note (no web scope) is shown inline, as the CLI prints it.
+    await setSecret(page, { name: "BUILD_ONLY", value: `${MARK}-ic`, scopes: ["ic"] });
+    await page.locator(".note").filter({ hasText: "BUILD_ONLY" }).waitFor();
+    // The server's rules and messages, inline: an invalid name is refused as the CLI is.
+    await setSecret(page, { name: "bad name", value: `${MARK}-bad` });
+    const refused = page.getByRole("alert").filter({ hasText: "bad name" });
+    await refused.waitFor();
+    const cliRefusal = await alice(["secret:site:set", "shop", "bad name", `${MARK}-bad`]);
+    expect(cliRefusal.stderr).toContain(
+      String(await refused.locator("p").first().textContent()).replace(/^Error: /, ""),
+    );
+
+    const row = (name: string | RegExp) =>
+      page.getByRole("row").filter({ has: page.getByRole("rowheader", { name }) });
+    await row(/ORG_KEY/)
+      .getByText("org", { exact: true })
+      .waitFor();
+    await row(/SITE_KEY/)
+      .getByText("site", { exact: true })
+      .waitFor();
+    await row(/BUILD_ONLY/)
+      .getByText("redacted")
+      .waitFor();
+    await expect(
+      row(/BUILD_ONLY/)
+        .getByRole("button", { name: /Reveal/ })
+        .count(),
+    ).resolves.toBe(0);
+    await expect(page.getByText(`${MARK}-base`).count()).resolves.toBe(0);
+
+    await page.getByRole("button", { name: "Reveal the base value of SITE_KEY" }).click();
+    await expect(page.getByTestId("revealed-value").textContent()).resolves.toBe(`${MARK}-base`);
+    await page.getByRole("button", { name: "Reveal the live override of SITE_KEY" }).click();
+    await expect(page.getByTestId("revealed-value").allTextContents()).resolves.toEqual([`${MARK}-live`]);
+    await captureView(page, "secrets");
+    await page.getByRole("button", { name: "Hide the live override of SITE_KEY" }).click();
+
+    await page.getByRole("button", { name: "Delete the live override of SITE_KEY" }).click();
+    await page.getByRole("button", { name: "Delete the override" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: "Secret environment override deleted if it existed. SITE_KEY (live override)." })
+      .waitFor();
+    await row(/SITE_KEY/)
+      .getByText("no live override")
+      .waitFor();
+    await page.getByRole("button", { name: "Delete BUILD_ONLY and all its overrides" }).click();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await page.getByRole("button", { name: "Delete BUILD_ONLY and all its overrides" }).click();
+    await page.getByRole("button", { name: "Delete the secret" }).click();
+    await page.getByRole("status").filter({ hasText: "Secret successfully deleted. BUILD_ONLY." }).waitFor();
+    await page.getByRole("rowheader", { name: /BUILD_ONLY/ }).waitFor({ state: "detached" });
+    expect(page.url()).not.toContain(MARK);
+    expect(await page.title()).not.toContain(MARK);
+    const cli = expectSuccess(await alice(["secret:site:list", "shop.live", "--format=json"]));
+    expect(cli.stdout).not.toContain(`${MARK}-live`);
+  });
+
+  it("resolves an environment for a scope, naming each winning value's source", async () => {
+    await page.getByRole("navigation", { name: "Site shop" }).getByRole("link", { name: "Resolve" }).click();
+    await page.getByLabel("Environment").selectOption("live");
+    await page.getByLabel("Scope (who reads)").selectOption("user");
+    await page.getByTestId("source-SITE_KEY").waitFor();
+    await expect(page.getByTestId("source-SITE_KEY").textContent()).resolves.toBe("site");
+    await expect(page.getByTestId("source-ORG_KEY").textContent()).resolves.toBe("organization");
+    await page.getByRole("button", { name: "Reveal the value of SITE_KEY" }).click();
+    await page.getByText(`${MARK}-base`).waitFor();
+    await captureView(page, "resolve");
+  });
+
+  it("creates a runtime token, shown once with a copy button, that reads the site, then revokes it", async () => {
+    await page.getByRole("navigation", { name: "Site shop" }).getByRole("link", { name: "Tokens" }).click();
+    await page.getByLabel("Kind").selectOption("runtime");
+    await page.getByLabel("Environment").selectOption("live");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const field = page.getByLabel("The new token");
+    await field.waitFor();
+    const token = await field.inputValue();
+    expect(token).toMatch(/^lbr_/);
+    await page.getByRole("button", { name: "Copy" }).click();
+    await page.getByText("Copied to the clipboard.").waitFor();
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(token);
+    const read = await fetch(`${e2e.server.url}/site/secrets`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(read.status).toBe(200);
+    await captureView(page, "tokens");
+    await page.getByRole("button", { name: "Done" }).click();
+    await page.getByRole("button", { name: /^Revoke the runtime token/ }).click();
+    await page.getByRole("status").filter({ hasText: "Revoked the runtime token" }).waitFor();
+    const after = await fetch(`${e2e.server.url}/site/secrets`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(after.status).toBe(401);
+  });
+
+  it("shows the site, the history of a secret and the audit log with filters and pages", async () => {
+    await page.goto(ui("sites/shop"));
+    await page.getByRole("heading", { name: "Environments" }).waitFor();
+    await captureView(page, "site");
+    // A second version of SITE_KEY's base value, so the first can be restored.
+    expect(await put("/v1/sites/shop/secrets/SITE_KEY", aliceToken, { value: `${MARK}-base-2` })).toBe(200);
+    await page.goto(ui("sites/shop/secrets/SITE_KEY/history"));
+    await page.getByRole("cell", { name: "alice@example.com" }).first().waitFor();
+    await page.getByRole("button", { name: "Restore version 1" }).click();
+    await page.getByRole("status").filter({ hasText: "Secret rolled back." }).waitFor();
+    await captureView(page, "history");
+    // More events than a page holds, so the log has an older page.
+    for (let i = 0; i < 25; i++) {
+      expect(await put(`/v1/sites/shop/secrets/BULK_${i}`, aliceToken, { value: `${MARK}-${i}` })).toBe(201);
+    }
+    await page.goto(ui("audit"));
+    await page.getByLabel("Site").fill("shop");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByRole("cell", { name: "secret.set" }).first().waitFor();
+    await page.getByRole("button", { name: "Older events" }).click();
+    await page.getByRole("button", { name: "Newer events" }).waitFor();
+    await captureView(page, "audit");
+  });
+
+  it("signs out by revoking the session", async () => {
+    const stored = JSON.parse(String(await page.evaluate("sessionStorage.getItem('lockbox.session')")));
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in to Lockbox" }).waitFor();
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    const whoami = await fetch(`${e2e.server.url}/v1/whoami`, {
+      headers: { authorization: `Bearer ${stored.token}` },
+    });
+    expect(whoami.status).toBe(401);
+    await captureView(page, "sign-in");
+  });
+
+  it("a user of another org, signed in with a pasted token, gets 'not found' for the site's pages", async () => {
+    await page.getByLabel("User token", { exact: true }).fill(malloryToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+    await page.goto(ui("sites/shop/secrets"));
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByRole("alert").textContent()).toContain("Site 'shop' was not found");
+    expect(await page.getByText(`${MARK}-base`).count()).toBe(0);
+    await captureView(page, "not-found");
+    expect(problems).toEqual([]);
+  });
+});
+
+async function setSecret(
+  page: Page,
+  secret: { name: string; value: string; env?: string; scopes?: string[] },
+): Promise<void> {
+  const form = page.locator("form").filter({ has: page.getByRole("heading", { name: /Set a secret/ }) });
+  await form.getByLabel("Name").fill(secret.name);
+  await form.getByLabel("Where").selectOption(secret.env ?? "");
+  await form.getByLabel("Value").fill(secret.value);
+  for (const scope of ["ic", "web", "user"]) {
+    await form.getByLabel(scope, { exact: true }).setChecked(secret.scopes?.includes(scope) ?? false);
+  }
+  await form.getByRole("button", { name: "Save" }).click();
+}
