@@ -238,4 +238,10 @@ export {
   TOKEN_KINDS,
   type TokenKind,
 } from "./types.js";
+export {
+  type SigninExchangeBody,
+  type SigninLinkResponse,
+  signinExchangeBody,
+  signinLinkResponse,
+} from "./ui-signin.js";
 export { utf8ByteLength } from "./utf8.js";

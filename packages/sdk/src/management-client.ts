@@ -35,6 +35,7 @@ import type {
   SecretVersionRow,
   SetSecretBody,
   SetSecretResponse,
+  SigninLinkResponse,
   SiteInfoResponse,
   SiteResponse,
   SiteSecretRow,
@@ -622,7 +623,7 @@ export class LockboxClient {
    * `POST /v1/ui/links`: a one-time sign-in link to the web dashboard for the caller (valid 5 minutes,
    * once): open `<server>/ui/#signin=<secret>`.
    */
-  createSigninLink(): Promise<{ readonly secret: string; readonly expiresAt: string }> {
+  createSigninLink(): Promise<SigninLinkResponse> {
     return this.#send("POST", "/v1/ui/links");
   }
 

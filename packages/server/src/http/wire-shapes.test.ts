@@ -20,6 +20,7 @@ import {
   runtimeSecretsResponse,
   secretVersionRow,
   setSecretResponse,
+  signinLinkResponse,
   siteInfoResponse,
   siteResponse,
   siteSecretRow,
@@ -41,7 +42,9 @@ interface AnswerCase {
   /** The route as OpenAPI names it. */
   readonly route: string;
   readonly url: string;
+  /** The body, or how to get it from the app (for a body that depends on an earlier answer). */
   readonly body?: unknown;
+  readonly bodyFrom?: (t: TestApp) => Promise<unknown>;
   readonly schema: z.ZodType;
   /** A machine endpoint's token kind, minted for `shop.dev`; the admin's token otherwise. */
   readonly token?: "runtime" | "build";
@@ -171,6 +174,15 @@ const CASES: readonly AnswerCase[] = [
     schema: createdTokenResponse,
   },
   { route: "GET /v1/tokens", url: "/v1/tokens?site=shop", schema: listOf(tokenResponse) },
+  { route: "POST /v1/ui/links", url: "/v1/ui/links", schema: signinLinkResponse },
+  {
+    route: "POST /v1/ui/sessions",
+    url: "/v1/ui/sessions",
+    bodyFrom: async (t) => ({
+      secret: (await t.call("POST", "/v1/ui/links", { token: t.adminToken })).json.secret,
+    }),
+    schema: createdTokenResponse,
+  },
   // `crew@example.com` (set up before the cases) minted a token for `crew-site`.
   {
     route: "DELETE /v1/sites/{site}/team/{user}",
@@ -268,7 +280,7 @@ describe.each(await contractDatabases())("management answers have core's shapes 
 
   it.each(CASES)(
     "$route ($url) answers exactly its core schema",
-    async ({ route, url, body, schema, token }) => {
+    async ({ route, url, body, bodyFrom, schema, token }) => {
       const method = route.split(" ", 1)[0] as string;
       const minted = token
         ? await t.call("POST", "/v1/tokens", {
@@ -276,7 +288,10 @@ describe.each(await contractDatabases())("management answers have core's shapes 
             body: { kind: token, site: "shop", env: "dev" },
           })
         : undefined;
-      const response = await t.call(method, url, { token: minted?.json.token ?? t.adminToken, body });
+      const response = await t.call(method, url, {
+        token: minted?.json.token ?? t.adminToken,
+        body: bodyFrom ? await bodyFrom(t) : body,
+      });
       expect(response.status, `${method} ${url}: ${response.body}`).toBeLessThan(300);
       const parsed = schema.safeParse(response.json);
       expect(parsed.error?.issues).toBeUndefined();

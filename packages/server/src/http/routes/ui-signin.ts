@@ -1,17 +1,8 @@
-import { createdTokenResponse } from "@lockbox/core";
+import { createdTokenResponse, signinExchangeBody, signinLinkResponse } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
-import { z } from "zod";
 import type { SigninLinkService } from "../../tokens/signin-links.js";
 import { presentToken } from "../present.js";
 import { type DocumentedRoute, parse, type RouteRegistry } from "../route.js";
-
-const signinLinkResponse = z.object({
-  secret: z.string().describe("The link's secret (lbs_…), shown once: the dashboard takes it after '#'."),
-  expiresAt: z.string(),
-});
-const exchangeBody = z
-  .object({ secret: z.string().max(200).describe("The secret of a link from POST /v1/ui/links.") })
-  .strict();
 
 /** The sign-in exchange as the OpenAPI document describes it (it takes no bearer token). */
 export const UI_EXCHANGE_ROUTE: DocumentedRoute = {
@@ -21,7 +12,7 @@ export const UI_EXCHANGE_ROUTE: DocumentedRoute = {
   summary: "Exchange a one-time sign-in link for a dashboard session (a user token for 12 hours)",
   description:
     "Takes no Authorization header: the link's secret is the credential. A link works once, for 5 minutes. The session is a user token of the link's user, listed by GET /v1/tokens and revoked with DELETE /v1/tokens/{id}. Audited as ui.signin.",
-  body: exchangeBody,
+  body: signinExchangeBody,
   status: 201,
   response: createdTokenResponse,
   public: true,
@@ -44,7 +35,7 @@ export function uiLinkRoutes(routes: RouteRegistry, links: SigninLinkService): v
 /** The exchange of a link for a session: outside the management scope, since it has no token yet. */
 export function uiExchangeRoute(app: FastifyInstance, links: SigninLinkService): void {
   app.post("/v1/ui/sessions", { config: { takesBody: true } }, async (request, reply) => {
-    const body = parse("body", exchangeBody, request.body);
+    const body = parse("body", signinExchangeBody, request.body);
     const issued = await links.exchange(body.secret, String(request.id));
     void reply.code(201).header("cache-control", "no-store");
     return { ...presentToken(issued.row), token: issued.token };
