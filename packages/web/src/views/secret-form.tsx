@@ -71,7 +71,11 @@ export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly strin
     <form class="panel stack" onSubmit={submit} aria-labelledby="set-heading">
       <h2 id="set-heading">Set a secret or an override</h2>
       <div class="row">
-        <Field label="Name" id={id("name")} hint="Letters, digits and _, as the CLI takes it.">
+        <Field
+          label="Name"
+          id={id("name")}
+          hint="Letters, digits, _ . and -, as the CLI takes them (the server checks each type's rule)."
+        >
           <input
             id={id("name")}
             required
