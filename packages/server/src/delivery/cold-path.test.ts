@@ -43,7 +43,9 @@ function setUp(options: { gated?: boolean; coldConcurrency?: number } = {}) {
     },
     { orgSnapshots, ...(options.coldConcurrency ? { coldConcurrency: options.coldConcurrency } : {}) },
   );
-  const release = () => gates.splice(0).forEach((open) => open());
+  const release = () => {
+    for (const open of gates.splice(0)) open();
+  };
   return { delivery, resolved, release, gates };
 }
 
