@@ -1,7 +1,8 @@
 import { canonicalScopes, type OwnerRef, SCOPE_ORDER, type Scope, type SecretType } from "@lockbox/core";
-import type { Kysely, Selectable } from "kysely";
+import type { CompiledQuery, InferResult, Kysely, Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, now } from "../db/lockbox-db.js";
+import type { StoreDialect } from "../db/ports.js";
 import type {
   NewSecret,
   OwnSiteSecrets,
@@ -62,25 +63,9 @@ export class KyselySecretStore implements SecretStore {
   async loadOwnSiteSecrets(siteId: string): Promise<OwnSiteSecrets | undefined> {
     // One statement, driven by the site's primary key and then the two owner indexes: it sees one
     // snapshot without a transaction (a round trip each for BEGIN and COMMIT on PostgreSQL).
-    const rows = await this.context.db
-      .selectFrom("sites")
-      .leftJoin("secrets", "secrets.site_id", "sites.id")
-      .leftJoin("secret_values", "secret_values.secret_id", "secrets.id")
-      .select([
-        "sites.owner_org_id as owner_org_id",
-        "secrets.id as id",
-        "secrets.org_id as org_id",
-        "secrets.site_id as site_id",
-        "secrets.name as name",
-        "secrets.type as type",
-        "secrets.scopes as scopes",
-        "secrets.created_at as created_at",
-        "secrets.updated_at as updated_at",
-        "secret_values.env as env",
-        "secret_values.ciphertext as ciphertext",
-      ])
-      .where("sites.id", "=", siteId)
-      .execute();
+    const { db, driver } = this.context;
+    const compiled = (OWN_SITE_QUERIES[driver.dialect] ??= ownSiteQuery(db).compile());
+    const { rows } = await db.executeQuery<OwnSiteRow>({ ...compiled, parameters: [siteId] });
     const first = rows[0];
     if (!first) return undefined;
     const secrets = new Map<string, Selectable<Database["secrets"]>>();
@@ -158,6 +143,33 @@ export class KyselySecretStore implements SecretStore {
     return result.numDeletedRows > 0n;
   }
 }
+
+/**
+ * The statement of `loadOwnSiteSecrets`, compiled once per dialect (building and compiling a Kysely
+ * query costs about as much as running this one); its one parameter is the site's id.
+ */
+function ownSiteQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom("sites")
+    .leftJoin("secrets", "secrets.site_id", "sites.id")
+    .leftJoin("secret_values", "secret_values.secret_id", "secrets.id")
+    .select([
+      "sites.owner_org_id as owner_org_id",
+      "secrets.id as id",
+      "secrets.org_id as org_id",
+      "secrets.site_id as site_id",
+      "secrets.name as name",
+      "secrets.type as type",
+      "secrets.scopes as scopes",
+      "secrets.created_at as created_at",
+      "secrets.updated_at as updated_at",
+      "secret_values.env as env",
+      "secret_values.ciphertext as ciphertext",
+    ])
+    .where("sites.id", "=", "");
+}
+type OwnSiteRow = InferResult<ReturnType<typeof ownSiteQuery>>[number];
+const OWN_SITE_QUERIES: Partial<Record<StoreDialect, CompiledQuery<OwnSiteRow>>> = {};
 
 async function listSecretsOn(db: Kysely<Database>, owner: OwnerRef): Promise<StoredSecret[]> {
   // Two index lookups rather than a join: a join's plan depends on table statistics, and a
