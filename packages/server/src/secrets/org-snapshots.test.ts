@@ -50,6 +50,28 @@ describe("OrgSnapshots", () => {
     expect(snapshots.stats).toMatchObject({ hits: 1, misses: 2, size: 1 });
   });
 
+  it("works out the org's side once per environment and scope, for every site of the org", async () => {
+    const snapshots = new OrgSnapshots();
+    const snapshot = await snapshots.snapshot("org-1", async () => [stored("A")]);
+    let computed = 0;
+    const compute = async () => {
+      computed++;
+      return [{ name: "A", type: "runtime" as const, scopes: ["web" as const], value: "a" }];
+    };
+    const [x, y] = await Promise.all([
+      snapshot.resolved("live", "web", compute),
+      snapshot.resolved("live", "web", compute),
+    ]);
+    expect(x).toBe(y);
+    await snapshot.resolved("dev", "web", compute);
+    await snapshot.resolved("live", "ic", compute);
+    expect(computed).toBe(3);
+    // A failure is not kept: the next resolution works it out again.
+    await expect(snapshot.resolved("test", "web", () => Promise.reject(new Error("x")))).rejects.toThrow("x");
+    await snapshot.resolved("test", "web", compute);
+    expect(computed).toBe(4);
+  });
+
   it("drops an org's snapshot on its change, and keeps no read that started before a change", async () => {
     const snapshots = new OrgSnapshots();
     const before = await snapshots.snapshot("org-1", async () => [stored("OLD")]);

@@ -1,5 +1,10 @@
+import type { Scope } from "@lockbox/core";
 import { LRUCache } from "lru-cache";
 import type { StoredSecret } from "./secret-store.js";
+import type { DeliveredSecret } from "./secret-views.js";
+
+/** Environment and scope pairs whose org side a snapshot keeps (multidev environments can be many). */
+const MAX_RESOLVED_SIDES = 64;
 
 /**
  * One org's secrets as of one read, with the values opened so far: each value is decrypted once
@@ -7,11 +12,29 @@ import type { StoredSecret } from "./secret-store.js";
  */
 export class OrgSnapshot {
   readonly #opened = new Map<string, string>();
+  /** The org's side of a resolution by `env NUL scope`, shared by all its sites. */
+  readonly #resolved = new Map<string, Promise<DeliveredSecret[]>>();
 
   constructor(
     readonly orgId: string,
     readonly secrets: readonly StoredSecret[],
   ) {}
+
+  /**
+   * The org's side of a resolution for one environment and scope, worked out by `compute` the first
+   * time only (for at most {@link MAX_RESOLVED_SIDES} pairs; past them, every time).
+   */
+  resolved(env: string, scope: Scope, compute: () => Promise<DeliveredSecret[]>): Promise<DeliveredSecret[]> {
+    const key = `${env}\u0000${scope}`;
+    const known = this.#resolved.get(key);
+    if (known) return known;
+    const promise = compute();
+    if (this.#resolved.size < MAX_RESOLVED_SIDES) {
+      this.#resolved.set(key, promise);
+      promise.catch(() => this.#resolved.delete(key));
+    }
+    return promise;
+  }
 
   /** The plaintext of one of its values, decrypted by `open` the first time only. */
   async value(secret: StoredSecret, env: string | null, open: () => Promise<string>): Promise<string> {
