@@ -1,21 +1,28 @@
 /**
- * Resolution must not grow with the number of other sites.
+ * The cold path (a runtime cache miss): resolution must be fast and must not grow with the number
+ * of other sites.
  *
  * Fills two stores whose sites all have the same shape (9 site secrets, some overriding `live`,
  * under an owner org with 100 org secrets; scopes mix `web`, `ic` and `user`, so filtering matters;
- * values of 100 bytes sealed by the real vault, bound to their rows):
- *   small: 1 org × 100 sites                    (1,000 secrets)
- *   large: 100 orgs × 100 sites = 10,000 sites  (100,000 secrets)
+ * values of 100 bytes sealed by the real envelope code, bound to their rows), by bulk inserts:
+ *   small: 1 org × 100 sites                        (1,000 secrets)
+ *   large: --sites/100 orgs × 100 sites (default 10,000 sites, 100,000 secrets; --sites=100000 gives
+ *          1,000,000 secrets)
  * then times `SecretsService.resolveForDelivery(site, "live", "web")` (Lockbox as `createLockbox()`
- * wires it, one instance per store) on random sites of each, in interleaved rounds, and prints the
- * median, p90 and p99 and the ratio large/small of the medians.
- * Resolution reads only the site's and its owner org's rows through indexes, so the ratio should
- * stay near 1; a scan makes it grow toward 100. Every call's result is checked against the
- * expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run one at a time:
- * resolutions/s is per connection, not the server's throughput.
+ * wires it, one instance per store; on PostgreSQL listening for changes as `lockbox serve` does, so
+ * that org snapshots are in use) on random sites of each, in interleaved rounds, after a warm-up
+ * that resolves every site once (a server that has served them: data keys unwrapped, org snapshots
+ * read). Prints the median, p90 and p99, the ratio large/small of the medians overall and per
+ * round, and the time to resolve all 100 sites of an org again after that org's change is applied
+ * (its snapshot dropped), as a server does after an org-wide write.
+ * Resolution reads only the site's rows through indexes and its org's snapshot, so the ratio should
+ * stay near 1; a scan makes it grow toward the number of orgs. Every call's result is checked
+ * against the expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run
+ * one at a time: resolutions/s is per connection, not the server's throughput. The machine's load
+ * moves the figures: compare the ratios of one run, and repeat rounds.
  *
  * Both stores are ANALYZEd after the fill, as autovacuum would do: PostgreSQL without statistics
- * joins `secret_values` by a sequential scan (about 60 ms per call on the large store, ratio ~25).
+ * can join `secret_values` by a sequential scan.
  *
  * Run (from the repository root; runs on the TypeScript sources, no build needed):
  *   npx tsx bench/resolve.ts                     SQLite in a temporary folder
