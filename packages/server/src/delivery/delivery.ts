@@ -19,7 +19,7 @@ import { type RuntimePayload, runtimePayload } from "./runtime-payload.js";
 const UNAUTHENTICATED = "The token is invalid, expired or revoked.";
 
 /** Cold resolutions of runtime sets run at once at most; the others queue in order of arrival. */
-const DEFAULT_COLD_CONCURRENCY = 4;
+const DEFAULT_COLD_CONCURRENCY = 8;
 
 /**
  * A committed change as the delivery area passes it on: an org's change says which sites it may
@@ -82,7 +82,7 @@ export class Delivery {
        * only its sites).
        */
       orgSnapshots?: OrgSnapshots;
-      /** Cold resolutions of runtime sets at once at most (default 4); the others wait in order. */
+      /** Cold resolutions of runtime sets at once at most (default 8); the others wait in order. */
       coldConcurrency?: number;
     } = {},
   ) {
