@@ -64,7 +64,11 @@ export class KyselySecretStore implements SecretStore {
     // One statement, driven by the site's primary key and then the two owner indexes: it sees one
     // snapshot without a transaction (a round trip each for BEGIN and COMMIT on PostgreSQL).
     const { db, driver } = this.context;
-    const compiled = (OWN_SITE_QUERIES[driver.dialect] ??= ownSiteQuery(db).compile());
+    let compiled = OWN_SITE_QUERIES[driver.dialect];
+    if (!compiled) {
+      compiled = ownSiteQuery(db).compile();
+      OWN_SITE_QUERIES[driver.dialect] = compiled;
+    }
     const { rows } = await db.executeQuery<OwnSiteRow>({ ...compiled, parameters: [siteId] });
     const first = rows[0];
     if (!first) return undefined;

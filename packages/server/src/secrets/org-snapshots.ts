@@ -27,7 +27,7 @@ export class OrgSnapshot {
   resolved(env: string, scope: Scope, compute: () => Promise<DeliveredSecret[]>): Promise<DeliveredSecret[]> {
     const key = `${env}\u0000${scope}`;
     const known = this.#resolved.get(key);
-    if (known) return known;
+    if (known !== undefined) return known;
     const promise = compute();
     if (this.#resolved.size < MAX_RESOLVED_SIDES) {
       this.#resolved.set(key, promise);
