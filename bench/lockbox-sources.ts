@@ -7,9 +7,9 @@
 export { sql } from "kysely";
 export type { Database } from "../packages/server/src/db/database.js";
 export type { LockboxDb } from "../packages/server/src/db/lockbox-db.js";
-export { openPostgresDb } from "../packages/server/src/db/postgres.js";
+export { listenForChanges, openPostgresDb } from "../packages/server/src/db/postgres.js";
 export { openSqliteDb } from "../packages/server/src/db/sqlite.js";
-export { Keyring } from "../packages/server/src/keys/index.js";
+export { Keyring, sealValue } from "../packages/server/src/keys/index.js";
 export { Vault } from "../packages/server/src/keys/vault.js";
 export { createLockbox, type Lockbox, type LockboxConfig } from "../packages/server/src/lockbox.js";
 export { SecretReader } from "../packages/server/src/secrets/secret-views.js";

@@ -1,36 +1,35 @@
 /**
- * Resolution must not grow with the number of other sites.
+ * The cold path (a runtime cache miss): resolution must be fast and must not grow with the number
+ * of other sites.
  *
  * Fills two stores whose sites all have the same shape (9 site secrets, some overriding `live`,
  * under an owner org with 100 org secrets; scopes mix `web`, `ic` and `user`, so filtering matters;
- * values of 100 bytes sealed by the real vault, bound to their rows):
- *   small: 1 org × 100 sites                    (1,000 secrets)
- *   large: 100 orgs × 100 sites = 10,000 sites  (100,000 secrets)
+ * values of 100 bytes sealed by the real envelope code, bound to their rows), by bulk inserts:
+ *   small: 1 org × 100 sites                        (1,000 secrets)
+ *   large: --sites/100 orgs × 100 sites (default 10,000 sites, 100,000 secrets; --sites=100000 gives
+ *          1,000,000 secrets)
  * then times `SecretsService.resolveForDelivery(site, "live", "web")` (Lockbox as `createLockbox()`
- * wires it, one instance per store) on random sites of each, in interleaved rounds, and prints the
- * median, p90 and p99 and the ratio large/small of the medians.
- * Resolution reads only the site's and its owner org's rows through indexes, so the ratio should
- * stay near 1; a scan makes it grow toward 100. Every call's result is checked against the
- * expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run one at a time:
- * resolutions/s is per connection, not the server's throughput.
+ * wires it, one instance per store; on PostgreSQL listening for changes as `lockbox serve` does, so
+ * that org snapshots are in use) on random sites of each, in interleaved rounds, after a warm-up
+ * that resolves every site once (a server that has served them: data keys unwrapped, org snapshots
+ * read). Prints the median, p90 and p99, the ratio large/small of the medians overall and per
+ * round, and the time to resolve all 100 sites of an org again after that org's change is applied
+ * (its snapshot dropped), as a server does after an org-wide write.
+ * Resolution reads only the site's rows through indexes and its org's snapshot, so the ratio should
+ * stay near 1; a scan makes it grow toward the number of orgs. Every call's result is checked
+ * against the expected set, so an empty or wrong resolution cannot pass for a fast one. Calls run
+ * one at a time: resolutions/s is per connection, not the server's throughput. The machine's load
+ * moves the figures: compare the ratios of one run, and repeat rounds.
  *
- * A second run (same process, same shape) times resolution with history against none:
- *   none:    1 org × 100 sites, no versions
- *   history: 1 org × 100 sites, 100 versions of every value slot (base values and overrides; each
- *            sealed under its own associated data as a write seals it, the last one the current value)
- * and prints the ratio history/none of the medians: resolution reads current values only, so it
- * should stay near 1 however long the history (issue 9: "resolution cost unchanged").
- *
- * All stores are ANALYZEd after the fill, as autovacuum would do: PostgreSQL without statistics
- * joins `secret_values` by a sequential scan (about 60 ms per call on the large store, ratio ~25).
+ * Both stores are ANALYZEd after the fill, as autovacuum would do: PostgreSQL without statistics
+ * can join `secret_values` by a sequential scan.
  *
  * Run (from the repository root; runs on the TypeScript sources, no build needed):
  *   npx tsx bench/resolve.ts                     SQLite in a temporary folder
  *   npx tsx bench/resolve.ts --postgres[=URL]    also PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres;
  *                                                creates lockbox_bench_<random>_{small,large} and drops them)
  * Options: --sites=N (large store, a multiple of 100; default 10000), --rounds=N (default 5),
- *          --calls=N (resolutions per store per round; default 2000), --versions=N (versions per
- *          slot of the history store; default 100), --only=sites|versions (one of the two runs).
+ *          --calls=N (resolutions per store per round; default 2000).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -43,6 +42,8 @@ import pg from "pg";
 import { tsImport } from "tsx/esm/api";
 import type { Database, Lockbox } from "./lockbox-sources.js";
 
+type DataKey = ReturnType<Lockbox["keyring"]["generateDataKey"]>["key"];
+
 type Sources = typeof import("./lockbox-sources.js");
 type Owner = { readonly kind: "org" | "site"; readonly id: string };
 
@@ -50,7 +51,8 @@ const SITES_PER_ORG = 100; // the small store is one such org
 const ENV = "live";
 const SCOPE = "web";
 const VALUE_BYTES = 100;
-const INSERT_CHUNK_ROWS = 500;
+const INSERT_CHUNK_ROWS = 1000;
+const ORGS_PER_BATCH = 10;
 const DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** One secret of the shape every org (or site) gets: stored scopes, and the environments it has values for. */
@@ -112,112 +114,102 @@ interface Filled {
   readonly label: string;
   readonly lockbox: Lockbox;
   readonly siteIds: readonly string[];
+  /** In fill order: the sites of `orgIds[i]` are `siteIds[100 i … 100 i + 99]`. */
+  readonly orgIds: readonly string[];
   readonly secrets: number;
   readonly values: number;
-  readonly versions: number;
   readonly seconds: number;
 }
 
-/** One store of a comparison: its label, its orgs of {@link SITES_PER_ORG} sites, and versions per slot. */
-interface StoreSpec {
-  readonly label: string;
-  readonly orgs: number;
-  readonly versionsPerSlot: number;
-}
-
 /**
- * Fills `lockbox`'s store with `spec.orgs` orgs of {@link SITES_PER_ORG} sites each, one org per pair
- * of transactions, sealing with its own vault (which thereby holds the data keys, as a warm server
- * would), and `spec.versionsPerSlot` versions of every value slot, the last holding the current value.
+ * Fills `lockbox`'s store with `orgs` orgs of {@link SITES_PER_ORG} sites each by bulk inserts, a
+ * transaction per {@link ORGS_PER_BATCH} orgs: data keys made by the keyring (wrapped under the
+ * store's master key), values sealed in memory with them, then rows written in chunks. Only what
+ * resolution reads is written (no environments, memberships or versions).
  */
-async function fill(sources: Sources, lockbox: Lockbox, spec: StoreSpec): Promise<Filled> {
-  const { label, orgs } = spec;
+async function fill(sources: Sources, label: string, lockbox: Lockbox, orgs: number): Promise<Filled> {
   const started = performance.now();
-  const { db, stores, vault } = lockbox;
+  const { db, keyring } = lockbox;
   const siteIds: string[] = [];
+  const orgIds: string[] = [];
   let secretCount = 0;
   let valueCount = 0;
-  let versionCount = 0;
-  for (let o = 0; o < orgs; o++) {
-    const orgId = randomUUID();
-    const sites = Array.from({ length: SITES_PER_ORG }, () => randomUUID());
-    await stores.transaction(async (tx) => {
-      const dataKey = await vault.newDataKey({ kind: "org", id: orgId }, tx.dataKeys);
-      await tx.orgs.insertOrg({ id: orgId, name: `org-${o}`, dataKey });
-      for (const [s, id] of sites.entries()) {
-        const siteKey = await vault.newDataKey({ kind: "site", id }, tx.dataKeys);
-        await tx.sites.insertSite({ id, name: `site-${o}-${s}`, owner: { orgId }, dataKey: siteKey });
-      }
-    });
-
-    // Sealed before the bulk transaction, which then only writes.
+  const masterKeyId = keyring.currentKeyId;
+  for (let first = 0; first < orgs; first += ORGS_PER_BATCH) {
     const at = new Date().toISOString();
+    const orgRows: Insertable<Database["orgs"]>[] = [];
+    const siteRows: Insertable<Database["sites"]>[] = [];
     const secrets: Insertable<Database["secrets"]>[] = [];
     const values: Insertable<Database["secret_values"]>[] = [];
-    const versions: Insertable<Database["secret_versions"]>[] = [];
-    const owners: Array<[Owner, readonly SecretShape[]]> = [
-      [{ kind: "org", id: orgId }, ORG_SECRETS],
-      ...sites.map((id): [Owner, readonly SecretShape[]] => [{ kind: "site", id }, SITE_SECRETS]),
-    ];
-    for (const [owner, shapes] of owners) {
-      for (const shape of shapes) {
-        const secretId = randomUUID();
-        secrets.push({
-          id: secretId,
-          org_id: owner.kind === "org" ? owner.id : null,
-          site_id: owner.kind === "site" ? owner.id : null,
-          name: shape.name,
-          type: shape.type,
-          scopes: shape.scopes,
+    for (let o = first; o < Math.min(orgs, first + ORGS_PER_BATCH); o++) {
+      const orgId = randomUUID();
+      const orgKey = keyring.generateDataKey({ kind: "org", id: orgId }, masterKeyId);
+      orgIds.push(orgId);
+      orgRows.push({
+        id: orgId,
+        name: `org-${o}`,
+        data_key: orgKey.wrapped,
+        data_key_master_id: masterKeyId,
+        created_at: at,
+      });
+      const owners: Array<[Owner, DataKey, readonly SecretShape[]]> = [
+        [{ kind: "org", id: orgId }, orgKey.key, ORG_SECRETS],
+      ];
+      for (let s = 0; s < SITES_PER_ORG; s++) {
+        const id = randomUUID();
+        const siteKey = keyring.generateDataKey({ kind: "site", id }, masterKeyId);
+        siteRows.push({
+          id,
+          name: `site-${o}-${s}`,
+          owner_org_id: orgId,
+          owner_user_id: null,
+          data_key: siteKey.wrapped,
+          data_key_master_id: masterKeyId,
           created_at: at,
-          updated_at: at,
         });
-        for (const env of shape.envs) {
-          const current = plaintext(owner.kind, shape.name, env);
-          const ciphertext = await vault.seal(owner, { secretId, env }, current);
-          values.push({ secret_id: secretId, env: env ?? "", ciphertext, updated_at: at });
-          for (let version = 1; version <= spec.versionsPerSlot; version++) {
-            const value = version === spec.versionsPerSlot ? current : `v${version}/${current}`;
-            versions.push({
-              secret_id: secretId,
-              env: env ?? "",
-              version,
-              org_id: owner.kind === "org" ? owner.id : null,
-              site_id: owner.kind === "site" ? owner.id : null,
-              name: shape.name,
-              action: "set",
-              ciphertext: await vault.seal(owner, { secretId, env, version }, value.slice(0, VALUE_BYTES)),
-              actor: "user:bench",
-              at,
+        owners.push([{ kind: "site", id }, siteKey.key, SITE_SECRETS]);
+        siteIds.push(id);
+      }
+      for (const [owner, key, shapes] of owners) {
+        for (const shape of shapes) {
+          const secretId = randomUUID();
+          secrets.push({
+            id: secretId,
+            org_id: owner.kind === "org" ? owner.id : null,
+            site_id: owner.kind === "site" ? owner.id : null,
+            name: shape.name,
+            type: shape.type,
+            scopes: shape.scopes,
+            created_at: at,
+            updated_at: at,
+          });
+          for (const env of shape.envs) {
+            const ciphertext = sources.sealValue(key, plaintext(owner.kind, shape.name, env), {
+              secretId,
+              env,
             });
+            values.push({ secret_id: secretId, env: env ?? "", ciphertext, updated_at: at });
           }
         }
       }
     }
     await db.kysely.transaction().execute(async (trx) => {
-      for (let i = 0; i < secrets.length; i += INSERT_CHUNK_ROWS) {
-        await trx
-          .insertInto("secrets")
-          .values(secrets.slice(i, i + INSERT_CHUNK_ROWS))
-          .execute();
-      }
-      for (let i = 0; i < values.length; i += INSERT_CHUNK_ROWS) {
-        await trx
-          .insertInto("secret_values")
-          .values(values.slice(i, i + INSERT_CHUNK_ROWS))
-          .execute();
-      }
-      for (let i = 0; i < versions.length; i += INSERT_CHUNK_ROWS) {
-        await trx
-          .insertInto("secret_versions")
-          .values(versions.slice(i, i + INSERT_CHUNK_ROWS))
-          .execute();
+      for (const [table, rows] of [
+        ["orgs", orgRows],
+        ["sites", siteRows],
+        ["secrets", secrets],
+        ["secret_values", values],
+      ] as const) {
+        for (let i = 0; i < rows.length; i += INSERT_CHUNK_ROWS) {
+          await trx
+            .insertInto(table)
+            .values(rows.slice(i, i + INSERT_CHUNK_ROWS) as never)
+            .execute();
+        }
       }
     });
-    siteIds.push(...sites);
     secretCount += secrets.length;
     valueCount += values.length;
-    versionCount += versions.length;
   }
   // Steady state: planner statistics, as autovacuum or `PRAGMA optimize` would give them (see the header).
   await sources.sql`ANALYZE`.execute(db.kysely);
@@ -225,18 +217,39 @@ async function fill(sources: Sources, lockbox: Lockbox, spec: StoreSpec): Promis
     label,
     lockbox,
     siteIds,
+    orgIds,
     secrets: secretCount,
     values: valueCount,
-    versions: versionCount,
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-/** Resolves `calls` random sites, checking every result; returns each call's time in µs. */
-async function timeResolutions(target: Filled, calls: number, expected: ReadonlyMap<string, string>) {
+/**
+ * An org's change as a server applies its notification (its snapshot dropped), then every site of
+ * that org resolved once, one after the other (as a rebuild of their sets would); returns the ms.
+ */
+async function timeOrgChange(target: Filled, expected: ReadonlyMap<string, string>): Promise<number> {
+  const o = Math.floor(Math.random() * target.orgIds.length);
+  target.lockbox.delivery.applyChange({ kind: "org", id: target.orgIds[o] ?? "" });
+  const sites = target.siteIds.slice(o * SITES_PER_ORG, (o + 1) * SITES_PER_ORG);
+  const started = performance.now();
+  await timeResolutions(target, sites.length, expected, sites);
+  return performance.now() - started;
+}
+
+/**
+ * Resolves `calls` sites (random ones, or `sites` in order), checking every result; returns each
+ * call's time in µs.
+ */
+async function timeResolutions(
+  target: Filled,
+  calls: number,
+  expected: ReadonlyMap<string, string>,
+  sites?: readonly string[],
+) {
   const micros: number[] = [];
   for (let i = 0; i < calls; i++) {
-    const siteId = target.siteIds[Math.floor(Math.random() * target.siteIds.length)] ?? "";
+    const siteId = sites?.[i] ?? target.siteIds[Math.floor(Math.random() * target.siteIds.length)] ?? "";
     const start = process.hrtime.bigint();
     const resolved = await target.lockbox.secrets.resolveForDelivery(siteId, ENV, SCOPE);
     micros.push(Number(process.hrtime.bigint() - start) / 1000);
@@ -267,85 +280,97 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? Number.NaN;
 }
 
-/** Lockbox wired by its composition root over the database at `location`, with a new master key. */
-function open(sources: Sources, location: string): Promise<Lockbox> {
-  return sources.createLockbox({
+/**
+ * Lockbox wired by its composition root over the database at `location`, with a new master key.
+ * On PostgreSQL it listens for changes as `lockbox serve` does (caches, org snapshots included, are
+ * trusted only while it listens); `close` stops the listener and closes the store.
+ */
+async function open(
+  sources: Sources,
+  location: string,
+): Promise<{ lockbox: Lockbox; close(): Promise<void> }> {
+  const lockbox = await sources.createLockbox({
     db: location,
     env: { LOCKBOX_MASTER_KEY: randomBytes(32).toString("base64") },
   });
+  if (!location.startsWith("postgres")) return { lockbox, close: () => lockbox.close() };
+  const { delivery } = lockbox;
+  let listening: () => void = () => {};
+  const up = new Promise<void>((resolve) => {
+    listening = resolve;
+  });
+  const listener = sources.listenForChanges(location, {
+    onChange: (change, sentAtMs) => delivery.applyChange(change, sentAtMs),
+    onLost: () => delivery.setCaching(false),
+    onListening: () => {
+      delivery.setCaching(true);
+      listening();
+    },
+  });
+  await up;
+  return {
+    lockbox,
+    async close() {
+      await listener.close();
+      await lockbox.close();
+    },
+  };
 }
 
-/** What a comparison of two stores measures, and how to read its ratio (second store / first). */
-interface Comparison {
-  readonly title: string;
-  readonly stores: readonly [StoreSpec, StoreSpec];
-  readonly verdict: (ratio: number) => string;
-}
-
-/** Resolution against the number of other sites: small (1 org) vs large (`orgs` orgs). */
-const sitesComparison = (orgs: number): Comparison => ({
-  title: "other sites",
-  stores: [
-    { label: "small", orgs: 1, versionsPerSlot: 0 },
-    { label: "large", orgs, versionsPerSlot: 0 },
-  ],
-  verdict: (ratio) =>
-    ratio <= 1.5
-      ? "near 1: resolution does not grow with the number of other sites"
-      : ratio <= 3
-        ? "above 1, far below the growth in sites: caches and index depth, not a scan; run again"
-        : "GROWS with the number of other sites: look for a scan or a missing index",
-});
-
-/** Resolution against history: no versions vs `versions` versions of every value slot. */
-const versionsComparison = (versions: number): Comparison => ({
-  title: `${versions} versions per slot`,
-  stores: [
-    { label: "none", orgs: 1, versionsPerSlot: 0 },
-    { label: "history", orgs: 1, versionsPerSlot: versions },
-  ],
-  verdict: (ratio) =>
-    ratio <= 1.5
-      ? "near 1: resolution cost unchanged by history (it reads current values only)"
-      : "GROWS with the number of versions: resolution reads history; look for a join on secret_versions",
-});
-
-async function runComparison(
+async function runBackend(
   sources: Sources,
   backend: string,
-  comparison: Comparison,
-  locate: (label: string) => Promise<string>,
-  options: { rounds: number; calls: number },
+  locate: (label: "small" | "large") => Promise<string>,
+  options: { orgs: number; rounds: number; calls: number },
 ): Promise<void> {
-  console.log(`\n${backend}: ${comparison.title}`);
-  const opened: Lockbox[] = [];
+  console.log(`\n${backend}`);
+  const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const filled: Filled[] = [];
-    for (const spec of comparison.stores) {
-      const lockbox = await open(sources, await locate(spec.label));
-      opened.push(lockbox);
-      const f = await fill(sources, lockbox, spec);
+    for (const [label, orgs] of [
+      ["small", 1],
+      ["large", options.orgs],
+    ] as const) {
+      const handle = await open(sources, await locate(label));
+      opened.push(handle);
+      const { lockbox } = handle;
+      const f = await fill(sources, label, lockbox, orgs);
       filled.push(f);
       console.log(
-        `  filled ${spec.label}: ${fmt(spec.orgs)} ${spec.orgs === 1 ? "org" : "orgs"}, ${fmt(f.siteIds.length)} sites, ${fmt(f.secrets)} secrets, ` +
-          `${fmt(f.values)} sealed values, ${fmt(f.versions)} sealed versions in ${f.seconds.toFixed(1)} s`,
+        `  filled ${label}: ${fmt(orgs)} ${orgs === 1 ? "org" : "orgs"}, ${fmt(f.siteIds.length)} sites, ${fmt(f.secrets)} secrets, ` +
+          `${fmt(f.values)} sealed values in ${f.seconds.toFixed(1)} s`,
       );
     }
 
     const expected = expectedResolution();
-    for (const f of filled) await timeResolutions(f, options.calls, expected); // warm-up
+    // Warm-up: every site once, as a server that has served them (data keys unwrapped, org snapshots read).
+    for (const f of filled) await timeResolutions(f, f.siteIds.length, expected, f.siteIds);
     const micros = new Map<string, number[]>(filled.map((f) => [f.label, []]));
+    const roundRatios: number[] = [];
+    const orgChange = new Map<string, number[]>(filled.map((f) => [f.label, []]));
     for (let round = 0; round < options.rounds; round++) {
-      for (const f of filled)
-        micros.get(f.label)?.push(...(await timeResolutions(f, options.calls, expected)));
+      const roundMedians: number[] = [];
+      for (const f of filled) {
+        const times = await timeResolutions(f, options.calls, expected);
+        micros.get(f.label)?.push(...times);
+        roundMedians.push(
+          percentile(
+            [...times].sort((a, b) => a - b),
+            0.5,
+          ),
+        );
+        orgChange.get(f.label)?.push(await timeOrgChange(f, expected));
+      }
+      roundRatios.push((roundMedians[1] ?? Number.NaN) / (roundMedians[0] ?? Number.NaN));
     }
 
+    const snapshots = filled[0]?.lockbox.delivery.orgSnapshots;
     console.log(
-      `  ${fmt(options.rounds)} rounds × ${fmt(options.calls)} resolutions per store, interleaved, after one warm-up round` +
-        ` (env '${ENV}', scope '${SCOPE}')`,
+      `  ${fmt(options.rounds)} rounds × ${fmt(options.calls)} resolutions per store, interleaved, after a warm-up of every site` +
+        ` (env '${ENV}', scope '${SCOPE}'; org snapshots ${snapshots?.trusted ? "in use" : "NOT in use"})`,
     );
     console.log(
-      `  ${"store".padEnd(7)} ${"sites".padStart(7)} ${"median µs".padStart(10)} ${"p90 µs".padStart(8)} ` +
+      `  ${"store".padEnd(6)} ${"sites".padStart(7)} ${"median µs".padStart(10)} ${"p90 µs".padStart(8)} ` +
         `${"p99 µs".padStart(8)} ${"resolutions/s".padStart(14)} ${"secrets/call".padStart(13)}`,
     );
     const medians: number[] = [];
@@ -355,18 +380,29 @@ async function runComparison(
       const median = percentile(sorted, 0.5);
       medians.push(median);
       console.log(
-        `  ${f.label.padEnd(7)} ${fmt(f.siteIds.length).padStart(7)} ${median.toFixed(0).padStart(10)} ` +
+        `  ${f.label.padEnd(6)} ${fmt(f.siteIds.length).padStart(7)} ${median.toFixed(0).padStart(10)} ` +
           `${percentile(sorted, 0.9).toFixed(0).padStart(8)} ${percentile(sorted, 0.99).toFixed(0).padStart(8)} ` +
           `${fmt(Math.round(sorted.length / totalSeconds)).padStart(14)} ${fmt(expected.size).padStart(13)}`,
       );
     }
     const ratio = (medians[1] ?? Number.NaN) / (medians[0] ?? Number.NaN);
-    const [first, second] = comparison.stores;
-    console.log(
-      `  ratio ${second.label}/${first.label} of medians: ${ratio.toFixed(2)} (${comparison.verdict(ratio)})`,
-    );
+    const verdict =
+      ratio <= 1.5
+        ? "near 1: resolution does not grow with the number of other sites"
+        : ratio <= 3
+          ? "above 1, far below the growth in sites: caches and index depth, not a scan; run again"
+          : "GROWS with the number of other sites: look for a scan or a missing index";
+    console.log(`  ratio large/small of medians: ${ratio.toFixed(2)} (${verdict})`);
+    console.log(`  ratio per round: ${roundRatios.map((r) => r.toFixed(2)).join(", ")}`);
+    for (const f of filled) {
+      const ms = (orgChange.get(f.label) ?? []).sort((a, b) => a - b);
+      console.log(
+        `  ${f.label}: after an org change (the notification applied), its ${SITES_PER_ORG} sites re-resolved in ` +
+          `${percentile(ms, 0.5).toFixed(1)} ms median of ${ms.length} rounds (${((percentile(ms, 0.5) * 1000) / SITES_PER_ORG).toFixed(0)} µs per site)`,
+      );
+    }
   } finally {
-    for (const lockbox of opened) await lockbox.close();
+    for (const handle of opened) await handle.close();
   }
 }
 
@@ -403,23 +439,15 @@ async function main(): Promise<void> {
       sites: { type: "string", default: "10000" },
       rounds: { type: "string", default: "5" },
       calls: { type: "string", default: "2000" },
-      versions: { type: "string", default: "100" },
-      only: { type: "string" },
     },
   });
-  if (values.only !== undefined && values.only !== "sites" && values.only !== "versions") {
-    throw new Error(`--only must be 'sites' or 'versions', not '${values.only}'.`);
-  }
   const sites = positiveInteger(values.sites, "sites");
   if (sites % SITES_PER_ORG !== 0) throw new Error(`--sites must be a multiple of ${SITES_PER_ORG}.`);
   const options = {
+    orgs: sites / SITES_PER_ORG,
     rounds: positiveInteger(values.rounds, "rounds"),
     calls: positiveInteger(values.calls, "calls"),
   };
-  const comparisons = [
-    ...(values.only !== "versions" ? [sitesComparison(sites / SITES_PER_ORG)] : []),
-    ...(values.only !== "sites" ? [versionsComparison(positiveInteger(values.versions, "versions"))] : []),
-  ];
 
   // The server sources import `@lockbox/core`, which the package exports as its built dist/;
   // tsconfig.test.json maps it to packages/core/src, as the tests do.
@@ -435,9 +463,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), "lockbox-bench-"));
   try {
-    for (const comparison of comparisons) {
-      await runComparison(sources, "SQLite", comparison, async (label) => join(dir, `${label}.db`), options);
-    }
+    await runBackend(sources, "SQLite", async (label) => join(dir, `${label}.db`), options);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -447,22 +473,19 @@ async function main(): Promise<void> {
     const prefix = `lockbox_bench_${randomBytes(4).toString("hex")}`;
     const created: string[] = [];
     try {
-      for (const comparison of comparisons) {
-        await runComparison(
-          sources,
-          "PostgreSQL",
-          comparison,
-          async (label) => {
-            const name = `${prefix}_${label}`;
-            await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-            created.push(name);
-            const url = new URL(adminUrl);
-            url.pathname = `/${name}`;
-            return url.toString();
-          },
-          options,
-        );
-      }
+      await runBackend(
+        sources,
+        "PostgreSQL",
+        async (label) => {
+          const name = `${prefix}_${label}`;
+          await withAdmin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+          created.push(name);
+          const url = new URL(adminUrl);
+          url.pathname = `/${name}`;
+          return url.toString();
+        },
+        options,
+      );
     } finally {
       for (const name of created) {
         await withAdmin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));

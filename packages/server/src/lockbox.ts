@@ -10,6 +10,7 @@ import { OrgService } from "./directory/org-service.js";
 import { SiteService } from "./directory/site-service.js";
 import { Keyring, loadMasterKeys } from "./keys/index.js";
 import { checkDataKeysLoaded, checkMasterKey, Vault } from "./keys/vault.js";
+import { OrgSnapshots } from "./secrets/org-snapshots.js";
 import { SecretHistoryService } from "./secrets/secret-history-service.js";
 import { SecretRestoreService } from "./secrets/secret-restore-service.js";
 import { SecretsService } from "./secrets/secrets-service.js";
@@ -133,7 +134,9 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     const policy = new AccessPolicy(stores);
     const now = config.now ?? (() => new Date());
     const deps = { stores, vault, policy, now };
-    const secrets = new SecretsService(stores, vault, policy);
+    // Shared by the cold delivery path (which reads through them) and delivery (which keeps them current).
+    const orgSnapshots = new OrgSnapshots();
+    const secrets = new SecretsService(stores, vault, policy, orgSnapshots);
     const tokens = new TokenService(stores, policy, { now });
     const auditWriter = new AuditBatchWriter(stores, {
       ...(config.auditFlushIntervalMs !== undefined ? { flushIntervalMs: config.auditFlushIntervalMs } : {}),
@@ -143,7 +146,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     // (the caller turns caching on once it listens for them).
     const delivery = new Delivery(
       { secrets, tokens, sites: stores.sites, audit: auditWriter },
-      { cachingAtStart: !isPostgresUrl(config.db), versionKey: keyring.versionKey(), now },
+      { cachingAtStart: !isPostgresUrl(config.db), versionKey: keyring.versionKey(), now, orgSnapshots },
     );
     const unsubscribe = db.onChange((change) => delivery.applyChange(change));
     const tokenUsage = new TokenUsageRecorder(stores.tokens);

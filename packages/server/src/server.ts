@@ -115,7 +115,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const { delivery } = lockbox;
     listener = postgres
       ? listenForChanges(options.db, {
-          onChange: (change) => delivery.applyChange(change),
+          onChange: (change, sentAtMs) => delivery.applyChange(change, sentAtMs),
           onLost: () => delivery.setCaching(false),
           onListening: () => delivery.setCaching(true),
         })

@@ -15,8 +15,11 @@ export interface DialectDriver {
   lockRow(conn: Kysely<Database>, table: "orgs" | "sites", id: string): Promise<boolean>;
   /** Serializes audit appends across every process on the database. */
   lockAudit(conn: Kysely<Database>): Promise<void>;
-  /** Tells other processes about a change when the transaction commits (PostgreSQL NOTIFY). */
-  notify(conn: Kysely<Database>, change: StoreChange): Promise<void>;
+  /**
+   * Tells other processes about a change when the transaction commits (PostgreSQL NOTIFY), with
+   * `sentAtMs`: this clock's time just before the commit (receivers measure NOTIFY lag from it).
+   */
+  notify(conn: Kysely<Database>, change: StoreChange, sentAtMs: number): Promise<void>;
   /** The constraint a driver error broke, if it is a constraint error. */
   constraintOf(error: unknown): "unique" | "foreign-key" | "check" | undefined;
   /** Frees the dialect's resources (pool, file lock). */
@@ -97,8 +100,8 @@ export class LockboxDb {
    */
   async transaction<T>(fn: (tx: TransactionHandle) => Promise<T>): Promise<T> {
     const changes: StoreChange[] = [];
-    const result = await this.driver.writeTransaction(this.kysely, (conn) =>
-      fn({
+    const result = await this.driver.writeTransaction(this.kysely, async (conn) => {
+      const done = await fn({
         context: new KyselyContext(conn, this.driver, true),
         lockOwner: (owner: OwnerRef) =>
           this.driver.lockRow(conn, owner.kind === "org" ? "orgs" : "sites", owner.id),
@@ -106,10 +109,13 @@ export class LockboxDb {
           // One record per owner and transaction, however many of its slots the transaction writes.
           if (changes.some((c) => c.kind === change.kind && c.id === change.id)) return;
           changes.push(change);
-          await this.driver.notify(conn, change);
         },
-      }),
-    );
+      });
+      // Last, right before the commit, so the time they carry is close to the commit's.
+      const sentAtMs = Date.now();
+      for (const change of changes) await this.driver.notify(conn, change, sentAtMs);
+      return done;
+    });
     for (const change of changes) this.emitChange(change);
     return result;
   }

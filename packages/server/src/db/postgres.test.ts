@@ -1,10 +1,16 @@
+import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { kyselyStores, type LockboxStores } from "../stores.js";
 import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import type { LockboxDb } from "./lockbox-db.js";
 import type { StoreChange } from "./ports.js";
-import { type ChangeListener, LISTENER_APPLICATION_NAME, listenForChanges } from "./postgres.js";
+import {
+  CHANGES_CHANNEL,
+  type ChangeListener,
+  LISTENER_APPLICATION_NAME,
+  listenForChanges,
+} from "./postgres.js";
 
 const waitFor = async (condition: () => boolean, timeoutMs = 5000) => {
   const start = Date.now();
@@ -20,6 +26,7 @@ describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL"
   let writer: LockboxStores;
   let listener: ChangeListener;
   const received: StoreChange[] = [];
+  const sentAt: Array<number | undefined> = [];
   const events: string[] = [];
 
   beforeAll(async () => {
@@ -27,7 +34,10 @@ describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL"
     db = await database.open();
     writer = kyselyStores(db);
     listener = listenForChanges(database.location, {
-      onChange: (change) => received.push(change),
+      onChange: (change, sentAtMs) => {
+        received.push(change);
+        sentAt.push(sentAtMs);
+      },
       onLost: () => events.push("lost"),
       onListening: () => events.push("listening"),
     });
@@ -53,6 +63,27 @@ describe.skipIf(!(await postgresAvailable()))("listenForChanges() on PostgreSQL"
       { kind: "site", id: "a" },
       { kind: "token", id: "b" },
     ]);
+  });
+
+  it("carries the writer's clock at the commit, for NOTIFY lag; a payload without it still counts", async () => {
+    const count = received.length;
+    const before = Date.now();
+    await writer.transaction(async (tx) => {
+      await tx.recordChange({ kind: "site", id: "timed" });
+      // Recorded early, sent last: the time is taken right before the commit.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+    const after = Date.now();
+    await waitFor(() => received.length > count);
+    expect(received[count]).toEqual({ kind: "site", id: "timed" });
+    expect(sentAt[count]).toBeGreaterThanOrEqual(before + 50);
+    expect(sentAt[count]).toBeLessThanOrEqual(after);
+    // An older server's payload (no time): the change, without a time.
+    await sql`select pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify({ kind: "org", id: "old" })})`.execute(
+      db.kysely,
+    );
+    await waitFor(() => received.length > count + 1);
+    expect([received[count + 1], sentAt[count + 1]]).toEqual([{ kind: "org", id: "old" }, undefined]);
   });
 
   it("reports a cut connection, reconnects, and receives changes again", async () => {

@@ -73,8 +73,9 @@ const postgresDriver: DialectDriver = {
     const row = await conn.selectFrom(table).select("id").where("id", "=", id).forUpdate().executeTakeFirst();
     return row !== undefined;
   },
-  async notify(conn, change) {
-    await sql`select pg_notify(${CHANGES_CHANNEL}, ${JSON.stringify(change)})`.execute(conn);
+  async notify(conn, change, sentAtMs) {
+    const payload = JSON.stringify({ kind: change.kind, id: change.id, at: sentAtMs });
+    await sql`select pg_notify(${CHANGES_CHANNEL}, ${payload})`.execute(conn);
   },
   async lockAudit(conn) {
     await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY.toString())}::bigint)`.execute(conn);
@@ -93,8 +94,11 @@ const postgresDriver: DialectDriver = {
 
 /** What {@link listenForChanges} tells its owner. */
 export interface ChangeHandlers {
-  /** A change committed by any process on the database (this one included). */
-  onChange(change: StoreChange): void;
+  /**
+   * A change committed by any process on the database (this one included), with the writer's
+   * clock just before its commit (epoch ms) when the payload carries it.
+   */
+  onChange(change: StoreChange, sentAtMs: number | undefined): void;
   /** The listening connection is gone: changes may be missed until `onListening` is called again. */
   onLost(): void;
   /** Listening (again): changes from now on arrive; earlier ones may have been missed. */
@@ -145,8 +149,8 @@ export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeL
     next.on("end", () => lost(next));
     next.on("notification", (message) => {
       if (message.channel !== CHANGES_CHANNEL || message.payload === undefined) return;
-      const change = parseChange(message.payload);
-      if (change) handlers.onChange(change);
+      const parsed = parseChange(message.payload);
+      if (parsed) handlers.onChange(parsed.change, parsed.sentAtMs);
     });
     try {
       await next.connect();
@@ -180,14 +184,18 @@ export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeL
   };
 }
 
-function parseChange(payload: string): StoreChange | undefined {
+/** A change and its commit time (absent from payloads of servers before it was added). */
+export function parseChange(
+  payload: string,
+): { change: StoreChange; sentAtMs: number | undefined } | undefined {
   try {
-    const parsed = JSON.parse(payload) as { kind?: unknown; id?: unknown };
+    const parsed = JSON.parse(payload) as { kind?: unknown; id?: unknown; at?: unknown };
     if (
       (parsed.kind === "site" || parsed.kind === "org" || parsed.kind === "token") &&
       typeof parsed.id === "string"
     ) {
-      return { kind: parsed.kind, id: parsed.id };
+      const sentAtMs = typeof parsed.at === "number" && Number.isFinite(parsed.at) ? parsed.at : undefined;
+      return { change: { kind: parsed.kind, id: parsed.id }, sentAtMs };
     }
   } catch {
     // Not ours: ignore.

@@ -5,15 +5,27 @@ import type { AuditBatchWriter } from "../audit/audit-batch-writer.js";
 import type { StoreChange } from "../db/ports.js";
 import { StoreUnavailableError } from "../db/store-faults.js";
 import type { SiteStore } from "../directory/directory-store.js";
+import type { OrgSnapshots } from "../secrets/org-snapshots.js";
 import type { DeliveredSecret } from "../secrets/secret-views.js";
 import type { SecretsService } from "../secrets/secrets-service.js";
 import type { TokenKind, TokenRow } from "../tokens/records.js";
 import type { TokenService } from "../tokens/token-service.js";
+import { DeliveryMetrics } from "./delivery-metrics.js";
+import { FifoLimiter } from "./fifo-limiter.js";
 import { type MachineIdentity, MachineTokenCache } from "./machine-token-cache.js";
 import { RuntimeCache } from "./runtime-cache.js";
 import { type RuntimePayload, runtimePayload } from "./runtime-payload.js";
 
 const UNAUTHENTICATED = "The token is invalid, expired or revoked.";
+
+/** Cold resolutions of runtime sets run at once at most; the others queue in order of arrival. */
+const DEFAULT_COLD_CONCURRENCY = 8;
+
+/**
+ * A committed change as the delivery area passes it on: an org's change says which sites it may
+ * concern (those last resolved as the org's, and those whose owner is not known here).
+ */
+export type DeliveryChange = StoreChange & { readonly concerns?: (siteId: string) => boolean };
 
 /**
  * Secrets for machines: who a runtime or build token is, the cached runtime set of its site
@@ -27,6 +39,10 @@ const UNAUTHENTICATED = "The token is invalid, expired or revoked.";
  */
 export class Delivery {
   readonly runtimeCache: RuntimeCache;
+  /** Cold resolution times and NOTIFY lag, for `/metrics`. */
+  readonly metrics = new DeliveryMetrics();
+  /** The org snapshots the secrets service resolves against, kept current here (if shared). */
+  readonly orgSnapshots: OrgSnapshots | undefined;
   readonly #tokenCache: MachineTokenCache;
   readonly #secrets: Pick<SecretsService, "resolveForDelivery">;
   readonly #tokens: Pick<TokenService, "authenticate">;
@@ -38,7 +54,13 @@ export class Delivery {
   /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
   readonly #now: () => Date;
   /** Told of every change once the caches dropped what it made stale (the held blocking reads). */
-  readonly #changeListeners = new Set<(change: StoreChange | undefined) => void>();
+  readonly #changeListeners = new Set<(change: DeliveryChange | undefined) => void>();
+  /** Cold resolutions of runtime sets in flight, shared by requests for the same site environment. */
+  readonly #inflight = new Map<
+    string,
+    { readonly epoch: number; readonly promise: Promise<RuntimePayload> }
+  >();
+  readonly #cold: FifoLimiter;
 
   constructor(
     deps: {
@@ -54,6 +76,14 @@ export class Delivery {
       /** The key of set versions (`Keyring.versionKey()`); a random one when not given. */
       versionKey?: Buffer;
       now?: () => Date;
+      /**
+       * The org snapshots given to the secrets service: invalidated here on every change, trusted
+       * while changes arrive, and telling which org each site belongs to (org changes then concern
+       * only its sites).
+       */
+      orgSnapshots?: OrgSnapshots;
+      /** Cold resolutions of runtime sets at once at most (default 8); the others wait in order. */
+      coldConcurrency?: number;
     } = {},
   ) {
     this.#versionKey = options.versionKey ?? randomBytes(32);
@@ -66,28 +96,41 @@ export class Delivery {
       options.cacheMaxBytes !== undefined ? { maxBytes: options.cacheMaxBytes } : {},
     );
     this.#tokenCache = new MachineTokenCache();
+    this.orgSnapshots = options.orgSnapshots;
+    this.#cold = new FifoLimiter(options.coldConcurrency ?? DEFAULT_COLD_CONCURRENCY);
     this.#delivered = new LRUCache<string, true>({ max: options.maxRememberedDeliveries ?? 100_000 });
     this.setCaching(options.cachingAtStart ?? true);
   }
 
-  /** Drops what a committed change makes stale. */
-  applyChange(change: StoreChange): void {
+  /**
+   * Drops what a committed change makes stale. `sentAtMs`: when a notification from the database
+   * carries the write's commit time (epoch ms), measured as NOTIFY lag.
+   */
+  applyChange(change: StoreChange, sentAtMs?: number): void {
+    if (sentAtMs !== undefined) {
+      this.metrics.notifyLag.observe(Math.max(0, this.#now().getTime() - sentAtMs) / 1000);
+    }
+    let passed: DeliveryChange = change;
     if (change.kind === "site") {
       this.runtimeCache.invalidateSite(change.id);
       this.#tokenCache.dropSite(change.id);
+      this.orgSnapshots?.invalidateSite(change.id);
     } else if (change.kind === "org") {
-      this.runtimeCache.clear();
+      const snapshots = this.orgSnapshots;
+      snapshots?.invalidateOrg(change.id);
+      this.runtimeCache.invalidateOrg(change.id);
+      if (snapshots) passed = { ...change, concerns: (siteId) => snapshots.concerns(change.id, siteId) };
     } else {
       this.#tokenCache.dropToken(change.id);
     }
-    for (const listener of this.#changeListeners) listener(change);
+    for (const listener of this.#changeListeners) listener(passed);
   }
 
   /**
    * Calls `listener` after each {@link applyChange}, and with `undefined` (anything may have changed)
    * when changes arrive again after some may have been missed; returns the function that stops it.
    */
-  onChange(listener: (change: StoreChange | undefined) => void): () => void {
+  onChange(listener: (change: DeliveryChange | undefined) => void): () => void {
     this.#changeListeners.add(listener);
     return () => this.#changeListeners.delete(listener);
   }
@@ -101,6 +144,7 @@ export class Delivery {
   setCaching(enabled: boolean): void {
     this.runtimeCache.setTrusted(enabled);
     this.#tokenCache.setTrusted(enabled);
+    this.orgSnapshots?.setTrusted(enabled);
     if (enabled) for (const listener of this.#changeListeners) listener(undefined);
   }
 
@@ -149,10 +193,8 @@ export class Delivery {
   async runtimeSet(identity: MachineIdentity): Promise<RuntimePayload> {
     const cached = this.runtimeCache.get(identity.siteId, identity.env);
     if (cached) return cached;
-    const epoch = this.runtimeCache.epoch;
-    let secrets: DeliveredSecret[];
     try {
-      secrets = await this.#resolve(identity, "web");
+      return await this.#coldRuntimeSet(identity.siteId, identity.env);
     } catch (error) {
       const last =
         error instanceof StoreUnavailableError
@@ -161,14 +203,39 @@ export class Delivery {
       if (last) return last;
       throw error;
     }
-    const payload = runtimePayload(this.#versionKey, identity.siteId, identity.env, secrets);
-    this.runtimeCache.set(identity.siteId, identity.env, payload, epoch);
-    return payload;
+  }
+
+  /**
+   * Resolves and caches a runtime set. Requests for one site environment share a resolution in
+   * flight (while caching is trusted and nothing was invalidated since it was asked for); at most
+   * `coldConcurrency` run at once, the others in order of arrival, so that after an org-wide change
+   * the held reads that came first are answered first.
+   */
+  #coldRuntimeSet(siteId: string, env: string): Promise<RuntimePayload> {
+    const key = `${siteId}\u0000${env}`;
+    const askedAt = this.runtimeCache.epoch;
+    const shared = this.#inflight.get(key);
+    if (shared && shared.epoch === askedAt && this.runtimeCache.trusted) return shared.promise;
+    const promise = this.#cold
+      .run(async () => {
+        const epoch = this.runtimeCache.epoch;
+        const started = performance.now();
+        const secrets = await this.#resolve(siteId, env, "web");
+        this.metrics.coldResolutions.observe((performance.now() - started) / 1000);
+        const payload = runtimePayload(this.#versionKey, siteId, env, secrets);
+        this.runtimeCache.set(siteId, env, payload, epoch, this.orgSnapshots?.orgOf(siteId));
+        return payload;
+      })
+      .finally(() => {
+        if (this.#inflight.get(key)?.promise === promise) this.#inflight.delete(key);
+      });
+    this.#inflight.set(key, { epoch: askedAt, promise });
+    return promise;
   }
 
   /** The resolved `ic` set of a build token's site environment (not cached: builds are rare). */
   async buildSet(identity: MachineIdentity): Promise<{ secrets: DeliveredSecret[]; version: string }> {
-    const secrets = await this.#resolve(identity, "ic");
+    const secrets = await this.#resolve(identity.siteId, identity.env, "ic");
     return {
       secrets,
       version: runtimePayload(this.#versionKey, identity.siteId, identity.env, secrets).version,
@@ -232,12 +299,13 @@ export class Delivery {
   cachedRuntimeRead(token: string): { identity: MachineIdentity; payload: RuntimePayload } | undefined {
     const identity = this.#tokenCache.get(token, this.#now().getTime());
     if (identity?.kind !== "runtime") return undefined;
-    const payload = this.runtimeCache.get(identity.siteId, identity.env);
+    // A miss is counted by the route this request falls through to.
+    const payload = this.runtimeCache.get(identity.siteId, identity.env, { countMiss: false });
     return payload && { identity, payload };
   }
 
-  async #resolve(identity: MachineIdentity, scope: "web" | "ic"): Promise<DeliveredSecret[]> {
-    const secrets = await this.#secrets.resolveForDelivery(identity.siteId, identity.env, scope);
+  async #resolve(siteId: string, env: string, scope: "web" | "ic"): Promise<DeliveredSecret[]> {
+    const secrets = await this.#secrets.resolveForDelivery(siteId, env, scope);
     // The site went away with its tokens after the token was cached.
     if (!secrets) throw new LockboxError("UNAUTHENTICATED", UNAUTHENTICATED);
     return secrets;

@@ -37,6 +37,34 @@ describe("HeldReads", () => {
     expect(log).toEqual([]);
   });
 
+  it("wakes on an org change only the reads of sites it concerns, in the order they arrived", () => {
+    const held = new HeldReads(10);
+    const log: string[] = [];
+    const far = Date.now() + 60_000;
+    const orgOf: Record<string, string> = { s1: "o1", s2: "o2", s3: "o1" };
+    for (const [site, token] of [
+      ["s3", "t1"],
+      ["s2", "t2"],
+      ["s1", "t3"],
+      ["s3", "t4"],
+      ["unknown", "t5"],
+    ] as const) {
+      held.hold(read(site, token, far, log), held.generation);
+    }
+    // What Delivery passes on: its sites, and sites whose owner it does not know.
+    const concerns = (siteId: string) => orgOf[siteId] === undefined || orgOf[siteId] === "o1";
+    held.wake({ kind: "org", id: "o1", concerns });
+    expect(log.splice(0)).toEqual(["wake s3/t1", "wake s1/t3", "wake s3/t4", "wake unknown/t5"]);
+    held.wake(undefined);
+    expect(log.splice(0)).toEqual([
+      "wake s3/t1",
+      "wake s2/t2",
+      "wake s1/t3",
+      "wake s3/t4",
+      "wake unknown/t5",
+    ]);
+  });
+
   it("ends reads past their deadline with one shared interval, and refuses past the cap", async () => {
     const held = new HeldReads(2);
     const log: string[] = [];

@@ -1,4 +1,4 @@
-import type { StoreChange } from "../db/ports.js";
+import type { DeliveryChange } from "./delivery.js";
 
 /** A blocking read waiting for its set to change (see {@link HeldReads}). */
 export interface HeldRead {
@@ -18,14 +18,17 @@ const TICK_MS = 250;
 /**
  * The blocking reads held on this server (`GET /site/secrets?wait=`), indexed so that a change wakes
  * only what it may concern: a site change its site's reads, a token change that token's reads, an
- * org change every read (its sites are not known here; each re-resolves and answers only if its
- * Version changed). No timer per read: one interval, running only while reads are held, ends those
+ * org change the reads of the sites it concerns (`DeliveryChange.concerns`: its sites, and those
+ * whose owner is not known; every read without it). Reads are woken in the order they arrived, and
+ * each re-resolves and answers only if its Version changed. No timer per read: one interval, running only while reads are held, ends those
  * whose deadline passed, found through deadline buckets of {@link TICK_MS}.
  */
 export class HeldReads {
   readonly #bySite = new Map<string, Set<HeldRead>>();
   readonly #byToken = new Map<string, Set<HeldRead>>();
   readonly #byDeadline = new Map<number, Set<HeldRead>>();
+  /** Every held read, in the order they arrived. */
+  readonly #all = new Set<HeldRead>();
   readonly #now: () => number;
   #count = 0;
   #generation = 0;
@@ -65,6 +68,7 @@ export class HeldReads {
     add(this.#bySite, read.siteId, read);
     add(this.#byToken, read.tokenId, read);
     add(this.#byDeadline, bucketOf(read.deadlineMs), read);
+    this.#all.add(read);
     this.#count++;
     this.#interval ??= setInterval(() => this.#expire(), TICK_MS).unref();
     let released = false;
@@ -75,6 +79,7 @@ export class HeldReads {
       remove(this.#bySite, read.siteId, read);
       remove(this.#byToken, read.tokenId, read);
       remove(this.#byDeadline, bucketOf(read.deadlineMs), read);
+      this.#all.delete(read);
       this.#count--;
       if (this.#count === 0) this.#stopInterval();
     };
@@ -84,25 +89,24 @@ export class HeldReads {
    * Wakes the reads `change` may concern (called for every committed change, local or not), or
    * every read when `change` is undefined (changes may have been missed).
    */
-  wake(change: StoreChange | undefined): void {
+  wake(change: DeliveryChange | undefined): void {
     this.#generation++;
     if (this.#count === 0) return;
-    const reads =
-      change === undefined
-        ? new Set([...this.#bySite.values()].flatMap((set) => [...set]))
-        : change.kind === "site"
-          ? this.#bySite.get(change.id)
-          : change.kind === "token"
-            ? this.#byToken.get(change.id)
-            : new Set([...this.#bySite.values()].flatMap((set) => [...set]));
+    let reads: Iterable<HeldRead>;
+    if (change?.kind === "site") reads = this.#bySite.get(change.id) ?? [];
+    else if (change?.kind === "token") reads = this.#byToken.get(change.id) ?? [];
+    else {
+      const concerns = change?.concerns;
+      reads = concerns ? [...this.#all].filter((read) => concerns(read.siteId)) : this.#all;
+    }
     // A copy: a woken read may release itself while we iterate.
-    for (const read of [...(reads ?? [])]) read.onWake();
+    for (const read of [...reads]) read.onWake();
   }
 
   /** Ends every held read with its 304 and holds no more (graceful shutdown). */
   close(): void {
     this.#closed = true;
-    for (const set of [...this.#bySite.values()]) for (const read of [...set]) read.onExpire();
+    for (const read of [...this.#all]) read.onExpire();
     this.#stopInterval();
   }
 

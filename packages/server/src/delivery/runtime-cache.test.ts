@@ -107,6 +107,37 @@ describe("RuntimeCache", () => {
     expect([cache.size, cache.bytes]).toEqual([1, 100]);
   });
 
+  it("invalidateOrg() drops the sets of that org's sites and of sites of unknown owner, and keeps the rest", () => {
+    const cache = new RuntimeCache();
+    cache.set("a1", "live", payload("a1"), cache.epoch, "org-a");
+    cache.set("a2", "dev", payload("a2"), cache.epoch, "org-a");
+    cache.set("b1", "live", payload("b1"), cache.epoch, "org-b");
+    cache.set("p1", "live", payload("p1"), cache.epoch, null);
+    cache.set("u1", "live", payload("u1"), cache.epoch);
+    const epoch = cache.epoch;
+    cache.invalidateOrg("org-a");
+    expect(cache.epoch).not.toBe(epoch);
+    expect(cachedOf(cache, ["a1/live", "a2/dev", "b1/live", "p1/live", "u1/live"])).toEqual([
+      "b1/live",
+      "p1/live",
+    ]);
+  });
+
+  it("counts hits, misses and evictions (the /metrics counters)", () => {
+    const cache = new RuntimeCache({ maxBytes: 200 });
+    cache.set("s1", "live", payload("1"), cache.epoch);
+    cache.get("s1", "live");
+    cache.get("s1", "live");
+    cache.get("s2", "live");
+    cache.set("s2", "live", payload("2"), cache.epoch);
+    cache.set("s3", "live", payload("3"), cache.epoch);
+    cache.invalidateSite("s2");
+    cache.setTrusted(false);
+    cache.get("s3", "live");
+    // The budget dropped s1 (an eviction); the invalidation and the untrusted read are not.
+    expect([cache.hits, cache.misses, cache.evictions]).toEqual([2, 2, 1]);
+  });
+
   it("clear() drops every set and frees the whole budget", () => {
     const cache = new RuntimeCache();
     cache.set("s1", "live", payload("1"), cache.epoch);

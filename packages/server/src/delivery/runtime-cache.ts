@@ -3,13 +3,16 @@ import type { RuntimePayload } from "./runtime-payload.js";
 
 interface Entry extends RuntimePayload {
   readonly siteId: string;
+  /** The site's owner org when resolved (null: a personal site); undefined when not known. */
+  readonly orgId: string | null | undefined;
   /** The trust generation it was resolved in: only the current one is served as current. */
   readonly generation: number;
 }
 
 /**
  * Resolved, serialized sets by (site, environment), bounded by a byte budget (least recently used
- * go first). Invalidation is by site, or whole (an org's change). A fill that started before an
+ * go first). Invalidation is by site, by org (the sets of its sites, and of sites whose org is not
+ * known), or whole. A fill that started before an
  * invalidation is refused (`epoch`), so a slow read can never put a stale set back after a write
  * dropped it.
  *
@@ -24,6 +27,9 @@ export class RuntimeCache {
   #epoch = 0;
   #generation = 0;
   #trusted = true;
+  #hits = 0;
+  #misses = 0;
+  #evictions = 0;
 
   /** `maxBytes`: the budget for all bodies together, a positive whole number (default 64 MiB). */
   constructor(options: { maxBytes?: number } = {}) {
@@ -31,6 +37,9 @@ export class RuntimeCache {
       maxSize: options.maxBytes ?? 64 * 1024 * 1024,
       // lru-cache wants sizes of at least 1; a serialized set is never empty anyway.
       sizeCalculation: (entry) => entry.body.length || 1,
+      dispose: (_entry, _key, reason) => {
+        if (reason === "evict") this.#evictions++;
+      },
     });
   }
 
@@ -44,6 +53,26 @@ export class RuntimeCache {
     return this.#entries.calculatedSize;
   }
 
+  /** Sets served as current ({@link get} found one), since start. */
+  get hits(): number {
+    return this.#hits;
+  }
+
+  /** {@link get}s that found no current set (the caller resolved), since start. */
+  get misses(): number {
+    return this.#misses;
+  }
+
+  /** Sets dropped to stay within the byte budget, since start. */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /** Whether sets are served as current (changes are known to arrive). */
+  get trusted(): boolean {
+    return this.#trusted;
+  }
+
   /** How many sets are cached. */
   get size(): number {
     return this.#entries.size;
@@ -51,12 +80,18 @@ export class RuntimeCache {
 
   /**
    * The current set of a site environment (now the most recently used): cached, trusted and
-   * resolved in this generation; otherwise undefined and the caller reads the store.
+   * resolved in this generation; otherwise undefined and the caller reads the store. A caller that
+   * will ask again through {@link get} on a miss (the runtime fast path, which falls through to the
+   * route) passes `countMiss: false`, so that one request counts one miss.
    */
-  get(siteId: string, env: string): RuntimePayload | undefined {
-    if (!this.#trusted) return undefined;
-    const entry = this.#entries.get(`${siteId}\u0000${env}`);
-    return entry?.generation === this.#generation ? entry : undefined;
+  get(siteId: string, env: string, options: { countMiss?: boolean } = {}): RuntimePayload | undefined {
+    const entry = this.#trusted ? this.#entries.get(`${siteId}\u0000${env}`) : undefined;
+    if (entry?.generation === this.#generation) {
+      this.#hits++;
+      return entry;
+    }
+    if (options.countMiss !== false) this.#misses++;
+    return undefined;
   }
 
   /**
@@ -67,10 +102,18 @@ export class RuntimeCache {
     return this.#entries.get(`${siteId}\u0000${env}`);
   }
 
-  /** Stores a set resolved since `epoch`; ignored if anything was invalidated meanwhile. */
-  set(siteId: string, env: string, payload: RuntimePayload, epoch: number): void {
+  /**
+   * Stores a set resolved since `epoch`, of a site owned by `orgId` (null: personal; undefined: not
+   * known, dropped by every org's change); ignored if anything was invalidated meanwhile.
+   */
+  set(siteId: string, env: string, payload: RuntimePayload, epoch: number, orgId?: string | null): void {
     if (epoch !== this.#epoch || payload.body.length > this.#entries.maxSize) return;
-    this.#entries.set(`${siteId}\u0000${env}`, { ...payload, siteId, generation: this.#generation });
+    this.#entries.set(`${siteId}\u0000${env}`, {
+      ...payload,
+      siteId,
+      orgId,
+      generation: this.#generation,
+    });
   }
 
   /** Drops every environment of one site. */
@@ -78,6 +121,16 @@ export class RuntimeCache {
     this.#epoch++;
     const stale: string[] = [];
     for (const [key, entry] of this.#entries.entries()) if (entry.siteId === siteId) stale.push(key);
+    for (const key of stale) this.#entries.delete(key);
+  }
+
+  /** Drops the sets of the org's sites, and of every site whose owner org is not known. */
+  invalidateOrg(orgId: string): void {
+    this.#epoch++;
+    const stale: string[] = [];
+    for (const [key, entry] of this.#entries.entries()) {
+      if (entry.orgId === orgId || entry.orgId === undefined) stale.push(key);
+    }
     for (const key of stale) this.#entries.delete(key);
   }
 

@@ -8,6 +8,7 @@ import Fastify, {
 import { StoreUnavailableError } from "../db/store-faults.js";
 import type { Lockbox } from "../lockbox.js";
 import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./connection-limits.js";
+import { registerDeliveryMetrics } from "./delivery-metrics.js";
 import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
 import { bodyGuard } from "./plugins/body-guard.js";
@@ -138,6 +139,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   app.setNotFoundHandler((request, reply) => sendError(request, reply, routeNotFound(request)));
   await app.register(bodyGuard);
   await app.register(metrics);
+  registerDeliveryMetrics(app.metrics, services.delivery);
   await app.register(requestLog);
   await app.register(conditionalGet);
 

@@ -1,3 +1,5 @@
+import type { HistogramState } from "../delivery/delivery-metrics.js";
+
 const BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
@@ -31,11 +33,22 @@ export class RouteMetrics {
  */
 export class Metrics {
   readonly #routes = new Map<string, RouteMetrics>();
-  readonly #gauges: Array<{ name: string; help: string; read: () => number }> = [];
+  readonly #gauges: Array<{ name: string; help: string; type: "gauge" | "counter"; read: () => number }> = [];
+  readonly #histograms: Array<{ name: string; help: string; read: () => HistogramState }> = [];
 
   /** A gauge read when the metrics are rendered (nothing is counted on the request path). */
   gauge(name: string, help: string, read: () => number): void {
-    this.#gauges.push({ name, help, read });
+    this.#gauges.push({ name, help, type: "gauge", read });
+  }
+
+  /** A counter (only ever grows; `name` ends in `_total`) read when the metrics are rendered. */
+  counter(name: string, help: string, read: () => number): void {
+    this.#gauges.push({ name, help, type: "counter", read });
+  }
+
+  /** A histogram kept elsewhere (its bounds in seconds), read when the metrics are rendered. */
+  histogram(name: string, help: string, read: () => HistogramState): void {
+    this.#histograms.push({ name, help, read });
   }
 
   /** The metrics of one route (method and URL pattern), created on first use. */
@@ -79,8 +92,22 @@ export class Metrics {
     for (const gauge of this.#gauges) {
       lines.push(
         `# HELP ${gauge.name} ${gauge.help}`,
-        `# TYPE ${gauge.name} gauge`,
+        `# TYPE ${gauge.name} ${gauge.type}`,
         `${gauge.name} ${gauge.read()}`,
+      );
+    }
+    for (const histogram of this.#histograms) {
+      const { bounds, counts, sum, count } = histogram.read();
+      lines.push(`# HELP ${histogram.name} ${histogram.help}`, `# TYPE ${histogram.name} histogram`);
+      let cumulative = 0;
+      bounds.forEach((bound, i) => {
+        cumulative += counts[i] ?? 0;
+        lines.push(`${histogram.name}_bucket{le="${bound}"} ${cumulative}`);
+      });
+      lines.push(
+        `${histogram.name}_bucket{le="+Inf"} ${count}`,
+        `${histogram.name}_sum ${sum}`,
+        `${histogram.name}_count ${count}`,
       );
     }
     return `${lines.join("\n")}\n`;

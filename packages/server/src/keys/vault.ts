@@ -10,6 +10,13 @@ export type DataKeyReader = Pick<DataKeyStore, "findDataKey">;
 export type KeyCheckReader = Pick<DataKeyStore, "lockKeyCheck">;
 
 /**
+ * Data keys kept unwrapped (about 300 bytes each): every owner of a store of 100,000 sites and
+ * their orgs, so that a cold resolution (after an org-wide change) does not read and unwrap the
+ * site's key again. Past it, the least recently used key is unwrapped again on its next use.
+ */
+const DEFAULT_CACHED_KEYS = 200_000;
+
+/**
  * Seals and opens secret values with their owner's data key. Data keys are unwrapped by the
  * keyring on first use and kept in a bounded in-memory LRU (plaintext keys never leave the process;
  * a rewrap under a new master key does not change them, so the cache stays valid through rotation).
@@ -26,7 +33,7 @@ export class Vault {
   ) {
     this.#keyring = keyring;
     this.#store = store;
-    this.#cache = new LRUCache<string, DataKey>({ max: options.maxCachedKeys ?? 10_000 });
+    this.#cache = new LRUCache<string, DataKey>({ max: options.maxCachedKeys ?? DEFAULT_CACHED_KEYS });
   }
 
   /**

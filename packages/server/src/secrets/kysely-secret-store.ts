@@ -1,8 +1,16 @@
 import { canonicalScopes, type OwnerRef, SCOPE_ORDER, type Scope, type SecretType } from "@lockbox/core";
-import type { Kysely, Selectable } from "kysely";
+import type { CompiledQuery, InferResult, Kysely, Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, now } from "../db/lockbox-db.js";
-import type { NewSecret, SecretRow, SecretStore, SiteSecrets, StoredSecret } from "./secret-store.js";
+import type { StoreDialect } from "../db/ports.js";
+import type {
+  NewSecret,
+  OwnSiteSecrets,
+  SecretRow,
+  SecretStore,
+  SiteSecrets,
+  StoredSecret,
+} from "./secret-store.js";
 
 /** The `env` of a secret's base value in `secret_values`. */
 const BASE_ENV = "";
@@ -50,6 +58,45 @@ export class KyselySecretStore implements SecretStore {
       const orgSecrets = ownerOrgId ? await listSecretsOn(conn, { kind: "org", id: ownerOrgId }) : [];
       return { siteId: site.id, ownerOrgId, siteSecrets, orgSecrets };
     });
+  }
+
+  async loadOwnSiteSecrets(siteId: string): Promise<OwnSiteSecrets | undefined> {
+    // One statement, driven by the site's primary key and then the two owner indexes: it sees one
+    // snapshot without a transaction (a round trip each for BEGIN and COMMIT on PostgreSQL).
+    const { db, driver } = this.context;
+    let compiled = OWN_SITE_QUERIES[driver.dialect];
+    if (!compiled) {
+      compiled = ownSiteQuery(db).compile();
+      OWN_SITE_QUERIES[driver.dialect] = compiled;
+    }
+    const { rows } = await db.executeQuery<OwnSiteRow>({ ...compiled, parameters: [siteId] });
+    const first = rows[0];
+    if (!first) return undefined;
+    const secrets = new Map<string, Selectable<Database["secrets"]>>();
+    const values: Array<{ secret_id: string; env: string; ciphertext: Buffer }> = [];
+    for (const row of rows) {
+      if (row.id === null) continue;
+      if (!secrets.has(row.id)) {
+        secrets.set(row.id, {
+          id: row.id,
+          org_id: row.org_id,
+          site_id: row.site_id,
+          name: row.name as string,
+          type: row.type as string,
+          scopes: row.scopes as string,
+          created_at: row.created_at as string,
+          updated_at: row.updated_at as string,
+        });
+      }
+      if (row.env !== null && row.ciphertext !== null) {
+        values.push({ secret_id: row.id, env: row.env, ciphertext: row.ciphertext });
+      }
+    }
+    return {
+      siteId,
+      ownerOrgId: first.owner_org_id ?? undefined,
+      siteSecrets: groupSecrets([...secrets.values()], values),
+    };
   }
 
   async insertSecret(secret: NewSecret): Promise<SecretRow> {
@@ -100,6 +147,33 @@ export class KyselySecretStore implements SecretStore {
     return result.numDeletedRows > 0n;
   }
 }
+
+/**
+ * The statement of `loadOwnSiteSecrets`, compiled once per dialect (building and compiling a Kysely
+ * query costs about as much as running this one); its one parameter is the site's id.
+ */
+function ownSiteQuery(db: Kysely<Database>) {
+  return db
+    .selectFrom("sites")
+    .leftJoin("secrets", "secrets.site_id", "sites.id")
+    .leftJoin("secret_values", "secret_values.secret_id", "secrets.id")
+    .select([
+      "sites.owner_org_id as owner_org_id",
+      "secrets.id as id",
+      "secrets.org_id as org_id",
+      "secrets.site_id as site_id",
+      "secrets.name as name",
+      "secrets.type as type",
+      "secrets.scopes as scopes",
+      "secrets.created_at as created_at",
+      "secrets.updated_at as updated_at",
+      "secret_values.env as env",
+      "secret_values.ciphertext as ciphertext",
+    ])
+    .where("sites.id", "=", "");
+}
+type OwnSiteRow = InferResult<ReturnType<typeof ownSiteQuery>>[number];
+const OWN_SITE_QUERIES: Partial<Record<StoreDialect, CompiledQuery<OwnSiteRow>>> = {};
 
 async function listSecretsOn(db: Kysely<Database>, owner: OwnerRef): Promise<StoredSecret[]> {
   // Two index lookups rather than a join: a join's plan depends on table statistics, and a

@@ -16,6 +16,12 @@ export interface SecretStore {
    * never read. Undefined when the site does not exist.
    */
   loadSiteSecrets(siteId: string): Promise<SiteSecrets | undefined>;
+  /**
+   * The site's own secrets with sealed values and its current owner org, in one statement (so on
+   * one snapshot) and without the org's rows: the cold delivery path takes those from its org
+   * snapshot. Undefined when the site does not exist.
+   */
+  loadOwnSiteSecrets(siteId: string): Promise<OwnSiteSecrets | undefined>;
   /** Creates a secret's metadata; its base value is written with {@link putValue}. */
   insertSecret(secret: NewSecret): Promise<SecretRow>;
   /** Deletes a secret with its base value and every override. Returns false when absent. */
@@ -42,6 +48,12 @@ export interface SecretRow extends SecretRecord {
 export interface StoredSecret extends SecretRow {
   readonly base: Buffer;
   readonly overrides: ReadonlyMap<string, Buffer>;
+}
+export interface OwnSiteSecrets {
+  readonly siteId: string;
+  /** The site's current owner org, undefined for a personal site. */
+  readonly ownerOrgId: string | undefined;
+  readonly siteSecrets: StoredSecret[];
 }
 export interface SiteSecrets {
   readonly siteId: string;

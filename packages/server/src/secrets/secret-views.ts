@@ -14,7 +14,7 @@ import {
 } from "@lockbox/core";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Vault } from "../keys/vault.js";
-import type { SecretStore, StoredSecret } from "./secret-store.js";
+import type { SecretStore, SiteSecrets, StoredSecret } from "./secret-store.js";
 
 /** One row of `secret:site:list` (SPEC §2.3), in its wire shape; `null` values are redacted by the secret's scopes. */
 export type SiteSecretListRow = SiteSecretRow;
@@ -152,7 +152,16 @@ export class SecretReader {
     reveal: (secret: StoredSecret) => boolean,
   ): Promise<ResolvedEntryWithValue[] | undefined> {
     const loaded = await this.store.loadSiteSecrets(siteId);
-    if (!loaded) return undefined;
+    return loaded && this.resolveLoaded(loaded, env, scope, reveal);
+  }
+
+  /** {@link resolve} over rows already read. */
+  async resolveLoaded(
+    loaded: SiteSecrets,
+    env: string | undefined,
+    scope: Scope,
+    reveal: (secret: StoredSecret) => boolean,
+  ): Promise<ResolvedEntryWithValue[]> {
     const winners = resolveSecrets({
       env,
       scope,

@@ -9,7 +9,14 @@ import { contractDatabases, type TestDatabase } from "../testing/test-databases.
 import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
-describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) => {
+// Every rule runs on both delivery paths: against org snapshots (a listening server) and with full
+// reads of both owners (caches not trusted, e.g. the change listener is down).
+const MODES = (await contractDatabases()).flatMap((database) => [
+  { ...database, snapshots: true, mode: "org snapshots" },
+  { ...database, snapshots: false, mode: "full reads" },
+]);
+
+describe.each(MODES)("SecretsService ($name, $mode)", ({ create, snapshots }) => {
   let database: TestDatabase;
   let lockbox: Lockbox;
   let stores: LockboxStores;
@@ -22,6 +29,7 @@ describe.each(await contractDatabases())("SecretsService ($name)", ({ create }) 
     lockbox = await createTestLockbox(database);
     stores = lockbox.stores;
     secrets = lockbox.secrets;
+    lockbox.delivery.setCaching(snapshots);
     admin = await testCaller(lockbox, { admin: true });
   });
   afterAll(async () => {

@@ -28,6 +28,7 @@ import type { EnvironmentStore } from "../directory/directory-store.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { DataKeyReader, Vault } from "../keys/vault.js";
 import type { DeletedSecretStore } from "./deleted-secret-store.js";
+import type { OrgSnapshots } from "./org-snapshots.js";
 import {
   applyImport,
   type ImportSecretsInput,
@@ -46,6 +47,7 @@ import {
   type SiteSecretListRow,
 } from "./secret-views.js";
 import { deleteSlots, type SlotWriter, writeSlot } from "./slot-writes.js";
+import { resolveWithOrgSnapshot } from "./snapshot-resolve.js";
 
 /**
  * What a caller asks `set` to do, as it came in: type and scopes are parsed (422 with the rule's
@@ -73,7 +75,7 @@ export interface SetSecretResult {
 
 /** What the secrets service reads and writes. */
 export interface SecretsStores extends Transactional<SecretsTx> {
-  readonly secrets: Pick<SecretStore, "loadSiteSecrets" | "listSecrets">;
+  readonly secrets: Pick<SecretStore, "loadSiteSecrets" | "loadOwnSiteSecrets" | "listSecrets">;
   readonly environments: Pick<EnvironmentStore, "findEnvironment">;
 }
 export interface SecretsTx extends OwnerLocks, ChangeRecorder {
@@ -101,6 +103,11 @@ export class SecretsService {
     private readonly stores: SecretsStores,
     private readonly vault: Vault,
     private readonly policy: AccessPolicy,
+    /**
+     * The org snapshots {@link resolveForDelivery} resolves against while they are trusted (their
+     * owner keeps them current through change notifications); without, it reads the org every time.
+     */
+    private readonly orgSnapshots?: OrgSnapshots,
   ) {
     this.#reader = new SecretReader(stores.secrets, vault);
   }
@@ -219,7 +226,8 @@ export class SecretsService {
 
   /**
    * The resolved set a runtime (`web`) or build (`ic`) of `env` receives: SPEC §2.4, every value
-   * decrypted (only the winning rows are). For machines, whose token already decided access;
+   * decrypted (only the winning rows are). With trusted org snapshots, from the site's own rows and
+   * its org's snapshot (the cold path at org scale); else from both owners' rows. For machines, whose token already decided access;
    * undefined when the site no longer exists. Not audited here: delivery events are recorded by the
    * delivery area, batched, once per version and token.
    */
@@ -228,7 +236,14 @@ export class SecretsService {
     env: string,
     scope: Scope,
   ): Promise<DeliveredSecret[] | undefined> {
-    const resolved = await this.#reader.resolve(siteId, env, scope, () => true);
+    const snapshots = this.orgSnapshots;
+    if (snapshots?.trusted) {
+      return resolveWithOrgSnapshot(this.stores.secrets, this.vault, snapshots, { siteId, env, scope });
+    }
+    const siteEpoch = snapshots?.siteEpoch ?? 0;
+    const loaded = await this.stores.secrets.loadSiteSecrets(siteId);
+    if (loaded) snapshots?.noteSiteOrg(siteId, loaded.ownerOrgId ?? null, siteEpoch);
+    const resolved = loaded && (await this.#reader.resolveLoaded(loaded, env, scope, () => true));
     return resolved?.map(({ secret, value }) => ({
       name: secret.name,
       type: secret.type,
