@@ -230,11 +230,51 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await page.getByRole("button", { name: "Delete BUILD_ONLY and all its overrides" }).click();
     await page.getByRole("button", { name: "Delete the secret" }).click();
     await page.getByRole("status").filter({ hasText: "Secret successfully deleted. BUILD_ONLY." }).waitFor();
-    await page.getByRole("rowheader", { name: /BUILD_ONLY/ }).waitFor({ state: "detached" });
+    await page
+      .getByRole("region", { name: "Secrets of shop" })
+      .getByRole("rowheader", { name: /BUILD_ONLY/ })
+      .waitFor({ state: "detached" });
     expect(page.url()).not.toContain(MARK);
     expect(await page.title()).not.toContain(MARK);
     const cli = expectSuccess(await alice(["secret:site:list", "shop.live", "--format=json"]));
     expect(cli.stdout).not.toContain(`${MARK}-live`);
+  });
+
+  it("lists a deleted secret and restores it with its override; a name taken meanwhile is refused inline", async () => {
+    expectSuccess(await alice(["secret:site:set", "shop", "OLD_KEY", `${MARK}-old`, "--scope=web,user"]));
+    expectSuccess(await alice(["secret:site:set", "shop.live", "OLD_KEY", `${MARK}-old-live`]));
+    await page.goto(ui("sites/shop/secrets"));
+    const deleted = page.getByRole("region", { name: "Deleted secrets of site shop" });
+    await page.getByRole("button", { name: "Delete OLD_KEY and all its overrides" }).click();
+    await page.getByRole("button", { name: "Delete the secret" }).click();
+    await page.getByRole("status").filter({ hasText: "Secret successfully deleted. OLD_KEY." }).waitFor();
+    const deletedRow = deleted
+      .getByRole("row")
+      .filter({ has: page.getByRole("rowheader", { name: "OLD_KEY" }) });
+    await deletedRow.getByText("alice@example.com").waitFor();
+    await deletedRow.getByText("live", { exact: true }).waitFor();
+    await captureView(page, "deleted-secrets");
+    await deletedRow.getByRole("button", { name: /^Restore OLD_KEY/ }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: "Secret restored. OLD_KEY is back, with its overrides in live." })
+      .waitFor();
+    await deletedRow.waitFor({ state: "detached" });
+    await page
+      .getByRole("region", { name: "Secrets of shop" })
+      .getByRole("rowheader", { name: /OLD_KEY/ })
+      .waitFor();
+    const live = expectSuccess(await alice(["secret:site:get", "shop.live", "OLD_KEY"]));
+    expect(live.stdout.trim()).toBe(`${MARK}-old-live`);
+
+    // Deleted again, and the name taken by a new secret: the restore is refused with the server's fix.
+    expectSuccess(await alice(["secret:site:delete", "shop", "OLD_KEY"]));
+    expectSuccess(await alice(["secret:site:set", "shop", "OLD_KEY", `${MARK}-new`, "--scope=web,user"]));
+    await page.reload();
+    await deletedRow.getByRole("button", { name: /^Restore OLD_KEY/ }).click();
+    await page.getByRole("alert").filter({ hasText: "created after the delete. Delete it first" }).waitFor();
+    expectSuccess(await alice(["secret:site:delete", "shop", "OLD_KEY"]));
+    expect(page.url()).not.toContain(MARK);
   });
 
   it("resolves an environment for a scope, naming each winning value's source", async () => {

@@ -12,6 +12,7 @@ import {
 } from "../components";
 import type { Member, Org, OrgSecretRow } from "../types";
 import { DeleteConfirm } from "./delete-confirm";
+import { DeletedSecrets } from "./deleted-secrets";
 import { ownerPath, SecretForm } from "./secret-form";
 import { type DeleteRequest, SecretGrid } from "./secret-grid";
 
@@ -81,6 +82,8 @@ function OrgSecrets(props: { org: string; secrets: Loaded<OrgSecretRow[]>; reloa
   const { org } = props;
   const [deleting, setDeleting] = useState<DeleteRequest | undefined>();
   const [outcome, setOutcome] = useState<Outcome | undefined>();
+  // Counts deletes, so the deleted secrets below list the one just deleted.
+  const [deletes, setDeletes] = useState(0);
   const owner = ownerPath("org", org);
   return (
     <section aria-labelledby="org-secrets-heading">
@@ -95,6 +98,7 @@ function OrgSecrets(props: { org: string; secrets: Loaded<OrgSecretRow[]>; reloa
           onDone={(result) => {
             setDeleting(undefined);
             setOutcome(result);
+            setDeletes((n) => n + 1);
             props.reload();
           }}
         />
@@ -122,6 +126,12 @@ function OrgSecrets(props: { org: string; secrets: Loaded<OrgSecretRow[]>; reloa
                 />
               )}
               <SecretForm owner={owner} envs={envs} onDone={props.reload} />
+              <DeletedSecrets
+                owner={owner}
+                deleteCommand={`lockbox secret:org:delete ${org} NAME`}
+                refreshKey={deletes}
+                onRestored={props.reload}
+              />
             </>
           );
         }}

@@ -4,6 +4,7 @@ import { Empty, type Outcome, OutcomeNotice, Show, useLoad, useTitle } from "../
 import { pathOf } from "../router";
 import type { SiteInfo, SiteSecretRow } from "../types";
 import { DeleteConfirm } from "./delete-confirm";
+import { DeletedSecrets } from "./deleted-secrets";
 import { ownerPath, SecretForm } from "./secret-form";
 import { type DeleteRequest, SecretGrid } from "./secret-grid";
 import { SiteNav } from "./site-nav";
@@ -19,6 +20,8 @@ export function SecretsView(props: { site: string }) {
   }, `secrets:${site}`);
   const [deleting, setDeleting] = useState<DeleteRequest | undefined>();
   const [outcome, setOutcome] = useState<Outcome | undefined>();
+  // Counts deletes, so the deleted secrets below list the one just deleted.
+  const [deletes, setDeletes] = useState(0);
   const owner = ownerPath("site", site);
   return (
     <>
@@ -40,6 +43,7 @@ export function SecretsView(props: { site: string }) {
                   onDone={(result) => {
                     setDeleting(undefined);
                     setOutcome(result);
+                    setDeletes((n) => n + 1);
                     reload();
                   }}
                 />
@@ -67,6 +71,12 @@ export function SecretsView(props: { site: string }) {
                 or in the CLI. Org secrets are changed on their organization's page.
               </p>
               <SecretForm owner={owner} envs={envs} onDone={reload} />
+              <DeletedSecrets
+                owner={owner}
+                deleteCommand={`lockbox secret:site:delete ${site} NAME`}
+                refreshKey={deletes}
+                onRestored={reload}
+              />
             </>
           );
         }}
