@@ -41,11 +41,16 @@ export function defaultMasterKeyFile(db: string): string | undefined {
   return isPostgresUrl(db) ? undefined : join(dirname(resolve(db)), "master.key");
 }
 
-/** Opens (and migrates) the database `db` names: a SQLite file (claimed for this process when `exclusive`), or PostgreSQL. */
-export function openDb(db: string, options: { exclusive: boolean }): Promise<LockboxDb> {
+/**
+ * Opens (and migrates) the database `db` names: a SQLite file (claimed for this process when
+ * `exclusive`), or PostgreSQL. `migrate: false` opens an existing store at the latest migration
+ * only, changing nothing (for tools that read a store others may be serving).
+ */
+export function openDb(db: string, options: { exclusive: boolean; migrate?: boolean }): Promise<LockboxDb> {
+  const migrate = options.migrate ?? true;
   return isPostgresUrl(db)
-    ? openPostgresDb({ url: db })
-    : openSqliteDb({ path: db, exclusive: options.exclusive });
+    ? openPostgresDb({ url: db, migrate })
+    : openSqliteDb({ path: db, exclusive: options.exclusive, migrate });
 }
 
 /** Parses `--rate-limit=RPS/BURST` (`0` disables): undefined when disabled. */

@@ -32,6 +32,8 @@ export interface LockboxConfig {
    * on the first start. Offline tools (`admin:token`, `keys:rotate`) do neither.
    */
   readonly server?: boolean | undefined;
+  /** Migrate the store to the latest schema (default true); false: refuse one not at it (read-only tools). */
+  readonly migrate?: boolean | undefined;
   /**
    * `keys:rotate`: the new master key, which becomes the keyring's current key; the configured
    * keys become previous ones.
@@ -125,7 +127,7 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     config.newMasterKey === undefined
       ? Keyring.fromKeys(keys.current, keys.previous)
       : Keyring.fromKeys(config.newMasterKey, [keys.current, ...keys.previous]);
-  const db = await openDb(config.db, { exclusive: server });
+  const db = await openDb(config.db, { exclusive: server, migrate: config.migrate ?? true });
   try {
     const stores = kyselyStores(db);
     await checkMasterKey(stores.dataKeys, keyring);

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { isLockboxError } from "@lockbox/core";
+import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import { countRows } from "./db/store-copy.js";
 import { STORE_TABLES, tablesInStore } from "./db/tables.js";
@@ -131,5 +132,47 @@ describe.each(await contractDatabases())("store transfer ($name)", ({ create }) 
       env: { LOCKBOX_MASTER_KEY: masterKey },
     });
     expect(copied.ok).toBe(true);
+  });
+
+  it("never migrates the store it reads: an older or a newer store is refused and left as it was", async () => {
+    const masterKey = randomMasterKey();
+    const { made } = await filledStore(masterKey);
+    const db = await made.open();
+    cleanups.push(() => db.close());
+    const applied = async () =>
+      (
+        await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db.kysely)
+      ).rows.map((row) => row.name);
+    const latest = (await applied()).at(-1) as string;
+    const folder = sqliteTestDatabase();
+    cleanups.push(() => folder.drop());
+    const env = { LOCKBOX_MASTER_KEY: masterKey };
+
+    // As a store whose servers are one version behind: the latest migration not applied.
+    await sql`delete from kysely_migration where name = ${latest}`.execute(db.kysely);
+    const before = await applied();
+    for (const attempt of [
+      () => backupStore({ db: made.location, to: join(folder.location, "..", "old.db") }),
+      async () => copyStore({ from: made.location, to: (await database()).location, env }),
+    ]) {
+      const error = await errorOf(attempt());
+      expect(isLockboxError(error, "CONFLICT")).toBe(true);
+      expect((error as Error).message).toContain(
+        `is older than this Lockbox (it lacks migration(s) ${latest})`,
+      );
+      expect(await applied()).toEqual(before);
+    }
+    expect(existsSync(join(folder.location, "..", "old.db"))).toBe(false);
+
+    // A store of a newer Lockbox.
+    await sql`insert into kysely_migration (name, timestamp) values (${latest}, ${new Date().toISOString()}), ('9999-from-the-future', ${new Date().toISOString()})`.execute(
+      db.kysely,
+    );
+    const newer = await errorOf(
+      backupStore({ db: made.location, to: join(folder.location, "..", "new.db") }),
+    );
+    expect((newer as Error).message).toContain(
+      "was made by a newer Lockbox (it has migration(s) 9999-from-the-future",
+    );
   });
 });

@@ -50,7 +50,7 @@ export async function backupStore(options: BackupOptions): Promise<BackupResult>
   let source: LockboxDb | undefined;
   let target: LockboxDb | undefined;
   try {
-    source = await openDb(options.db, { exclusive: false });
+    source = await openDb(options.db, { exclusive: false, migrate: false });
     await requireKnownTables(source.kysely, "to back up");
     target = await openSqliteDb({ path: file });
     const rows = await copyStoreRows(source, target, {
@@ -134,7 +134,7 @@ export async function copyStore(options: CopyStoreOptions): Promise<CopyStoreRes
   }
   const keyOptions = { env: options.env, masterKeyFile: masterKeyFileFor(options) };
   const targetIsNewFile = !isPostgresUrl(options.to) && !existsSync(options.to);
-  const source = await createLockbox({ db: options.from, ...keyOptions });
+  const source = await createLockbox({ db: options.from, ...keyOptions, migrate: false });
   let target: Lockbox | undefined;
   try {
     await requireKnownTables(source.db.kysely, "to copy");

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
-import { migrateToLatest } from "./migrate.js";
+import { migrateToLatest, requireCurrentSchema } from "./migrate.js";
 import type { StoreChange } from "./ports.js";
 import { classifyPostgresError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
@@ -20,6 +20,8 @@ export interface PostgresDbOptions {
   readonly url: string;
   /** Pool size (default 10). */
   readonly maxConnections?: number;
+  /** Migrate to the latest schema (the default); false: refuse a store not at it, changing nothing. */
+  readonly migrate?: boolean;
 }
 
 /**
@@ -43,7 +45,8 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Lockbo
   const dialect = faultClassifyingDialect(new PostgresDialect({ pool }), classifyPostgresError, health);
   const db = new Kysely<Database>({ dialect });
   try {
-    await migrateToLatest(db, "postgres");
+    if (options.migrate === false) await requireCurrentSchema(db, "postgres", describePostgres(options.url));
+    else await migrateToLatest(db, "postgres");
   } catch (error) {
     await db.destroy();
     throw error;

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import BetterSqlite3 from "better-sqlite3";
@@ -6,7 +6,7 @@ import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import { LRUCache } from "lru-cache";
 import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
-import { migrateToLatest } from "./migrate.js";
+import { migrateToLatest, requireCurrentSchema } from "./migrate.js";
 import { classifySqliteError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
 export interface SqliteDbOptions {
@@ -19,6 +19,11 @@ export interface SqliteDbOptions {
   readonly exclusive?: boolean;
   /** How long a writer waits for another process's write lock (default 5000 ms). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Migrate to the latest schema (the default). False: open an existing store only, and refuse one
+   * not at exactly the latest migration, changing nothing (tools that only read a store).
+   */
+  readonly migrate?: boolean;
 }
 
 /**
@@ -29,6 +34,9 @@ export interface SqliteDbOptions {
 export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb> {
   // Only its owner may read the store (names, emails, the audit log, wrapped data keys): a new folder
   // is 0700 and a new file 0600, which SQLite gives its -wal and -shm files too.
+  if (options.migrate === false && !existsSync(options.path)) {
+    throw new LockboxError("NOT_FOUND", `No store at '${options.path}': check the path.`);
+  }
   mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
   closeSync(openSync(options.path, "a", 0o600));
   const release = options.exclusive ? claimFile(options.path) : () => {};
@@ -48,7 +56,8 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
       health,
     );
     const db = new Kysely<Database>({ dialect });
-    await migrateToLatest(db, "sqlite");
+    if (options.migrate === false) await requireCurrentSchema(db, "sqlite", `'${options.path}'`);
+    else await migrateToLatest(db, "sqlite");
     return new LockboxDb(db, sqliteDriver(release), health);
   } catch (error) {
     release();
