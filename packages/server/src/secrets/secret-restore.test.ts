@@ -50,6 +50,29 @@ describe.each(await contractDatabases())("deleted secrets and restore ($name)", 
       ((await lockbox.secrets.resolveForDelivery(site.id, env, "web")) ?? []).map((s) => [s.name, s.value]),
     );
 
+  it("restores a secret last written before versions existed: the delete records its values first", async () => {
+    const site = await makeSite();
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "OLD",
+      value: "old-base",
+      scopes: ["web", "user"],
+    });
+    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "OLD", value: "old-live", env: "live" });
+    // As a store written before migration 0002: values, and no history.
+    await lockbox.db.kysely.deleteFrom("secret_versions").where("site_id", "=", site.id).execute();
+
+    await lockbox.secrets.deleteSiteSecret(owner, site.name, "OLD");
+    await lockbox.secretRestore.restoreSite(owner, site.name, "OLD");
+    expect(await runtime(site, "live")).toEqual({ OLD: "old-live" });
+    expect(await runtime(site, "dev")).toEqual({ OLD: "old-base" });
+    const history = await lockbox.secretHistory.siteHistory(owner, site.name, "OLD", { values: true });
+    expect(history.map(({ version, action, actor, value }) => [version, action, actor, value])).toEqual([
+      [3, "restore", owner.user.email, "old-base"],
+      [2, "delete", owner.user.email, null],
+      [1, "set", "system", "old-base"],
+    ]);
+  });
+
   it("keeps a deleted secret and restores its type, scopes, base value and every override as restore versions", async () => {
     const site = await makeSite();
     const set = (value: string, env?: string) =>

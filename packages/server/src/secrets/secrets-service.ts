@@ -333,7 +333,7 @@ export class SecretsService {
             : overrideBaseNotFoundMessage(name, ownerLabel);
         throw new LockboxError("SECRET_NOT_FOUND", message);
       }
-      await deleteSlots(tx, slotWriter(caller, owner), existing, env);
+      await deleteSlots(tx, this.vault, slotWriter(caller, owner), existing, env);
     });
   }
 

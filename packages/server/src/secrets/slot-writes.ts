@@ -1,7 +1,8 @@
 import type { SecretVersionAction } from "@lockbox/core";
 import type { AuditEventInput } from "../audit/records.js";
+import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { Vault } from "../keys/vault.js";
-import type { SecretRow } from "./secret-store.js";
+import type { SecretRow, StoredSecret } from "./secret-store.js";
 import { recordDeleteVersions, recordVersion, type SecretSlot } from "./secret-versions.js";
 import type { SecretsTx } from "./secrets-service.js";
 
@@ -64,11 +65,15 @@ export async function writeSlot(
  */
 export async function deleteSlots(
   tx: SlotWriteTx,
+  vault: Vault,
   writer: SlotWriter,
   secret: SecretRow,
   env: string | undefined,
 ): Promise<(string | null)[]> {
   const slot = { secretId: secret.id, owner: secret.owner, name: secret.name };
+  const slots =
+    env === undefined ? [null, ...secret.overrideEnvs] : secret.overrideEnvs.filter((e) => e === env);
+  await keepValuesWithoutHistory(tx, vault, secret, slots);
   let emptied: (string | null)[];
   if (env === undefined) {
     await tx.secrets.deleteSecret(secret.id);
@@ -96,4 +101,33 @@ export async function deleteSlots(
     environment: env ?? null,
   });
   return emptied;
+}
+
+/**
+ * A slot last written before versions existed (migration 0002) has no history: its current value is
+ * recorded as its first version (a `set` by `system`) before a delete empties it, so that a restore
+ * or a rollback can bring it back like any other.
+ */
+async function keepValuesWithoutHistory(
+  tx: SlotWriteTx,
+  vault: Vault,
+  secret: SecretRow,
+  slots: readonly (string | null)[],
+): Promise<void> {
+  let stored: StoredSecret | undefined;
+  for (const env of slots) {
+    if ((await tx.secretVersions.lastVersion(secret.id, env)) > 0) continue;
+    stored ??= (await tx.secrets.listSecrets(secret.owner)).find((row) => row.id === secret.id);
+    const sealed = env === null ? stored?.base : stored?.overrides.get(env);
+    if (!sealed) continue;
+    const value = await vault.open(secret.owner, { secretId: secret.id, env }, sealed, tx.dataKeys);
+    await recordVersion(
+      tx,
+      vault,
+      SYSTEM_CONTEXT,
+      { secretId: secret.id, owner: secret.owner, name: secret.name, env },
+      "set",
+      value,
+    );
+  }
 }
