@@ -19,6 +19,12 @@ export interface RetentionStore {
    * what a restore brings back). Returns how many.
    */
   pruneVersions(keep: number, limit: number): Promise<number>;
+  /**
+   * Deletes the versions of up to `limit` secrets that are neither current nor kept as deleted and
+   * whose last version is older than `before` (ISO time): secrets deleted before deleted secrets were
+   * kept (migration 0003), whose history nothing else would ever remove. Returns how many versions.
+   */
+  pruneOrphanVersions(before: string, limit: number): Promise<number>;
   /** Up to `limit` deleted secrets deleted before `before` (ISO time), oldest first. */
   expiredDeleted(before: string, limit: number): Promise<{ secretId: string; owner: OwnerRef }[]>;
   /**
@@ -56,6 +62,22 @@ export class KyselyRetentionStore implements RetentionStore {
             select max(m.version) from secret_versions m
             where m.secret_id = v.secret_id and m.env = v.env and m.ciphertext is not null
           )
+        limit ${limit}
+      )`.execute(this.context.db);
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
+  async pruneOrphanVersions(before: string, limit: number): Promise<number> {
+    // A secret's first version is written in the transaction that creates its row, and a delete
+    // writes its deleted_secrets row in the same transaction as its delete version: a committed
+    // version without either row can only be a secret deleted before migration 0003.
+    const result = await sql`
+      delete from secret_versions where secret_id in (
+        select v.secret_id from secret_versions v
+        where not exists (select 1 from secrets s where s.id = v.secret_id)
+          and not exists (select 1 from deleted_secrets d where d.secret_id = v.secret_id)
+        group by v.secret_id
+        having max(v.at) < ${before}
         limit ${limit}
       )`.execute(this.context.db);
     return Number(result.numAffectedRows ?? 0n);

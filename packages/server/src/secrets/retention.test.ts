@@ -117,6 +117,34 @@ describe.each(await contractDatabases())("retention of history ($name)", ({ name
     expect(result).toEqual({ versions: 0, deletedSecrets: 0, ran: false });
   });
 
+  it("forgets, after the retention days, the history of a secret deleted before deleted secrets were kept", async () => {
+    const site = await makeSite();
+    await set(site, "GONE", "gone");
+    await lockbox.secrets.deleteSiteSecret(owner, site.name, "GONE");
+    const [gone] = await lockbox.secretRestore.listDeletedSite(owner, site.name);
+    // As a delete made before migration 0003: its history, and no deleted_secrets row.
+    await lockbox.db.kysely
+      .deleteFrom("deleted_secrets")
+      .where("secret_id", "=", gone?.id ?? "")
+      .execute();
+    const left = async () =>
+      (
+        await lockbox.db.kysely
+          .selectFrom("secret_versions")
+          .select("version")
+          .where("secret_id", "=", gone?.id ?? "")
+          .execute()
+      ).length;
+
+    await pruneAll(pruner(100, { now: () => Date.now() + 29 * 86_400_000 }));
+    expect(await left()).toBe(2);
+    const events = await auditOf(lockbox, () =>
+      pruneAll(pruner(100, { now: () => Date.now() + 31 * 86_400_000 })),
+    );
+    expect(await left()).toBe(0);
+    expect(events.some((e) => /^retention:versions=[1-9]/.test(e.target))).toBe(true);
+  });
+
   it("stops on close: a started pruner's timer is cleared", async () => {
     const p = pruner(100);
     p.start();

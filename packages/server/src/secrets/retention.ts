@@ -132,19 +132,21 @@ export class RetentionPruner {
           expired.map((e) => e.secretId),
           cutoff,
         );
+        const orphans = await tx.retention.pruneOrphanVersions(cutoff, DELETED_PER_BATCH);
         const pruned = await tx.retention.pruneVersions(this.policy.versions, this.#batchSize);
-        if (purged.secrets + pruned > 0) {
+        const versions = pruned + purged.versions + orphans;
+        if (purged.secrets + versions > 0) {
           await tx.audit.appendAudit({
             actor: "system",
             action: "secret.prune",
-            target: `retention:versions=${pruned + purged.versions},deleted-secrets=${purged.secrets}`,
+            target: `retention:versions=${versions},deleted-secrets=${purged.secrets}`,
             outcome: "success",
           });
         }
         return {
-          versions: pruned + purged.versions,
+          versions,
           deletedSecrets: purged.secrets,
-          more: expired.length === DELETED_PER_BATCH || pruned === this.#batchSize,
+          more: expired.length === DELETED_PER_BATCH || pruned === this.#batchSize || orphans > 0,
         };
       });
       if (batch === undefined) return { versions, deletedSecrets, ran: false };
