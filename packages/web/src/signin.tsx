@@ -29,6 +29,10 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; reason?:
   const [error, setError] = useState<ApiError | undefined>();
   const [busy, setBusy] = useState(secret !== undefined);
   const [token, setToken] = useState("");
+  // A link's session waits for "Continue as …": a link someone else sent must not silently sign
+  // this tab in as them (the header's email would be the only sign).
+  const [pending, setPending] = useState<Session | undefined>();
+  const [declined, setDeclined] = useState(false);
 
   // Once, at start: a link works once.
   useEffect(() => {
@@ -36,13 +40,15 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; reason?:
     // The secret leaves the address bar and the history before anything else happens.
     history.replaceState(null, "", location.pathname + location.search);
     api<CreatedToken>("POST", "/v1/ui/sessions", { body: { secret } }).then(
-      (created) =>
-        props.onSignedIn({
+      (created) => {
+        setPending({
           token: created.token,
           sessionId: created.id,
           email: created.user ?? "",
           expiresAt: created.expiresAt,
-        }),
+        });
+        setBusy(false);
+      },
       (failure: unknown) => {
         setError(failure instanceof ApiError ? failure : new ApiError(0, "CLIENT", String(failure)));
         setBusy(false);
@@ -74,9 +80,49 @@ export function SignIn(props: { onSignedIn: (session: Session) => void; reason?:
     }
   };
 
+  const decline = async (session: Session) => {
+    setPending(undefined);
+    setDeclined(true);
+    try {
+      await api("DELETE", `/v1/tokens/${encodeURIComponent(session.sessionId ?? "")}`, {
+        token: session.token,
+      });
+    } catch {
+      // It expires within 12 hours anyway; nothing kept it in this tab.
+    }
+  };
+
+  if (pending) {
+    return (
+      <main id="main" class="signin">
+        <h1>Sign in to Lockbox</h1>
+        <section class="panel stack" aria-labelledby="confirm-heading">
+          <h2 id="confirm-heading">Continue as {pending.email}?</h2>
+          <p>
+            This sign-in link opens a session of <strong>{pending.email}</strong>. Continue only if it is your
+            own link, printed by <code>lockbox ui</code> in your terminal.
+          </p>
+          <div class="row">
+            <button type="button" onClick={() => props.onSignedIn(pending)}>
+              Continue as {pending.email}
+            </button>
+            <button type="button" class="secondary" onClick={() => decline(pending)}>
+              Not me: end this session
+            </button>
+          </div>
+        </section>
+      </main>
+    );
+  }
+
   return (
     <main id="main" class="signin">
       <h1>Sign in to Lockbox</h1>
+      {declined && (
+        <div class="notice" role="status">
+          <p>That session was ended. Sign in with a link of your own (lockbox ui) or your user token.</p>
+        </div>
+      )}
       {busy && <Loading what="your session" />}
       {props.reason && !busy && (
         <div class="notice" role="status">

@@ -127,6 +127,12 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     const link = lastLine(printed);
     expect(link).toMatch(new RegExp(`^${e2e.server.url}/ui/#signin=lbs_[A-Za-z0-9_-]{43}$`));
     await page.goto(link);
+    // The page asks before it keeps a link's session: a link someone else sent must not sign this tab in.
+    await page.getByRole("heading", { name: "Continue as alice@example.com?" }).waitFor();
+    expect(page.url()).toBe(ui());
+    expect(await page.evaluate("sessionStorage.getItem('lockbox.session')")).toBeNull();
+    await captureView(page, "sign-in-confirm");
+    await page.getByRole("button", { name: "Continue as alice@example.com" }).click();
     await page.getByRole("heading", { name: "Overview" }).waitFor();
     expect(page.url()).toBe(ui());
     // The link's entry was replaced: back is the blank page the browser started on, forward is /ui/.
@@ -159,7 +165,24 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await second.getByRole("alert").waitFor();
     expect(await second.getByRole("alert").textContent()).toContain("already used");
     await captureView(second, "sign-in-used-link");
+
+    // "Not me" ends the link's session at once: its token is revoked, nothing is kept in the tab.
+    const declined = lastLine(expectSuccess(await alice(["ui"])));
     await second.close();
+    const third = await context.newPage();
+    await third.goto(declined);
+    await third.getByRole("button", { name: "Not me: end this session" }).click();
+    await third.getByRole("status").filter({ hasText: "That session was ended" }).waitFor();
+    expect(await third.evaluate("sessionStorage.getItem('lockbox.session')")).toBeNull();
+    const after = JSON.parse(expectSuccess(await alice(["token:list", "--format=json"])).stdout) as Array<{
+      id: string;
+      revokedAt: string | null;
+      lastUsedAt: string | null;
+    }>;
+    const live = after.filter((token) => token.revokedAt === null).map((token) => token.id);
+    // The declined session is revoked: alice's live tokens are the ones she had before it.
+    expect(live.sort()).toEqual(listed.map((t) => t.id).sort());
+    await third.close();
   });
 
   it("shows an org's members and creates an org secret, with the server's message inline", async () => {
