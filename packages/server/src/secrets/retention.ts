@@ -121,43 +121,73 @@ export class RetentionPruner {
     let deletedSecrets = 0;
     const cutoff = new Date(this.#now() - this.policy.deletedDays * DAY_MS).toISOString();
     while (!this.#closed) {
-      const batch = await this.stores.transaction(async (tx) => {
-        if (!(await tx.retention.takePruningTurn())) return undefined;
-        const expired = await tx.retention.expiredDeleted(cutoff, DELETED_PER_BATCH);
-        // Their owners are locked (in one order, so two batches never wait on each other) so a
-        // restore and the purge of the same secret run one after the other.
-        const owners = uniqueOwners(expired.map((e) => e.owner));
-        for (const owner of owners) await tx.lockOwner(owner);
-        const purged = await tx.retention.purgeDeleted(
-          expired.map((e) => e.secretId),
-          cutoff,
-        );
-        const orphans = await tx.retention.pruneOrphanVersions(cutoff, DELETED_PER_BATCH);
-        const pruned = await tx.retention.pruneVersions(this.policy.versions, this.#batchSize);
-        const versions = pruned + purged.versions + orphans;
-        if (purged.secrets + versions > 0) {
-          await tx.audit.appendAudit({
-            actor: "system",
-            action: "secret.prune",
-            target: `retention:versions=${versions},deleted-secrets=${purged.secrets}`,
-            outcome: "success",
-          });
-        }
-        return {
-          versions,
-          deletedSecrets: purged.secrets,
-          more: expired.length === DELETED_PER_BATCH || pruned === this.#batchSize || orphans > 0,
-        };
-      });
-      if (batch === undefined) return { versions, deletedSecrets, ran: false };
-      versions += batch.versions;
-      deletedSecrets += batch.deletedSecrets;
-      if (!batch.more) break;
+      const purged = await this.#batch((tx) => this.#purgeExpired(tx, cutoff));
+      // Versions are pruned in a transaction of their own, holding no owner lock: its scan of the
+      // history must not make writes to the purged secrets' owners wait.
+      const pruned = purged && (await this.#batch((tx) => this.#pruneVersions(tx, cutoff)));
+      if (purged === undefined || pruned === undefined) return { versions, deletedSecrets, ran: false };
+      versions += purged.versions + pruned.versions;
+      deletedSecrets += purged.deletedSecrets;
+      if (!purged.more && !pruned.more) break;
       // Let requests through between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
     return { versions, deletedSecrets, ran: true };
   }
+
+  /**
+   * One audited transaction of `work`, when this server has the pruning turn (undefined otherwise):
+   * one `secret.prune` event with the counts, never names or values.
+   */
+  #batch(work: (tx: RetentionTx) => Promise<Batch>): Promise<Batch | undefined> {
+    return this.stores.transaction(async (tx) => {
+      if (!(await tx.retention.takePruningTurn())) return undefined;
+      const batch = await work(tx);
+      if (batch.versions + batch.deletedSecrets > 0) {
+        await tx.audit.appendAudit({
+          actor: "system",
+          action: "secret.prune",
+          target: `retention:versions=${batch.versions},deleted-secrets=${batch.deletedSecrets}`,
+          outcome: "success",
+        });
+      }
+      return batch;
+    });
+  }
+
+  /** Deleted secrets past the retention days, with their versions. */
+  async #purgeExpired(tx: RetentionTx, cutoff: string): Promise<Batch> {
+    const expired = await tx.retention.expiredDeleted(cutoff, DELETED_PER_BATCH);
+    // Their owners are locked (in one order, so two batches never wait on each other) so a restore
+    // and the purge of the same secret run one after the other.
+    for (const owner of uniqueOwners(expired.map((e) => e.owner))) await tx.lockOwner(owner);
+    const purged = await tx.retention.purgeDeleted(
+      expired.map((e) => e.secretId),
+      cutoff,
+    );
+    return {
+      versions: purged.versions,
+      deletedSecrets: purged.secrets,
+      more: expired.length === DELETED_PER_BATCH,
+    };
+  }
+
+  /**
+   * Versions beyond the last N of each slot (never a slot's newest value, so a concurrent write or
+   * restore loses nothing), and the history of secrets deleted before deleted secrets were kept.
+   */
+  async #pruneVersions(tx: RetentionTx, cutoff: string): Promise<Batch> {
+    const orphans = await tx.retention.pruneOrphanVersions(cutoff, DELETED_PER_BATCH);
+    const pruned = await tx.retention.pruneVersions(this.policy.versions, this.#batchSize);
+    return { versions: orphans + pruned, deletedSecrets: 0, more: orphans > 0 || pruned === this.#batchSize };
+  }
+}
+
+/** What one pruning transaction removed, and whether more may be left. */
+interface Batch {
+  readonly versions: number;
+  readonly deletedSecrets: number;
+  readonly more: boolean;
 }
 
 function uniqueOwners(owners: readonly OwnerRef[]): OwnerRef[] {
