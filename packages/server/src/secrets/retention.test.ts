@@ -1,10 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
 import type { SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { auditOf, createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import { auditOf, createTestLockbox, errorOf, insertSite, testCaller } from "../testing/test-lockbox.js";
 import { startTestServer } from "../testing/test-server.js";
 import { parseRetention, RetentionPruner } from "./retention.js";
 
@@ -23,15 +22,7 @@ describe.each(await contractDatabases())("retention of history ($name)", ({ name
     await database?.drop();
   });
 
-  const makeSite = async (): Promise<SiteRow> => {
-    const id = randomUUID();
-    return lockbox.stores.sites.insertSite({
-      id,
-      name: `site-${id.slice(0, 8)}`,
-      owner: { userId: owner.user.id },
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
+  const makeSite = () => insertSite(lockbox, { userId: owner.user.id });
   const set = (site: SiteRow, name: string, value: string, env?: string) =>
     lockbox.secrets.setSiteSecret(owner, site.name, { name, value, scopes: ["web", "user"], env });
   const versions = async (site: SiteRow, name: string, env?: string) =>
@@ -160,13 +151,7 @@ describe("retention in a started server", () => {
     try {
       const { lockbox } = test.server;
       const caller = await testCaller(lockbox);
-      const id = randomUUID();
-      const site = await lockbox.stores.sites.insertSite({
-        id,
-        name: `site-${id.slice(0, 8)}`,
-        owner: { userId: caller.user.id },
-        dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-      });
+      const site = await insertSite(lockbox, { userId: caller.user.id });
       for (const value of ["a", "b", "c"]) {
         await lockbox.secrets.setSiteSecret(caller, site.name, { name: "K", value });
       }

@@ -2,11 +2,19 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/records.js";
+import type { SiteRow } from "../directory/records.js";
 import { rotateMasterKey } from "../keys/key-rotation.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { auditOf, createTestLockbox, errorOf, randomMasterKey, testCaller } from "../testing/test-lockbox.js";
+import {
+  auditOf,
+  createTestLockbox,
+  errorOf,
+  insertOrg,
+  insertSite,
+  randomMasterKey,
+  testCaller,
+} from "../testing/test-lockbox.js";
 
 describe.each(await contractDatabases())("secret history and rollback ($name)", ({ create }) => {
   let database: TestDatabase;
@@ -27,25 +35,8 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     await database?.drop();
   });
 
-  const makeSite = async (): Promise<SiteRow> => {
-    const id = randomUUID();
-    return lockbox.stores.sites.insertSite({
-      id,
-      name: `site-${id.slice(0, 8)}`,
-      owner: { userId: owner.user.id },
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
-  const makeOrg = async (): Promise<OrgRow> => {
-    const id = randomUUID();
-    const org = await lockbox.stores.orgs.insertOrg({
-      id,
-      name: `org-${id.slice(0, 8)}`,
-      dataKey: await lockbox.vault.newDataKey({ kind: "org", id }),
-    });
-    await lockbox.stores.orgs.upsertMembership(org.id, owner.user.id, "admin");
-    return org;
-  };
+  const makeSite = () => insertSite(lockbox, { userId: owner.user.id });
+  const makeOrg = () => insertOrg(lockbox, { [owner.user.id]: "admin" });
   const history = (site: SiteRow, name: string, env?: string, values = true) =>
     lockbox.secretHistory.siteHistory(owner, site.name, name, { env, values });
   const runtimeValue = async (site: SiteRow, env: string, name: string) =>

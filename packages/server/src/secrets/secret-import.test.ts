@@ -1,11 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/records.js";
+import type { SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { auditOf, createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import {
+  auditOf,
+  createTestLockbox,
+  errorOf,
+  insertOrg,
+  insertSite,
+  testCaller,
+} from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
 /**
@@ -31,24 +38,9 @@ describe.each(await contractDatabases())("SecretsService imports ($name)", ({ cr
     await database?.drop();
   });
 
-  const tag = () => randomUUID().slice(0, 8);
-  const makeOrg = async (): Promise<OrgRow> => {
-    const id = randomUUID();
-    return stores.orgs.insertOrg({
-      id,
-      name: `org-${tag()}`,
-      dataKey: await lockbox.vault.newDataKey({ kind: "org", id }),
-    });
-  };
-  const makeSite = async (owner: { orgId: string } | { userId: string }): Promise<SiteRow> => {
-    const id = randomUUID();
-    return stores.sites.insertSite({
-      id,
-      name: `site-${tag()}`,
-      owner,
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
+  const _tag = () => randomUUID().slice(0, 8);
+  const makeOrg = () => insertOrg(lockbox);
+  const makeSite = (owner: { orgId: string } | { userId: string }) => insertSite(lockbox, owner);
   /** What people read of a site (base values and overrides of `env`), by name. */
   const stored = async (site: SiteRow, env?: string) =>
     Object.fromEntries(

@@ -1,10 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/records.js";
+import type { SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { auditOf, createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import {
+  auditOf,
+  createTestLockbox,
+  errorOf,
+  insertOrg,
+  insertSite,
+  testCaller,
+} from "../testing/test-lockbox.js";
 
 describe.each(await contractDatabases())("deleted secrets and restore ($name)", ({ create }) => {
   let database: TestDatabase;
@@ -25,26 +32,8 @@ describe.each(await contractDatabases())("deleted secrets and restore ($name)", 
     await database?.drop();
   });
 
-  const makeSite = async (): Promise<SiteRow> => {
-    const id = randomUUID();
-    return lockbox.stores.sites.insertSite({
-      id,
-      name: `site-${id.slice(0, 8)}`,
-      owner: { userId: owner.user.id },
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
-  const makeOrg = async (): Promise<OrgRow> => {
-    const id = randomUUID();
-    const org = await lockbox.stores.orgs.insertOrg({
-      id,
-      name: `org-${id.slice(0, 8)}`,
-      dataKey: await lockbox.vault.newDataKey({ kind: "org", id }),
-    });
-    await lockbox.stores.orgs.upsertMembership(org.id, owner.user.id, "admin");
-    await lockbox.stores.orgs.upsertMembership(org.id, member.user.id, "member");
-    return org;
-  };
+  const makeSite = () => insertSite(lockbox, { userId: owner.user.id });
+  const makeOrg = () => insertOrg(lockbox, { [owner.user.id]: "admin", [member.user.id]: "member" });
   const runtime = async (site: SiteRow, env: string) =>
     Object.fromEntries(
       ((await lockbox.secrets.resolveForDelivery(site.id, env, "web")) ?? []).map((s) => [s.name, s.value]),

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import type { OwnerRef } from "@lockbox/core";
 import type { AuditEvent } from "../audit/records.js";
 import { type Caller, callerOf } from "../directory/caller.js";
-import type { UserRow } from "../directory/records.js";
+import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
 import { createLockbox, type Lockbox } from "../lockbox.js";
 import type { TokenRow } from "../tokens/records.js";
 import type { TestDatabase } from "./test-databases.js";
@@ -110,4 +110,35 @@ export function putSecret(
     }
     return id;
   });
+}
+
+/** A site of `owner` (an org or a user) with a random name and its own data key, straight in the store. */
+export async function insertSite(
+  lockbox: Lockbox,
+  owner: { orgId: string } | { userId: string },
+): Promise<SiteRow> {
+  const id = randomUUID();
+  return lockbox.stores.sites.insertSite({
+    id,
+    name: `site-${id.slice(0, 8)}`,
+    owner,
+    dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
+  });
+}
+
+/** An org with a random name and its own data key, with `members` (user id → role), straight in the store. */
+export async function insertOrg(
+  lockbox: Lockbox,
+  members: Readonly<Record<string, "admin" | "member">> = {},
+): Promise<OrgRow> {
+  const id = randomUUID();
+  const org = await lockbox.stores.orgs.insertOrg({
+    id,
+    name: `org-${id.slice(0, 8)}`,
+    dataKey: await lockbox.vault.newDataKey({ kind: "org", id }),
+  });
+  for (const [userId, role] of Object.entries(members)) {
+    await lockbox.stores.orgs.upsertMembership(org.id, userId, role);
+  }
+  return org;
 }
