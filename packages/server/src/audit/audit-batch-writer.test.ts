@@ -3,7 +3,7 @@ import { AuditBatchWriter, type AuditWriterStore } from "./audit-batch-writer.js
 import type { AuditStore } from "./audit-store.js";
 import type { AuditEvent, AuditEventInput } from "./records.js";
 
-type AuditTx = { readonly audit: Pick<AuditStore, "appendAudit"> };
+type AuditTx = { readonly audit: Pick<AuditStore, "appendAuditEvents"> };
 
 /**
  * Commits a transaction's events only when its function resolves (a rollback keeps none), and can
@@ -31,9 +31,11 @@ class FakeAuditStore implements AuditWriterStore {
       const appended: AuditEventInput[] = [];
       const result = await fn({
         audit: {
-          appendAudit: async (event) => {
-            appended.push(event);
-            return { ...event, seq: 0, id: "", at: event.at ?? "" } as unknown as AuditEvent;
+          appendAuditEvents: async (events) => {
+            appended.push(...events);
+            return events.map(
+              (event) => ({ ...event, seq: 0, id: "", at: event.at ?? "" }) as unknown as AuditEvent,
+            );
           },
         },
       });
@@ -153,15 +155,17 @@ describe("AuditBatchWriter", () => {
 
   it("a batch whose transaction rolled back is written whole by the retry, not in part twice", async () => {
     const store = new FakeAuditStore();
-    let appends = 0;
+    let attempts = 0;
     const failing: AuditWriterStore = {
       transaction: (fn) =>
         store.transaction((tx) =>
           fn({
             audit: {
-              appendAudit: async (e) => {
-                if (++appends === 2) throw new Error("constraint violated");
-                return tx.audit.appendAudit(e);
+              // The first attempt appends the batch's first event, then fails on the second.
+              appendAuditEvents: async (events) => {
+                if (++attempts > 1) return tx.audit.appendAuditEvents(events);
+                await tx.audit.appendAuditEvents(events.slice(0, 1));
+                throw new Error("constraint violated");
               },
             },
           }),

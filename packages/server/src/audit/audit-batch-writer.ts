@@ -3,7 +3,7 @@ import type { AuditStore } from "./audit-store.js";
 import type { AuditEventInput } from "./records.js";
 
 /** What the writer needs: transactions that can append audit events. */
-export type AuditWriterStore = Transactional<{ readonly audit: Pick<AuditStore, "appendAudit"> }>;
+export type AuditWriterStore = Transactional<{ readonly audit: Pick<AuditStore, "appendAuditEvents"> }>;
 
 export interface AuditBatchWriterOptions {
   /** Flush when this many events wait (default 200). */
@@ -77,7 +77,7 @@ export class AuditBatchWriter {
     let written = false;
     this.#flushing = this.#store
       .transaction(async (tx) => {
-        for (const event of batch) await tx.audit.appendAudit(event);
+        await tx.audit.appendAuditEvents(batch);
         written = true;
       })
       .catch((error: unknown) => {

@@ -52,6 +52,44 @@ export function auditStoreContract(name: string, createDatabase: () => Promise<T
       expect(await stores.audit.listAudit({ orgId: randomUUID() })).toEqual([]);
     });
 
+    it("appends a batch in order as one run of the chain, even beside single appends and across INSERT statements", async () => {
+      const org = await newOrg();
+      const input = (target: string) => ({
+        actor: "system",
+        action: "test.batch",
+        target,
+        orgId: org.id,
+        outcome: "success" as const,
+      });
+      const batch = Array.from({ length: 1_201 }, (_, i) => input(`b:${i}`));
+      const [appended] = await Promise.all([
+        stores.transaction((tx) => tx.audit.appendAuditEvents(batch)),
+        ...Array.from({ length: 5 }, (_, i) =>
+          stores.transaction((tx) => tx.audit.appendAudit(input(`single:${i}`))),
+        ),
+      ]);
+      expect(appended.map((event) => event.target)).toEqual(batch.map((event) => event.target));
+      appended.forEach((event, index) => {
+        if (index > 0)
+          expect([event.seq, event.prevHash]).toEqual([
+            (appended[index - 1]?.seq ?? 0) + 1,
+            appended[index - 1]?.hash,
+          ]);
+      });
+      const chain = await stores.audit.readAuditChain(0, 100_000);
+      let prev = GENESIS_HASH;
+      chain.forEach((event, index) => {
+        expect([event.seq, event.prevHash]).toEqual([index + 1, prev]);
+        const { hash, ...rest } = event;
+        expect(hash).toBe(auditEventHash(rest));
+        prev = hash;
+      });
+      expect(chain.filter((event) => event.target.startsWith("b:"))).toHaveLength(1_201);
+      const last = chain.at(-1);
+      expect(await stores.audit.readAuditHead()).toBe(`${last?.seq}:${last?.hash}`);
+      expect(await stores.transaction((tx) => tx.audit.appendAuditEvents([]))).toEqual([]);
+    });
+
     it("reads no head before the first append, then the last committed event's, never a rolled-back one's", async () => {
       const fresh = await createDatabase();
       const db = await fresh.open();

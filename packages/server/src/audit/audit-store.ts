@@ -13,6 +13,11 @@ export interface AuditStore extends AuditReader {
    * and its audit event are atomic.
    */
   appendAudit(event: AuditEventInput): Promise<AuditEvent>;
+  /**
+   * Appends events in order, as {@link appendAudit} appends each, with one lock, one read of the
+   * chain's end and one head for the lot: how queued delivery events are written.
+   */
+  appendAuditEvents(events: readonly AuditEventInput[]): Promise<AuditEvent[]>;
 }
 
 /** Reading the chain: what may run outside a transaction. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Selectable } from "kysely";
+import type { Insertable, Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
@@ -9,11 +9,20 @@ import type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome } from "./r
 /** The `meta` key of the chain head recorded with every append. */
 const AUDIT_HEAD_META_KEY = "audit.head";
 
+/** Rows per INSERT statement (13 parameters each: well under either dialect's limit). */
+const INSERT_ROWS = 500;
+
 /** {@link AuditStore} over Kysely. */
 export class KyselyAuditStore implements AuditStore {
   constructor(private readonly context: KyselyContext) {}
 
   async appendAudit(input: AuditEventInput): Promise<AuditEvent> {
+    const [event] = await this.appendAuditEvents([input]);
+    return event as AuditEvent;
+  }
+
+  async appendAuditEvents(inputs: readonly AuditEventInput[]): Promise<AuditEvent[]> {
+    if (inputs.length === 0) return [];
     const { db, driver } = this.context;
     await driver.lockAudit(db);
     const last = await db
@@ -22,46 +31,40 @@ export class KyselyAuditStore implements AuditStore {
       .orderBy("seq", "desc")
       .limit(1)
       .executeTakeFirst();
-    const unhashed = {
-      seq: last ? Number(last.seq) + 1 : 1,
-      id: randomUUID(),
-      at: input.at ?? now(),
-      actor: input.actor,
-      action: input.action,
-      target: input.target,
-      environment: input.environment ?? null,
-      orgId: input.orgId ?? null,
-      siteId: input.siteId ?? null,
-      outcome: input.outcome,
-      requestId: input.requestId ?? null,
-      prevHash: last?.hash ?? GENESIS_HASH,
-    };
-    const event: AuditEvent = { ...unhashed, hash: auditEventHash(unhashed) };
-    await db
-      .insertInto("audit_events")
-      .values({
-        seq: event.seq,
-        id: event.id,
-        at: event.at,
-        actor: event.actor,
-        action: event.action,
-        target: event.target,
-        environment: event.environment,
-        org_id: event.orgId,
-        site_id: event.siteId,
-        outcome: event.outcome,
-        request_id: event.requestId,
-        prev_hash: event.prevHash,
-        hash: event.hash,
-      })
-      .execute();
-    const head = `${event.seq}:${event.hash}`;
+    let seq = last ? Number(last.seq) : 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const events = inputs.map((input): AuditEvent => {
+      const unhashed = {
+        seq: ++seq,
+        id: randomUUID(),
+        at: input.at ?? now(),
+        actor: input.actor,
+        action: input.action,
+        target: input.target,
+        environment: input.environment ?? null,
+        orgId: input.orgId ?? null,
+        siteId: input.siteId ?? null,
+        outcome: input.outcome,
+        requestId: input.requestId ?? null,
+        prevHash,
+      };
+      prevHash = auditEventHash(unhashed);
+      return { ...unhashed, hash: prevHash };
+    });
+    for (let i = 0; i < events.length; i += INSERT_ROWS) {
+      await db
+        .insertInto("audit_events")
+        .values(events.slice(i, i + INSERT_ROWS).map(toRow))
+        .execute();
+    }
+    const head = events[events.length - 1] as AuditEvent;
+    const headValue = `${head.seq}:${head.hash}`;
     await db
       .insertInto("meta")
-      .values({ key: AUDIT_HEAD_META_KEY, value: head })
-      .onConflict((oc) => oc.column("key").doUpdateSet({ value: head }))
+      .values({ key: AUDIT_HEAD_META_KEY, value: headValue })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: headValue }))
       .execute();
-    return event;
+    return events;
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
@@ -96,6 +99,24 @@ export class KyselyAuditStore implements AuditStore {
       .executeTakeFirst();
     return row?.value;
   }
+}
+
+function toRow(event: AuditEvent): Insertable<Database["audit_events"]> {
+  return {
+    seq: event.seq,
+    id: event.id,
+    at: event.at,
+    actor: event.actor,
+    action: event.action,
+    target: event.target,
+    environment: event.environment,
+    org_id: event.orgId,
+    site_id: event.siteId,
+    outcome: event.outcome,
+    request_id: event.requestId,
+    prev_hash: event.prevHash,
+    hash: event.hash,
+  };
 }
 
 function toAudit(r: Selectable<Database["audit_events"]>): AuditEvent {
