@@ -46,6 +46,7 @@ describe("delivery metrics on /metrics", () => {
       expect(sample(after, "lockbox_cold_resolution_seconds_sum")).toBeGreaterThan(0);
       expect(sample(after, "lockbox_org_snapshot_misses_total")).toBe(1);
       expect(sample(after, "lockbox_org_snapshot_bytes")).toBeGreaterThan(0);
+      expect(sample(after, "lockbox_site_rows_bytes")).toBeGreaterThan(0);
       expect(after).not.toContain("SHARED");
 
       // An org change: the snapshot and the set go; the next read resolves again.

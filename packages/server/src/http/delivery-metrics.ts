@@ -48,6 +48,11 @@ export function registerDeliveryMetrics(metrics: Metrics, delivery: Delivery): v
       "Bytes of the org snapshots held now (sealed bytes counted twice).",
       () => snapshots.stats.bytes,
     );
+    metrics.gauge(
+      "lockbox_site_rows_bytes",
+      "Bytes of sites' own secret rows held now (sealed), so an org change reads no site from the store.",
+      () => snapshots.stats.siteRowsBytes,
+    );
   }
   metrics.histogram(
     "lockbox_cold_resolution_seconds",

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Scope } from "@lockbox/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Caller } from "../directory/caller.js";
 import type { OrgRow, SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
@@ -119,6 +119,46 @@ describe("OrgSnapshots", () => {
     expect(snapshots.stats).toMatchObject({ size: 2, bytes: 476, evictions: 1 });
   });
 
+  it("keeps a site's own rows until the site changes, and no read that started before a site change", async () => {
+    const snapshots = new OrgSnapshots();
+    const own = (name: string) => ({ siteId: "site-1", ownerOrgId: "org-1", siteSecrets: [stored(name)] });
+    let reads = 0;
+    const read = (name: string) => async () => {
+      reads++;
+      return own(name);
+    };
+    // The site's environments resolving together read it once; an org change keeps it.
+    const [a, b] = await Promise.all([
+      snapshots.siteRows("site-1", read("A")),
+      snapshots.siteRows("site-1", read("A")),
+    ]);
+    expect(a).toBe(b);
+    snapshots.invalidateOrg("org-1");
+    expect(await snapshots.siteRows("site-1", read("B"))).toBe(a);
+    expect(reads).toBe(1);
+    expect(snapshots.stats.siteRowsBytes).toBeGreaterThan(10);
+    // Its change drops them.
+    snapshots.invalidateSite("site-1");
+    expect((await snapshots.siteRows("site-1", read("B")))?.siteSecrets[0]?.name).toBe("B");
+    // A read in flight while any site changes answers its caller but is not kept.
+    let finish: (rows: ReturnType<typeof own>) => void = () => {};
+    snapshots.invalidateSite("site-1");
+    const inFlight = snapshots.siteRows("site-1", () => new Promise((resolve) => (finish = resolve)));
+    snapshots.invalidateSite("site-2");
+    finish(own("STALE"));
+    expect((await inFlight)?.siteSecrets[0]?.name).toBe("STALE");
+    expect((await snapshots.siteRows("site-1", read("C")))?.siteSecrets[0]?.name).toBe("C");
+    // A site that does not exist is not kept; nothing is kept or used while untrusted.
+    expect(await snapshots.siteRows("gone", async () => undefined)).toBeUndefined();
+    expect(await snapshots.siteRows("gone", read("D"))).toBeDefined();
+    snapshots.setTrusted(false);
+    expect(snapshots.stats.siteRowsBytes).toBe(0);
+    reads = 0;
+    await snapshots.siteRows("site-1", read("E"));
+    await snapshots.siteRows("site-1", read("E"));
+    expect([reads, snapshots.stats.siteRowsBytes]).toEqual([2, 0]);
+  });
+
   it("knows which sites an org change concerns: its own, and those whose owner is not known", () => {
     const snapshots = new OrgSnapshots();
     snapshots.noteSiteOrg("a", "org-1", snapshots.siteEpoch);
@@ -215,6 +255,31 @@ describe.each(await contractDatabases())("resolveForDelivery with org snapshots 
     }
     // The snapshot was in use: most org reads came from it.
     expect(lockbox.delivery.orgSnapshots?.stats.hits).toBeGreaterThan(100);
+  });
+
+  it("resolves an org change's sites again without reading them from the store, and a site change reads its site", async () => {
+    const org = await lockbox.orgs.createOrg(admin, `org-${tag()}`);
+    const site = await lockbox.sites.createSite(admin, { name: `site-${tag()}`, org: org.name });
+    await lockbox.secrets.setOrgSecret(admin, org.id, { name: "O", value: "o1", scopes: ["web"] });
+    await lockbox.secrets.setSiteSecret(admin, site.id, { name: "S", value: "s1", scopes: ["web"] });
+    const values = async (env = "live") =>
+      Object.fromEntries(
+        ((await lockbox.secrets.resolveForDelivery(site.id, env, "web")) ?? []).map((s) => [s.name, s.value]),
+      );
+    expect(await values()).toEqual({ O: "o1", S: "s1" });
+    const reads = vi.spyOn(lockbox.stores.secrets, "loadOwnSiteSecrets");
+    try {
+      await lockbox.secrets.setOrgSecret(admin, org.id, { name: "O", value: "o2" });
+      expect(await values()).toEqual({ O: "o2", S: "s1" });
+      expect(await values("dev")).toEqual({ O: "o2", S: "s1" });
+      expect(reads).not.toHaveBeenCalled();
+      await lockbox.secrets.setSiteSecret(admin, site.id, { name: "S", value: "s2", env: "live" });
+      expect(await values()).toEqual({ O: "o2", S: "s2" });
+      expect(await values("dev")).toEqual({ O: "o2", S: "s1" });
+      expect(reads).toHaveBeenCalledTimes(1);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("follows a transfer to another org and a delete of an org secret; never uses a supporting org", async () => {

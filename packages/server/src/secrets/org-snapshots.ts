@@ -1,6 +1,6 @@
 import type { Scope } from "@lockbox/core";
 import { LRUCache } from "lru-cache";
-import type { StoredSecret } from "./secret-store.js";
+import type { OwnSiteSecrets, StoredSecret } from "./secret-store.js";
 import type { DeliveredSecret } from "./secret-views.js";
 
 /** Environment and scope pairs whose org side a snapshot keeps (multidev environments can be many). */
@@ -62,6 +62,16 @@ export class OrgSnapshots {
   readonly #snapshots: LRUCache<string, OrgSnapshot>;
   /** Site id → its owner org id (null: a personal site), as of the site's last resolution. */
   readonly #siteOrg = new Map<string, string | null>();
+  /**
+   * Each resolved site's own rows (sealed values), so that an org-wide change resolves its sites
+   * again without reading the store: dropped by the site's change, like {@link #siteOrg}.
+   */
+  readonly #siteRows: LRUCache<string, OwnSiteSecrets>;
+  /** Reads of site rows in flight (the site's environments resolve together after a change). */
+  readonly #loadingSites = new Map<
+    string,
+    { readonly siteEpoch: number; readonly promise: Promise<OwnSiteSecrets | undefined> }
+  >();
   /** Reads of org rows in flight, shared by every resolution that needs the org meanwhile. */
   readonly #loading = new Map<string, { readonly epoch: number; readonly promise: Promise<OrgSnapshot> }>();
   #epoch = 0;
@@ -74,8 +84,13 @@ export class OrgSnapshots {
   /**
    * `maxBytes`: the budget for all snapshots together, counting sealed bytes twice (default 128 MiB:
    * 1,000 orgs of 100 secrets with an override on a third of them take about 60 MiB).
+   * `maxSiteBytes`: the budget for the sites' own rows, sealed values only (default 64 MiB).
    */
-  constructor(options: { maxBytes?: number } = {}) {
+  constructor(options: { maxBytes?: number; maxSiteBytes?: number } = {}) {
+    this.#siteRows = new LRUCache<string, OwnSiteSecrets>({
+      maxSize: options.maxSiteBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (own) => secretsBytes(own.siteSecrets),
+    });
     this.#snapshots = new LRUCache<string, OrgSnapshot>({
       maxSize: options.maxBytes ?? 128 * 1024 * 1024,
       sizeCalculation: (snapshot) => snapshotBytes(snapshot),
@@ -100,15 +115,54 @@ export class OrgSnapshots {
     return this.#siteEpoch;
   }
 
-  /** Snapshots used, snapshots read from the store, and snapshots dropped for the byte budget. */
-  get stats(): { hits: number; misses: number; evictions: number; size: number; bytes: number } {
+  /**
+   * Snapshots used, snapshots read from the store, and snapshots dropped for the byte budget; and
+   * the bytes of sites' own rows kept.
+   */
+  get stats(): {
+    hits: number;
+    misses: number;
+    evictions: number;
+    size: number;
+    bytes: number;
+    siteRowsBytes: number;
+  } {
     return {
       hits: this.#hits,
       misses: this.#misses,
       evictions: this.#evictions,
       size: this.#snapshots.size,
       bytes: this.#snapshots.calculatedSize,
+      siteRowsBytes: this.#siteRows.calculatedSize,
     };
+  }
+
+  /**
+   * The site's own rows: those kept from an earlier read while trusted, else the read in flight,
+   * else `read()`'s, kept when no site changed meanwhile (undefined: the site does not exist, and
+   * that is not kept).
+   */
+  siteRows(
+    siteId: string,
+    read: () => Promise<OwnSiteSecrets | undefined>,
+  ): Promise<OwnSiteSecrets | undefined> {
+    if (this.#trusted) {
+      const kept = this.#siteRows.get(siteId);
+      if (kept) return Promise.resolve(kept);
+      const pending = this.#loadingSites.get(siteId);
+      if (pending && pending.siteEpoch === this.#siteEpoch) return pending.promise;
+    }
+    const siteEpoch = this.#siteEpoch;
+    const promise = read()
+      .then((own) => {
+        if (own && this.#trusted && siteEpoch === this.#siteEpoch) this.#siteRows.set(siteId, own);
+        return own;
+      })
+      .finally(() => {
+        if (this.#loadingSites.get(siteId)?.promise === promise) this.#loadingSites.delete(siteId);
+      });
+    this.#loadingSites.set(siteId, { siteEpoch, promise });
+    return promise;
   }
 
   /** The org's snapshot when it may be used; undefined when it must be read. */
@@ -185,6 +239,7 @@ export class OrgSnapshots {
   invalidateSite(siteId: string): void {
     this.#siteEpoch++;
     this.#siteOrg.delete(siteId);
+    this.#siteRows.delete(siteId);
   }
 
   /**
@@ -197,15 +252,21 @@ export class OrgSnapshots {
     this.#siteEpoch++;
     this.#snapshots.clear();
     this.#siteOrg.clear();
+    this.#siteRows.clear();
   }
 }
 
 /** Sealed bytes twice (the sealed value, and its plaintext once opened) plus names; at least 1. */
 function snapshotBytes(snapshot: OrgSnapshot): number {
+  return secretsBytes(snapshot.secrets, 2);
+}
+
+/** Names and ids, and sealed bytes `times` times; at least 1. */
+function secretsBytes(secrets: readonly StoredSecret[], times = 1): number {
   let bytes = 1;
-  for (const secret of snapshot.secrets) {
-    bytes += secret.name.length + secret.id.length + 2 * secret.base.length;
-    for (const [env, sealed] of secret.overrides) bytes += env.length + 2 * sealed.length;
+  for (const secret of secrets) {
+    bytes += secret.name.length + secret.id.length + times * secret.base.length;
+    for (const [env, sealed] of secret.overrides) bytes += env.length + times * sealed.length;
   }
   return bytes;
 }

@@ -8,7 +8,8 @@ import type { DeliveredSecret } from "./secret-views.js";
 
 /**
  * SPEC §2.4 for a machine (every value decrypted) from the site's own rows and the snapshot of its
- * owner org: one statement for the site, none for an org already in `snapshots`. The org's side of
+ * owner org: one statement for the site and none for an org, unless `snapshots` lacks them (so an
+ * org-wide change reads nothing from the store for sites resolved before). The org's side of
  * a resolution (its winners for the environment and scope, values decrypted) is the same for all
  * its sites, so it is worked out once per snapshot and merged with each site's side: the site wins
  * a name it has with the scope, and names stay in `resolveSecrets`' order. Each side is chosen by
@@ -21,7 +22,7 @@ export async function resolveWithOrgSnapshot(
   request: { readonly siteId: string; readonly env: string; readonly scope: Scope },
 ): Promise<DeliveredSecret[] | undefined> {
   const siteEpoch = snapshots.siteEpoch;
-  const own = await store.loadOwnSiteSecrets(request.siteId);
+  const own = await snapshots.siteRows(request.siteId, () => store.loadOwnSiteSecrets(request.siteId));
   if (!own) return undefined;
   const orgId = own.ownerOrgId;
   const org = orgId
