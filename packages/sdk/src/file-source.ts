@@ -39,6 +39,8 @@ export class FileSource implements SecretSource {
     return this.#loaded?.set;
   }
 
+  close(): void {}
+
   /** A look at the file a second from now: a changed file is a new set. */
   async watchOnce(_waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
     const before = this.#loaded?.set;

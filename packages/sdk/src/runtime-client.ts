@@ -172,6 +172,7 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
     },
     close() {
       loop?.stop();
+      source.close();
     },
   };
 }

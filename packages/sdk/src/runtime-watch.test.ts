@@ -19,8 +19,15 @@ class FakeBlockingServer {
   readonly requests: { url: string; ifNoneMatch: string | undefined; at: number }[] = [];
   /** Requests whose client went away before the answer. */
   aborted = 0;
+  /** Connections accepted (blocking reads and plain reads alike). */
+  connections = 0;
+  /** Resets a connection when a request arrives on it after its first (a kept connection closed meanwhile). */
+  resetKept = false;
   readonly #held = new Set<() => void>();
-  readonly #server: Server = createServer((req, res) => this.#handle(req, res));
+  readonly #requestsOn = new WeakMap<object, number>();
+  readonly #server: Server = createServer((req, res) => this.#handle(req, res)).on("connection", () => {
+    this.connections++;
+  });
 
   get url(): string {
     return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
@@ -48,6 +55,12 @@ class FakeBlockingServer {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
+    const onSocket = (this.#requestsOn.get(req.socket) ?? 0) + 1;
+    this.#requestsOn.set(req.socket, onSocket);
+    if (this.resetKept && onSocket > 1) {
+      req.socket.resetAndDestroy();
+      return;
+    }
     this.requests.push({
       url: req.url ?? "",
       ifNoneMatch: req.headers["if-none-match"],
@@ -188,6 +201,39 @@ describe("the runtime client's watch (blocking reads)", () => {
     await until(() => blocking().length >= 2, 5000);
     const [first, second] = blocking();
     expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+
+  it("keeps one connection for its blocking reads, change after change", async () => {
+    await start();
+    const client = watching();
+    await client.getSecret("API_KEY");
+    await until(() => server.held === 1);
+    const opened = server.connections;
+    for (const value of ["v2", "v3", "v4", "v5"]) {
+      server.set(value);
+      await until(() => server.held === 1 && server.requests.at(-1)?.ifNoneMatch === `"v${server.version}"`);
+      expect(await client.getSecret("API_KEY")).toBe(value);
+    }
+    expect(server.connections).toBe(opened);
+  });
+
+  it("sends a read again on a new connection, without backing off, when the server reset the kept one", async () => {
+    await start();
+    const client = watching();
+    await client.getSecret("API_KEY");
+    await until(() => server.held === 1);
+    server.resetKept = true;
+    for (const value of ["v2", "v3"]) {
+      const changedAt = performance.now();
+      server.set(value);
+      // Each next read goes out on the kept connection, is reset, and goes out once more at once.
+      await until(
+        () => server.held === 1 && server.requests.at(-1)?.ifNoneMatch === `"v${server.version}"`,
+        900,
+      );
+      expect(performance.now() - changedAt).toBeLessThan(900);
+      expect(await client.getSecret("API_KEY")).toBe(value);
+    }
   });
 
   it("close() aborts the held read and ends the loop", async () => {

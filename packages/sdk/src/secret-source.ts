@@ -20,6 +20,8 @@ export interface SecretSource {
   latest(): SecretSet | undefined;
   /** One blocking read (server) or a look a second later (file), for the watch loop. */
   watchOnce(waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer>;
+  /** Lets go of what the watch kept open (a connection); reads still work afterwards. */
+  close(): void;
 }
 
 export function secretSet(map: ReadonlyMap<string, string>): SecretSet {

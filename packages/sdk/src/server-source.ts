@@ -48,8 +48,12 @@ export class ServerSource implements SecretSource {
   readonly #ttlMs: number;
   readonly #timeoutMs: number;
   readonly #fetch: typeof globalThis.fetch;
-  /** The watch's: one whose socket does not keep the process alive, unless `fetch` was given. */
+  /**
+   * The watch's: one whose kept connection does not keep the process alive, unless `fetch` was
+   * given; `close()` closes that connection.
+   */
   readonly #watchFetch: typeof globalThis.fetch;
+  readonly #closeWatchFetch: () => void;
   readonly #now: () => number;
   readonly #logger: RuntimeLogger;
   #cache: CachedSet | undefined;
@@ -83,7 +87,9 @@ export class ServerSource implements SecretSource {
     this.#ttlMs = ttlSeconds * 1000;
     this.#timeoutMs = timeoutMs;
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#watchFetch = options.fetch ?? unrefFetch;
+    const watchFetch = options.fetch ? { fetch: options.fetch, close() {} } : unrefFetch();
+    this.#watchFetch = watchFetch.fetch;
+    this.#closeWatchFetch = () => watchFetch.close();
     this.#now = options.now ?? (() => performance.now());
     this.#logger = options.logger ?? console;
   }
@@ -118,6 +124,10 @@ export class ServerSource implements SecretSource {
 
   latest(): SecretSet | undefined {
     return this.#cache?.set;
+  }
+
+  close(): void {
+    this.#closeWatchFetch();
   }
 
   /** Not shared with reads: a read must not wait for a held request. Only a new ETag is a change. */
