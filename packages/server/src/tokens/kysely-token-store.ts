@@ -1,5 +1,5 @@
 import { LockboxError } from "@lockbox/core";
-import type { Selectable } from "kysely";
+import { type Selectable, sql } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import type { PageRequest } from "../db/ports.js";
@@ -104,16 +104,29 @@ export class KyselyTokenStore implements TokenStore {
   }
 
   async touchTokens(uses: ReadonlyArray<{ id: string; at: string }>): Promise<void> {
-    for (const use of uses) {
+    // One statement per chunk: each token's time by `CASE id`, kept only when later than the stored one.
+    for (let i = 0; i < uses.length; i += TOUCH_CHUNK) {
+      const chunk = uses.slice(i, i + TOUCH_CHUNK);
+      const at = sql<string>`(case ${sql.ref("id")} ${sql.join(
+        chunk.map((use) => sql`when ${use.id} then ${use.at}`),
+        sql` `,
+      )} end)`;
       await this.context.db
         .updateTable("tokens")
-        .set({ last_used_at: use.at })
-        .where("id", "=", use.id)
-        .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", use.at)]))
+        .set({ last_used_at: at })
+        .where(
+          "id",
+          "in",
+          chunk.map((use) => use.id),
+        )
+        .where((eb) => eb.or([eb("last_used_at", "is", null), eb("last_used_at", "<", at)]))
         .execute();
     }
   }
 }
+
+/** Tokens per last-use statement (5 parameters each). */
+const TOUCH_CHUNK = 200;
 
 function toToken(
   r: Selectable<Database["tokens"]> & {

@@ -35,6 +35,26 @@ export function tokenStoreContract(name: string, createDatabase: () => Promise<T
       expect((await stores.tokens.findTokenByHash(hash))?.revokedAt).toBe("2026-01-03T00:00:00.000Z");
     });
 
+    it("records the last use of many tokens at once, each only when later than the one stored", async () => {
+      const org = await newOrg();
+      const site = await newSite({ orgId: org.id });
+      const live = await stores.environments.findEnvironment(site.id, "live");
+      const tokens = await Promise.all(
+        Array.from({ length: 450 }, () => newToken({ kind: "runtime", environmentId: live?.id ?? null })),
+      );
+      const at = (i: number, day: number) => `2026-0${day}-01T00:00:00.${String(i).padStart(3, "0")}Z`;
+      await stores.tokens.touchTokens(
+        tokens.filter((_, i) => i % 2 === 0).map((t, i) => ({ id: t.id, at: at(i, 5) })),
+      );
+      // A later flush: half of the times are older than those stored, half newer or first.
+      await stores.tokens.touchTokens(tokens.map((t, i) => ({ id: t.id, at: at(i, 3) })));
+      const stored = await Promise.all(
+        tokens.map(async (t) => (await stores.tokens.findTokenById(t.id))?.lastUsedAt),
+      );
+      expect(stored).toEqual(tokens.map((_, i) => (i % 2 === 0 ? at(i / 2, 5) : at(i, 3))));
+      await stores.tokens.touchTokens([]);
+    });
+
     it("reads a token with its user's email and its site's name", async () => {
       const person = await newUser();
       const org = await newOrg();
