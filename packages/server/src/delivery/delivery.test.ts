@@ -40,7 +40,7 @@ describe("Delivery.recordDelivery()", () => {
       delivery.recordDelivery({ ...identity, tokenId }, version, "req-1");
       return recorded.length > before;
     };
-    return { deliver, recorded };
+    return { delivery, deliver, recorded };
   }
 
   it("audits the first delivery of each version to each token only", () => {
@@ -60,6 +60,15 @@ describe("Delivery.recordDelivery()", () => {
       outcome: "success",
       requestId: "req-1",
     });
+  });
+
+  it("asks for a request id given as a function only when it records the delivery", () => {
+    const { delivery, recorded } = setUp(100);
+    let asked = 0;
+    const requestId = () => `req-${++asked}`;
+    delivery.recordDelivery(identity, "v1", requestId);
+    delivery.recordDelivery(identity, "v1", requestId);
+    expect([asked, recorded.map((event) => event.requestId)]).toEqual([1, ["req-1"]]);
   });
 
   it("remembers at most maxRememberedDeliveries, so a forgotten one is audited again", () => {

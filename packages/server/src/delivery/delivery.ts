@@ -51,8 +51,8 @@ export class Delivery {
   /** `token id NUL version` already audited here, the least recently delivered forgotten first. */
   readonly #delivered: LRUCache<string, true>;
   readonly #versionKey: Buffer;
-  /** The clock a cached token's expiry is judged with: the token service's, so they agree. */
-  readonly #now: () => Date;
+  /** The clock a cached token's expiry is judged with (epoch ms): the token service's, so they agree. */
+  readonly #nowMs: () => number;
   /** Told of every change once the caches dropped what it made stale (the held blocking reads). */
   readonly #changeListeners = new Set<(change: DeliveryChange | undefined) => void>();
   /** Cold resolutions of runtime sets in flight, shared by requests for the same site environment. */
@@ -87,7 +87,8 @@ export class Delivery {
     } = {},
   ) {
     this.#versionKey = options.versionKey ?? randomBytes(32);
-    this.#now = options.now ?? (() => new Date());
+    const now = options.now;
+    this.#nowMs = now ? () => now().getTime() : Date.now;
     this.#secrets = deps.secrets;
     this.#tokens = deps.tokens;
     this.#sites = deps.sites;
@@ -108,7 +109,7 @@ export class Delivery {
    */
   applyChange(change: StoreChange, sentAtMs?: number): void {
     if (sentAtMs !== undefined) {
-      this.metrics.notifyLag.observe(Math.max(0, this.#now().getTime() - sentAtMs) / 1000);
+      this.metrics.notifyLag.observe(Math.max(0, this.#nowMs() - sentAtMs) / 1000);
     }
     let passed: DeliveryChange = change;
     if (change.kind === "site") {
@@ -153,8 +154,7 @@ export class Delivery {
    * a valid token of another kind than `kind` (a user token here, a build token at the runtime).
    */
   async identify(token: string, kind: "runtime" | "build"): Promise<MachineIdentity> {
-    const identity =
-      this.#tokenCache.get(token, this.#now().getTime()) ?? (await this.#authenticate(token, kind));
+    const identity = this.#tokenCache.get(token, this.#nowMs()) ?? (await this.#authenticate(token, kind));
     if (identity.kind !== kind) throw wrongKind(identity.kind, kind);
     return identity;
   }
@@ -171,7 +171,7 @@ export class Delivery {
         this.#tokenCache.forget(token);
         throw error;
       }
-      const last = this.#tokenCache.lastKnown(token, this.#now().getTime());
+      const last = this.#tokenCache.lastKnown(token, this.#nowMs());
       if (!last) throw error;
       return last;
     }
@@ -274,8 +274,9 @@ export class Delivery {
   /**
    * Audits the first delivery of `version` to a token (SPEC §5), batched off the request's path.
    * Each server remembers what it delivered, so a set served by two servers is recorded by each.
+   * `requestId` may be given as a function, called only when the delivery is recorded.
    */
-  recordDelivery(identity: MachineIdentity, version: string, requestId: string): void {
+  recordDelivery(identity: MachineIdentity, version: string, requestId: string | (() => string)): void {
     const key = `${identity.tokenId}\u0000${version}`;
     // get(), not has(): a set still being delivered stays remembered, so it is not audited again.
     if (this.#delivered.get(key)) return;
@@ -287,7 +288,7 @@ export class Delivery {
       environment: identity.env,
       siteId: identity.siteId,
       outcome: "success",
-      requestId,
+      requestId: typeof requestId === "string" ? requestId : requestId(),
     });
   }
 
@@ -297,7 +298,7 @@ export class Delivery {
    * would answer without a store read). Undefined otherwise: the caller takes the full path.
    */
   cachedRuntimeRead(token: string): { identity: MachineIdentity; payload: RuntimePayload } | undefined {
-    const identity = this.#tokenCache.get(token, this.#now().getTime());
+    const identity = this.#tokenCache.get(token, this.#nowMs());
     if (identity?.kind !== "runtime") return undefined;
     // A miss is counted by the route this request falls through to.
     const payload = this.runtimeCache.get(identity.siteId, identity.env, { countMiss: false });

@@ -69,7 +69,7 @@ export function runtimeFastPath(deps: {
       response.end();
     } else {
       status = 200;
-      delivery.recordDelivery(identity, payload.version, requestIdOf(headers));
+      delivery.recordDelivery(identity, payload.version, () => requestIdOf(headers));
       response.writeHead(200, {
         etag: payload.etag,
         "cache-control": "no-cache",
