@@ -13,7 +13,7 @@ import {
 } from "./runtime-errors.js";
 import type { WatchAnswer } from "./runtime-watch.js";
 import { nonEmpty, type SecretSet, type SecretSource, secretSet } from "./secret-source.js";
-import { unrefFetch } from "./unref-fetch.js";
+import { type Answer, fetchTransport, keptAliveTransport, type Transport } from "./transport.js";
 
 const DEFAULT_TTL_SECONDS = 300;
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -47,13 +47,13 @@ export class ServerSource implements SecretSource {
   readonly #token: string;
   readonly #ttlMs: number;
   readonly #timeoutMs: number;
-  readonly #fetch: typeof globalThis.fetch;
+  readonly #transport: Transport;
   /**
    * The watch's: one whose kept connection does not keep the process alive, unless `fetch` was
    * given; `close()` closes that connection.
    */
-  readonly #watchFetch: typeof globalThis.fetch;
-  readonly #closeWatchFetch: () => void;
+  readonly #watchTransport: Transport;
+  readonly #closeWatchTransport: () => void;
   readonly #now: () => number;
   readonly #logger: RuntimeLogger;
   #cache: CachedSet | undefined;
@@ -86,10 +86,10 @@ export class ServerSource implements SecretSource {
     this.#token = token;
     this.#ttlMs = ttlSeconds * 1000;
     this.#timeoutMs = timeoutMs;
-    this.#fetch = options.fetch ?? globalThis.fetch;
-    const watchFetch = options.fetch ? { fetch: options.fetch, close() {} } : unrefFetch();
-    this.#watchFetch = watchFetch.fetch;
-    this.#closeWatchFetch = () => watchFetch.close();
+    this.#transport = fetchTransport(options.fetch ?? globalThis.fetch);
+    const watch = options.fetch ? { transport: this.#transport, close() {} } : keptAliveTransport();
+    this.#watchTransport = watch.transport;
+    this.#closeWatchTransport = () => watch.close();
     this.#now = options.now ?? (() => performance.now());
     this.#logger = options.logger ?? console;
   }
@@ -127,7 +127,7 @@ export class ServerSource implements SecretSource {
   }
 
   close(): void {
-    this.#closeWatchFetch();
+    this.#closeWatchTransport();
   }
 
   /** Not shared with reads: a read must not wait for a held request. Only a new ETag is a change. */
@@ -137,8 +137,8 @@ export class ServerSource implements SecretSource {
     await this.#fetchSet({
       seconds: waitSeconds,
       signal,
-      onResponse: (response) => {
-        const header = response.headers.get("retry-after");
+      onResponse: (answer) => {
+        const header = answer.header("retry-after");
         if (header !== null) retryAfterMs = parseRetryAfter(header) * 1000;
       },
     });
@@ -170,7 +170,7 @@ export class ServerSource implements SecretSource {
   async #fetchSet(watch?: {
     seconds: number;
     signal: AbortSignal;
-    onResponse: (response: Response) => void;
+    onResponse: (answer: Answer) => void;
   }): Promise<SecretSet> {
     const cached = this.#cache;
     const headers: Record<string, string> = {
@@ -187,16 +187,13 @@ export class ServerSource implements SecretSource {
       timer.unref();
       watch.signal.addEventListener("abort", stop, { once: true });
     }
-    let response: Response;
-    let text: string;
+    let answer: Answer;
     try {
-      // Redirects are not followed: the token must not travel to an address nobody configured.
-      response = await (watch ? this.#watchFetch : this.#fetch)(
-        watch ? `${this.#endpoint}?wait=${watch.seconds}` : this.#endpoint,
-        { headers, redirect: "manual", signal: controller.signal },
-      );
-      text = await response.text();
-      watch?.onResponse(response);
+      // Neither transport follows redirects: the token must not travel to an address nobody configured.
+      answer = watch
+        ? await this.#watchTransport(`${this.#endpoint}?wait=${watch.seconds}`, headers, controller.signal)
+        : await this.#transport(this.#endpoint, headers, controller.signal);
+      watch?.onResponse(answer);
     } catch (error) {
       const reason = controller.signal.aborted
         ? `no answer within ${timeoutMs} ms (timeoutMs)`
@@ -211,14 +208,14 @@ export class ServerSource implements SecretSource {
       watch?.signal.removeEventListener("abort", stop);
     }
 
-    const { status } = response;
+    const { status, text } = answer;
     if (status === 304 && cached !== undefined) return this.#keep(cached.set, cached.etag);
     if (status === 200) {
       const parsed = parseRuntimeSet(text);
       if (typeof parsed === "string")
         throw this.#unexpected(status, `and a body that is not a secrets set (${parsed})`);
       const etag =
-        response.headers.get("etag") ?? (parsed.version === undefined ? undefined : `"${parsed.version}"`);
+        answer.header("etag") ?? (parsed.version === undefined ? undefined : `"${parsed.version}"`);
       return this.#keep(secretSet(parsed.secrets), etag);
     }
 
@@ -255,7 +252,7 @@ export class ServerSource implements SecretSource {
     if (status >= 300 && status < 400) {
       throw this.#unexpected(
         status,
-        `(a redirect${describeLocation(response.headers.get("location"), this.#endpoint)})`,
+        `(a redirect${describeLocation(answer.header("location"), this.#endpoint)})`,
       );
     }
     throw this.#unexpected(status, detail === "" ? "" : `(${detail.trim()})${requestId}`, body?.requestId);
