@@ -33,9 +33,11 @@
  * Options: --clients=N (a multiple of 4; default 4000), --org-secrets=N (default 20),
  *          --site-changes=N (default 20), --timeout=S (per change; default 120),
  *          --postgres=URL (default postgres://postgres@127.0.0.1:5432/postgres; the database
- *          lockbox_bench_propagation_<random> is created next to it and dropped).
+ *          lockbox_bench_propagation_<random> is created next to it and dropped),
+ *          --cpu-prof=DIR (write a V8 CPU profile of each server child to DIR, for Chrome DevTools).
  */
 import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -63,6 +65,8 @@ interface Options {
   readonly siteChanges: number;
   readonly timeoutSeconds: number;
   readonly postgres: string;
+  /** Where each server child writes a V8 CPU profile, if anywhere. */
+  readonly cpuProfDir: string | undefined;
 }
 
 /** One watching application. */
@@ -88,6 +92,7 @@ function parseOptions(): Options {
       "site-changes": { type: "string", default: "20" },
       timeout: { type: "string", default: "120" },
       postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
+      "cpu-prof": { type: "string" },
     },
   });
   const whole = (name: string, text: string, min: number) => {
@@ -104,6 +109,7 @@ function parseOptions(): Options {
     siteChanges: whole("site-changes", values["site-changes"], 0),
     timeoutSeconds: whole("timeout", values.timeout, 1),
     postgres: values.postgres,
+    cpuProfDir: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
   };
   if (options.siteChanges > clients / ENVS.length)
     throw new Error("--site-changes must not exceed the sites.");
@@ -234,9 +240,10 @@ async function main(): Promise<void> {
       maxHeldRequests: options.clients,
     } as const;
     // One after the other: the first creates the schema and the admin.
-    const first = await ServerChild.start("server A", tree, start);
+    const profile = { cpuProfDir: options.cpuProfDir };
+    const first = await ServerChild.start("server A", tree, start, profile);
     servers.push(first.child);
-    const second = await ServerChild.start("server B", tree, start);
+    const second = await ServerChild.start("server B", tree, start, profile);
     servers.push(second.child);
     const urls = [first.url, second.url] as const;
     const token = first.adminToken;
