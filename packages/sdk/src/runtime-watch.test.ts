@@ -23,6 +23,8 @@ class FakeBlockingServer {
   connections = 0;
   /** Resets a connection when a request arrives on it after its first (a kept connection closed meanwhile). */
   resetKept = false;
+  /** Same, but after sending the answer's head and part of its body. */
+  cutKept = false;
   readonly #held = new Set<() => void>();
   readonly #requestsOn = new WeakMap<object, number>();
   readonly #server: Server = createServer((req, res) => this.#handle(req, res)).on("connection", () => {
@@ -59,6 +61,16 @@ class FakeBlockingServer {
     this.#requestsOn.set(req.socket, onSocket);
     if (this.resetKept && onSocket > 1) {
       req.socket.resetAndDestroy();
+      return;
+    }
+    if (this.cutKept && onSocket > 1) {
+      this.requests.push({
+        url: req.url ?? "",
+        ifNoneMatch: req.headers["if-none-match"],
+        at: performance.now(),
+      });
+      res.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+      res.write('{"SiteID":', () => req.socket.resetAndDestroy());
       return;
     }
     this.requests.push({
@@ -234,6 +246,21 @@ describe("the runtime client's watch (blocking reads)", () => {
       expect(performance.now() - changedAt).toBeLessThan(900);
       expect(await client.getSecret("API_KEY")).toBe(value);
     }
+  });
+
+  it("does not send a read again when its kept connection was reset while the answer arrived", async () => {
+    await start();
+    const client = watching();
+    await client.getSecret("API_KEY");
+    await until(() => server.held === 1);
+    server.cutKept = true;
+    const before = server.requests.length;
+    server.set("v2");
+    // The next read goes out on the kept connection and is cut mid-answer: a failure, retried by
+    // the watch's backoff (1 s and more), not at once.
+    await until(() => server.requests.length === before + 1);
+    await sleep(400);
+    expect(server.requests.length).toBe(before + 1);
   });
 
   it("close() aborts the held read and ends the loop", async () => {

@@ -32,8 +32,8 @@ export function fetchTransport(fetch: typeof globalThis.fetch): Transport {
  * reads (a change reaches thousands of clients at once, and each would otherwise open a new
  * connection for its next read), whose socket does not keep the process alive (a held read must
  * not stop a Node process from exiting once it has nothing else to do). A request on a kept
- * connection that the server closed meanwhile (reset before any answer) is sent once more on a new
- * one. Lighter than `fetch`: no stream or `Response` per answer. `close()` closes the connection.
+ * connection that is reset before any answer (the server closed it meanwhile, or went away) is sent
+ * once more on a new one. Lighter than `fetch`: no stream or `Response` per answer. `close()` closes the connection.
  */
 export function keptAliveTransport(): { readonly transport: Transport; close(): void } {
   const agents: Record<string, Agent> = {
@@ -59,19 +59,25 @@ export function keptAliveTransport(): { readonly transport: Transport; close(): 
           agent: agents[url.protocol],
         });
         const sent = request;
+        let answered = false;
+        const fail = (error: unknown) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        };
         sent.on("socket", (socket) => socket.unref());
         sent.on("error", (error: NodeJS.ErrnoException) => {
-          if (retry && sent.reusedSocket && !signal.aborted && isReset(error)) {
+          // Only before any answer: a reset while the answer arrives is that answer's failure.
+          if (retry && !answered && sent.reusedSocket && !signal.aborted && isReset(error)) {
             send(false);
             return;
           }
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
+          fail(error);
         });
         sent.on("response", (response) => {
+          answered = true;
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", reject);
+          response.on("error", fail);
           response.on("end", () => {
             signal.removeEventListener("abort", onAbort);
             const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString();

@@ -82,6 +82,40 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     expect(rows.map((row) => row.hash)).toContain(hashToken(secret));
   });
 
+  it("a new link removes its user's used and expired links, and keeps live ones and other users'", async () => {
+    const userIds = async (email: string) =>
+      (await t.db.context.db.selectFrom("users").select("id").where("email", "=", email).executeTakeFirst())
+        ?.id;
+    const linksOf = async (email: string) =>
+      t.db.context.db
+        .selectFrom("signin_links")
+        .selectAll()
+        .where("user_id", "=", (await userIds(email)) ?? "")
+        .execute();
+    const bobLive = await link(bob.token);
+    const used = await link(alice.token);
+    expect((await exchange(used)).status).toBe(201);
+    const live = await link(alice.token);
+    const start = clock;
+    const expired = await link(alice.token);
+    clock = new Date(start.getTime() + 6 * MINUTE_MS);
+    try {
+      const newest = await link(alice.token);
+      const hashes = (await linksOf("alice@example.com")).map((row) => row.hash);
+      expect(hashes).toEqual([hashToken(newest)]);
+      expect(hashes).not.toContain(hashToken(used));
+      expect(hashes).not.toContain(hashToken(expired));
+      expect(hashes).not.toContain(hashToken(live));
+      expect((await linksOf("bob@example.com")).map((row) => row.hash)).toContain(hashToken(bobLive));
+    } finally {
+      clock = start;
+    }
+    // A link still live when the next is made keeps working.
+    const first = await link(alice.token);
+    await link(alice.token);
+    expect((await exchange(first)).status).toBe(201);
+  });
+
   it("a link signs in its own user only: Bob's link gives Bob's session, which cannot see Alice's tokens", async () => {
     const bobSession = await exchange(await link(bob.token));
     expect(bobSession.json.user).toBe("bob@example.com");

@@ -133,6 +133,9 @@ describe("OrgSnapshots", () => {
       snapshots.siteRows("site-1", read("A")),
     ]);
     expect(a).toBe(b);
+    // Kept in a buffer of their own, not as slices of what the store read them into.
+    const keptBase = a?.siteSecrets[0]?.base;
+    expect([keptBase?.length, keptBase?.buffer.byteLength]).toEqual([10, 10]);
     snapshots.invalidateOrg("org-1");
     expect(await snapshots.siteRows("site-1", read("B"))).toBe(a);
     expect(reads).toBe(1);

@@ -89,7 +89,7 @@ export class OrgSnapshots {
   constructor(options: { maxBytes?: number; maxSiteBytes?: number } = {}) {
     this.#siteRows = new LRUCache<string, OwnSiteSecrets>({
       maxSize: options.maxSiteBytes ?? 64 * 1024 * 1024,
-      sizeCalculation: (own) => secretsBytes(own.siteSecrets),
+      sizeCalculation: (own) => secretsBytes(own.siteSecrets) + SECRET_OBJECT_BYTES * own.siteSecrets.length,
     });
     this.#snapshots = new LRUCache<string, OrgSnapshot>({
       maxSize: options.maxBytes ?? 128 * 1024 * 1024,
@@ -155,8 +155,10 @@ export class OrgSnapshots {
     const siteEpoch = this.#siteEpoch;
     const promise = read()
       .then((own) => {
-        if (own && this.#trusted && siteEpoch === this.#siteEpoch) this.#siteRows.set(siteId, own);
-        return own;
+        if (!own || !this.#trusted || siteEpoch !== this.#siteEpoch) return own;
+        const kept = { ...own, siteSecrets: withOwnBuffer(own.siteSecrets) };
+        this.#siteRows.set(siteId, kept);
+        return kept;
       })
       .finally(() => {
         if (this.#loadingSites.get(siteId)?.promise === promise) this.#loadingSites.delete(siteId);
@@ -198,10 +200,9 @@ export class OrgSnapshots {
    * meanwhile, or caching is off); returns the snapshot to resolve with either way.
    */
   set(orgId: string, secrets: readonly StoredSecret[], epoch: number): OrgSnapshot {
-    const snapshot = new OrgSnapshot(orgId, secrets);
-    if (this.#trusted && epoch === this.#epoch && snapshotBytes(snapshot) <= this.#snapshots.maxSize) {
-      this.#snapshots.set(orgId, snapshot);
-    }
+    const keep = this.#trusted && epoch === this.#epoch;
+    const snapshot = new OrgSnapshot(orgId, keep ? withOwnBuffer(secrets) : secrets);
+    if (keep && snapshotBytes(snapshot) <= this.#snapshots.maxSize) this.#snapshots.set(orgId, snapshot);
     return snapshot;
   }
 
@@ -254,6 +255,34 @@ export class OrgSnapshots {
     this.#siteOrg.clear();
     this.#siteRows.clear();
   }
+}
+
+/** What a kept site secret costs beyond its names and sealed bytes (its objects), roughly. */
+const SECRET_OBJECT_BYTES = 256;
+
+/**
+ * The secrets with their sealed values copied into one buffer of their own, for keeping: a value
+ * read from the store may be a slice of a buffer shared with other reads (pg's bytea values come from
+ * Node's 8 KiB pool), which a kept slice would keep whole, unaccounted.
+ */
+function withOwnBuffer(secrets: readonly StoredSecret[]): StoredSecret[] {
+  let total = 0;
+  for (const secret of secrets) {
+    total += secret.base.length;
+    for (const sealed of secret.overrides.values()) total += sealed.length;
+  }
+  const block = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  const copy = (sealed: Buffer): Buffer => {
+    sealed.copy(block, at);
+    at += sealed.length;
+    return block.subarray(at - sealed.length, at);
+  };
+  return secrets.map((secret) => ({
+    ...secret,
+    base: copy(secret.base),
+    overrides: new Map([...secret.overrides].map(([env, sealed]) => [env, copy(sealed)])),
+  }));
 }
 
 /** Sealed bytes twice (the sealed value, and its plaintext once opened) plus names; at least 1. */

@@ -22,6 +22,8 @@ export interface SigninLinkStore {
    * both succeed. Returns false when it was already used (or is absent).
    */
   useSigninLink(id: string, at: string): Promise<boolean>;
+  /** Deletes the user's links that were used or expired at `now`; returns how many. */
+  deleteSpentSigninLinks(userId: string, now: string): Promise<number>;
 }
 
 /** {@link SigninLinkStore} over Kysely. */
@@ -70,5 +72,14 @@ export class KyselySigninLinkStore implements SigninLinkStore {
       .where("used_at", "is", null)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  async deleteSpentSigninLinks(userId: string, now: string): Promise<number> {
+    const result = await this.context.db
+      .deleteFrom("signin_links")
+      .where("user_id", "=", userId)
+      .where((eb) => eb.or([eb("used_at", "is not", null), eb("expires_at", "<=", now)]))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 }

@@ -59,6 +59,8 @@ export class SigninLinkService {
     const now = this.#now();
     const expiresAt = new Date(now.getTime() + SIGNIN_LINK_LIFETIME_MS).toISOString();
     await this.stores.transaction(async (tx) => {
+      // The user's used and expired links go: the table holds at most their live links and the last.
+      await tx.signinLinks.deleteSpentSigninLinks(caller.user.id, now.toISOString());
       await tx.signinLinks.insertSigninLink({
         id: randomUUID(),
         hash: hashToken(secret),
