@@ -334,13 +334,17 @@ describe.each(await contractDatabases())("SecretsService safety ($name)", ({ cre
           .where("env", "=", env)
           .executeTakeFirstOrThrow()
           .then((r) => r.ciphertext);
-      const write = (id: string, env: string, ciphertext: Buffer) =>
-        lockbox.db.kysely
+      // A write behind the server's back: the server sees it when it next reads the site from the
+      // store (a restart, or the site's next change), which is when it must refuse it.
+      const write = async (id: string, env: string, ciphertext: Buffer) => {
+        await lockbox.db.kysely
           .updateTable("secret_values")
           .set({ ciphertext })
           .where("secret_id", "=", id)
           .where("env", "=", env)
           .execute();
+        lockbox.delivery.applyChange({ kind: "site", id: site.id });
+      };
 
       const src = await read(await idOf("SRC"));
       const dstId = await idOf("DST");

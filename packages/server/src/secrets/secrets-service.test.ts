@@ -222,7 +222,11 @@ describe.each(MODES)("SecretsService ($name, $mode)", ({ create, snapshots }) =>
       await secrets.setOrgSecret(admin, first.id, { name: "FROM", value: "first", scopes: ["web"] });
       await secrets.setOrgSecret(admin, second.id, { name: "FROM", value: "second", scopes: ["web"] });
       expect(await resolveMap(site, "dev", "web")).toEqual({ FROM: "first" });
-      await stores.sites.updateSiteOwner(site.id, { orgId: second.id });
+      // As SiteService.transferSite writes it: the owner, and the site's change that servers act on.
+      await stores.transaction(async (tx) => {
+        await tx.sites.updateSiteOwner(site.id, { orgId: second.id });
+        await tx.recordChange({ kind: "site", id: site.id });
+      });
       expect(await resolveMap(site, "dev", "web")).toEqual({ FROM: "second" });
     });
 
