@@ -111,6 +111,14 @@ export function expectError(result: CliResult, code: number, message: string): v
   });
 }
 
+/** What `GET /site/secrets` of the server at `url` serves the runtime token `token`: name → value. */
+export async function runtimeValues(url: string, token: string): Promise<Record<string, string>> {
+  const response = await fetch(`${url}/site/secrets`, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status).toBe(200);
+  const body = (await response.json()) as { Secrets: Record<string, { Value: string }> };
+  return Object.fromEntries(Object.entries(body.Secrets).map(([name, secret]) => [name, secret.Value]));
+}
+
 /** The token on the last line of stdout (`token:create`, `token:runtime:create` …). */
 export function lastLine(result: CliResult): string {
   const lines = result.stdout.trimEnd().split("\n");

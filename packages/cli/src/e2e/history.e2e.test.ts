@@ -6,6 +6,7 @@ import {
   expectSuccess,
   json,
   lastLine,
+  runtimeValues,
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
@@ -31,15 +32,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
     let admin: Cli;
     const as: Record<string, Cli> = {};
 
-    /** What `GET /site/secrets` serves a runtime token of shop.`env`: name → value. */
-    const runtime = async (token: string): Promise<Record<string, string>> => {
-      const response = await fetch(`${e2e.server.url}/site/secrets`, {
-        headers: { authorization: `Bearer ${token}` },
-      });
-      expect(response.status).toBe(200);
-      const body = (await response.json()) as { Secrets: Record<string, { Value: string }> };
-      return Object.fromEntries(Object.entries(body.Secrets).map(([name, s]) => [name, s.Value]));
-    };
+    const runtime = (token: string) => runtimeValues(e2e.server.url, token);
 
     beforeAll(async () => {
       e2e = await startE2eServer(database);

@@ -6,7 +6,14 @@ import { createRuntimeClient, LockboxRuntimeError } from "@lockbox/sdk";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runCli as runCliInProcess } from "../testing/test-io.js";
-import { cliAs, type E2eServer, e2eDatabases, expectSuccess, startE2eServer } from "./e2e-fixtures.js";
+import {
+  cliAs,
+  type E2eServer,
+  e2eDatabases,
+  expectSuccess,
+  runtimeValues,
+  startE2eServer,
+} from "./e2e-fixtures.js";
 
 /**
  * Local mode (SPEC §3) against the real thing: a real server process, the file the real CLI's
@@ -140,12 +147,7 @@ describe.skipIf(!hasPhp)("local mode agrees with GET /site/secrets", () => {
   /** What `GET /site/secrets` answers with a new runtime token of `site`.`env`: name → value. */
   async function runtime(site: string, env: string): Promise<Record<string, string>> {
     const { token } = (await api("POST", "/v1/tokens", { kind: "runtime", site, env })) as { token: string };
-    const response = await fetch(`${e2e.server.url}/site/secrets`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { Secrets: Record<string, { Value: string }> };
-    return Object.fromEntries(Object.entries(body.Secrets).map(([name, secret]) => [name, secret.Value]));
+    return runtimeValues(e2e.server.url, token);
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   postgresTestDatabase,
   type TestDatabase,
 } from "../../../server/src/testing/test-databases.js";
+import { runtimeValues } from "./e2e-fixtures.js";
 import { newMasterKey, type ServerProcess, startServerProcess, tempDir } from "./harness.js";
 
 /**
@@ -29,14 +30,8 @@ describe.skipIf(!(await postgresAvailable()))("two servers on one PostgreSQL", (
     if (response.status >= 300) throw new Error(`${method} ${path}: ${response.status} ${text}`);
     return text ? JSON.parse(text) : undefined;
   };
-  const runtimeValue = async (server: ServerProcess, name: string) => {
-    const response = await fetch(`${server.url}/site/secrets`, {
-      headers: { authorization: `Bearer ${runtimeToken}` },
-    });
-    expect(response.status).toBe(200);
-    const body = (await response.json()) as { Secrets: Record<string, { Value: string }> };
-    return body.Secrets[name]?.Value;
-  };
+  const runtimeValue = async (server: ServerProcess, name: string) =>
+    (await runtimeValues(server.url, runtimeToken))[name];
   /** Milliseconds until `server` serves `value` for `name`, polling every 5 ms. */
   const msUntilServed = async (server: ServerProcess, name: string, value: string) => {
     const start = performance.now();

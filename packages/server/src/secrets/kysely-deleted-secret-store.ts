@@ -3,7 +3,7 @@ import type { Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, now } from "../db/lockbox-db.js";
 import type { DeletedSecret, DeletedSecretStore, NewDeletedSecret } from "./deleted-secret-store.js";
-import { parseStoredScopes, storedScopes } from "./kysely-secret-store.js";
+import { ownerOfRow, parseStoredScopes, storedScopes } from "./kysely-secret-store.js";
 
 const USER_ACTOR = "user:";
 
@@ -70,11 +70,9 @@ export class KyselyDeletedSecretStore implements DeletedSecretStore {
 }
 
 function toDeleted(r: Selectable<Database["deleted_secrets"]>, email: string | undefined): DeletedSecret {
-  const owner: OwnerRef =
-    r.org_id !== null ? { kind: "org", id: r.org_id } : { kind: "site", id: r.site_id ?? "" };
   return {
     secretId: r.secret_id,
-    owner,
+    owner: ownerOfRow(r),
     name: r.name,
     type: r.type as SecretType,
     scopes: parseStoredScopes(r.scopes),

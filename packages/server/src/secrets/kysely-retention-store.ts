@@ -1,6 +1,7 @@
 import type { OwnerRef } from "@lockbox/core";
 import { sql } from "kysely";
 import type { KyselyContext } from "../db/lockbox-db.js";
+import { ownerOfRow } from "./kysely-secret-store.js";
 
 /**
  * The retention's deletes, over Kysely on both dialects. Every method runs inside the pruning
@@ -93,7 +94,7 @@ export class KyselyRetentionStore implements RetentionStore {
       .execute();
     return rows.map((r) => ({
       secretId: r.secret_id,
-      owner: r.org_id !== null ? { kind: "org", id: r.org_id } : { kind: "site", id: r.site_id ?? "" },
+      owner: ownerOfRow(r),
     }));
   }
 

@@ -210,12 +210,15 @@ export function parseStoredScopes(stored: string): Scope[] {
   return SCOPE_ORDER.filter((s) => parts.includes(s));
 }
 
+/** The owner of a row that names it by `org_id` or `site_id` (exactly one is set). */
+export function ownerOfRow(r: { readonly org_id: string | null; readonly site_id: string | null }): OwnerRef {
+  return r.org_id !== null ? { kind: "org", id: r.org_id } : { kind: "site", id: r.site_id ?? "" };
+}
+
 function toSecret(r: Selectable<Database["secrets"]>, overrideEnvs: string[]): SecretRow {
-  const owner: OwnerRef =
-    r.org_id !== null ? { kind: "org", id: r.org_id } : { kind: "site", id: r.site_id ?? "" };
   return {
     id: r.id,
-    owner,
+    owner: ownerOfRow(r),
     name: r.name,
     type: r.type as SecretType,
     scopes: parseStoredScopes(r.scopes),
