@@ -96,6 +96,43 @@ export function cliAs(
     });
 }
 
+/** The CLI run as one holder of a token (see {@link cliAs}). */
+export type CliAs = ReturnType<typeof cliAs>;
+
+/**
+ * The cast of the suites on one site's secrets: alice, bob and carol, each with a user token; org
+ * acme (alice its admin) owning site shop (bob on its team), and org other (carol its admin), who
+ * must see nothing of shop. `extra` admin commands run after (more roles).
+ */
+export async function acmeShopCast(
+  e2e: E2eServer,
+  extra: readonly string[][] = [],
+): Promise<{ admin: CliAs; alice: CliAs; bob: CliAs; carol: CliAs }> {
+  const admin = cliAs(e2e, e2e.adminToken);
+  const tokenOf = async (name: string) => {
+    expectSuccess(await admin(["user:create", `${name}@example.com`]));
+    return cliAs(e2e, lastLine(expectSuccess(await admin(["token:create", `--user=${name}@example.com`]))));
+  };
+  const cast = {
+    admin,
+    alice: await tokenOf("alice"),
+    bob: await tokenOf("bob"),
+    carol: await tokenOf("carol"),
+  };
+  for (const args of [
+    ["org:create", "acme"],
+    ["org:create", "other"],
+    ["org:member:add", "acme", "alice@example.com", "--role=admin"],
+    ["org:member:add", "other", "carol@example.com", "--role=admin"],
+    ["site:create", "shop", "--org=acme"],
+    ["site:team:add", "shop", "bob@example.com"],
+    ...extra,
+  ]) {
+    expectSuccess(await admin(args));
+  }
+  return cast;
+}
+
 /** Asserts a CLI run succeeded (exit 0), showing what it printed otherwise; answers the result. */
 export function expectSuccess(result: CliResult): CliResult {
   expect(result.code, `exit code; stderr:\n${result.stderr}`).toBe(0);

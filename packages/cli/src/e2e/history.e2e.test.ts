@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  cliAs,
+  acmeShopCast,
   type E2eServer,
   e2eDatabases,
   expectSuccess,
@@ -10,9 +10,6 @@ import {
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
-import type { CliResult } from "./harness.js";
-
-type Cli = (args: string[]) => Promise<CliResult>;
 
 interface VersionJson {
   readonly version: number;
@@ -29,39 +26,21 @@ interface VersionJson {
 describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
   describe.sequential("secret history and rollback", () => {
     let e2e: E2eServer;
-    let admin: Cli;
-    const as: Record<string, Cli> = {};
+    let cast: Awaited<ReturnType<typeof acmeShopCast>>;
 
     const runtime = (token: string) => runtimeValues(e2e.server.url, token);
 
     beforeAll(async () => {
       e2e = await startE2eServer(database);
-      admin = cliAs(e2e, e2e.adminToken);
-      for (const name of ["alice", "bob", "carol"]) {
-        expectSuccess(await admin(["user:create", `${name}@example.com`]));
-        as[name] = cliAs(
-          e2e,
-          lastLine(expectSuccess(await admin(["token:create", `--user=${name}@example.com`]))),
-        );
-      }
-      for (const args of [
-        ["org:create", "acme"],
-        ["org:create", "other"],
-        ["org:member:add", "acme", "alice@example.com", "--role=admin"],
-        ["org:member:add", "other", "carol@example.com", "--role=admin"],
-        ["site:create", "shop", "--org=acme"],
-        ["site:team:add", "shop", "bob@example.com"],
-      ]) {
-        expectSuccess(await admin(args));
-      }
+      cast = await acmeShopCast(e2e);
     }, 120_000);
     afterAll(async () => {
       await e2e?.close();
     });
 
     it("set → override in live → set again → rollback to 1: history lists each step with its actor, the runtime serves the old value", async () => {
-      const alice = as.alice as Cli;
-      const bob = as.bob as Cli;
+      const alice = cast.alice;
+      const bob = cast.bob;
       expectSuccess(await alice(["secret:site:set", "shop", "API_KEY", "first-value", "--scope=web,user"]));
       expectSuccess(await bob(["secret:site:set", "shop.live", "API_KEY", "live-value"]));
       expectSuccess(await alice(["secret:site:set", "shop", "API_KEY", "second-value"]));
@@ -96,7 +75,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
     });
 
     it("redacts values without the user scope, records deletes, refuses a rollback to one, and hides it all from other tenants", async () => {
-      const alice = as.alice as Cli;
+      const alice = cast.alice;
       expectSuccess(await alice(["secret:site:set", "shop", "HIDDEN", "hidden-value", "--scope=web"]));
       const hidden = tableRows(
         expectSuccess(await alice(["secret:site:history", "shop", "HIDDEN", "--show-values"])).stdout,
@@ -124,7 +103,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         /Version 2 of secret 'SHARED' in environment 'live' is a delete and holds no value/,
       );
 
-      const carol = as.carol as Cli;
+      const carol = cast.carol;
       for (const args of [
         ["secret:site:history", "shop", "API_KEY", "--show-values"],
         ["secret:site:rollback", "shop", "API_KEY", "--to=1"],

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  cliAs,
+  acmeShopCast,
+  type CliAs,
   type E2eServer,
   e2eDatabases,
   expectSuccess,
@@ -10,9 +11,6 @@ import {
   startE2eServer,
   tableRows,
 } from "./e2e-fixtures.js";
-import type { CliResult } from "./harness.js";
-
-type Cli = (args: string[]) => Promise<CliResult>;
 
 interface VersionJson {
   readonly version: number;
@@ -37,44 +35,25 @@ interface DeletedJson {
 describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
   describe.sequential("deleted secrets and restore", { timeout: 300_000 }, () => {
     let e2e: E2eServer;
-    let admin: Cli;
-    const as: Record<string, Cli> = {};
+    let cast: Awaited<ReturnType<typeof acmeShopCast>>;
 
     const runtime = (token: string) => runtimeValues(e2e.server.url, token);
-    const history = async (cli: Cli, args: string[]) =>
+    const history = async (cli: CliAs, args: string[]) =>
       json<VersionJson[]>(await cli([...args, "--show-values", "--format=json"])).map(
         ({ version, actor, action, value }) => [version, actor, action, value],
       );
 
     beforeAll(async () => {
       e2e = await startE2eServer(database);
-      admin = cliAs(e2e, e2e.adminToken);
-      for (const name of ["alice", "bob", "carol"]) {
-        expectSuccess(await admin(["user:create", `${name}@example.com`]));
-        as[name] = cliAs(
-          e2e,
-          lastLine(expectSuccess(await admin(["token:create", `--user=${name}@example.com`]))),
-        );
-      }
-      for (const args of [
-        ["org:create", "acme"],
-        ["org:create", "other"],
-        ["org:member:add", "acme", "alice@example.com", "--role=admin"],
-        ["org:member:add", "acme", "bob@example.com", "--role=member"],
-        ["org:member:add", "other", "carol@example.com", "--role=admin"],
-        ["site:create", "shop", "--org=acme"],
-        ["site:team:add", "shop", "bob@example.com"],
-      ]) {
-        expectSuccess(await admin(args));
-      }
+      cast = await acmeShopCast(e2e, [["org:member:add", "acme", "bob@example.com", "--role=member"]]);
     }, 300_000);
     afterAll(async () => {
       await e2e?.close();
     });
 
     it("set → override in live → set again → rollback to 1 → delete → restore gives back every value and override, each step in the history with its actor", async () => {
-      const alice = as.alice as Cli;
-      const bob = as.bob as Cli;
+      const alice = cast.alice;
+      const bob = cast.bob;
       const alices = "alice@example.com";
       const bobs = "bob@example.com";
       expectSuccess(
@@ -146,7 +125,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
     });
 
     it("keeps redaction in history for a restored secret without the user scope", async () => {
-      const alice = as.alice as Cli;
+      const alice = cast.alice;
       expectSuccess(await alice(["secret:site:set", "shop", "HIDDEN", "hidden-value", "--scope=web"]));
       expectSuccess(await alice(["secret:site:delete", "shop", "HIDDEN"]));
       expectSuccess(await alice(["secret:site:restore", "shop", "HIDDEN"]));
@@ -163,7 +142,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
     });
 
     it("answers a clear 409 when a secret of the name was created meanwhile, and the named fix works", async () => {
-      const alice = as.alice as Cli;
+      const alice = cast.alice;
       expectSuccess(await alice(["secret:site:set", "shop", "TAKEN", "old-value", "--scope=web,user"]));
       expectSuccess(await alice(["secret:site:delete", "shop", "TAKEN"]));
       const [old] = json<DeletedJson[]>(
@@ -189,9 +168,9 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
     });
 
     it("restores org secrets for org admins only, and hides deleted secrets from other tenants (404)", async () => {
-      const alice = as.alice as Cli;
-      const bob = as.bob as Cli;
-      const carol = as.carol as Cli;
+      const alice = cast.alice;
+      const bob = cast.bob;
+      const carol = cast.carol;
       expectSuccess(await alice(["secret:org:set", "acme", "SHARED", "org-value", "--scope=web,user"]));
       expectSuccess(await alice(["secret:org:set", "acme", "SHARED", "org-live", "--env=live"]));
       expectSuccess(await alice(["secret:org:delete", "acme", "SHARED"]));
