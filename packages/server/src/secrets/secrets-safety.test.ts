@@ -4,11 +4,11 @@ import { existsSync, readFileSync } from "node:fs";
 import type { Scope } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow } from "../directory/records.js";
+import type { SiteRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import { createTestLockbox, errorOf, insertOrg, insertSite, testCaller } from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
 /*
@@ -36,23 +36,10 @@ describe.each(await contractDatabases())("SecretsService safety ($name)", ({ cre
     await database?.drop();
   });
 
-  const tag = () => randomUUID().slice(0, 8);
-  const makeOrg = async (name = `org-${tag()}`): Promise<OrgRow> => {
-    const id = randomUUID();
-    return stores.orgs.insertOrg({ id, name, dataKey: await lockbox.vault.newDataKey({ kind: "org", id }) });
-  };
-  const makeSite = async (
-    owner: { orgId: string } | { userId: string },
-    name = `site-${tag()}`,
-  ): Promise<SiteRow> => {
-    const id = randomUUID();
-    return stores.sites.insertSite({
-      id,
-      name,
-      owner,
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
+  const _tag = () => randomUUID().slice(0, 8);
+  const makeOrg = (name?: string) => insertOrg(lockbox, {}, name);
+  const makeSite = (owner: { orgId: string } | { userId: string }, name?: string) =>
+    insertSite(lockbox, owner, name);
   const resolveMap = async (site: SiteRow, env: string, scope: Scope) =>
     Object.fromEntries(
       ((await secrets.resolveForDelivery(site.id, env, scope)) ?? []).map((s) => [s.name, s.value]),

@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { isLockboxError, type Scope } from "@lockbox/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
-import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
+import type { SiteRow, UserRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
 import type { LockboxStores } from "../stores.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
-import { createTestLockbox, errorOf, testCaller } from "../testing/test-lockbox.js";
+import { createTestLockbox, errorOf, insertOrg, insertSite, testCaller } from "../testing/test-lockbox.js";
 import type { SecretsService } from "./secrets-service.js";
 
 // Every rule runs on both delivery paths: against org snapshots (a listening server) and with full
@@ -38,24 +38,11 @@ describe.each(MODES)("SecretsService ($name, $mode)", ({ create, snapshots }) =>
   });
 
   const tag = () => randomUUID().slice(0, 8);
-  const makeOrg = async (name = `org-${tag()}`): Promise<OrgRow> => {
-    const id = randomUUID();
-    return stores.orgs.insertOrg({ id, name, dataKey: await lockbox.vault.newDataKey({ kind: "org", id }) });
-  };
+  const makeOrg = (name?: string) => insertOrg(lockbox, {}, name);
   const makeUser = (): Promise<UserRow> =>
     stores.users.insertUser({ id: randomUUID(), email: `${tag()}@example.com`, isAdmin: false });
-  const makeSite = async (
-    owner: { orgId: string } | { userId: string },
-    name = `site-${tag()}`,
-  ): Promise<SiteRow> => {
-    const id = randomUUID();
-    return stores.sites.insertSite({
-      id,
-      name,
-      owner,
-      dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
-    });
-  };
+  const makeSite = (owner: { orgId: string } | { userId: string }, name?: string) =>
+    insertSite(lockbox, owner, name);
   const resolveMap = async (site: SiteRow, env: string, scope: Scope) =>
     Object.fromEntries(
       ((await secrets.resolveForDelivery(site.id, env, scope)) ?? []).map((s) => [s.name, s.value]),

@@ -116,11 +116,12 @@ export function putSecret(
 export async function insertSite(
   lockbox: Lockbox,
   owner: { orgId: string } | { userId: string },
+  name?: string,
 ): Promise<SiteRow> {
   const id = randomUUID();
   return lockbox.stores.sites.insertSite({
     id,
-    name: `site-${id.slice(0, 8)}`,
+    name: name ?? `site-${id.slice(0, 8)}`,
     owner,
     dataKey: await lockbox.vault.newDataKey({ kind: "site", id }),
   });
@@ -130,11 +131,12 @@ export async function insertSite(
 export async function insertOrg(
   lockbox: Lockbox,
   members: Readonly<Record<string, "admin" | "member">> = {},
+  name?: string,
 ): Promise<OrgRow> {
   const id = randomUUID();
   const org = await lockbox.stores.orgs.insertOrg({
     id,
-    name: `org-${id.slice(0, 8)}`,
+    name: name ?? `org-${id.slice(0, 8)}`,
     dataKey: await lockbox.vault.newDataKey({ kind: "org", id }),
   });
   for (const [userId, role] of Object.entries(members)) {
