@@ -90,6 +90,53 @@ export function auditStoreContract(name: string, createDatabase: () => Promise<T
       expect(await stores.transaction((tx) => tx.audit.appendAuditEvents([]))).toEqual([]);
     });
 
+    it("stores every field of a batch exactly as given, whatever characters it holds, and nulls as nulls", async () => {
+      const org = await newOrg();
+      const awkward = [
+        'a "quoted" {brace}, comma',
+        "back\\slash",
+        "NULL",
+        "",
+        "new\nline",
+        "ünïcødé ☃",
+        "{}",
+      ];
+      const batch = awkward.map((text, i) => ({
+        actor: text,
+        action: "test.fields",
+        target: `${text}:${i}`,
+        environment: i % 2 ? text : null,
+        orgId: org.id,
+        siteId: null,
+        outcome: "success" as const,
+        requestId: i % 2 ? null : text,
+      }));
+      const appended = await stores.transaction((tx) => tx.audit.appendAuditEvents(batch));
+      const stored = (await stores.audit.readAuditChain((appended[0]?.seq ?? 1) - 1, batch.length)).map(
+        ({ actor, target, environment, siteId, requestId }) => ({
+          actor,
+          target,
+          environment,
+          siteId,
+          requestId,
+        }),
+      );
+      expect(stored).toEqual(
+        batch.map(({ actor, target, environment, siteId, requestId }) => ({
+          actor,
+          target,
+          environment,
+          siteId,
+          requestId,
+        })),
+      );
+      const chain = await stores.audit.readAuditChain(0, 100_000);
+      for (const event of chain) {
+        const { hash, ...rest } = event;
+        expect(hash).toBe(auditEventHash(rest));
+      }
+    });
+
     it("reads no head before the first append, then the last committed event's, never a rolled-back one's", async () => {
       const fresh = await createDatabase();
       const db = await fresh.open();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Insertable, Selectable } from "kysely";
+import { type Insertable, type Selectable, sql } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, limitOf, now } from "../db/lockbox-db.js";
 import { auditEventHash, GENESIS_HASH } from "./audit-hash.js";
@@ -9,7 +9,7 @@ import type { AuditEvent, AuditEventInput, AuditFilter, AuditOutcome } from "./r
 /** The `meta` key of the chain head recorded with every append. */
 const AUDIT_HEAD_META_KEY = "audit.head";
 
-/** Rows per INSERT statement (13 parameters each: well under either dialect's limit). */
+/** Rows per INSERT statement on SQLite (13 parameters each: well under its limit). */
 const INSERT_ROWS = 500;
 
 /** {@link AuditStore} over Kysely. */
@@ -51,12 +51,7 @@ export class KyselyAuditStore implements AuditStore {
       prevHash = auditEventHash(unhashed);
       return { ...unhashed, hash: prevHash };
     });
-    for (let i = 0; i < events.length; i += INSERT_ROWS) {
-      await db
-        .insertInto("audit_events")
-        .values(events.slice(i, i + INSERT_ROWS).map(toRow))
-        .execute();
-    }
+    await this.#insert(events);
     const head = events[events.length - 1] as AuditEvent;
     const headValue = `${head.seq}:${head.hash}`;
     await db
@@ -65,6 +60,33 @@ export class KyselyAuditStore implements AuditStore {
       .onConflict((oc) => oc.column("key").doUpdateSet({ value: headValue }))
       .execute();
     return events;
+  }
+
+  /**
+   * Inserts `events`. On PostgreSQL, one statement with one array parameter per column: a batch of
+   * first deliveries after an org-wide change is thousands of rows, which as one parameter per value
+   * would be a statement of tens of thousands of parameters to build, send and parse.
+   */
+  async #insert(events: readonly AuditEvent[]): Promise<void> {
+    const { db, driver } = this.context;
+    if (driver.dialect === "postgres") {
+      const column = <K extends keyof AuditEvent>(key: K) => events.map((event) => event[key]);
+      await sql`insert into audit_events
+          (seq, id, at, actor, action, target, environment, org_id, site_id, outcome, request_id, prev_hash, hash)
+        select * from unnest(
+          ${column("seq")}::bigint[], ${column("id")}::text[], ${column("at")}::text[],
+          ${column("actor")}::text[], ${column("action")}::text[], ${column("target")}::text[],
+          ${column("environment")}::text[], ${column("orgId")}::text[], ${column("siteId")}::text[],
+          ${column("outcome")}::text[], ${column("requestId")}::text[], ${column("prevHash")}::text[],
+          ${column("hash")}::text[])`.execute(db);
+      return;
+    }
+    for (let i = 0; i < events.length; i += INSERT_ROWS) {
+      await db
+        .insertInto("audit_events")
+        .values(events.slice(i, i + INSERT_ROWS).map(toRow))
+        .execute();
+    }
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEvent[]> {
