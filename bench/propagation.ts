@@ -34,14 +34,18 @@
  *          --site-changes=N (default 20), --timeout=S (per change; default 120),
  *          --postgres=URL (default postgres://postgres@127.0.0.1:5432/postgres; the database
  *          lockbox_bench_propagation_<random> is created next to it and dropped),
- *          --cpu-prof=DIR (write a V8 CPU profile of each server child to DIR, for Chrome DevTools).
+ *          --cpu-prof=DIR (write V8 CPU profiles of the org change to DIR, for Chrome DevTools:
+ *          server-a.cpuprofile, server-b.cpuprofile and clients.cpuprofile, this process).
  */
 import { randomBytes } from "node:crypto";
-import { resolve } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { tsImport } from "tsx/esm/api";
+import { startCpuProfile } from "./cpu-profile.js";
 import { api, children, ServerChild, type Tree } from "./server-child.js";
 
 type Sdk = typeof import("../packages/sdk/src/index.js");
@@ -58,14 +62,17 @@ const FILL_CONCURRENCY = 16;
 const START_BATCH = 250;
 const ORG_TARGET_MS = 1000;
 const SITE_TARGET_MS = 100;
+/** The pause between two org changes, once every watcher is back in a blocking read. */
+const SETTLE_MS = 3000;
 
 interface Options {
   readonly clients: number;
   readonly orgSecrets: number;
+  readonly orgChanges: number;
   readonly siteChanges: number;
   readonly timeoutSeconds: number;
   readonly postgres: string;
-  /** Where each server child writes a V8 CPU profile, if anywhere. */
+  /** Where the CPU profiles of the org change are written, if anywhere. */
   readonly cpuProfDir: string | undefined;
 }
 
@@ -89,6 +96,7 @@ function parseOptions(): Options {
     options: {
       clients: { type: "string", default: "4000" },
       "org-secrets": { type: "string", default: "20" },
+      "org-changes": { type: "string", default: "3" },
       "site-changes": { type: "string", default: "20" },
       timeout: { type: "string", default: "120" },
       postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
@@ -106,6 +114,7 @@ function parseOptions(): Options {
   const options: Options = {
     clients,
     orgSecrets: whole("org-secrets", values["org-secrets"], 1),
+    orgChanges: whole("org-changes", values["org-changes"], 1),
     siteChanges: whole("site-changes", values["site-changes"], 0),
     timeoutSeconds: whole("timeout", values.timeout, 1),
     postgres: values.postgres,
@@ -130,6 +139,25 @@ async function pool<T>(
     while (next < items.length) await task(items[next++] as T);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** CPU time all cores spent busy since boot (Linux `/proc/stat`), in ms; NaN elsewhere. */
+function machineCpuMs(): number {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8")
+      .split("\n")[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!fields || fields.length < 5) return Number.NaN;
+    // user nice system idle iowait irq softirq steal (guest time is already in user): busy is
+    // all but idle and iowait.
+    const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
+    return (busy * 1000) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -204,6 +232,75 @@ function onChange(watcher: Watcher, secrets: Readonly<Record<string, string>>): 
   if (change.watchers.size === 0) change.done();
 }
 
+/** Sets the watched org secret once, times its arrival at every watcher, and prints the figures. */
+async function measureOrgChange(
+  k: number,
+  run: {
+    readonly watchers: readonly Watcher[];
+    readonly servers: readonly ServerChild[];
+    readonly write: (newValue: string) => Promise<unknown>;
+    readonly timeoutMs: number;
+    readonly profileDir: string | undefined;
+  },
+): Promise<{ millis: Map<Watcher, number>; missing: number }> {
+  const { watchers, servers, profileDir } = run;
+  let clientsProfile: Awaited<ReturnType<typeof startCpuProfile>> | undefined;
+  if (profileDir !== undefined) {
+    mkdirSync(profileDir, { recursive: true });
+    await Promise.all(servers.map((s) => s.startProfile()));
+    clientsProfile = await startCpuProfile();
+  }
+  const cpuBefore = await Promise.all(servers.map((s) => s.cpu()));
+  const clientsCpuBefore = process.cpuUsage();
+  const machineBefore = machineCpuMs();
+  const wallBefore = performance.now();
+  const orgValue = value();
+  const org = await timeChange(watchers, () => run.write(orgValue), ORG_WATCHED, orgValue, run.timeoutMs);
+  const clientsCpu = process.cpuUsage(clientsCpuBefore);
+  const machineMs = machineCpuMs() - machineBefore;
+  const wallMs = performance.now() - wallBefore;
+  const cpuAfter = await Promise.all(servers.map((s) => s.cpu()));
+  if (profileDir !== undefined) {
+    const file = (who: string) => join(profileDir, `org-change-${k}-${who}.cpuprofile`);
+    await clientsProfile?.stop(file("clients"));
+    await Promise.all(servers.map((s, i) => s.stopProfile(file(`server-${"ab"[i]}`))));
+  }
+  console.log(`org change ${k} (one org secret; ${watchers.length} site environments):`);
+  summary("every client", [...org.millis.values()], org.missing, ORG_TARGET_MS);
+  for (const server of [0, 1] as const) {
+    const label = server === 0 ? "clients of the writing server" : "clients of the other server";
+    const own = watchers.filter((w) => w.server === server);
+    summary(
+      label,
+      own.flatMap((w) => org.millis.get(w) ?? []),
+      own.filter((w) => !org.millis.has(w)).length,
+      ORG_TARGET_MS,
+    );
+  }
+  const serverMs = cpuAfter.map((after, i) => (after.cpuMicros - (cpuBefore[i]?.cpuMicros ?? 0)) / 1000);
+  serverMs.forEach((cpuMs, i) => {
+    const per = cpuMs / (watchers.length / 2);
+    console.log(
+      `  server ${i === 0 ? "A" : "B"} CPU over the change: ${cpuMs.toFixed(0)} ms, ` +
+        `${per.toFixed(2)} ms per site environment (its ${watchers.length / 2} sets resolved again)`,
+    );
+  });
+  // The clients are this process: when it is busy all along, the figures are its limit, not the servers'.
+  const clientsMs = (clientsCpu.user + clientsCpu.system) / 1000;
+  console.log(
+    `  this process (the ${watchers.length} clients) CPU over the change: ${clientsMs.toFixed(0)} ms in ${wallMs.toFixed(0)} ms ` +
+      `(${((100 * clientsMs) / wallMs).toFixed(0)}% of a core${clientsMs / wallMs > 0.9 ? ": the clients limited the run" : ""})`,
+  );
+  if (Number.isFinite(machineMs)) {
+    const serversMs = serverMs.reduce((a, b) => a + b, 0);
+    console.log(
+      `  the machine: ${machineMs.toFixed(0)} ms of CPU on ${availableParallelism()} cores in ${wallMs.toFixed(0)} ms; ` +
+        `${Math.max(0, machineMs - serversMs - clientsMs).toFixed(0)} ms of it neither the servers nor the clients (PostgreSQL, the rest)`,
+    );
+  }
+  return org;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   const sites = options.clients / ENVS.length;
@@ -240,10 +337,9 @@ async function main(): Promise<void> {
       maxHeldRequests: options.clients,
     } as const;
     // One after the other: the first creates the schema and the admin.
-    const profile = { cpuProfDir: options.cpuProfDir };
-    const first = await ServerChild.start("server A", tree, start, profile);
+    const first = await ServerChild.start("server A", tree, start);
     servers.push(first.child);
-    const second = await ServerChild.start("server B", tree, start, profile);
+    const second = await ServerChild.start("server B", tree, start);
     servers.push(second.child);
     const urls = [first.url, second.url] as const;
     const token = first.adminToken;
@@ -329,47 +425,41 @@ async function main(): Promise<void> {
         `${watchers.length / 2} per server; started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s\n`,
     );
 
-    const cpuBefore = await Promise.all(servers.map((s) => s.cpu()));
-    const clientsCpuBefore = process.cpuUsage();
-    const wallBefore = performance.now();
-    const orgValue = value();
-    const org = await timeChange(
-      watchers,
-      () => api(urls[0], token, "PUT", `/v1/orgs/${ORG}/secrets/${ORG_WATCHED}`, { value: orgValue }),
-      ORG_WATCHED,
-      orgValue,
-      options.timeoutSeconds * 1000,
-    );
-    const clientsCpu = process.cpuUsage(clientsCpuBefore);
-    const wallMs = performance.now() - wallBefore;
-    const cpuAfter = await Promise.all(servers.map((s) => s.cpu()));
     const ok: boolean[] = [];
-    console.log(`org change (one org secret; ${watchers.length} site environments):`);
-    ok.push(summary("every client", [...org.millis.values()], org.missing, ORG_TARGET_MS));
-    for (const server of [0, 1] as const) {
-      const label = server === 0 ? "clients of the writing server" : "clients of the other server";
-      const own = watchers.filter((w) => w.server === server);
-      summary(
-        label,
-        own.flatMap((w) => org.millis.get(w) ?? []),
-        own.filter((w) => !org.millis.has(w)).length,
-        ORG_TARGET_MS,
+    const orgMissing: number[] = [];
+    const steady: number[] = [];
+    for (let k = 1; k <= options.orgChanges; k++) {
+      if (k > 1) {
+        await untilHeld(urls, watchers.length, options.timeoutSeconds * 1000);
+        // What the last change left to write in the background (its audit, token use) is written first.
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      }
+      const org = await measureOrgChange(k, {
+        watchers,
+        servers,
+        write: (newValue) =>
+          api(urls[0], token, "PUT", `/v1/orgs/${ORG}/secrets/${ORG_WATCHED}`, { value: newValue }),
+        timeoutMs: options.timeoutSeconds * 1000,
+        profileDir: options.cpuProfDir,
+      });
+      orgMissing.push(org.missing);
+      if (k > 1 || options.orgChanges === 1) steady.push(...org.millis.values());
+    }
+    const missing = orgMissing.reduce((a, b) => a + b, 0);
+    if (options.orgChanges > 1) {
+      console.log(
+        `\nevery org change after the first (${options.orgChanges - 1} of them; the first ran on code not yet optimized by V8):`,
+      );
+      ok.push(summary("every client", steady, missing - (orgMissing[0] ?? 0), ORG_TARGET_MS));
+    } else {
+      ok.push(
+        quantile(
+          [...steady].sort((a, b) => a - b),
+          0.99,
+        ) < ORG_TARGET_MS && missing === 0,
       );
     }
-    cpuAfter.forEach((after, i) => {
-      const cpuMs = (after.cpuMicros - (cpuBefore[i]?.cpuMicros ?? 0)) / 1000;
-      const per = cpuMs / (watchers.length / 2);
-      console.log(
-        `  server ${i === 0 ? "A" : "B"} CPU over the change: ${cpuMs.toFixed(0)} ms, ` +
-          `${per.toFixed(2)} ms per site environment (its ${watchers.length / 2} sets resolved again)`,
-      );
-    });
-    // The clients are this process: when it is busy all along, the figures are its limit, not the servers'.
-    const clientsMs = (clientsCpu.user + clientsCpu.system) / 1000;
-    console.log(
-      `  this process (the ${watchers.length} clients) CPU over the change: ${clientsMs.toFixed(0)} ms in ${wallMs.toFixed(0)} ms ` +
-        `(${((100 * clientsMs) / wallMs).toFixed(0)}% of a core${clientsMs / wallMs > 0.9 ? ": the clients limited the run" : ""})`,
-    );
+    console.log();
 
     await untilHeld(urls, watchers.length, options.timeoutSeconds * 1000);
     const siteMillis: number[] = [];
@@ -397,7 +487,7 @@ async function main(): Promise<void> {
       );
       ok.push(summary("every client of the site", siteMillis, siteMissing, SITE_TARGET_MS));
     }
-    if (org.missing + siteMissing > 0) process.exitCode = 1;
+    if (missing + siteMissing > 0) process.exitCode = 1;
     console.log(`\n${ok.every(Boolean) ? "meets every target" : "BELOW a target (see above)"}`);
   } finally {
     for (const w of watchers) w.client?.close();

@@ -7,13 +7,16 @@
  * Protocol (IPC messages, see {@link ParentMessage} and {@link ChildMessage}):
  *   parent → `start` (which server) → child answers `ready` with its URL (and, for Lockbox on an empty
  *   store, the bootstrap admin token); parent → `cpu` → child answers `cpu` with its CPU time so far
- *   (all threads) and a monotonic clock; parent → `close` → child stops its server and exits.
+ *   (all threads) and a monotonic clock; parent → `profile-start` → child starts a CPU profile of itself and answers
+ *   `profiling`; parent → `profile-stop` with a path → child writes the profile there and answers
+ *   `profiled`; parent → `close` → child stops its server and exits.
  * The child also exits when the parent goes away (IPC disconnect), so a crashed parent leaves no server.
  */
 import { createServer, type OutgoingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { tsImport } from "tsx/esm/api";
+import { startCpuProfile } from "./cpu-profile.js";
 
 type Lockbox = typeof import("./lockbox-sources.js");
 
@@ -38,6 +41,10 @@ export type ParentMessage =
       readonly headers: Readonly<Record<string, string>>;
     }
   | { readonly type: "cpu" }
+  /** Start a CPU profile of this child (answered by `profiling`). */
+  | { readonly type: "profile-start" }
+  /** Stop it and write it to `path` (answered by `profiled`). */
+  | { readonly type: "profile-stop"; readonly path: string }
   | { readonly type: "close" };
 
 /** The message that starts a server. */
@@ -47,9 +54,12 @@ export type StartMessage = Extract<ParentMessage, { type: "start" }>;
 export type ChildMessage =
   | { readonly type: "ready"; readonly url: string; readonly adminToken: string | undefined }
   | { readonly type: "cpu"; readonly cpuMicros: number; readonly wallMicros: number }
+  | { readonly type: "profiling" }
+  | { readonly type: "profiled" }
   | { readonly type: "failed"; readonly message: string };
 
 let close: (() => Promise<void>) | undefined;
+let profile: Awaited<ReturnType<typeof startCpuProfile>> | undefined;
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -120,6 +130,14 @@ process.on("message", (message: ParentMessage) => {
   } else if (message.type === "cpu") {
     const { user, system } = process.cpuUsage();
     send({ type: "cpu", cpuMicros: user + system, wallMicros: Number(process.hrtime.bigint() / 1000n) });
+  } else if (message.type === "profile-start") {
+    void startCpuProfile().then((started) => {
+      profile = started;
+      send({ type: "profiling" });
+    });
+  } else if (message.type === "profile-stop") {
+    void profile?.stop(message.path).then(() => send({ type: "profiled" }));
+    profile = undefined;
   } else {
     void stop(0);
   }

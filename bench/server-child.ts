@@ -62,6 +62,16 @@ export class ServerChild {
     return this.#ask({ type: "cpu" }, "cpu");
   }
 
+  /** Starts a CPU profile of the child ({@link stopProfile} writes it). */
+  async startProfile(): Promise<void> {
+    await this.#ask({ type: "profile-start" }, "profiling");
+  }
+
+  /** Stops the child's CPU profile and has it written to `path`. */
+  async stopProfile(path: string): Promise<void> {
+    await this.#ask({ type: "profile-stop", path }, "profiled");
+  }
+
   /** Asks the child to stop its server and exit; kills it if it has not within 5 s. */
   async close(): Promise<void> {
     if (this.#exited) return;
