@@ -14,8 +14,11 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 class FakeBlockingServer {
   value = "v1";
   version = 1;
-  /** "ok", "500" (every read fails) or "cap" (every blocking read: 304 with Retry-After at once). */
-  mode: "ok" | "500" | "cap" = "ok";
+  /**
+   * "ok", "500" (every read fails), "cap" (every blocking read: 304 with Retry-After at once) or
+   * "silent" (a blocking read is held past its wait, never answered).
+   */
+  mode: "ok" | "500" | "cap" | "silent" = "ok";
   readonly requests: { url: string; ifNoneMatch: string | undefined; at: number }[] = [];
   /** Requests whose client went away before the answer. */
   aborted = 0;
@@ -102,10 +105,13 @@ class FakeBlockingServer {
       this.#held.delete(wake);
       this.#send(res);
     };
-    const timer = setTimeout(() => {
-      this.#held.delete(wake);
-      res.writeHead(304, { etag }).end();
-    }, wait * 1000);
+    const timer = setTimeout(
+      () => {
+        this.#held.delete(wake);
+        res.writeHead(304, { etag }).end();
+      },
+      this.mode === "silent" ? 3_600_000 : wait * 1000,
+    );
     this.#held.add(wake);
     res.on("close", () => {
       if (!res.writableEnded) this.aborted++;
@@ -160,6 +166,7 @@ describe("the runtime client's watch (blocking reads)", () => {
 
   it("serves a change within a second of it, with a TTL of an hour", async () => {
     await start();
+    server.mode = "silent";
     const seen: string[] = [];
     const client = watching({ onChange: (all) => seen.push(all.API_KEY as string) });
     expect(await client.getSecret("API_KEY")).toBe("v1");
@@ -179,6 +186,7 @@ describe("the runtime client's watch (blocking reads)", () => {
 
   it("watchSecrets calls back with the first set and each change", async () => {
     await start();
+    server.mode = "silent";
     const seen: string[] = [];
     clients.push(watchSecrets((all) => seen.push(all.API_KEY as string), { url: server.url, token: TOKEN }));
     await until(() => seen.length === 1 && server.held === 1);
@@ -261,6 +269,31 @@ describe("the runtime client's watch (blocking reads)", () => {
     await until(() => server.requests.length === before + 1);
     await sleep(400);
     expect(server.requests.length).toBe(before + 1);
+  });
+
+  it("ends a blocking read not answered within watchSeconds + timeoutMs, then reads again after a backoff", async () => {
+    await start();
+    server.mode = "silent";
+    const seen: string[] = [];
+    const client = watching({
+      watchSeconds: 1,
+      timeoutMs: 200,
+      onChange: (secrets) => seen.push(secrets.API_KEY ?? ""),
+    });
+    expect(await client.getSecret("API_KEY")).toBe("v1");
+    await until(() => server.held === 1);
+    const heldAt = performance.now();
+    const before = server.requests.length;
+    await until(() => server.aborted === 1, 3000);
+    // Its own deadline (1 s + 200 ms), not earlier; the loop ends it by itself.
+    expect(performance.now() - heldAt).toBeGreaterThanOrEqual(1000);
+    expect(server.requests.length).toBe(before);
+    server.mode = "ok";
+    // The failure's backoff (1 to 1.5 s), then a blocking read again.
+    await until(() => server.requests.length === before + 1 && server.held === 1, 3000);
+    server.set("v2");
+    await until(() => seen.includes("v2"));
+    expect(await client.getSecret("API_KEY")).toBe("v2");
   });
 
   it("close() aborts the held read and ends the loop", async () => {

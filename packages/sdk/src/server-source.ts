@@ -2,7 +2,6 @@
  * The runtime client's server source: `GET /site/secrets` with a TTL cache, `If-None-Match`
  * revalidation, stale-if-error, and the blocking reads of the watch.
  */
-import { clearTimeout, setTimeout } from "node:timers";
 import { parseRetryAfter } from "./management-client.js";
 import type { RuntimeClientOptions, RuntimeLogger } from "./runtime-client.js";
 import {
@@ -13,7 +12,13 @@ import {
 } from "./runtime-errors.js";
 import type { WatchAnswer } from "./runtime-watch.js";
 import { nonEmpty, type SecretSet, type SecretSource, secretSet } from "./secret-source.js";
-import { type Answer, fetchTransport, keptAliveTransport, type Transport } from "./transport.js";
+import {
+  type Answer,
+  fetchTransport,
+  keptAliveTransport,
+  NoAnswerInTime,
+  type Transport,
+} from "./transport.js";
 
 const DEFAULT_TTL_SECONDS = 300;
 const DEFAULT_TIMEOUT_MS = 5000;
@@ -48,12 +53,12 @@ export class ServerSource implements SecretSource {
   readonly #ttlMs: number;
   readonly #timeoutMs: number;
   readonly #transport: Transport;
+  readonly #fetch: typeof globalThis.fetch | undefined;
   /**
-   * The watch's: one whose kept connection does not keep the process alive, unless `fetch` was
-   * given; `close()` closes that connection.
+   * The watch's, made by its first blocking read and ended by the watch's signal: one whose kept
+   * connection does not keep the process alive, unless `fetch` was given; `close()` closes it.
    */
-  readonly #watchTransport: Transport;
-  readonly #closeWatchTransport: () => void;
+  #watch: { readonly transport: Transport; close(): void } | undefined;
   readonly #now: () => number;
   readonly #logger: RuntimeLogger;
   #cache: CachedSet | undefined;
@@ -86,10 +91,8 @@ export class ServerSource implements SecretSource {
     this.#token = token;
     this.#ttlMs = ttlSeconds * 1000;
     this.#timeoutMs = timeoutMs;
+    this.#fetch = options.fetch;
     this.#transport = fetchTransport(options.fetch ?? globalThis.fetch);
-    const watch = options.fetch ? { transport: this.#transport, close() {} } : keptAliveTransport();
-    this.#watchTransport = watch.transport;
-    this.#closeWatchTransport = () => watch.close();
     this.#now = options.now ?? (() => performance.now());
     this.#logger = options.logger ?? console;
   }
@@ -127,16 +130,19 @@ export class ServerSource implements SecretSource {
   }
 
   close(): void {
-    this.#closeWatchTransport();
+    this.#watch?.close();
   }
 
   /** Not shared with reads: a read must not wait for a held request. Only a new ETag is a change. */
   async watchOnce(waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
     const before = this.#cache;
     let retryAfterMs: number | undefined;
+    this.#watch ??= this.#fetch
+      ? { transport: fetchTransport(this.#fetch, signal), close() {} }
+      : keptAliveTransport(signal);
     await this.#fetchSet({
       seconds: waitSeconds,
-      signal,
+      transport: this.#watch.transport,
       onResponse: (answer) => {
         const header = answer.header("retry-after");
         if (header !== null) retryAfterMs = parseRetryAfter(header) * 1000;
@@ -166,10 +172,10 @@ export class ServerSource implements SecretSource {
     return this.#inflight;
   }
 
-  /** `watch`: a blocking read of at most `seconds`, ended by `signal`, its socket unref'd. */
+  /** `watch`: a blocking read of at most `seconds` through the watch's transport. */
   async #fetchSet(watch?: {
     seconds: number;
-    signal: AbortSignal;
+    transport: Transport;
     onResponse: (answer: Answer) => void;
   }): Promise<SecretSet> {
     const cached = this.#cache;
@@ -179,33 +185,24 @@ export class ServerSource implements SecretSource {
       "user-agent": "lockbox-sdk",
     };
     if (cached?.etag !== undefined) headers["if-none-match"] = cached.etag;
-    const controller = new AbortController();
     const timeoutMs = this.#timeoutMs + (watch ? watch.seconds * 1000 : 0);
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    const stop = () => controller.abort();
-    if (watch) {
-      timer.unref();
-      watch.signal.addEventListener("abort", stop, { once: true });
-    }
     let answer: Answer;
     try {
       // Neither transport follows redirects: the token must not travel to an address nobody configured.
       answer = watch
-        ? await this.#watchTransport(`${this.#endpoint}?wait=${watch.seconds}`, headers, controller.signal)
-        : await this.#transport(this.#endpoint, headers, controller.signal);
+        ? await watch.transport(`${this.#endpoint}?wait=${watch.seconds}`, headers, timeoutMs)
+        : await this.#transport(this.#endpoint, headers, timeoutMs);
       watch?.onResponse(answer);
     } catch (error) {
-      const reason = controller.signal.aborted
-        ? `no answer within ${timeoutMs} ms (timeoutMs)`
-        : describeFetchFailure(error);
+      const reason =
+        error instanceof NoAnswerInTime
+          ? `no answer within ${error.timeoutMs} ms (timeoutMs)`
+          : describeFetchFailure(error);
       throw new LockboxRuntimeError(
         "UNREACHABLE",
         `Cannot reach Lockbox at ${this.#url}: ${reason}. Check LOCKBOX_URL and that the server is running and reachable from here.`,
         { cause: error },
       );
-    } finally {
-      clearTimeout(timer);
-      watch?.signal.removeEventListener("abort", stop);
     }
 
     const { status, text } = answer;

@@ -1,5 +1,6 @@
 import { type Agent, type ClientRequest, Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { clearTimeout, setTimeout } from "node:timers";
 
 /** What a `GET` answered, as much of it as the runtime client reads. */
 export interface Answer {
@@ -10,20 +11,48 @@ export interface Answer {
   readonly text: string;
 }
 
-/** One `GET` of `url` with `headers`, ended by `signal`; no redirect is followed. */
+/**
+ * One `GET` of `url` with `headers`, which fails with {@link NoAnswerInTime} when its answer is not
+ * complete within `timeoutMs`; no redirect is followed.
+ */
 export type Transport = (
   url: string,
   headers: Readonly<Record<string, string>>,
-  signal: AbortSignal,
+  timeoutMs: number,
 ) => Promise<Answer>;
 
-/** A transport over a `fetch` (the global one, or the one a caller gave). */
-export function fetchTransport(fetch: typeof globalThis.fetch): Transport {
-  return async (url, headers, signal) => {
-    // Redirects are not followed: the token must not travel to an address nobody configured.
-    const response = await fetch(url, { headers, redirect: "manual", signal });
-    const text = await response.text();
-    return { status: response.status, header: (name) => response.headers.get(name), text };
+/** A transport's failure when the whole answer did not arrive within its time. */
+export class NoAnswerInTime extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+  }
+}
+
+/** The failure of a request in flight when its transport's `stop` signal aborts. */
+const STOPPED = "the watch was stopped";
+
+/**
+ * A transport over a `fetch` (the global one, or the one a caller gave). `stop`, when given, aborts
+ * every request in flight.
+ */
+export function fetchTransport(fetch: typeof globalThis.fetch, stop?: AbortSignal): Transport {
+  return async (url, headers, timeoutMs) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new NoAnswerInTime(timeoutMs)), timeoutMs);
+    const onStop = () => controller.abort(new Error(STOPPED));
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener("abort", onStop, { once: true });
+    try {
+      // Redirects are not followed: the token must not travel to an address nobody configured.
+      const response = await fetch(url, { headers, redirect: "manual", signal: controller.signal });
+      const text = await response.text();
+      return { status: response.status, header: (name) => response.headers.get(name), text };
+    } catch (error) {
+      throw controller.signal.aborted ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+      stop?.removeEventListener("abort", onStop);
+    }
   };
 }
 
@@ -33,26 +62,52 @@ export function fetchTransport(fetch: typeof globalThis.fetch): Transport {
  * connection for its next read), whose socket does not keep the process alive (a held read must
  * not stop a Node process from exiting once it has nothing else to do). A request on a kept
  * connection that is reset before any answer (the server closed it meanwhile, or went away) is sent
- * once more on a new one. Lighter than `fetch`: no stream or `Response` per answer. `close()` closes the connection.
+ * once more on a new one. Lighter than `fetch`: no stream or `Response` per answer, and no
+ * `AbortSignal` or listener per request (each blocking read after a change is one more request in
+ * thousands at once): `stop` (the watch's signal) or `close()` ends the requests in flight and closes
+ * the connection.
  */
-export function keptAliveTransport(): { readonly transport: Transport; close(): void } {
+export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Transport; close(): void } {
   const agents: Record<string, Agent> = {
     "http:": new HttpAgent({ keepAlive: true }),
     "https:": new HttpsAgent({ keepAlive: true }),
   };
+  /** How to end each request in flight, with the error its caller receives. */
+  const inflight = new Set<(error: Error) => void>();
+  let closed = false;
+  const close = () => {
+    closed = true;
+    for (const end of [...inflight]) end(new Error(STOPPED));
+    for (const agent of Object.values(agents)) agent.destroy();
+  };
+  if (stop?.aborted) close();
+  else stop?.addEventListener("abort", close, { once: true });
   let parsed: { readonly href: string; readonly url: URL } | undefined;
-  const transport: Transport = (href, headers, signal) =>
+  const transport: Transport = (href, headers, timeoutMs) =>
     new Promise<Answer>((resolve, reject) => {
-      if (parsed?.href !== href) parsed = { href, url: new URL(href) };
-      const { url } = parsed;
-      if (signal.aborted) {
-        reject(signal.reason);
+      if (closed) {
+        reject(new Error(STOPPED));
         return;
       }
+      if (parsed?.href !== href) parsed = { href, url: new URL(href) };
+      const { url } = parsed;
       let request: ClientRequest;
-      const onAbort = () =>
-        request.destroy(signal.reason instanceof Error ? signal.reason : new Error("aborted"));
-      signal.addEventListener("abort", onAbort, { once: true });
+      let finished = false;
+      const finish = (end: () => void) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        inflight.delete(abort);
+        end();
+      };
+      // The caller gets `error`, whatever the destroyed request reports after it.
+      const abort = (error: Error) => {
+        finish(() => reject(error));
+        request.destroy();
+      };
+      const timer = setTimeout(() => abort(new NoAnswerInTime(timeoutMs)), timeoutMs);
+      timer.unref();
+      inflight.add(abort);
       const send = (retry: boolean) => {
         request = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, {
           headers,
@@ -60,49 +115,41 @@ export function keptAliveTransport(): { readonly transport: Transport; close(): 
         });
         const sent = request;
         let answered = false;
-        const fail = (error: unknown) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        };
         sent.on("socket", (socket) => socket.unref());
         sent.on("error", (error: NodeJS.ErrnoException) => {
           // Only before any answer: a reset while the answer arrives is that answer's failure.
-          if (retry && !answered && sent.reusedSocket && !signal.aborted && isReset(error)) {
+          if (retry && !answered && sent.reusedSocket && !finished && isReset(error)) {
             send(false);
             return;
           }
-          fail(error);
+          finish(() => reject(error));
         });
         sent.on("response", (response) => {
           answered = true;
           const chunks: Buffer[] = [];
           response.on("data", (chunk: Buffer) => chunks.push(chunk));
-          response.on("error", fail);
+          response.on("error", (error) => finish(() => reject(error)));
           response.on("end", () => {
-            signal.removeEventListener("abort", onAbort);
             const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString();
             const { headers: received } = response;
-            resolve({
-              status: response.statusCode ?? 0,
-              header: (name) => {
-                const value = received[name];
-                return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-              },
-              // As fetch's text(): a leading byte order mark is not part of the text.
-              text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text,
-            });
+            finish(() =>
+              resolve({
+                status: response.statusCode ?? 0,
+                header: (name) => {
+                  const value = received[name];
+                  return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
+                },
+                // As fetch's text(): a leading byte order mark is not part of the text.
+                text: text.charCodeAt(0) === 0xfeff ? text.slice(1) : text,
+              }),
+            );
           });
         });
         sent.end();
       };
       send(true);
     });
-  return {
-    transport,
-    close() {
-      for (const agent of Object.values(agents)) agent.destroy();
-    },
-  };
+  return { transport, close };
 }
 
 /** The server closed a kept connection as the request went out on it. */
