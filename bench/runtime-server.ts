@@ -9,10 +9,12 @@
  *   store, the bootstrap admin token); parent → `cpu` → child answers `cpu` with its CPU time so far
  *   (all threads) and a monotonic clock; parent → `profile-start` → child starts a CPU profile of itself and answers
  *   `profiling`; parent → `profile-stop` with a path → child writes the profile there and answers
- *   `profiled`; parent → `close` → child stops its server and exits.
+ *   `profiled`; parent → `close` → child stops its server and exits. The holding server (the floor of
+ *   propagation.ts) also takes `change` (a new set: every held read is answered with it at once) and
+ *   `held` (answered by `held` with the number of reads it holds).
  * The child also exits when the parent goes away (IPC disconnect), so a crashed parent leaves no server.
  */
-import { createServer, type OutgoingHttpHeaders, type Server } from "node:http";
+import { createServer, type OutgoingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { tsImport } from "tsx/esm/api";
@@ -40,6 +42,20 @@ export type ParentMessage =
       readonly body: string;
       readonly headers: Readonly<Record<string, string>>;
     }
+  | {
+      readonly type: "start";
+      /**
+       * The floor of propagation.ts: holds every blocking read (`?wait=` with the current ETag in
+       * If-None-Match) until `change`, answers anything else at once with the set.
+       */
+      readonly server: "holding";
+      /** The set (JSON with a `Version`), base64. */
+      readonly body: string;
+    }
+  /** To the holding server: the set is now `body` (base64); answer every held read with it. */
+  | { readonly type: "change"; readonly body: string }
+  /** To the holding server: how many reads it holds (answered by `held`). */
+  | { readonly type: "held" }
   | { readonly type: "cpu" }
   /** Start a CPU profile of this child (answered by `profiling`). */
   | { readonly type: "profile-start" }
@@ -54,6 +70,7 @@ export type StartMessage = Extract<ParentMessage, { type: "start" }>;
 export type ChildMessage =
   | { readonly type: "ready"; readonly url: string; readonly adminToken: string | undefined }
   | { readonly type: "cpu"; readonly cpuMicros: number; readonly wallMicros: number }
+  | { readonly type: "held"; readonly count: number }
   | { readonly type: "profiling" }
   | { readonly type: "profiled" }
   | { readonly type: "failed"; readonly message: string };
@@ -109,6 +126,57 @@ async function startPlain(body: Buffer, headers: Readonly<Record<string, string>
   send({ type: "ready", url: `http://127.0.0.1:${port}`, adminToken: undefined });
 }
 
+/** The holding server's own: see {@link ParentMessage}. */
+let holding: { change(body: Buffer): void; readonly held: number } | undefined;
+
+/** The floor of propagation: blocking reads answered the moment the set changes, by nothing else. */
+async function startHolding(first: Buffer): Promise<void> {
+  let body = first;
+  let etag = etagOf(first);
+  const held = new Set<ServerResponse>();
+  const answer = (response: ServerResponse) => {
+    response.writeHead(200, {
+      etag,
+      "cache-control": "no-cache",
+      "content-type": "application/json; charset=utf-8",
+      "content-length": body.length,
+    });
+    response.end(body);
+  };
+  const server: Server = createServer((request, response) => {
+    if (request.url?.includes("wait=") && request.headers["if-none-match"] === etag) {
+      held.add(response);
+      response.once("close", () => held.delete(response));
+    } else answer(response);
+  });
+  holding = {
+    change(next) {
+      body = next;
+      etag = etagOf(next);
+      for (const response of held) answer(response);
+      held.clear();
+    },
+    get held() {
+      return held.size;
+    },
+  };
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  const { port } = server.address() as AddressInfo;
+  send({ type: "ready", url: `http://127.0.0.1:${port}`, adminToken: undefined });
+}
+
+function etagOf(body: Buffer): string {
+  return `"${(JSON.parse(body.toString()) as { Version: string }).Version}"`;
+}
+
 async function stop(code: number): Promise<never> {
   try {
     await close?.();
@@ -122,11 +190,17 @@ process.on("message", (message: ParentMessage) => {
     const started =
       message.server === "lockbox"
         ? startLockbox(message)
-        : startPlain(Buffer.from(message.body, "base64"), message.headers);
+        : message.server === "holding"
+          ? startHolding(Buffer.from(message.body, "base64"))
+          : startPlain(Buffer.from(message.body, "base64"), message.headers);
     started.catch((error: unknown) => {
       send({ type: "failed", message: error instanceof Error ? error.message : String(error) });
       void stop(1);
     });
+  } else if (message.type === "change") {
+    holding?.change(Buffer.from(message.body, "base64"));
+  } else if (message.type === "held") {
+    send({ type: "held", count: holding?.held ?? 0 });
   } else if (message.type === "cpu") {
     const { user, system } = process.cpuUsage();
     send({ type: "cpu", cpuMicros: user + system, wallMicros: Number(process.hrtime.bigint() / 1000n) });

@@ -62,6 +62,16 @@ export class ServerChild {
     return this.#ask({ type: "cpu" }, "cpu");
   }
 
+  /** Sends `message` without waiting for an answer (the holding server's `change`). */
+  send(message: ParentMessage): void {
+    this.#child.send(message);
+  }
+
+  /** How many blocking reads a holding server holds. */
+  async held(): Promise<number> {
+    return (await this.#ask({ type: "held" }, "held")).count;
+  }
+
   /** Starts a CPU profile of the child ({@link stopProfile} writes it). */
   async startProfile(): Promise<void> {
     await this.#ask({ type: "profile-start" }, "profiling");
