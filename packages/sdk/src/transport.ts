@@ -28,20 +28,22 @@ export class NoAnswerInTime extends Error {
   }
 }
 
-/** The failure of a request in flight when its transport's `stop` signal aborts. */
+/** The failure of a request in flight when the watch stops (its signal aborts, or `close()`). */
 const STOPPED = "the watch was stopped";
 
 /**
- * A transport over a `fetch` (the global one, or the one a caller gave). `stop`, when given, aborts
- * every request in flight.
+ * A transport over a `fetch` (the global one, or the one a caller gave). `watch`: the watch's
+ * signal, when the watch uses it; its abort ends every request in flight, and the timeouts of its
+ * requests do not keep the process alive.
  */
-export function fetchTransport(fetch: typeof globalThis.fetch, stop?: AbortSignal): Transport {
+export function fetchTransport(fetch: typeof globalThis.fetch, watch?: AbortSignal): Transport {
   return async (url, headers, timeoutMs) => {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new NoAnswerInTime(timeoutMs)), timeoutMs);
+    if (watch) timer.unref();
     const onStop = () => controller.abort(new Error(STOPPED));
-    if (stop?.aborted) onStop();
-    else stop?.addEventListener("abort", onStop, { once: true });
+    if (watch?.aborted) onStop();
+    else watch?.addEventListener("abort", onStop, { once: true });
     try {
       // Redirects are not followed: the token must not travel to an address nobody configured.
       const response = await fetch(url, { headers, redirect: "manual", signal: controller.signal });
@@ -51,7 +53,7 @@ export function fetchTransport(fetch: typeof globalThis.fetch, stop?: AbortSigna
       throw controller.signal.aborted ? controller.signal.reason : error;
     } finally {
       clearTimeout(timer);
-      stop?.removeEventListener("abort", onStop);
+      watch?.removeEventListener("abort", onStop);
     }
   };
 }
