@@ -113,6 +113,11 @@ async function startPlain(body: Buffer, headers: Readonly<Record<string, string>
     response.writeHead(200, head);
     response.end(body);
   });
+  await listenOnLoopback(server);
+}
+
+/** Listens on a free loopback port, makes `close` stop `server`, and tells the parent its URL. */
+async function listenOnLoopback(server: Server): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -160,17 +165,7 @@ async function startHolding(first: Buffer): Promise<void> {
       return held.size;
     },
   };
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  close = () =>
-    new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  const { port } = server.address() as AddressInfo;
-  send({ type: "ready", url: `http://127.0.0.1:${port}`, adminToken: undefined });
+  await listenOnLoopback(server);
 }
 
 function etagOf(body: Buffer): string {
