@@ -119,7 +119,9 @@ export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Tr
         let answered = false;
         sent.on("socket", (socket) => socket.unref());
         sent.on("error", (error: NodeJS.ErrnoException) => {
-          // Only before any answer: a reset while the answer arrives is that answer's failure.
+          // Only before any answer: a reset while the answer arrives is that answer's failure (on
+          // Node 20 it reaches the response's "error", not this one; `answered` keeps it so should a
+          // Node report it here too).
           if (retry && !answered && sent.reusedSocket && !finished && isReset(error)) {
             send(false);
             return;
