@@ -63,9 +63,9 @@ export class KyselyAuditStore implements AuditStore {
   }
 
   /**
-   * Inserts `events`. On PostgreSQL, one statement with one array parameter per column: a batch of
-   * first deliveries after an org-wide change is thousands of rows, which as one parameter per value
-   * would be a statement of tens of thousands of parameters to build, send and parse.
+   * Inserts `events`. On PostgreSQL, one statement with one array parameter per column: after an
+   * org-wide change, first deliveries come in batches of hundreds of rows, which as one parameter
+   * per value would be statements of thousands of parameters to build, send and parse.
    */
   async #insert(events: readonly AuditEvent[]): Promise<void> {
     const { db, driver } = this.context;
