@@ -14,13 +14,20 @@
  * number of clients.
  *
  * Measured:
- *   org change   one org secret is set (through the first server); for every client, the time from
- *                the write's answer to the client's `onChange` with the new value. Split by clients
- *                of the server that took the write (woken in process) and of the other (woken by
- *                PostgreSQL's NOTIFY). Also each server's CPU time over the change: every site
- *                environment's set is resolved again (a cold resolution), which is what it costs.
+ *   org change   `--org-changes` times (default 3), one org secret is set (through the first server);
+ *                for every client, the time from the write's answer to the client's `onChange` with
+ *                the new value. Split by clients of the server that took the write (woken in
+ *                process) and of the other (woken by PostgreSQL's NOTIFY). Also each server's CPU
+ *                time over the change (every site environment's set is resolved again, a cold
+ *                resolution, which is what it costs), this process's, and the whole machine's
+ *                (`/proc/stat`). The verdict counts the changes after the first: the first after
+ *                start runs on code V8 has not optimized yet (it is printed too).
  *   site change  `--site-changes` times, one site secret of another site is set (alternately through
  *                either server); the four clients of that site are timed the same way.
+ *   the floor    then the same clients, against two `node:http` servers that only hold every
+ *                blocking read and answer it the moment of the change (`runtime-server.ts`'s holding
+ *                server: no store, no resolution, no audit), `--org-changes` times, timed the same
+ *                way: what the clients and the machine alone allow. Lockbox's p99 against it.
  * Printed: p50, p99 and max of each, against the targets (p99 under 1 s for the org change, under
  * 100 ms for a site change). A client still without the value after `--timeout` seconds is counted
  * as missing and fails the run (exit 1). Loopback only; everything is bounded in count and time.
@@ -31,11 +38,12 @@
  * Run (from the repository root; runs on the TypeScript sources, no build needed):
  *   npx tsx bench/propagation.ts            (npm run bench:propagation)
  * Options: --clients=N (a multiple of 4; default 4000), --org-secrets=N (default 20),
- *          --site-changes=N (default 20), --timeout=S (per change; default 120),
+ *          --org-changes=N (default 3), --site-changes=N (default 20), --timeout=S (per change;
+ *          default 120),
  *          --postgres=URL (default postgres://postgres@127.0.0.1:5432/postgres; the database
  *          lockbox_bench_propagation_<random> is created next to it and dropped),
- *          --cpu-prof=DIR (write V8 CPU profiles of the org change to DIR, for Chrome DevTools:
- *          server-a.cpuprofile, server-b.cpuprofile and clients.cpuprofile, this process).
+ *          --cpu-prof=DIR (write V8 CPU profiles of each org change to DIR, for Chrome DevTools:
+ *          org-change-<k>-server-a.cpuprofile, …-server-b… and …-clients… for this process).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
