@@ -133,7 +133,11 @@ export class ServerSource implements SecretSource {
     this.#watch?.close();
   }
 
-  /** Not shared with reads: a read must not wait for a held request. Only a new ETag is a change. */
+  /**
+   * Not shared with reads: a read must not wait for a held request. Only a new ETag is a change.
+   * `signal` is the watch's, the same for every call (one watch per client): the first call's makes
+   * the watch's transport, and its abort ends that transport for good.
+   */
   async watchOnce(waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
     const before = this.#cache;
     let retryAfterMs: number | undefined;

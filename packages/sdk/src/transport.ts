@@ -93,7 +93,7 @@ export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Tr
       }
       if (parsed?.href !== href) parsed = { href, url: new URL(href) };
       const { url } = parsed;
-      let request: ClientRequest;
+      let request: ClientRequest | undefined;
       let finished = false;
       const finish = (end: () => void) => {
         if (finished) return;
@@ -105,7 +105,7 @@ export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Tr
       // The caller gets `error`, whatever the destroyed request reports after it.
       const abort = (error: Error) => {
         finish(() => reject(error));
-        request.destroy();
+        request?.destroy();
       };
       const timer = setTimeout(() => abort(new NoAnswerInTime(timeoutMs)), timeoutMs);
       timer.unref();
@@ -151,7 +151,12 @@ export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Tr
         });
         sent.end();
       };
-      send(true);
+      try {
+        send(true);
+      } catch (error) {
+        // A request node:http refuses outright (an invalid header): settled, its timer cleared.
+        finish(() => reject(error));
+      }
     });
   return { transport, close };
 }
