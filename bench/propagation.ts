@@ -84,6 +84,16 @@ interface Options {
   readonly cpuProfDir: string | undefined;
 }
 
+/**
+ * A change's arrival at its watchers: ms after the write's answer (what the targets count), and ms
+ * after the write was sent (what the floor, which has no answer to wait for, can be compared with).
+ */
+interface Timed {
+  readonly millis: Map<Watcher, number>;
+  readonly fromSent: readonly number[];
+  readonly missing: number;
+}
+
 /** One watching application. */
 interface Watcher {
   readonly site: number;
@@ -160,8 +170,8 @@ function machineCpuMs(): number {
       .map(Number);
     if (!fields || fields.length < 5) return Number.NaN;
     // user nice system idle iowait irq softirq steal (guest time is already in user): busy is
-    // all but idle and iowait.
-    const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
+    // user to softirq but idle and iowait; steal is time the hypervisor gave to other machines.
+    const busy = [0, 1, 2, 5, 6].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
     return (busy * 1000) / 100; // USER_HZ is 100 on Linux
   } catch {
     return Number.NaN;
@@ -238,13 +248,11 @@ async function startClients(
 }
 
 /** The org changes after the first (V8 has optimized the code by then), or the only one. */
-function steadyChanges(changes: readonly { millis: Map<Watcher, number>; missing: number }[]): {
-  millis: number[];
-  missing: number;
-} {
+function steadyChanges(changes: readonly Timed[]): { millis: number[]; fromSent: number[]; missing: number } {
   const steady = changes.length > 1 ? changes.slice(1) : changes;
   return {
     millis: steady.flatMap((change) => [...change.millis.values()]),
+    fromSent: steady.flatMap((change) => change.fromSent),
     missing: steady.reduce((sum, change) => sum + change.missing, 0),
   };
 }
@@ -268,11 +276,12 @@ async function timeChange(
   name: string,
   newValue: string,
   timeoutMs: number,
-): Promise<{ millis: Map<Watcher, number>; missing: number }> {
+): Promise<Timed> {
   for (const w of watchers) w.gotAt = undefined;
   const all = new Promise<void>((resolve) => {
     awaited = { name, value: newValue, watchers: new Set(watchers), done: resolve };
   });
+  const sentAt = performance.now();
   await write();
   const ackAt = performance.now();
   let timer: NodeJS.Timeout | undefined;
@@ -280,9 +289,14 @@ async function timeChange(
   clearTimeout(timer);
   awaited = undefined;
   const millis = new Map<Watcher, number>();
-  // A watcher can hold the value before this process has read the write's answer: 0, not negative.
-  for (const w of watchers) if (w.gotAt !== undefined) millis.set(w, Math.max(0, w.gotAt - ackAt));
-  return { millis, missing: watchers.length - millis.size };
+  const fromSent: number[] = [];
+  for (const w of watchers) {
+    if (w.gotAt === undefined) continue;
+    // A watcher can hold the value before this process has read the write's answer: 0, not negative.
+    millis.set(w, Math.max(0, w.gotAt - ackAt));
+    fromSent.push(w.gotAt - sentAt);
+  }
+  return { millis, fromSent, missing: watchers.length - millis.size };
 }
 
 function onChange(watcher: Watcher, secrets: Readonly<Record<string, string>>): void {
@@ -304,8 +318,10 @@ async function measureOrgChange(
     readonly write: (newValue: string) => Promise<unknown>;
     readonly timeoutMs: number;
     readonly profileDir: string | undefined;
+    /** Also split the figures by the server that took the write and the other one. */
+    readonly split: boolean;
   },
-): Promise<{ millis: Map<Watcher, number>; missing: number }> {
+): Promise<Timed> {
   const { watchers, servers, profileDir } = run;
   let clientsProfile: Awaited<ReturnType<typeof startCpuProfile>> | undefined;
   if (profileDir !== undefined) {
@@ -313,24 +329,28 @@ async function measureOrgChange(
     await Promise.all(servers.map((s) => s.startProfile()));
     clientsProfile = await startCpuProfile();
   }
+  // The machine's window holds the servers' (read over IPC), so that what is left is not theirs.
+  const machineBefore = machineCpuMs();
   const cpuBefore = await Promise.all(servers.map((s) => s.cpu()));
   const clientsCpuBefore = process.cpuUsage();
-  const machineBefore = machineCpuMs();
   const wallBefore = performance.now();
   const orgValue = value();
   const org = await timeChange(watchers, () => run.write(orgValue), ORG_WATCHED, orgValue, run.timeoutMs);
   const clientsCpu = process.cpuUsage(clientsCpuBefore);
-  const machineMs = machineCpuMs() - machineBefore;
   const wallMs = performance.now() - wallBefore;
   const cpuAfter = await Promise.all(servers.map((s) => s.cpu()));
+  const machineMs = machineCpuMs() - machineBefore;
   if (profileDir !== undefined) {
     const file = (who: string) => join(profileDir, `${label.replaceAll(" ", "-")}-${who}.cpuprofile`);
     await clientsProfile?.stop(file("clients"));
     await Promise.all(servers.map((s, i) => s.stopProfile(file(`server-${"ab"[i]}`))));
   }
-  console.log(`${label} (one org secret; ${watchers.length} site environments):`);
+  console.log(
+    `${label} (one org secret; ${watchers.length} site environments)` +
+      `${profileDir === undefined ? "" : ", PROFILED: the profiler's cost is in these figures"}:`,
+  );
   summary("every client", [...org.millis.values()], org.missing, ORG_TARGET_MS);
-  for (const server of [0, 1] as const) {
+  for (const server of run.split ? ([0, 1] as const) : []) {
     const label = server === 0 ? "clients of the writing server" : "clients of the other server";
     const own = watchers.filter((w) => w.server === server);
     summary(
@@ -470,7 +490,7 @@ async function main(): Promise<void> {
     );
 
     const ok: boolean[] = [];
-    const orgChanges: { millis: Map<Watcher, number>; missing: number }[] = [];
+    const orgChanges: Timed[] = [];
     for (let k = 1; k <= options.orgChanges; k++) {
       if (k > 1) {
         await untilHeld(() => lockboxHeld(urls), watchers.length, options.timeoutSeconds * 1000);
@@ -485,13 +505,15 @@ async function main(): Promise<void> {
             api(urls[0], token, "PUT", `/v1/orgs/${ORG}/secrets/${ORG_WATCHED}`, { value: newValue }),
           timeoutMs: options.timeoutSeconds * 1000,
           profileDir: options.cpuProfDir,
+          split: true,
         }),
       );
     }
     const steady = steadyChanges(orgChanges);
     const missing = orgChanges.reduce((sum, change) => sum + change.missing, 0);
     console.log(`\n${steadyLabel(options.orgChanges)}:`);
-    ok.push(summary("every client", steady.millis, steady.missing, ORG_TARGET_MS));
+    // A client missing the first change fails the verdict too.
+    ok.push(summary("every client", steady.millis, steady.missing, ORG_TARGET_MS) && missing === 0);
     console.log();
 
     await untilHeld(() => lockboxHeld(urls), watchers.length, options.timeoutSeconds * 1000);
@@ -555,7 +577,7 @@ async function main(): Promise<void> {
     console.log(
       `\nthe floor: the same ${watchers.length} SDK clients against two node:http servers that hold every blocking read and answer it the moment of the change (no store, no resolution)`,
     );
-    const floorChanges: { millis: Map<Watcher, number>; missing: number }[] = [];
+    const floorChanges: Timed[] = [];
     for (let k = 1; k <= options.orgChanges; k++) {
       await untilHeld(floorHeld, watchers.length, options.timeoutSeconds * 1000);
       floorChanges.push(
@@ -568,22 +590,30 @@ async function main(): Promise<void> {
           },
           timeoutMs: options.timeoutSeconds * 1000,
           profileDir: undefined,
+          split: false,
         }),
       );
     }
     const floor = steadyChanges(floorChanges);
     console.log(`\nthe floor, ${steadyLabel(options.orgChanges)}:`);
     summary("every client", floor.millis, floor.missing, ORG_TARGET_MS);
+    // Compared from the moment each write was sent: the floor has no answer to wait for, and a
+    // Lockbox client may hold the value before this process has read the write's answer.
     const p99 = (millis: readonly number[]) =>
       quantile(
         [...millis].sort((a, b) => a - b),
         0.99,
       );
+    const [lockboxSent, floorSent] = [p99(steady.fromSent), p99(floor.fromSent)];
     console.log(
-      `  Lockbox's p99 is ${(p99(steady.millis) / p99(floor.millis)).toFixed(2)} × the floor's` +
-        (p99(floor.millis) >= ORG_TARGET_MS
+      `  from the moment the write is sent: Lockbox p99 ${lockboxSent.toFixed(1)} ms, the floor ${floorSent.toFixed(1)} ms: ` +
+        `${(lockboxSent / floorSent).toFixed(2)} × the floor` +
+        (floorSent >= ORG_TARGET_MS
           ? `; the clients alone take longer than ${ORG_TARGET_MS} ms on this machine, so no server could meet the target here with them beside it`
-          : ""),
+          : "") +
+        (options.cpuProfDir === undefined
+          ? ""
+          : " (Lockbox's changes were profiled, the floor's not: do not compare)"),
     );
     console.log(`\n${ok.every(Boolean) ? "meets every target" : "BELOW a target (see above)"}`);
   } finally {

@@ -52,7 +52,7 @@ export function auditStoreContract(name: string, createDatabase: () => Promise<T
       expect(await stores.audit.listAudit({ orgId: randomUUID() })).toEqual([]);
     });
 
-    it("appends a batch in order as one run of the chain, even beside single appends and across INSERT statements", async () => {
+    it("appends a batch in order as one run of the chain, even beside single appends (and, on SQLite, across INSERT statements)", async () => {
       const org = await newOrg();
       const input = (target: string) => ({
         actor: "system",
