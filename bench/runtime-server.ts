@@ -205,7 +205,8 @@ process.on("message", (message: ParentMessage) => {
       send({ type: "profiling" });
     });
   } else if (message.type === "profile-stop") {
-    void profile?.stop(message.path).then(() => send({ type: "profiled" }));
+    // Answered even without a profile running, so that the parent never waits out its timeout.
+    void (profile?.stop(message.path) ?? Promise.resolve()).then(() => send({ type: "profiled" }));
     profile = undefined;
   } else {
     void stop(0);
