@@ -193,6 +193,16 @@ describe("LockboxClient", () => {
     expect(error.message).not.toContain(TOKEN);
   });
 
+  it("names fetch's own reason when the failure has no system error code (a port fetch refuses)", async () => {
+    const error = (await new LockboxClient({ url: "http://127.0.0.1:6000", token: TOKEN })
+      .whoami()
+      .catch((caught: unknown) => caught)) as LockboxConnectionError;
+    expect(error).toBeInstanceOf(LockboxConnectionError);
+    expect(error.message).toBe(
+      "Cannot reach the Lockbox server at http://127.0.0.1:6000: bad port. Is it running? Check LOCKBOX_URL or run lockbox auth:login.",
+    );
+  });
+
   it("waits Retry-After seconds after a 429 and retries, calling onRateLimited each time", async () => {
     const rateLimited = {
       status: 429,

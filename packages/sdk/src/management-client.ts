@@ -44,6 +44,7 @@ import type {
   UserResponse,
   WhoamiResponse,
 } from "@lockbox/core";
+import { describeNetworkFailure } from "./network-failure.js";
 
 export type {
   AuditPage,
@@ -707,7 +708,7 @@ export class LockboxClient {
     try {
       return await this.#fetch(target, { ...init, signal: AbortSignal.timeout(this.#timeoutMs) });
     } catch (error) {
-      throw new LockboxConnectionError(this.url, describeFetchFailure(error, this.#timeoutMs), {
+      throw new LockboxConnectionError(this.url, describeNetworkFailure(error, this.#timeoutMs), {
         cause: error,
       });
     }
@@ -718,7 +719,7 @@ export class LockboxClient {
     try {
       text = await response.text();
     } catch (error) {
-      throw new LockboxConnectionError(this.url, describeFetchFailure(error, this.#timeoutMs), {
+      throw new LockboxConnectionError(this.url, describeNetworkFailure(error, this.#timeoutMs), {
         cause: error,
       });
     }
@@ -804,27 +805,6 @@ export function parseRetryAfter(header: string | null): number {
   const at = Date.parse(text);
   if (Number.isNaN(at)) return 1;
   return Math.max(0, Math.ceil((at - Date.now()) / 1000));
-}
-
-function describeFetchFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-    return `no answer within ${Math.round(timeoutMs / 1000)} s`;
-  }
-  const cause =
-    error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === "string" ? cause.code : undefined;
-  const known: Record<string, string> = {
-    ECONNREFUSED: "connection refused",
-    ENOTFOUND: "host not found",
-    EAI_AGAIN: "host name lookup failed",
-    ECONNRESET: "connection reset",
-    ETIMEDOUT: "connection timed out",
-    EHOSTUNREACH: "host unreachable",
-    ENETUNREACH: "network unreachable",
-  };
-  if (code !== undefined) return known[code] ? `${known[code]} (${code})` : code;
-  if (typeof cause?.message === "string") return cause.message;
-  return error instanceof Error ? error.message : "the request failed";
 }
 
 function sleep(ms: number): Promise<void> {

@@ -379,6 +379,16 @@ describe("createRuntimeClient against a server", () => {
     expect(warnings).toEqual([]);
   });
 
+  it("names fetch's own reason when the failure has no system error code (a port fetch refuses)", async () => {
+    // undici refuses some ports (6000: X11) before connecting; its error says only "fetch failed"
+    // and carries the reason in its cause.
+    const error = await failure(client({ url: "http://127.0.0.1:6000" }).getSecret("DB_PASSWORD"));
+    expect(error.code).toBe("UNREACHABLE");
+    expect(error.message).toBe(
+      "Cannot reach Lockbox at http://127.0.0.1:6000: bad port. Check LOCKBOX_URL and that the server is running and reachable from here.",
+    );
+  });
+
   it("rejects a 5xx with SERVER_ERROR, the server's code and request id, when nothing was fetched", async () => {
     fake.mode = "500";
     const error = await failure(client().getSecrets());

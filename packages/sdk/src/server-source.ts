@@ -3,6 +3,7 @@
  * revalidation, stale-if-error, and the blocking reads of the watch.
  */
 import { parseRetryAfter } from "./management-client.js";
+import { describeNetworkFailure } from "./network-failure.js";
 import type { RuntimeClientOptions, RuntimeLogger } from "./runtime-client.js";
 import {
   CREATE_TOKEN_HINT,
@@ -201,7 +202,7 @@ export class ServerSource implements SecretSource {
       const reason =
         error instanceof NoAnswerInTime
           ? `no answer within ${error.timeoutMs} ms (timeoutMs)`
-          : describeFetchFailure(error);
+          : describeNetworkFailure(error);
       throw new LockboxRuntimeError(
         "UNREACHABLE",
         `Cannot reach Lockbox at ${this.#url}: ${reason}. Check LOCKBOX_URL and that the server is running and reachable from here.`,
@@ -365,27 +366,4 @@ function errorBody(
   const { code, message, requestId } = error as { code?: unknown; message?: unknown; requestId?: unknown };
   if (typeof code !== "string" || typeof message !== "string") return undefined;
   return { code, message, requestId: typeof requestId === "string" ? requestId : undefined };
-}
-
-const NETWORK_ERRORS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host name lookup failed",
-  ETIMEDOUT: "connection timed out",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  UND_ERR_SOCKET: "the connection closed before the answer was complete",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-};
-
-/** Names a fetch failure from its cause's code (undici puts the system error in `cause`). */
-function describeFetchFailure(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && typeof current === "object" && current !== null; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string") return `${NETWORK_ERRORS[code] ?? "request failed"} (${code})`;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return error instanceof Error ? error.message : "request failed";
 }
