@@ -8,10 +8,16 @@
  * runtime secrets of scope `web` (100-byte values), `--clients / 4` sites each with dev, test, live
  * and a multidev `feature`, one site secret on each site a site change will touch, and one runtime
  * token per site environment. Then `--clients` watching clients (default 4,000: one per site
- * environment of a 1,000-site org), each an SDK runtime client with `watch: true` (blocking reads,
- * `GET /site/secrets?wait=`), alternately on the two servers, all in this process. The run starts
- * once every client holds its first set and both servers' `lockbox_held_requests` add up to the
- * number of clients.
+ * environment of a 1,000-site org), alternately on the two servers, all in this process, each making
+ * blocking reads (`GET /site/secrets?wait=`) and holding the set each answers, parsed:
+ *   --watchers=light (the default) `light-watcher.ts`, the load generator's own client: one kept
+ *                connection, no `node:http`, so that 4,000 of them cost this process a fraction of a
+ *                core and the figures are the servers' (the floor below shows what the clients cost);
+ *   --watchers=sdk  the SDK's runtime client with `watch: true`, as applications run it. 4,000 of
+ *                them in one process take about a core on their own over an org change (the floor's
+ *                p99 is then near 1 s with servers that do nothing), so the run measures them too.
+ * The run starts once every client holds its first set and both servers' `lockbox_held_requests`
+ * add up to the number of clients.
  *
  * Measured:
  *   org change   `--org-changes` times (default 3), one org secret is set (through the first server);
@@ -37,7 +43,8 @@
  *
  * Run (from the repository root; runs on the TypeScript sources, no build needed):
  *   npx tsx bench/propagation.ts            (npm run bench:propagation)
- * Options: --clients=N (a multiple of 4; default 4000), --org-secrets=N (default 20),
+ * Options: --clients=N (a multiple of 4; default 4000), --watchers=light|sdk (default light),
+ *          --org-secrets=N (default 20),
  *          --org-changes=N (default 3), --site-changes=N (default 20), --timeout=S (per change;
  *          default 120),
  *          --postgres=URL (default postgres://postgres@127.0.0.1:5432/postgres; the database
@@ -54,10 +61,10 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { tsImport } from "tsx/esm/api";
 import { startCpuProfile } from "./cpu-profile.js";
+import { LightWatcher } from "./light-watcher.js";
 import { api, children, ServerChild, type Tree } from "./server-child.js";
 
 type Sdk = typeof import("../packages/sdk/src/index.js");
-type RuntimeClient = ReturnType<Sdk["createRuntimeClient"]>;
 
 const ENVS = ["dev", "test", "live", "feature"] as const;
 const ORG = "bench-org";
@@ -73,6 +80,8 @@ const SITE_TARGET_MS = 100;
 /** The pause between two org changes, once every watcher is back in a blocking read. */
 const SETTLE_MS = 3000;
 
+type WatcherKind = "light" | "sdk";
+
 interface Options {
   readonly clients: number;
   readonly orgSecrets: number;
@@ -80,6 +89,8 @@ interface Options {
   readonly siteChanges: number;
   readonly timeoutSeconds: number;
   readonly postgres: string;
+  /** What each watching client is: the SDK's runtime client, or the load generator's own. */
+  readonly watchers: WatcherKind;
   /** Where the CPU profiles of the org change are written, if anywhere. */
   readonly cpuProfDir: string | undefined;
 }
@@ -99,7 +110,7 @@ interface Watcher {
   readonly site: number;
   readonly env: string;
   readonly server: 0 | 1;
-  client: RuntimeClient | undefined;
+  client: { close(): void } | undefined;
   /** The latest set its `onChange` received. */
   latest: Readonly<Record<string, string>> | undefined;
   /** `performance.now()` when it first held the awaited value (undefined: not yet). */
@@ -119,6 +130,7 @@ function parseOptions(): Options {
       timeout: { type: "string", default: "120" },
       postgres: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
       "cpu-prof": { type: "string" },
+      watchers: { type: "string", default: "light" },
     },
   });
   const whole = (name: string, text: string, min: number) => {
@@ -128,6 +140,8 @@ function parseOptions(): Options {
     return n;
   };
   const clients = whole("clients", values.clients, ENVS.length);
+  if (values.watchers !== "light" && values.watchers !== "sdk")
+    throw new Error("--watchers must be light or sdk.");
   if (clients % ENVS.length !== 0) throw new Error(`--clients must be a multiple of ${ENVS.length}.`);
   const options: Options = {
     clients,
@@ -136,6 +150,7 @@ function parseOptions(): Options {
     siteChanges: whole("site-changes", values["site-changes"], 0),
     timeoutSeconds: whole("timeout", values.timeout, 1),
     postgres: values.postgres,
+    watchers: values.watchers,
     cpuProfDir: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
   };
   if (options.siteChanges > clients / ENVS.length)
@@ -215,11 +230,22 @@ async function lockboxHeld(urls: readonly string[]): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/** How the clients are named in what is printed. */
+function describeWatchers(kind: WatcherKind): string {
+  return kind === "sdk"
+    ? "SDK clients (watch: true)"
+    : "light clients (bench/light-watcher.ts: blocking reads without node:http)";
+}
+
+/** The first failure of a light client, printed once (a failed client counts as missing). */
+let clientFailed = false;
+
 /**
- * Starts an SDK client with `watch: true` for every watcher, `START_BATCH` at a time, each on
- * `urls[its server]`; resolves once each has its first set.
+ * Starts a watching client of `kind` for every watcher, `START_BATCH` at a time, each on
+ * `urls[its server]`; resolves once each has its first set (or failed).
  */
 async function startClients(
+  kind: WatcherKind,
   sdk: Sdk,
   watchers: readonly Watcher[],
   urls: readonly [string, string],
@@ -231,16 +257,30 @@ async function startClients(
       batch.map(
         (w) =>
           new Promise<void>((resolve) => {
-            w.client = sdk.createRuntimeClient({
-              url: urls[w.server],
-              token: tokens.get(w),
-              watch: true,
-              watchSeconds: 300,
-              onChange: (secrets) => {
-                onChange(w, secrets);
-                resolve();
-              },
-            });
+            const onSet = (secrets: Readonly<Record<string, string>>) => {
+              onChange(w, secrets);
+              resolve();
+            };
+            w.client =
+              kind === "sdk"
+                ? sdk.createRuntimeClient({
+                    url: urls[w.server],
+                    token: tokens.get(w),
+                    watch: true,
+                    watchSeconds: 300,
+                    onChange: onSet,
+                  })
+                : new LightWatcher({
+                    url: urls[w.server],
+                    token: tokens.get(w) as string,
+                    waitSeconds: 300,
+                    onSet,
+                    onError: (error) => {
+                      if (!clientFailed) console.error(`a light client failed: ${error.message}`);
+                      clientFailed = true;
+                      resolve();
+                    },
+                  });
           }),
       ),
     );
@@ -482,10 +522,10 @@ async function main(): Promise<void> {
     );
 
     const startedAt = performance.now();
-    await startClients(sdk, watchers, urls, tokens);
+    await startClients(options.watchers, sdk, watchers, urls, tokens);
     await untilHeld(() => lockboxHeld(urls), watchers.length, options.timeoutSeconds * 1000);
     console.log(
-      `${watchers.length} SDK clients (watch: true) hold their set and wait in a blocking read, ` +
+      `${watchers.length} ${describeWatchers(options.watchers)} hold their set and wait in a blocking read, ` +
         `${watchers.length / 2} per server; started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s\n`,
     );
 
@@ -571,11 +611,17 @@ async function main(): Promise<void> {
       holderUrls.push(started.url);
       servers.push(started.child);
     }
-    await startClients(sdk, watchers, [holderUrls[0] as string, holderUrls[1] as string], tokens);
+    await startClients(
+      options.watchers,
+      sdk,
+      watchers,
+      [holderUrls[0] as string, holderUrls[1] as string],
+      tokens,
+    );
     const floorHeld = async () =>
       (await Promise.all(holders.map((h) => h.held()))).reduce((a, b) => a + b, 0);
     console.log(
-      `\nthe floor: the same ${watchers.length} SDK clients against two node:http servers that hold every blocking read and answer it the moment of the change (no store, no resolution)`,
+      `\nthe floor: the same ${watchers.length} ${describeWatchers(options.watchers)} against two node:http servers that hold every blocking read and answer it the moment of the change (no store, no resolution)`,
     );
     const floorChanges: Timed[] = [];
     for (let k = 1; k <= options.orgChanges; k++) {
