@@ -31,7 +31,11 @@ export interface RuntimeClientOptions {
   readonly ttlSeconds?: number | undefined;
   /** How long one request, body included, may take before it counts as unreachable (default 5000). */
   readonly timeoutMs?: number | undefined;
-  /** The `fetch` to use; defaults to the global one. */
+  /**
+   * The `fetch` to use; defaults to the global one (and, for the watch's blocking reads, to
+   * `node:http`). Given, the watch uses it too, and its read in flight keeps the process alive until
+   * `close()`.
+   */
   readonly fetch?: typeof globalThis.fetch | undefined;
   /** A clock in milliseconds from any fixed origin, for the TTL; defaults to `performance.now()`. */
   readonly now?: (() => number) | undefined;
@@ -86,7 +90,8 @@ export interface RuntimeClient {
   refresh(): Promise<void>;
   /**
    * Ends the watch (`watch: true`): aborts its request in flight. Reads keep working with the TTL.
-   * Without a watch it does nothing. The watch never keeps a Node process alive by itself.
+   * Without a watch it does nothing. The watch never keeps a Node process alive by itself, unless
+   * `fetch` was given: then its blocking read in flight does, as any `fetch` does, until `close()`.
    */
   close(): void;
 }

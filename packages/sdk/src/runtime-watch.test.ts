@@ -317,12 +317,20 @@ describe("the runtime client's watch (blocking reads)", () => {
   });
 
   const dist = fileURLToPath(new URL("../dist/index.js", import.meta.url));
-  it.skipIf(!existsSync(dist))("does not keep a Node process alive while a read is held", async () => {
+  // Over a fetch the caller gave, a request in flight keeps the process alive, as any fetch does
+  // (fetch cannot unref its socket): close() ends the watch, and the process exits.
+  it.skipIf(!existsSync(dist)).each([
+    ["over its own transport", "", ""],
+    ["over a fetch the caller gave, once closed", ", fetch: globalThis.fetch", "client.close();"],
+  ])("does not keep a Node process alive while a read is held (%s)", async (_case, option, close) => {
     await start();
     const script = `
       import { createRuntimeClient } from ${JSON.stringify(dist)};
-      const client = createRuntimeClient({ url: process.argv[1], token: ${JSON.stringify(TOKEN)}, watch: true });
+      const client = createRuntimeClient({ url: process.argv[1], token: ${JSON.stringify(TOKEN)}, watch: true${option} });
       console.log(await client.getSecret("API_KEY"));
+      // Give the watch time to send its blocking read before closing.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      ${close}
     `;
     const child = spawn(process.execPath, ["--input-type=module", "-e", script, server.url], {
       stdio: ["ignore", "pipe", "pipe"],
