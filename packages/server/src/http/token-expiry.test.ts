@@ -101,6 +101,32 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     });
   });
 
+  it("a blocking read whose token expires while it is held ends with 401, not 304", async () => {
+    const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
+    const token = runtime.json.token as string;
+    const etag = (await t.call("GET", "/site/secrets", { token })).headers.etag as string;
+    const held = async () =>
+      Number(/^lockbox_held_requests (\d+)$/m.exec((await t.call("GET", "/metrics")).body)?.[1]);
+    const holding = t.call("GET", "/site/secrets?wait=1", { token, headers: { "if-none-match": etag } });
+    for (let tries = 0; (await held()) !== 1; tries++) {
+      if (tries > 100) throw new Error("the read was never held");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // The wait (1 s) ends after the token's minute has passed.
+    await later(2 * 60_000, async () => {
+      const answer = await holding;
+      expect([answer.status, answer.json?.error?.code]).toEqual([401, "UNAUTHENTICATED"]);
+    });
+    // A token still valid when its wait ends gets the 304.
+    const valid = await mint({ kind: "runtime", site: "site-y", env: "test" });
+    const validEtag = (await t.call("GET", "/site/secrets", { token: valid.json.token })).headers.etag;
+    const ended = await t.call("GET", "/site/secrets?wait=1", {
+      token: valid.json.token,
+      headers: { "if-none-match": String(validEtag) },
+    });
+    expect(ended.status).toBe(304);
+  });
+
   it("removing a member or a team member answers 200 with the message and the tokens they minted that still work", async () => {
     const bob = await t.user("bob@example.com");
     expect(

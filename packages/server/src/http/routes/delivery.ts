@@ -114,6 +114,9 @@ export function deliveryRoutes(
         },
       });
       if (outcome.kind === "changed") payload = outcome.payload;
+      // A token that expired during the wait (or was revoked while no change woke the read) ends
+      // with 401 like the ordinary read, not with the 304 of a wait that ran out.
+      if (outcome.kind === "unchanged") await delivery.identify(token, "runtime");
       if (outcome.kind === "busy") void reply.header("retry-after", String(HELD_CAP_RETRY_AFTER_SECONDS));
       // Shutting down: the connection was busy when the server stopped taking requests, so it is
       // not closed as idle; without this it would stay open until the keep-alive timeout.
