@@ -70,6 +70,8 @@ export interface Database {
     created_at: string;
     expires_at: string;
     used_at: string | null;
+    /** The expiry of the token that made the link: the session it gives ends no later (null: none). */
+    session_expires_at: string | null;
   };
   audit_events: {
     seq: number;

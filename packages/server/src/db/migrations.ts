@@ -236,6 +236,13 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
         await db.schema.createIndex("signin_links_user").on("signin_links").column("user_id").execute();
       },
     },
+    // A link made with an expiring token gives a session that ends no later than that token, so
+    // that sessions cannot be chained into a credential that never expires.
+    "0005-signin-link-session-limit": {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable("signin_links").addColumn("session_expires_at", "text").execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -101,6 +101,29 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     });
   });
 
+  it("a user token made with an expiring token expires no later than it; site tokens are not limited", async () => {
+    const session = await mint({ kind: "user", expiresIn: "1h" });
+    const limit = session.json.expiresAt as string;
+    const token = session.json.token as string;
+    // Without expiresIn: the maker's expiry, not "never".
+    const inherited = await mint({ kind: "user" }, token);
+    expect([inherited.status, inherited.json.expiresAt]).toEqual([201, limit]);
+    const shorter = await mint({ kind: "user", expiresIn: "30m" }, token);
+    expect([shorter.status, shorter.json.expiresAt]).toEqual([
+      201,
+      new Date(clock.getTime() + 30 * 60_000).toISOString(),
+    ]);
+    const before = (await t.call("GET", "/v1/tokens", { token })).json.items.length;
+    const longer = await mint({ kind: "user", expiresIn: "2h" }, token);
+    expect([longer.status, longer.json.error.code]).toEqual([422, "VALIDATION_FAILED"]);
+    expect(longer.json.error.message).toContain(`expires at ${limit}`);
+    expect(longer.json.error.message).toContain("Use a shorter expiresIn");
+    expect((await t.call("GET", "/v1/tokens", { token })).json.items).toHaveLength(before);
+    // A runtime token is bound to one site environment and outlives the session that deployed it.
+    const runtime = await mint({ kind: "runtime", site: "site-x", env: "live" }, token);
+    expect([runtime.status, runtime.json.expiresAt]).toEqual([201, null]);
+  });
+
   it("a blocking read whose token expires while it is held ends with 401, not 304", async () => {
     const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
     const token = runtime.json.token as string;

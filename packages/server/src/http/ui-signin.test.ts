@@ -75,6 +75,36 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     }
   });
 
+  it("a session ends no later than the token that made its link, so sessions cannot be chained", async () => {
+    const minted = await t.call("POST", "/v1/tokens", {
+      token: alice.token,
+      body: { kind: "user", expiresIn: "1h" },
+    });
+    const hourToken = minted.json.token as string;
+    const session = await exchange(await link(hourToken));
+    expect(session.status).toBe(201);
+    expect(session.json.expiresAt).toBe(minted.json.expiresAt);
+    // …and a session's own link gives a session that ends with it, not 12 hours later.
+    const chained = await exchange(await link(session.json.token));
+    expect(chained.json.expiresAt).toBe(minted.json.expiresAt);
+
+    // A link whose maker expired before the exchange gives nothing.
+    const shortLived = await t.call("POST", "/v1/tokens", {
+      token: alice.token,
+      body: { kind: "user", expiresIn: "1m" },
+    });
+    const secret = await link(shortLived.json.token);
+    const start = clock;
+    clock = new Date(start.getTime() + 2 * MINUTE_MS);
+    try {
+      const late = await exchange(secret);
+      expect(late.status).toBe(401);
+      expect(late.json.error.message).toMatch(INVALID);
+    } finally {
+      clock = start;
+    }
+  });
+
   it("only the hash of a link is stored", async () => {
     const secret = await link(alice.token);
     const rows = await t.db.context.db.selectFrom("signin_links").selectAll().execute();

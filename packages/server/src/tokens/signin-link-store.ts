@@ -8,6 +8,8 @@ export interface SigninLinkRow {
   readonly createdAt: string;
   readonly expiresAt: string;
   readonly usedAt: string | null;
+  /** The expiry of the token that made the link (null: it does not expire): the session's limit. */
+  readonly sessionExpiresAt: string | null;
 }
 
 /**
@@ -41,6 +43,7 @@ export class KyselySigninLinkStore implements SigninLinkStore {
           created_at: link.createdAt,
           expires_at: link.expiresAt,
           used_at: null,
+          session_expires_at: link.sessionExpiresAt,
         })
         .execute(),
     );
@@ -60,6 +63,7 @@ export class KyselySigninLinkStore implements SigninLinkStore {
         createdAt: row.created_at,
         expiresAt: row.expires_at,
         usedAt: row.used_at,
+        sessionExpiresAt: row.session_expires_at,
       }
     );
   }

@@ -40,8 +40,9 @@ export interface SigninLinkTx {
 /**
  * Sign-in to the web dashboard without pasting a long-lived token: `lockbox ui` asks for a one-time
  * link for the logged-in user (valid 5 minutes, stored as the hash of its secret), and the page
- * exchanges it, once, for a session: a user token of that user that expires in 12 hours, listed by
- * `token:list` and revoked like any token. Both steps are audited (`ui.link.create`, `ui.signin`).
+ * exchanges it, once, for a session: a user token of that user that expires in 12 hours (or when the
+ * token that made the link expires, if sooner), listed by `token:list` and revoked like any token.
+ * Both steps are audited (`ui.link.create`, `ui.signin`).
  */
 export class SigninLinkService {
   readonly #now: () => Date;
@@ -67,6 +68,7 @@ export class SigninLinkService {
         userId: caller.user.id,
         createdAt: now.toISOString(),
         expiresAt,
+        sessionExpiresAt: caller.token.expiresAt,
       });
       await tx.audit.appendAudit({
         ...auditBase(caller),
@@ -90,6 +92,13 @@ export class SigninLinkService {
     if (!found || found.usedAt !== null || !(Date.parse(found.expiresAt) > now.getTime())) {
       throw new LockboxError("UNAUTHENTICATED", INVALID_LINK);
     }
+    // A session ends within 12 hours, and no later than the token that made the link: sessions
+    // cannot be chained into a credential that outlives it.
+    const sessionEndsMs = Math.min(
+      now.getTime() + UI_SESSION_LIFETIME_MS,
+      found.sessionExpiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(found.sessionExpiresAt),
+    );
+    if (!(sessionEndsMs > now.getTime())) throw new LockboxError("UNAUTHENTICATED", INVALID_LINK);
     return this.stores.transaction(async (tx) => {
       const user = await tx.users.findUserById(found.userId);
       if (!user || !(await tx.signinLinks.useSigninLink(found.id, now.toISOString()))) {
@@ -103,7 +112,7 @@ export class SigninLinkService {
         userId: user.id,
         environmentId: null,
         createdBy: user.id,
-        expiresAt: new Date(now.getTime() + UI_SESSION_LIFETIME_MS).toISOString(),
+        expiresAt: new Date(sessionEndsMs).toISOString(),
       });
       await tx.audit.appendAudit({
         ...auditBase({ actor: `user:${user.id}`, requestId: requestId ?? null }),

@@ -80,8 +80,9 @@ export class TokenService {
    * `token:create`, `token:runtime:create`, `token:build:create`. Audited as `token.create`.
    * @throws {LockboxError} `BAD_REQUEST` for a user token with a site, or a site token without one;
    * `FORBIDDEN` for another user's token (unless platform admin); `USER_NOT_FOUND`/`SITE_NOT_FOUND`;
-   * `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a build token of `test` or `live` or a bad
-   * `expiresIn` (naming the accepted format and the maximum).
+   * `ENVIRONMENT_NOT_FOUND`; `VALIDATION_FAILED` for a build token of `test` or `live`, a bad
+   * `expiresIn` (naming the accepted format and the maximum), or a user token that would outlive the
+   * expiring token making the request (which, without `expiresIn`, it expires with).
    */
   async createToken(caller: Caller, request: CreateTokenRequest): Promise<IssuedToken> {
     if (request.kind === "user") {
@@ -99,7 +100,7 @@ export class TokenService {
               request.user,
               "Only the platform admin can create tokens for other users.",
             );
-      return this.#createUserToken(caller, user, request.expiresIn);
+      return this.#createUserToken(caller, user, this.#userTokenExpiry(caller, request.expiresIn));
     }
     if (request.site === undefined || request.env === undefined || request.user !== undefined) {
       throw new LockboxError(
@@ -211,8 +212,7 @@ export class TokenService {
     return site !== undefined && (await this.policy.siteAccessOf(caller, site)) !== undefined;
   }
 
-  async #createUserToken(caller: Caller, user: UserRow, expiresIn?: string): Promise<IssuedToken> {
-    const expiresAt = this.#expiry(expiresIn);
+  async #createUserToken(caller: Caller, user: UserRow, expiresAt: string | null): Promise<IssuedToken> {
     return this.stores.transaction(async (tx) => {
       if (!(await tx.users.findUserById(user.id))) throw notFoundError("user", user.email);
       const token = generateToken("user");
@@ -269,6 +269,25 @@ export class TokenService {
       });
       return { token, row };
     });
+  }
+
+  /**
+   * A user token made with an expiring token expires no later than that token: without `expiresIn`
+   * it gets the same expiry; an `expiresIn` that would outlive it is refused. Otherwise a stolen
+   * short-lived token (a dashboard session) could mint one that never expires.
+   */
+  #userTokenExpiry(caller: Caller, expiresIn: string | undefined): string | null {
+    const requested = this.#expiry(expiresIn);
+    const limit = caller.token.expiresAt;
+    if (limit === null) return requested;
+    if (requested === null) return limit;
+    if (Date.parse(requested) <= Date.parse(limit)) return requested;
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `expiresIn '${expiresIn}' would outlive the token making this request, which expires at ${limit}: ` +
+        "a user token made with an expiring token expires no later than it. Use a shorter expiresIn, " +
+        "leave it out (the new token then expires with this one), or make it with a token that does not expire.",
+    );
   }
 
   #expiry(expiresIn: string | undefined): string | null {
