@@ -146,6 +146,11 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   let documented: readonly DocumentedRoute[] = [];
   // The management API: one scope, authenticated (and rate-limited) by its plugins.
   const managementApi: FastifyPluginAsync = async (api) => {
+    // Its answers carry values, tokens and who may do what: no cache or proxy may keep them.
+    api.addHook("onRequest", (_request, reply, done) => {
+      void reply.header("cache-control", "no-store");
+      done();
+    });
     await api.register(authentication, { tokens: services.tokens, usage: services.tokenUsage });
     if (options.rateLimit) await api.register(rateLimit, options.rateLimit);
     const routes = new RouteRegistry(api);

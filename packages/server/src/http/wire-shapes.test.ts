@@ -293,12 +293,24 @@ describe.each(await contractDatabases())("management answers have core's shapes 
         body: bodyFrom ? await bodyFrom(t) : body,
       });
       expect(response.status, `${method} ${url}: ${response.body}`).toBeLessThan(300);
+      // Values, tokens and memberships: no cache or proxy may keep an answer of the API.
+      if (url.startsWith("/v1/")) expect(response.headers["cache-control"]).toBe("no-store");
       const parsed = schema.safeParse(response.json);
       expect(parsed.error?.issues).toBeUndefined();
       // Objects drop fields they do not declare, so an extra field in the answer fails here.
       expect(parsed.data).toEqual(response.json);
     },
   );
+
+  it("says no-store on the API's errors too (401, 404)", async () => {
+    const missing = await t.call("GET", "/v1/sites/no-such-site", { token: t.adminToken });
+    const anonymous = await t.call("GET", "/v1/whoami");
+    expect([missing.status, anonymous.status]).toEqual([404, 401]);
+    expect([missing.headers["cache-control"], anonymous.headers["cache-control"]]).toEqual([
+      "no-store",
+      "no-store",
+    ]);
+  });
 
   it.each(CASES)("$route documents the schema it answers", ({ route, schema }) => {
     const [method, path] = route.split(" ") as [string, string];
