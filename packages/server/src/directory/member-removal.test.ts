@@ -97,7 +97,7 @@ describe.each(await contractDatabases())(
     it("removeMember of someone who minted nothing answers an empty list", async () => {
       const org = await lockbox.orgs.createOrg(admin, `org-${tag()}`);
       const member = await testCaller(lockbox);
-      await lockbox.orgs.addMember(admin, org.name, member.user.email, "admin");
+      await lockbox.orgs.addMember(admin, org.name, member.user.email, "member");
       expect((await lockbox.orgs.removeMember(admin, org.name, member.user.email)).tokensStillActive).toEqual(
         [],
       );

@@ -201,6 +201,41 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
     });
   });
 
+  describe("the last admin", () => {
+    it("may be neither demoted nor removed, by itself or the platform admin, until another admin exists", async () => {
+      const org = await makeOrg();
+      const self = await testCaller(lockbox);
+      const first = self.user;
+      const second = await makeUser();
+      await lockbox.orgs.addMember(admin, org.name, first.email, "admin");
+      await lockbox.orgs.addMember(admin, org.name, second.email, "member");
+      const refused = await auditOf(lockbox, async () => {
+        for (const [change, attempt] of [
+          ["demote", () => lockbox.orgs.addMember(self, org.name, first.email, "member")],
+          ["remove", () => lockbox.orgs.removeMember(self, org.name, first.email)],
+          ["remove", () => lockbox.orgs.removeMember(admin, org.name, first.email)],
+        ] as const) {
+          await expect(attempt()).rejects.toMatchObject({
+            code: "CONFLICT",
+            message: `Cannot ${change} '${first.email}': the only admin of organization '${org.name}'. Make another member admin first (lockbox org:member:add ${org.name} <email> --role=admin).`,
+          });
+        }
+      });
+      expect(refused).toEqual([]);
+      expect((await lockbox.stores.orgs.findMembership(org.id, first.id))?.role).toBe("admin");
+
+      // Once another is admin, the first may step down, and then leave.
+      await lockbox.orgs.addMember(self, org.name, second.email, "admin");
+      expect(await lockbox.orgs.addMember(self, org.name, first.email, "member")).toMatchObject({
+        role: "member",
+      });
+      await lockbox.orgs.removeMember(admin, org.name, first.email);
+      expect((await lockbox.stores.orgs.listMemberships(org.id)).map((m) => [m.email, m.role])).toEqual([
+        [second.email, "admin"],
+      ]);
+    });
+  });
+
   describe("audit", () => {
     it("every user and org write appends exactly one event with its action, actor, request id and org", async () => {
       const actions: Array<[string, AuditEvent[]]> = [];

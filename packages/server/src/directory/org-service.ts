@@ -13,6 +13,7 @@ import {
   rethrowConflict,
   tokensStillActive,
 } from "./directory-rules.js";
+import type { OrgStore } from "./directory-store.js";
 import { getUserByRef } from "./lookups.js";
 import type { MemberRow, MembershipRow, OrgRole, OrgRow, UserRow } from "./records.js";
 
@@ -152,7 +153,7 @@ export class OrgService {
    * `org:member:add` (org admin): makes a user a member of the org with `role`, or changes the role
    * of a member. Audited as `org.member.add` with the role in the target.
    * @throws {LockboxError} `ORG_NOT_FOUND`; `FORBIDDEN`; `USER_NOT_FOUND`; `VALIDATION_FAILED` for a
-   * role other than `admin` or `member`.
+   * role other than `admin` or `member`; `CONFLICT` for demoting the org's only admin.
    */
   async addMember(
     caller: Caller,
@@ -171,6 +172,7 @@ export class OrgService {
     return this.deps.stores.transaction(async (tx) => {
       await lockOrg(tx, org);
       await requireUser(tx, user);
+      if (role !== "admin") await keepAnAdmin(tx.orgs, org, user, "demote");
       const membership = await tx.orgs.upsertMembership(org.id, user.id, role);
       await tx.audit.appendAudit({
         ...auditBase(caller),
@@ -186,13 +188,14 @@ export class OrgService {
    * `org:member:remove` (org admin). Audited as `org.member.remove`. Answers the runtime and build
    * tokens the person minted for the sites the org owns or supports that still work (not revoked).
    * @throws {LockboxError} `ORG_NOT_FOUND`; `FORBIDDEN`; `USER_NOT_FOUND`; `NOT_FOUND` when the user
-   * is not a member.
+   * is not a member; `CONFLICT` for the org's only admin.
    */
   async removeMember(caller: Caller, orgRef: string, userRef: string): Promise<Removal> {
     const org = await this.#administered(caller, orgRef);
     const user = await this.getUser(userRef);
     return this.deps.stores.transaction(async (tx) => {
       await lockOrg(tx, org);
+      await keepAnAdmin(tx.orgs, org, user, "remove");
       if (!(await tx.orgs.deleteMembership(org.id, user.id))) {
         throw new LockboxError(
           "NOT_FOUND",
@@ -220,6 +223,26 @@ export class OrgService {
       (org) => `Only an admin of organization ${quoteIdentifier(org.name)} can manage its members.`,
     );
   }
+}
+
+/**
+ * An org keeps an admin: its last one may be neither demoted nor removed, since then only the
+ * platform admin could manage its members. Called under the org's lock.
+ */
+async function keepAnAdmin(
+  orgs: Pick<OrgStore, "findMembership" | "listMemberships">,
+  org: OrgRow,
+  user: UserRow,
+  change: "demote" | "remove",
+): Promise<void> {
+  if ((await orgs.findMembership(org.id, user.id))?.role !== "admin") return;
+  const admins = (await orgs.listMemberships(org.id)).filter((member) => member.role === "admin");
+  if (admins.length > 1) return;
+  throw new LockboxError(
+    "CONFLICT",
+    `Cannot ${change} ${quoteIdentifier(user.email)}: the only admin of organization ${quoteIdentifier(org.name)}. ` +
+      `Make another member admin first (lockbox org:member:add ${org.name} <email> --role=admin).`,
+  );
 }
 
 /** `count` is unknown when the foreign key, not the check, found the site (a concurrent transfer). */
