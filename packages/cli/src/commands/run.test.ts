@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeLockboxServer } from "../testing/fake-lockbox-server.js";
 import { runCli, temporaryDirectory } from "../testing/test-io.js";
-import { secretVariables } from "./run.js";
+import { secretVariables, skippedMessage } from "./run.js";
 
 const RUNTIME_TOKEN = `lbr_${"r".repeat(43)}`;
 const PATH = process.env.PATH ?? "";
@@ -82,7 +82,7 @@ describe("run: arguments", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("--watch k3y\n");
     expect(result.stderr).toBe(
-      "Warning: skipped, as their names cannot be environment variables: 'PATH' (reserved: it would hijack the command's shell, loader or runtime).\n",
+      "Warning: skipped, as they cannot be environment variables: 'PATH' (reserved: it would hijack the command's shell, loader or runtime).\n",
     );
   });
 
@@ -170,7 +170,18 @@ describe("secretVariables", () => {
       }),
     ).toEqual({
       variables: { A: "1", _b2: "2" },
-      skipped: ["feature.flag", "9LIVES", "LD_PRELOAD", "a-b", "LOCKBOX_TOKEN"],
+      skipped: ["feature.flag", "9LIVES", "LD_PRELOAD", "a-b", "LOCKBOX_TOKEN"].map((name) => ({
+        name,
+        reason: expect.any(String),
+      })),
     });
+  });
+
+  it("skips a value with a NUL byte (a runtime secret may hold one), naming it without its value", () => {
+    const { variables, skipped } = secretVariables({ A: "1", BINARY: "Top\0Secret" });
+    expect(variables).toEqual({ A: "1" });
+    expect(skippedMessage(skipped)).toBe(
+      "skipped, as they cannot be environment variables: 'BINARY' (its value holds a NUL byte, which an environment variable cannot).",
+    );
   });
 });

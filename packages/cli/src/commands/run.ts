@@ -62,26 +62,36 @@ export function registerRunCommand(program: Command, context: CliContext): void 
   );
 }
 
+/** A secret a command does not get, and why (never its value). */
+export interface SkippedSecret {
+  readonly name: string;
+  readonly reason: string;
+}
+
 /**
- * The variables a command gets from `secrets`, and the names left out: those that are not
- * environment variable names or are reserved (the rule of `env` secrets, SPEC §2), and the names
- * of Lockbox's own credentials, which the command never gets.
+ * The variables a command gets from `secrets`, and the secrets left out: names that are not
+ * environment variable names or are reserved (the rule of `env` secrets, SPEC §2), the names of
+ * Lockbox's own credentials, which the command never gets, and values holding a NUL byte, which no
+ * environment variable can (a `runtime` secret may: SPEC §2 forbids NUL in `env` values only).
  */
 export function secretVariables(secrets: Readonly<Record<string, string>>): {
   variables: Record<string, string>;
-  skipped: string[];
+  skipped: SkippedSecret[];
 } {
   const variables: Record<string, string> = {};
-  const skipped: string[] = [];
+  const skipped: SkippedSecret[] = [];
+  const reserved = new Set<string>(RESERVED_ENV_NAMES);
   for (const [name, value] of Object.entries(secrets)) {
+    let reason: string | undefined;
     try {
       validateSecretName("env", name);
+      if (CREDENTIALS.has(name)) reason = CREDENTIAL;
+      else if (value.includes("\0")) reason = NUL_VALUE;
     } catch {
-      skipped.push(name);
-      continue;
+      reason = reserved.has(name) ? RESERVED : INVALID;
     }
-    if (CREDENTIALS.has(name)) skipped.push(name);
-    else variables[name] = value;
+    if (reason === undefined) variables[name] = value;
+    else skipped.push({ name, reason });
   }
   return { variables, skipped };
 }
@@ -90,15 +100,12 @@ const CREDENTIALS: ReadonlySet<string> = new Set(LOCKBOX_CREDENTIALS);
 const RESERVED = "reserved: it would hijack the command's shell, loader or runtime";
 const CREDENTIAL = "the name of a Lockbox credential, never passed on";
 const INVALID = "only letters, digits and _, not starting with a digit";
+const NUL_VALUE = "its value holds a NUL byte, which an environment variable cannot";
 
-/** The one stderr line naming the skipped secrets (names only, never values). */
-export function skippedMessage(skipped: readonly string[]): string {
-  const reserved = new Set<string>(RESERVED_ENV_NAMES);
-  const listed = skipped.map(
-    (name) =>
-      `${quoteIdentifier(name)} (${reserved.has(name) ? RESERVED : CREDENTIALS.has(name) ? CREDENTIAL : INVALID})`,
-  );
-  return `skipped, as their names cannot be environment variables: ${listed.join(", ")}.`;
+/** The one stderr line naming the skipped secrets (names and reasons only, never values). */
+export function skippedMessage(skipped: readonly SkippedSecret[]): string {
+  const listed = skipped.map(({ name, reason }) => `${quoteIdentifier(name)} (${reason})`);
+  return `skipped, as they cannot be environment variables: ${listed.join(", ")}.`;
 }
 
 /** A `--interval` or `--grace` value, at most a day. */

@@ -103,6 +103,8 @@ describe("lockbox run", () => {
   beforeAll(async () => {
     e2e = await startE2eServer(sqlite as NonNullable<typeof sqlite>);
     admin = cliAs(e2e, e2e.adminToken);
+    const nulFile = join(e2e.dir, "nul.bin");
+    writeFileSync(nulFile, "Top\0Secret");
     for (const args of [
       ["org:create", "run-org"],
       ["site:create", "run-site", "--org=run-org"],
@@ -111,6 +113,8 @@ describe("lockbox run", () => {
       ["secret:site:set", "run-site", "DB_PASSWORD", "pa55-word", "--scope=web"],
       // A runtime secret whose name is no environment variable name.
       ["secret:site:set", "run-site", "feature.flag", "on", "--scope=web,user"],
+      // A runtime secret may hold a NUL byte; no environment variable can.
+      ["secret:site:set", "run-site", "BINARY_BLOB", `--value-file=${nulFile}`, "--scope=web"],
     ]) {
       expectSuccess(await admin(args));
     }
@@ -143,9 +147,10 @@ describe("lockbox run", () => {
       URL: e2e.server.url,
     });
     expect(result.stderr).toBe(
-      "Warning: skipped, as their names cannot be environment variables: 'feature.flag' (only letters, digits and _, not starting with a digit).\n",
+      "Warning: skipped, as they cannot be environment variables: 'BINARY_BLOB' (its value holds a NUL byte, which an environment variable cannot), 'feature.flag' (only letters, digits and _, not starting with a digit).\n",
     );
     expect(result.stderr).not.toContain("on'");
+    expect(result.stderr).not.toContain("Top");
   });
 
   it("gives the child the values of a local file written by secret:site:local-generate, for LOCKBOX_ENV", async () => {
