@@ -39,11 +39,16 @@ export function typeOption(): Option {
   );
 }
 
-/** `--scope`: a comma list of ic, web, user. */
+/**
+ * `--scope`: a comma list of ic, web, user. Given more than once, the lists add up
+ * (`--scope=web --scope=user` is `web,user`): scopes cannot be changed later, so none is dropped.
+ */
 export function scopeOption(): Option {
   return new Option(
     "--scope <scopes>",
-    "comma-separated scopes for a new secret: ic, web, user (default: user)",
+    "comma-separated scopes for a new secret: ic, web, user (default: user); repeated, they add up",
+  ).argParser((value: string, previous: string | undefined) =>
+    previous === undefined ? value : `${previous},${value}`,
   );
 }
 

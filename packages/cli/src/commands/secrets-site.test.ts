@@ -438,6 +438,15 @@ describe("secret:site:set", () => {
     expect(server.requests[0]?.body).toEqual({ value: "v", type: "env", scopes: ["web", "user"] });
   });
 
+  it("adds up a repeated --scope, so that no scope is silently dropped (scopes cannot change later)", async () => {
+    // secret:org:set takes the same option (command-helpers.ts#scopeOption).
+    const result = await runCli(["secret:site:set", "my-site", "K", "v", "--scope=web", "--scope=user"], {
+      env,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(server.requests[0]?.body).toEqual({ value: "v", scopes: ["web", "user"] });
+  });
+
   it("refuses an unknown scope or type with exit code 2", async () => {
     const scope = await runCli(["secret:site:set", "my-site", "K", "v", "--scope=web,admin"], { env });
     expect(scope.code).toBe(2);
