@@ -143,6 +143,24 @@ describe.each(await contractDatabases())("SecretsService imports ($name)", ({ cr
     expect(await stored(site)).toEqual({ A: "a" });
   });
 
+  it("never tells unchanged from update for a value no person may read, dry run or not", async () => {
+    const site = await makeSite({ orgId: (await makeOrg()).id });
+    await secrets.setSiteSecret(admin, site.id, { name: "HIDDEN", value: "right", scopes: "web" });
+    await secrets.setSiteSecret(admin, site.id, { name: "SEEN", value: "right", scopes: "web,user" });
+    for (const guess of ["right", "wrong"]) {
+      const dry = await secrets.importSiteSecrets(admin, site.id, {
+        secrets: { HIDDEN: guess, SEEN: "right" },
+        dryRun: true,
+      });
+      expect(actions(dry.plan)).toEqual({ HIDDEN: "update", SEEN: "unchanged" });
+    }
+    // Applied, the same value is written again: a new version, as a set of it would be.
+    const applied = await secrets.importSiteSecrets(admin, site.id, { secrets: { HIDDEN: "right" } });
+    expect(actions(applied.plan)).toEqual({ HIDDEN: "update" });
+    const history = await lockbox.secretHistory.siteHistory(admin, site.name, "HIDDEN", {});
+    expect(history.map((row) => row.version)).toEqual([2, 1]);
+  });
+
   it("imports into an environment as overrides, refusing a missing base and a changed type", async () => {
     const site = await makeSite({ orgId: (await makeOrg()).id });
     await secrets.setSiteSecret(admin, site.id, { name: "A", value: "a", scopes: "web,user" });
