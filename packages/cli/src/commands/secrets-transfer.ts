@@ -215,6 +215,8 @@ async function exportCommand(
   for (const [name, value] of readable) {
     if (format !== "json" && !ENV_VAR_NAME.test(name)) unnamed.push(name);
     else if (format === "dotenv" && exactDotenvQuote(value) === undefined) unquotable.push(name);
+    // A shell variable ends at a NUL byte (bash drops it): the value would change unnoticed.
+    else if (format === "shell" && value.includes("\0")) unquotable.push(name);
     else variables[name] = value;
   }
   context.io.stdout.write(format === "dotenv" ? formatDotenv(variables) : formatEnv(variables, format));
@@ -229,7 +231,7 @@ async function exportCommand(
   }
   if (unquotable.length > 0) {
     context.info(
-      `Skipped (values a .env file cannot hold exactly; --format=json keeps them): ${list(unquotable)}`,
+      `Skipped (values ${format === "shell" ? "a shell variable" : "a .env file"} cannot hold exactly; --format=json keeps them): ${list(unquotable)}`,
     );
   }
 }

@@ -238,5 +238,20 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       const shell = expectSuccess(await admin(["secret:site:export", "shop", "--format=shell"]));
       expect(shell.stdout).toContain(`export ALL_QUOTES='${MARK} it'\\''s "double" and \`back\`'\n`);
     });
+
+    it("skips a value holding a NUL byte in --format=shell (a shell variable cannot hold one), naming it", async () => {
+      const nul = file("nul.bin", `${MARK}\0tail`);
+      expectSuccess(
+        await admin(["secret:site:set", "copy", "NUL_VALUE", `--value-file=${nul}`, "--scope=web,user"]),
+      );
+      const shell = expectSuccess(await admin(["secret:site:export", "copy", "--format=shell"]));
+      expect(shell.stdout).not.toContain("NUL_VALUE");
+      expect(shell.stdout).not.toContain("\0");
+      expect(shell.stderr).toBe(
+        "Skipped (values a shell variable cannot hold exactly; --format=json keeps them): NUL_VALUE\n",
+      );
+      const json = expectSuccess(await admin(["secret:site:export", "copy", "--format=json"]));
+      expect(JSON.parse(json.stdout).NUL_VALUE).toBe(`${MARK}\0tail`);
+    });
   });
 });
