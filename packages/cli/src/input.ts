@@ -23,14 +23,18 @@ export interface ValueSource {
  * prompt without echo. Only the argument may give an empty value (`''`): an empty stdin, file or
  * prompt is what a script that forgot the value sends, and would wipe the secret.
  *
- * @throws {UsageError} when both an argument and `--value-file` are given, or when no value is
+ * @throws {UsageError} when both an argument (`-` included) and `--value-file` are given, or when no value is
  *   given (empty stdin, file or prompt).
  * @throws {CliError} when the input cannot be read, is not UTF-8 or is longer than a value may be.
  */
 export async function readSecretValue(io: CliIo, source: ValueSource): Promise<string> {
   const fromArgument = source.arg !== undefined && source.arg !== "-";
-  if (source.valueFile !== undefined && fromArgument) {
-    throw new UsageError("Give the value either as an argument or with --value-file, not both.");
+  if (source.valueFile !== undefined && source.arg !== undefined) {
+    throw new UsageError(
+      source.arg === "-"
+        ? "Give the value either on stdin ('-') or with --value-file, not both."
+        : "Give the value either as an argument or with --value-file, not both.",
+    );
   }
   if (fromArgument) {
     const value = source.arg as string;

@@ -386,6 +386,32 @@ describe("secret:site:set", () => {
     expect(sentValue()).toBe("");
   });
 
+  it("refuses a value both as an argument ('-' for stdin included) and with --value-file (exit 2)", async () => {
+    const dir = await temporaryDirectory();
+    try {
+      const path = join(dir.path, "value.txt");
+      await writeFile(path, "from-file");
+      const stdin = await runCli(["secret:site:set", "my-site", "K", "-", `--value-file=${path}`], {
+        env,
+        stdin: "from-stdin\n",
+      });
+      expect([stdin.code, stdin.stderr]).toEqual([
+        2,
+        "Error: Give the value either on stdin ('-') or with --value-file, not both.\n",
+      ]);
+      const argument = await runCli(["secret:site:set", "my-site", "K", "v", `--value-file=${path}`], {
+        env,
+      });
+      expect([argument.code, argument.stderr]).toEqual([
+        2,
+        "Error: Give the value either as an argument or with --value-file, not both.\n",
+      ]);
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await dir.remove();
+    }
+  });
+
   it("reads --value-file byte for byte", async () => {
     const dir = await temporaryDirectory();
     try {
