@@ -1,5 +1,8 @@
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { Readable } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { CLI_BIN } from "./e2e/harness.js";
 import { createProgram } from "./main.js";
 import { errorBody, FakeLockboxServer } from "./testing/fake-lockbox-server.js";
 import { CapturedOutput, runCli } from "./testing/test-io.js";
@@ -211,4 +214,30 @@ describe("lockbox", () => {
     );
     expect(server.requests).toHaveLength(6);
   });
+});
+
+describe("the lockbox process", () => {
+  it.skipIf(!existsSync("/dev/full"))(
+    "says in one line, without a stack trace, that its output could not be written (a full disk), and exits 1",
+    async () => {
+      const full = openSync("/dev/full", "w");
+      try {
+        const child = spawn(process.execPath, [CLI_BIN, "org:list"], {
+          stdio: ["ignore", full, "pipe"],
+          env: { ...process.env, ...env },
+        });
+        let stderr = "";
+        child.stderr.on("data", (chunk) => {
+          stderr += String(chunk);
+        });
+        const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+        expect(stderr).toBe(
+          "Error: cannot write the output (ENOSPC): nothing more was written. Check where stdout goes (a full disk?).\n",
+        );
+        expect(code).toBe(1);
+      } finally {
+        closeSync(full);
+      }
+    },
+  );
 });

@@ -194,7 +194,11 @@ export async function main(): Promise<void> {
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
     // `lockbox secret:site:list x | head -1`: the reader left; there is nobody to tell.
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw error;
+    // A full disk, a closed file: say so in one line (the error names no data), not with a stack.
+    process.stderr.write(
+      `Error: cannot write the output (${error.code ?? error.message}): nothing more was written. Check where stdout goes (a full disk?).\n`,
+    );
+    process.exit(EXIT_FAILURE);
   });
   process.exitCode = await run(process.argv.slice(2), {
     stdin: process.stdin,
