@@ -450,6 +450,14 @@ echo pantheon_get_secret("X");`;
       ]);
     });
 
+    test("refuses a LOCKBOX_ENV no environment can have, instead of answering the base values", async () => {
+      const run = await php({ LOCKBOX_SECRETS_FILE: file, LOCKBOX_ENV: "Live" }, ["SITE_OVERRIDE"]);
+      expect(run.values).toBeUndefined();
+      expect(run.error?.message).toBe(
+        "LOCKBOX_ENV 'Live' is not an environment name: use dev, test, live or a multidev name (1-11 lowercase letters, digits and hyphens), as the site has it.",
+      );
+    });
+
     test("answers an org secret's live override for LOCKBOX_ENV=live from the file local-generate writes, as the server does", async () => {
       await api("PUT", "/v1/orgs/my-org/secrets/SHARED_KEY", { value: "org-value", scopes: ["web", "user"] });
       await api("PUT", "/v1/orgs/my-org/secrets/SHARED_KEY/envs/live", { value: "org-live" });

@@ -499,6 +499,13 @@ namespace Lockbox\DropIn {
                     self::$localFiles[$path] = $data;
                 }
                 $env = self::env('LOCKBOX_ENV');
+                // A name no environment can have would silently give the base values (Live, not live).
+                if ($env !== null && !\preg_match('~^[a-z0-9][a-z0-9-]{0,10}$~D', $env)) {
+                    throw new \RuntimeException(
+                        "LOCKBOX_ENV '{$env}' is not an environment name: use dev, test, live or a multidev "
+                        . 'name (1-11 lowercase letters, digits and hyphens), as the site has it.'
+                    );
+                }
                 $memoKey = $path . "\0" . ($env ?? '');
                 if (!isset(self::$localSets[$memoKey])) {
                     $data = self::$localFiles[$path];

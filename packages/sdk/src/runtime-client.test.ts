@@ -706,6 +706,28 @@ describe("createRuntimeClient in local mode", () => {
     expect(await secrets.getSecret("SITE_OVERRIDE")).toBe("site-base");
   });
 
+  it("refuses an environment name no environment can have, instead of serving the base values", () => {
+    for (const [processEnv, option, message] of [
+      [{ LOCKBOX_ENV: "Live" }, undefined, 'LOCKBOX_ENV "Live" is not an environment name'],
+      [{ LOCKBOX_ENV: " live" }, undefined, 'LOCKBOX_ENV " live" is not an environment name'],
+      [{}, "my_feature", 'The env option "my_feature" is not an environment name'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        createRuntimeClient({
+          ...(option ? { env: option } : {}),
+          processEnv: { LOCKBOX_SECRETS_FILE: file, ...processEnv },
+        });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(LockboxRuntimeError);
+      expect(caught).toMatchObject({ code: "NOT_CONFIGURED" });
+      expect((caught as Error).message).toContain(message);
+      expect((caught as Error).message).toContain("use dev, test, live or a multidev name");
+    }
+  });
+
   it("honours the seed product's CUSTOMER_SECRETS_FAKE_FILE; LOCKBOX_SECRETS_FILE and the option win over it", async () => {
     const other = join(dir, "other.json");
     const third = join(dir, "third.json");

@@ -119,7 +119,8 @@ export interface RuntimeClient {
  * {@link resolveLocalSecrets}), `null` counting as absent, the environment steps skipped without it.
  *
  * @throws {LockboxRuntimeError} `NOT_CONFIGURED` when neither a file nor a URL and token are set,
- * or the URL or token is unusable (neither is echoed).
+ * or the URL or token is unusable (neither is echoed), or in local mode the environment is no
+ * environment name (`Live`: names are lower case).
  * @throws {RangeError} for a negative or non-finite `ttlSeconds`, or a `timeoutMs` that is not positive.
  *
  * @example
@@ -154,7 +155,7 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
   const source: SecretSource =
     file === undefined
       ? new ServerSource(options, processEnv)
-      : new FileSource(file.path, file.origin, nonEmpty(options.env) ?? nonEmpty(processEnv.LOCKBOX_ENV));
+      : new FileSource(file.path, file.origin, localEnvironment(options, processEnv));
   const onChange = options.onChange;
   const loop = options.watch
     ? new WatchLoop(source, {
@@ -273,4 +274,24 @@ function secretsFileOf(
     if (given !== undefined) return { path: resolvePath(given), origin };
   }
   return undefined;
+}
+
+/** dev, test, live and multidev names: what an environment can be called (core's rule). */
+const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9-]{0,10}$/;
+
+/**
+ * Local mode's environment (`env`, else `LOCKBOX_ENV`), or undefined for none. A name no
+ * environment can have is refused: it would silently give the base values (`Live` for `live`).
+ */
+function localEnvironment(
+  options: RuntimeClientOptions,
+  processEnv: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const fromOption = nonEmpty(options.env);
+  const env = fromOption ?? nonEmpty(processEnv.LOCKBOX_ENV);
+  if (env === undefined || ENVIRONMENT_NAME.test(env)) return env;
+  throw new LockboxRuntimeError(
+    "NOT_CONFIGURED",
+    `${fromOption === undefined ? "LOCKBOX_ENV" : "The env option"} ${JSON.stringify(env)} is not an environment name: use dev, test, live or a multidev name (1-11 lowercase letters, digits and hyphens), as the site has it.`,
+  );
 }
