@@ -59,6 +59,15 @@ describe("offline commands on SQLite", () => {
     await expect(createLockbox({ db, env: {} })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
+  it("keys:rotate names --new-master-key-file when the new key file does not exist", async () => {
+    const db = await embeddedStore();
+    const missing = join(dir, "no-such.key");
+    await expect(rotateKeysOffline({ db, env: {}, newMasterKeyFile: missing })).rejects.toMatchObject({
+      code: "VALIDATION_FAILED",
+      message: `Master key file '${missing}' does not exist: check the path given to --new-master-key-file.`,
+    });
+  });
+
   it("keys:rotate with the current key in LOCKBOX_MASTER_KEY says to change the variable, not a file", async () => {
     const db = await embeddedStore();
     const current = readFileSync(join(dir, "data", "master.key"), "utf8").trim();

@@ -41,7 +41,7 @@ export interface RotateKeysResult {
 
 /** `keys:rotate`: re-wraps every data key under the new master key while servers keep serving. */
 export async function rotateKeysOffline(options: RotateKeysOptions): Promise<RotateKeysResult> {
-  const next = readMasterKeyFile(options.newMasterKeyFile);
+  const next = readMasterKeyFile(options.newMasterKeyFile, "--new-master-key-file");
   const lockbox = await createLockbox({
     db: options.db,
     env: options.env,

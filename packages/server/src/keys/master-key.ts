@@ -80,7 +80,7 @@ export function loadMasterKeys(options: LoadMasterKeysOptions): LoadedMasterKeys
     return { current: decodeMasterKey(envKey, "LOCKBOX_MASTER_KEY"), previous, source: "env", warnings: [] };
   }
   if (masterKeyFile !== undefined) {
-    const file = readMasterKeyFile(masterKeyFile);
+    const file = readMasterKeyFile(masterKeyFile, "--master-key-file");
     return { current: file.key, previous, source: "file", warnings: file.warnings };
   }
   if (options.createIfMissing && defaultKeyFile !== undefined) {
@@ -101,17 +101,18 @@ export function loadMasterKeys(options: LoadMasterKeysOptions): LoadedMasterKeys
 /**
  * Reads a master key file: the base64 of exactly 32 bytes, surrounding whitespace ignored (also for
  * `keys:rotate --new-master-key-file`). Warns when the file is accessible by group or others.
+ * `option`, the command-line option that named the file, is named when the file does not exist.
  *
  * @throws LockboxError `VALIDATION_FAILED` naming the file when it is missing, unreadable, too large,
  *   not base64, or not 32 bytes.
  */
-export function readMasterKeyFile(path: string): MasterKeyFile {
+export function readMasterKeyFile(path: string, option?: string): MasterKeyFile {
   const label = `Master key file '${path}'`;
   let fd: number;
   try {
     fd = openSync(path, "r");
   } catch (error) {
-    throw fileError(label, error);
+    throw fileError(label, error, option);
   }
   try {
     const stat = fstatSync(fd);
@@ -134,7 +135,7 @@ export function readMasterKeyFile(path: string): MasterKeyFile {
     const text = readFileSync(fd, "utf8");
     return { key: decodeMasterKey(text, `The content of master key file '${path}'`), warnings };
   } catch (error) {
-    throw error instanceof LockboxError ? error : fileError(label, error);
+    throw error instanceof LockboxError ? error : fileError(label, error, option);
   } finally {
     closeSync(fd);
   }
@@ -230,11 +231,12 @@ function syncDirectory(path: string): void {
   }
 }
 
-function fileError(label: string, error: unknown): LockboxError {
+/** `option`: the command-line option that named the file, if one did. */
+function fileError(label: string, error: unknown, option?: string): LockboxError {
   const code = errorCode(error);
   const reason =
     code === "ENOENT"
-      ? "does not exist: check the path given to --master-key-file"
+      ? `does not exist${option === undefined ? "" : `: check the path given to ${option}`}`
       : code === "EACCES" || code === "EPERM"
         ? "cannot be read by this user (permission denied)"
         : code === "EISDIR"
