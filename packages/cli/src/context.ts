@@ -1,6 +1,6 @@
 import { LockboxClient } from "@lockbox/sdk";
 import { configDirectory, readConfig, resolveCredentials } from "./config.js";
-import { CliError } from "./errors.js";
+import { CliError, UsageError } from "./errors.js";
 
 /** The standard input the CLI reads values and tokens from. */
 export interface CliInput extends NodeJS.ReadableStream {
@@ -93,7 +93,8 @@ export class CliContext {
         },
       });
     } catch (error) {
-      if (error instanceof TypeError) throw new CliError(error.message);
+      // A malformed URL or token (LOCKBOX_URL, --url, LOCKBOX_TOKEN): the user's to fix, exit 2.
+      if (error instanceof TypeError) throw new UsageError(error.message);
       throw error;
     }
   }

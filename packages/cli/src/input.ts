@@ -23,9 +23,9 @@ export interface ValueSource {
  * prompt without echo. Only the argument may give an empty value (`''`): an empty stdin, file or
  * prompt is what a script that forgot the value sends, and would wipe the secret.
  *
- * @throws {UsageError} when both an argument (`-` included) and `--value-file` are given, or when no value is
- *   given (empty stdin, file or prompt).
- * @throws {CliError} when the input cannot be read, is not UTF-8 or is longer than a value may be.
+ * @throws {UsageError} when both an argument (`-` included) and `--value-file` are given, when no
+ *   value is given (empty stdin, file or prompt), or when the value file cannot be read.
+ * @throws {CliError} when stdin cannot be read, the input is not UTF-8 or is longer than a value may be.
  */
 export async function readSecretValue(io: CliIo, source: ValueSource): Promise<string> {
   const fromArgument = source.arg !== undefined && source.arg !== "-";
@@ -49,7 +49,7 @@ export async function readSecretValue(io: CliIo, source: ValueSource): Promise<s
       bytes = await readFile(source.valueFile);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new CliError(
+      throw new UsageError(
         `Cannot read the value file ${source.valueFile} (${code}): check the path given to --value-file.`,
       );
     }

@@ -216,6 +216,21 @@ describe("lockbox", () => {
   });
 });
 
+describe("configuration mistakes are usage errors (exit 2)", () => {
+  it("a LOCKBOX_URL without a scheme, and a --value-file that does not exist", async () => {
+    const url = await runCli(["org:list"], { env: { LOCKBOX_URL: "127.0.0.1:18473", LOCKBOX_TOKEN: TOKEN } });
+    expect([url.code, url.stderr]).toEqual([
+      2,
+      "Error: The Lockbox server URL is not a valid URL: use the form https://lockbox.example.com (check LOCKBOX_URL or run lockbox auth:login --url=…).\n",
+    ]);
+    const file = await runCli(["secret:site:set", "my-site", "K", "--value-file=/no/such/file"], { env });
+    expect([file.code, file.stderr]).toEqual([
+      2,
+      "Error: Cannot read the value file /no/such/file (ENOENT): check the path given to --value-file.\n",
+    ]);
+  });
+});
+
 describe("the lockbox process", () => {
   it.skipIf(!existsSync("/dev/full"))(
     "says in one line, without a stack trace, that its output could not be written (a full disk), and exits 1",
