@@ -1,6 +1,6 @@
 import { LockboxClient } from "@lockbox/sdk";
 import { configDirectory, readConfig, resolveCredentials } from "./config.js";
-import { CliError, UsageError } from "./errors.js";
+import { UsageError } from "./errors.js";
 
 /** The standard input the CLI reads values and tokens from. */
 export interface CliInput extends NodeJS.ReadableStream {
