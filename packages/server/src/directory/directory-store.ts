@@ -97,8 +97,8 @@ export interface EnvironmentStore {
   /** `dev`, `test`, `live` first, then multidevs by name. */
   listEnvironments(siteId: string): Promise<EnvironmentRow[]>;
   /**
-   * Deletes a multidev with the site's overrides for it and the tokens bound to it. Org overrides
-   * for that environment name stay. Returns false when absent.
+   * Deletes a multidev with the site's overrides for it, their versions (history) and the tokens
+   * bound to it. Org overrides for that environment name stay. Returns false when absent.
    */
   deleteEnvironment(siteId: string, name: string): Promise<boolean>;
 }

@@ -290,6 +290,13 @@ export class KyselyEnvironmentStore implements EnvironmentStore {
       .where("env", "=", name)
       .where("secret_id", "in", (eb) => eb.selectFrom("secrets").select("id").where("site_id", "=", siteId))
       .execute();
+    // Their history too: a multidev made later with this name is a new environment (SPEC §1, by
+    // UUID), whose history must not show, nor roll back to, the deleted one's values.
+    await this.context.db
+      .deleteFrom("secret_versions")
+      .where("site_id", "=", siteId)
+      .where("env", "=", name)
+      .execute();
     // Tokens bound to the environment go with it (ON DELETE CASCADE).
     const result = await this.context.db
       .deleteFrom("environments")

@@ -307,8 +307,9 @@ export class SiteService {
   }
 
   /**
-   * `multidev:delete`: deletes a multidev with the site's overrides for it, and revokes (deletes)
-   * the tokens bound to it. The owner org's overrides for that environment name stay. Audited as
+   * `multidev:delete`: deletes a multidev with the site's overrides for it and their history, and
+   * revokes (deletes) the tokens bound to it: a multidev made later with the same name starts anew.
+   * The owner org's overrides for that environment name stay. Audited as
    * `multidev.delete`.
    * @throws {LockboxError} `SITE_NOT_FOUND`; `VALIDATION_FAILED` for `dev`, `test` or `live`
    * (`'live' is a standard environment and cannot be deleted.`); `ENVIRONMENT_NOT_FOUND`.

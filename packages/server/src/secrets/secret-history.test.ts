@@ -271,6 +271,43 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     expect(await runtimeValue(site, "live", "R")).toBe("live");
   });
 
+  it("a multidev made again with a deleted one's name has none of its history (binding by UUID)", async () => {
+    const site = await makeSite();
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "M",
+      value: "base",
+      scopes: ["web", "user"],
+    });
+    await lockbox.sites.createMultidev(owner, site.name, "md1");
+    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "M", value: "old-md1", env: "md1" });
+    await lockbox.sites.deleteMultidev(owner, site.name, "md1");
+    await lockbox.sites.createMultidev(owner, site.name, "md1");
+    expect(await history(site, "M", "md1")).toEqual([]);
+    expect(await errorOf(lockbox.secretHistory.rollbackSite(owner, site.name, "M", "md1", 1))).toMatchObject({
+      code: expect.stringMatching(/NOT_FOUND$/),
+    });
+    expect(await runtimeValue(site, "md1", "M")).toBe("base");
+    // The base value's history is the secret's own and stays.
+    expect((await history(site, "M")).map((v) => v.value)).toEqual(["base"]);
+
+    // A secret deleted with an override in the old md1 comes back without it, saying why.
+    await lockbox.secrets.setSiteSecret(owner, site.name, {
+      name: "GONE",
+      value: "b",
+      scopes: ["web", "user"],
+    });
+    await lockbox.secrets.setSiteSecret(owner, site.name, { name: "GONE", value: "md1-old", env: "md1" });
+    await lockbox.secrets.deleteSiteSecret(owner, site.name, "GONE");
+    await lockbox.sites.deleteMultidev(owner, site.name, "md1");
+    await lockbox.sites.createMultidev(owner, site.name, "md1");
+    const restored = await lockbox.secretRestore.restoreSite(owner, site.name, "GONE");
+    expect(restored.envs).toEqual([]);
+    expect(restored.notes).toEqual([
+      "The override in 'md1' was not restored: that environment was deleted since, and the one of that name now is a new one.",
+    ]);
+    expect(await runtimeValue(site, "md1", "GONE")).toBe("b");
+  });
+
   it("reads an old version after the master key is rotated (data keys re-wrapped, versions not re-sealed)", async () => {
     const site = await makeSite();
     await lockbox.secrets.setSiteSecret(owner, site.name, {

@@ -118,6 +118,14 @@ export class SecretRestoreService {
           );
           continue;
         }
+        // The multidev was deleted (its overrides' history with it) and one of that name made since:
+        // a new environment, which the old override does not attach to (SPEC §1, by UUID).
+        if (owner.ref.kind === "site" && !(await tx.secretVersions.latestValue(deleted.secretId, env))) {
+          notes.push(
+            `The override in ${quoteIdentifier(env)} was not restored: that environment was deleted since, and the one of that name now is a new one.`,
+          );
+          continue;
+        }
         envs.push(env);
       }
       await tx.secrets.insertSecret({
