@@ -421,7 +421,9 @@ describe.each(await contractDatabases())("the role table in the services ($name)
         administer("change the supporting organizations of"),
       );
       await expect(sites.removeSupportingOrg(bob, "site-a1", "org-s")).rejects.toMatchObject(
-        administer("change the supporting organizations of"),
+        forbidden(
+          "Only the owner of site 'site-a1' (or an admin of its organization), or an admin of the supporting organization, can end its support of it.",
+        ),
       );
       // Nor may a member give the org a site.
       await expect(sites.createSite(bob, { name: "site-bob", org: "org-a" })).rejects.toMatchObject(

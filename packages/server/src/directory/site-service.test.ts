@@ -165,6 +165,26 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       });
     });
 
+    it("removeSupportingOrg: the supporting org's own admin may end a support a member of it added", async () => {
+      const helper = await makeOrg();
+      const member = await testCaller(lockbox);
+      const otherMember = await testCaller(lockbox);
+      const helperAdmin = await testCaller(lockbox);
+      await lockbox.orgs.addMember(admin, helper.name, member.user.email, "member");
+      await lockbox.orgs.addMember(admin, helper.name, otherMember.user.email, "member");
+      await lockbox.orgs.addMember(admin, helper.name, helperAdmin.user.email, "admin");
+      const personal = await lockbox.sites.createSite(member, {
+        name: `site-${tag()}`,
+        owner: member.user.email,
+      });
+      await lockbox.sites.addSupportingOrg(member, personal.name, helper.name);
+      await expect(
+        lockbox.sites.removeSupportingOrg(otherMember, personal.name, helper.name),
+      ).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await lockbox.sites.removeSupportingOrg(helperAdmin, personal.name, helper.name);
+      expect(await lockbox.stores.sites.listSupportingOrgs(personal.id)).toEqual([]);
+    });
+
     it("transferSite to a supporting org makes it the owner and drops its support link", async () => {
       const first = await makeOrg();
       const second = await makeOrg();

@@ -198,12 +198,26 @@ export class SiteService {
   }
 
   /**
-   * `site:supporting-org:remove`. Audited as `site.supporting_org.remove`.
+   * `site:supporting-org:remove`, by the site's administrators or an admin of the supporting org.
+   * Audited as `site.supporting_org.remove`.
    * @throws {LockboxError} `SITE_NOT_FOUND`/`ORG_NOT_FOUND`; `FORBIDDEN`; `NOT_FOUND` when the org
    * does not support the site.
    */
   async removeSupportingOrg(caller: Caller, siteRef: string, orgRef: string): Promise<void> {
-    const site = await this.#administered(caller, siteRef, "change the supporting organizations of");
+    const { site, access } = await this.deps.policy.site(caller, siteRef);
+    // The site's administrators end a support; so may the supporting org's own admins, who never had
+    // to agree to it (any of its members may add it).
+    if (!access.canAdminister) {
+      const orgAdmin = await this.deps.policy.org(caller, orgRef).then(
+        ({ access: orgAccess }) => orgAccess.canAdminister,
+        () => false,
+      );
+      if (!orgAdmin) {
+        throw forbiddenError(
+          `Only the owner of site ${quoteIdentifier(site.name)} (or an admin of its organization), or an admin of the supporting organization, can end its support of it.`,
+        );
+      }
+    }
     const { org } = await this.deps.policy.org(caller, orgRef);
     await this.deps.stores.transaction(async (tx) => {
       const current = await lockSite(tx, site);
