@@ -143,22 +143,29 @@ describe.each(await contractDatabases())("SecretsService imports ($name)", ({ cr
     expect(await stored(site)).toEqual({ A: "a" });
   });
 
-  it("never tells unchanged from update for a value no person may read, dry run or not", async () => {
+  it("never tells unchanged from update for a value no person may read, unless the import was applied", async () => {
     const site = await makeSite({ orgId: (await makeOrg()).id });
     await secrets.setSiteSecret(admin, site.id, { name: "HIDDEN", value: "right", scopes: "web" });
     await secrets.setSiteSecret(admin, site.id, { name: "SEEN", value: "right", scopes: "web,user" });
     for (const guess of ["right", "wrong"]) {
+      // A dry run, or an import made to fail by one refused entry, writes nothing: no oracle there.
       const dry = await secrets.importSiteSecrets(admin, site.id, {
         secrets: { HIDDEN: guess, SEEN: "right" },
         dryRun: true,
       });
       expect(actions(dry.plan)).toEqual({ HIDDEN: "update", SEEN: "unchanged" });
+      const refused = await secrets.importSiteSecrets(admin, site.id, {
+        secrets: { HIDDEN: guess, "bad name": "x" },
+      });
+      expect(refused.applied).toBe(false);
+      expect(actions(refused.plan)).toMatchObject({ HIDDEN: "update" });
     }
-    // Applied, the same value is written again: a new version, as a set of it would be.
+    // Applied, a wrong guess would have overwritten the value (audited); an equal one writes
+    // nothing, so re-importing the same file adds no version.
     const applied = await secrets.importSiteSecrets(admin, site.id, { secrets: { HIDDEN: "right" } });
-    expect(actions(applied.plan)).toEqual({ HIDDEN: "update" });
+    expect([applied.applied, actions(applied.plan)]).toEqual([true, { HIDDEN: "unchanged" }]);
     const history = await lockbox.secretHistory.siteHistory(admin, site.name, "HIDDEN", {});
-    expect(history.map((row) => row.version)).toEqual([2, 1]);
+    expect(history.map((row) => row.version)).toEqual([1]);
   });
 
   it("imports into an environment as overrides, refusing a missing base and a changed type", async () => {

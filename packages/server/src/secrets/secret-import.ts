@@ -55,9 +55,7 @@ export interface PlannedImport extends ImportPlanEntry {
 /**
  * Decides every entry, in name order, as `set` would (decideSet/decideOverride, then the name and
  * value rules), and compares with the current value to tell `unchanged` from `update`: the stored
- * values are opened here, in the transaction. A secret without the `user` scope is always an
- * `update`: no person may read it, so the plan must not confirm a guess of it. A refused entry
- * carries the rule's message.
+ * values are opened here, in the transaction. A refused entry carries the rule's message.
  */
 export async function planImport(
   tx: SecretsTx,
@@ -87,11 +85,7 @@ export async function planImport(
     }
     const sealed = existing && (target.env === null ? existing.base : existing.overrides.get(target.env));
     let action: "create" | "update" | "unchanged" = "create";
-    if (existing && sealed && !existing.scopes.includes("user")) {
-      // No person may read this value: telling `unchanged` from `update` would confirm a guess of
-      // it, unaudited in a dry run. It is written again (a new version of the same value).
-      action = "update";
-    } else if (existing && sealed) {
+    if (existing && sealed) {
       const binding = { secretId: existing.id, env: target.env };
       const stored = await vault.open(target.ref, binding, sealed, tx.dataKeys);
       action = stored === value ? "unchanged" : "update";
@@ -132,4 +126,18 @@ export async function applyImport(
       ? noWebScopeNote(hidden[0] as string)
       : `Applications will not see the ${hidden.length} new secrets: they have no web scope (import with --scope=web,user to give it).`,
   ];
+}
+
+/**
+ * The plan as answered when nothing is written (a dry run, or a refused entry): a secret without
+ * the `user` scope shows `update` even when `unchanged`, since no person may read its value and a
+ * plan that told the two apart would confirm a guess of it, without a write or an audit event. An
+ * applied import may say `unchanged`: a wrong guess there has overwritten the value, audited.
+ */
+export function unappliedPlan(plan: readonly PlannedImport[]): ImportPlanEntry[] {
+  return plan.map((entry) =>
+    entry.action === "unchanged" && !entry.existing?.scopes.includes("user")
+      ? { name: entry.name, action: "update" }
+      : entry,
+  );
 }

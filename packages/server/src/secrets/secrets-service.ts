@@ -5,6 +5,7 @@ import {
   decideSet,
   environmentNameSchema,
   environmentNotFoundMessage,
+  type ImportPlanEntry,
   isScope,
   LockboxError,
   notFoundError,
@@ -35,6 +36,7 @@ import {
   type ImportSecretsResult,
   type ImportTarget,
   planImport,
+  unappliedPlan,
 } from "./secret-import.js";
 import type { SecretStore } from "./secret-store.js";
 import type { SecretVersionStore } from "./secret-version-store.js";
@@ -306,14 +308,16 @@ export class SecretsService {
         request,
       };
       const planned = await planImport(tx, this.vault, target, input.secrets);
-      const plan = planned.map(({ name, action, reason }) => ({
-        name,
-        action,
-        ...(reason !== undefined ? { reason } : {}),
-      }));
-      if (input.dryRun === true || plan.some((entry) => entry.action === "refused")) {
-        return { plan, applied: false, notes: [] };
+      const answered = (entries: readonly ImportPlanEntry[]) =>
+        entries.map(({ name, action, reason }) => ({
+          name,
+          action,
+          ...(reason !== undefined ? { reason } : {}),
+        }));
+      if (input.dryRun === true || planned.some((entry) => entry.action === "refused")) {
+        return { plan: answered(unappliedPlan(planned)), applied: false, notes: [] };
       }
+      const plan = answered(planned);
       const notes = await applyImport(tx, this.vault, target, planned, slotWriter(caller, owner));
       return { plan, applied: true, notes };
     });
