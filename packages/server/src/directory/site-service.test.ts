@@ -185,6 +185,22 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       expect(await lockbox.stores.sites.listSupportingOrgs(personal.id)).toEqual([]);
     });
 
+    it("removeSupportingOrg: the site's own administrators need not be members of the supporting org", async () => {
+      const owner = await makeOrg();
+      const helper = await makeOrg();
+      const ownerAdmin = await testCaller(lockbox);
+      await lockbox.orgs.addMember(admin, owner.name, ownerAdmin.user.email, "admin");
+      const site = await makeSite({ org: owner.name }, [helper.name]);
+      await expect(
+        lockbox.sites.removeSupportingOrg(ownerAdmin, site.name, "no-such-org"),
+      ).rejects.toMatchObject({
+        code: "NOT_FOUND",
+        message: `Organization 'no-such-org' does not support site '${site.name}'.`,
+      });
+      await lockbox.sites.removeSupportingOrg(ownerAdmin, site.name, helper.name);
+      expect(await lockbox.stores.sites.listSupportingOrgs(site.id)).toEqual([]);
+    });
+
     it("transferSite to a supporting org makes it the owner and drops its support link", async () => {
       const first = await makeOrg();
       const second = await makeOrg();

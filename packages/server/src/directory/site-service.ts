@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   environmentNotFoundMessage,
+  isLockboxError,
   isStandardEnvironment,
   LockboxError,
   multidevNameSchema,
@@ -24,7 +25,7 @@ import {
   rethrowConflict,
   tokensStillActive,
 } from "./directory-rules.js";
-import { getUserByRef } from "./lookups.js";
+import { findOrgByRef, getUserByRef } from "./lookups.js";
 import type { EnvironmentRow, OrgRow, SiteOwner, SiteRow, UserRow } from "./records.js";
 
 /** A site's new owner as people name it: an organization, or a person by email (exactly one). */
@@ -200,31 +201,36 @@ export class SiteService {
   /**
    * `site:supporting-org:remove`, by the site's administrators or an admin of the supporting org.
    * Audited as `site.supporting_org.remove`.
-   * @throws {LockboxError} `SITE_NOT_FOUND`/`ORG_NOT_FOUND`; `FORBIDDEN`; `NOT_FOUND` when the org
-   * does not support the site.
+   * @throws {LockboxError} `SITE_NOT_FOUND`; `FORBIDDEN`; `NOT_FOUND` when the org does not support
+   * the site (or does not exist).
    */
   async removeSupportingOrg(caller: Caller, siteRef: string, orgRef: string): Promise<void> {
     const { site, access } = await this.deps.policy.site(caller, siteRef);
-    // The site's administrators end a support; so may the supporting org's own admins, who never had
-    // to agree to it (any of its members may add it).
-    if (!access.canAdminister) {
-      const orgAdmin = await this.deps.policy.org(caller, orgRef).then(
-        ({ access: orgAccess }) => orgAccess.canAdminister,
-        () => false,
-      );
-      if (!orgAdmin) {
+    let org: OrgRow | undefined;
+    if (access.canAdminister) {
+      // The site's administrators see its supporting orgs (site:info lists them), members or not.
+      org = await findOrgByRef(this.deps.stores.orgs, orgRef);
+    } else {
+      // So may the supporting org's own admins end its support: they never had to agree to it
+      // (any of its members may start it).
+      const seen = await this.deps.policy.org(caller, orgRef).catch((error: unknown) => {
+        if (isLockboxError(error, "ORG_NOT_FOUND")) return undefined;
+        throw error;
+      });
+      if (!seen?.access.canAdminister) {
         throw forbiddenError(
           `Only the owner of site ${quoteIdentifier(site.name)} (or an admin of its organization), or an admin of the supporting organization, can end its support of it.`,
         );
       }
+      org = seen.org;
     }
-    const { org } = await this.deps.policy.org(caller, orgRef);
     await this.deps.stores.transaction(async (tx) => {
       const current = await lockSite(tx, site);
-      if (!(await tx.sites.removeSupportingOrg(current.id, org.id))) {
+      if (!org || !(await tx.sites.removeSupportingOrg(current.id, org.id))) {
+        // The name as given: whether such an org exists elsewhere is not the caller's to learn.
         throw new LockboxError(
           "NOT_FOUND",
-          `Organization ${quoteIdentifier(org.name)} does not support site ${quoteIdentifier(current.name)}.`,
+          `Organization ${quoteIdentifier(orgRef)} does not support site ${quoteIdentifier(current.name)}.`,
         );
       }
       await tx.audit.appendAudit({
