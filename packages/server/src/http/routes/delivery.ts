@@ -1,6 +1,7 @@
 import { buildSecretsResponse, runtimeSecretsResponse, SERVER_DEFAULTS } from "@lockbox/core";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
+import { StoreUnavailableError } from "../../db/store-faults.js";
 import {
   HELD_CAP_RETRY_AFTER_SECONDS,
   holdUntilChanged,
@@ -114,13 +115,18 @@ export function deliveryRoutes(
         },
       });
       if (outcome.kind === "changed") payload = outcome.payload;
-      // A token that expired during the wait (or was revoked while no change woke the read) ends
-      // with 401 like the ordinary read, not with the 304 of a wait that ran out.
-      if (outcome.kind === "unchanged") await delivery.identify(token, "runtime");
       if (outcome.kind === "busy") void reply.header("retry-after", String(HELD_CAP_RETRY_AFTER_SECONDS));
       // Shutting down: the connection was busy when the server stopped taking requests, so it is
       // not closed as idle; without this it would stay open until the keep-alive timeout.
       if (held.closed) void reply.header("connection", "close");
+      // A token that expired during the wait ends with 401 like the ordinary read, not with the 304
+      // of a wait that ran out (a revocation wakes the read at once). While the store is
+      // unreachable the wait still ends as it does, with 304.
+      if (outcome.kind === "unchanged") {
+        await delivery.identify(token, "runtime").catch((error: unknown) => {
+          if (!(error instanceof StoreUnavailableError)) throw error;
+        });
+      }
     }
     void reply.header("etag", payload.etag).header("cache-control", "no-cache");
     if (reply.sendNotModified(payload.etag)) return reply;
