@@ -242,7 +242,7 @@ describe("the lockbox process", () => {
           env: { ...process.env, ...env },
         });
         let stderr = "";
-        child.stderr.on("data", (chunk) => {
+        child.stderr?.on("data", (chunk) => {
           stderr += String(chunk);
         });
         const code = await new Promise<number | null>((resolve) => child.once("close", resolve));

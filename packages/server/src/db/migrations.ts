@@ -243,6 +243,37 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
         await db.schema.alterTable("signin_links").addColumn("session_expires_at", "text").execute();
       },
     },
+    // Deleting a multidev now deletes its overrides' history; this removes what earlier deletions left.
+    "0006-deleted-multidev-history": {
+      async up(db: Kysely<unknown>) {
+        await deleteHistoryOfDeletedMultidevs(db, dialect);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
+}
+
+/**
+ * Deletes the site versions of multidevs that no longer exist, or that were made again after the
+ * version was written (a multidev deleted, and one of the same name made later: a new environment,
+ * SPEC §1). Base values (`env = ''`) and `dev`, `test`, `live` are never touched, and a version
+ * written up to 5 minutes before its multidev's creation is kept: servers' clocks may differ by that
+ * much, and a recreated multidev's new history must not be lost to it.
+ */
+export async function deleteHistoryOfDeletedMultidevs(
+  db: Kysely<unknown>,
+  dialect: StoreDialect,
+): Promise<void> {
+  const writtenSinceCreated =
+    dialect === "postgres"
+      ? sql`secret_versions.at::timestamptz >= environments.created_at::timestamptz - interval '5 minutes'`
+      : sql`julianday(secret_versions.at) >= julianday(environments.created_at) - 300.0 / 86400.0`;
+  await sql`delete from secret_versions
+    where site_id is not null and env not in ('', 'dev', 'test', 'live')
+      and not exists (
+        select 1 from environments
+        where environments.site_id = secret_versions.site_id
+          and environments.name = secret_versions.env
+          and ${writtenSinceCreated}
+      )`.execute(db);
 }

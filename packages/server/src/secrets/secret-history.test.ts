@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_CONTEXT } from "../audit/request-context.js";
+import { deleteHistoryOfDeletedMultidevs } from "../db/migrations.js";
 import type { Caller } from "../directory/caller.js";
 import type { SiteRow } from "../directory/records.js";
 import { rotateMasterKey } from "../keys/key-rotation.js";
@@ -306,6 +308,60 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
       "The override in 'md1' was not restored: that environment was deleted since, and the one of that name now is a new one.",
     ]);
     expect(await runtimeValue(site, "md1", "GONE")).toBe("b");
+  });
+
+  it("migration 0006 removes the history that multidevs deleted before it left, and nothing else", async () => {
+    const site = await makeSite();
+    const set = (value: string, env?: string) =>
+      lockbox.secrets.setSiteSecret(owner, site.name, { name: "H", value, scopes: ["web", "user"], env });
+    /** A multidev deleted as before 0006: its environment and overrides went, their versions stayed. */
+    const deleteTheOldWay = async (env: string) => {
+      const ids = (
+        await lockbox.db.kysely.selectFrom("secrets").select("id").where("site_id", "=", site.id).execute()
+      ).map((row) => row.id);
+      await lockbox.db.kysely
+        .deleteFrom("secret_values")
+        .where("env", "=", env)
+        .where("secret_id", "in", ids)
+        .execute();
+      await lockbox.db.kysely
+        .deleteFrom("environments")
+        .where("site_id", "=", site.id)
+        .where("name", "=", env)
+        .execute();
+    };
+    await set("base");
+    await set("live-value", "live");
+    await lockbox.sites.createMultidev(owner, site.name, "md1");
+    await set("old-md1", "md1");
+    await lockbox.sites.createMultidev(owner, site.name, "gone");
+    await set("gone-value", "gone");
+    await deleteTheOldWay("md1");
+    await deleteTheOldWay("gone");
+    // The old md1's version was written an hour before md1 was made again.
+    await lockbox.db.kysely
+      .updateTable("secret_versions")
+      .set({ at: new Date(Date.now() - 3_600_000).toISOString() })
+      .where("site_id", "=", site.id)
+      .where("env", "=", "md1")
+      .execute();
+    await lockbox.sites.createMultidev(owner, site.name, "md1");
+    await set("new-md1", "md1");
+
+    await deleteHistoryOfDeletedMultidevs(lockbox.db.kysely as unknown as Kysely<unknown>, database.dialect);
+    const versions = await lockbox.db.kysely
+      .selectFrom("secret_versions")
+      .select(["env", "version"])
+      .where("site_id", "=", site.id)
+      .orderBy("env")
+      .orderBy("version")
+      .execute();
+    expect(versions.map((v) => [v.env, Number(v.version)])).toEqual([
+      ["", 1],
+      ["live", 1],
+      ["md1", 2],
+    ]);
+    expect((await history(site, "H", "md1")).map((v) => v.value)).toEqual(["new-md1"]);
   });
 
   it("reads an old version after the master key is rotated (data keys re-wrapped, versions not re-sealed)", async () => {
