@@ -59,6 +59,22 @@ describe("offline commands on SQLite", () => {
     await expect(createLockbox({ db, env: {} })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
+  it("keys:rotate to a new key written over master.key itself says to restart, not to replace it with itself", async () => {
+    const db = await embeddedStore();
+    const keyFile = join(dir, "data", "master.key");
+    const oldKey = readFileSync(keyFile, "utf8").trim();
+    writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+    const result = await rotateKeysOffline({
+      db,
+      env: { LOCKBOX_PREVIOUS_MASTER_KEYS: oldKey },
+      masterKeyFile: undefined,
+      newMasterKeyFile: keyFile,
+    });
+    expect(result.next).toBe(
+      `Next: restart the server (its key file '${keyFile}' holds the new key), without LOCKBOX_PREVIOUS_MASTER_KEYS (start-up checks that every data key is wrapped by a loaded key).`,
+    );
+  });
+
   it("keys:rotate names --new-master-key-file when the new key file does not exist", async () => {
     const db = await embeddedStore();
     const missing = join(dir, "no-such.key");

@@ -1,3 +1,4 @@
+import { resolve as resolvePath } from "node:path";
 import { defaultMasterKeyFile, isPostgresUrl } from "./config.js";
 import { readMasterKeyFile } from "./keys/index.js";
 import { rotateMasterKey } from "./keys/key-rotation.js";
@@ -88,5 +89,8 @@ function nextStep(options: RotateKeysOptions, source: "env" | "file" | "created"
     return `Next: restart the server with --master-key-file=${newFile} (or copy the new key over '${options.masterKeyFile}'), ${alone}.`;
   }
   const file = defaultMasterKeyFile(options.db);
+  if (file !== undefined && resolvePath(file) === resolvePath(options.newMasterKeyFile)) {
+    return `Next: restart the server (its key file '${file}' holds the new key), ${alone}.`;
+  }
   return `Next: replace '${file}' with the new key file ${newFile} and restart the server, ${alone}. Keep the old key until it has started.`;
 }

@@ -138,14 +138,12 @@ export function registerServerCommands(program: Command, context: CliContext): v
             onProgress: (done, total) => bar.update(done, total),
           });
           for (const warning of result.warnings) context.warn(warning);
-          if (result.rewrapped === 0) {
-            // The new key is the current one, or an earlier keys:rotate to it has finished.
-            context.info(
-              `Every data key is already wrapped by master key '${result.newKeyId}' (it is the current key, or an earlier keys:rotate to it finished): nothing was re-wrapped. Only servers still started with another key need a restart with this one.`,
-            );
-            return;
-          }
-          context.info(`Re-wrapped ${result.rewrapped} data key(s) under master key '${result.newKeyId}'.`);
+          context.info(
+            result.rewrapped === 0
+              ? `No data key needed re-wrapping: there are none, or every one is already wrapped by master key '${result.newKeyId}' (an earlier keys:rotate to it finished).`
+              : `Re-wrapped ${result.rewrapped} data key(s) under master key '${result.newKeyId}'.`,
+          );
+          // Even with nothing re-wrapped the store now names the new key as current: servers must use it.
           context.info(result.next);
         },
       ),

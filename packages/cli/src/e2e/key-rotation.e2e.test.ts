@@ -291,11 +291,11 @@ describe("master key rotation on SQLite (one server, real processes)", () => {
       expect(again.stdout + again.stderr).toContain("Re-wrapped 1 data key(s)");
       expect(again.stdout + again.stderr).toContain("LOCKBOX_MASTER_KEY set to the new key");
       expect(again.stdout + again.stderr).not.toContain("master.key'");
-      // Run once more, it has nothing left to do and says so (no "Next:" step to follow).
+      // Run once more, it has nothing left to re-wrap and says so, with the same next step.
       const once = await runCli(["keys:rotate", "--new-master-key-file", next.path], { cwd: dir, env: fix });
       expect(once.code, once.stderr).toBe(0);
-      expect(once.stdout + once.stderr).toContain("Every data key is already wrapped by master key '");
-      expect(once.stdout + once.stderr).not.toContain("Next:");
+      expect(once.stdout + once.stderr).toContain("No data key needed re-wrapping");
+      expect(once.stdout + once.stderr).toContain("LOCKBOX_MASTER_KEY set to the new key");
       const fixed = await started({ cwd: dir, env, args: ["--rate-limit", "0"] });
       await expectAllReadable(fixed, admin, log.created);
     },
