@@ -80,7 +80,19 @@ export class LightWatcher {
       data = data.subarray(bodyStart + length);
       if (status === 200) {
         this.#etag = /\r\netag: *([^\r]+)/i.exec(head)?.[1];
-        this.#options.onSet(secretsOf(body));
+        let secrets: Record<string, string>;
+        try {
+          secrets = secretsOf(body);
+        } catch {
+          this.#fail(new Error("a 200 whose body is not a set of secrets"));
+          return;
+        }
+        // Without an ETag the next read could not wait: it would come back at once, for ever.
+        if (this.#etag === undefined) {
+          this.#fail(new Error("a 200 without an ETag"));
+          return;
+        }
+        this.#options.onSet(secrets);
       } else if (status !== 304) {
         this.#fail(new Error(`HTTP ${status}: ${body.slice(0, 200)}`));
         return;
