@@ -80,7 +80,6 @@ export function secretVariables(secrets: Readonly<Record<string, string>>): {
 } {
   const variables: Record<string, string> = {};
   const skipped: SkippedSecret[] = [];
-  const reserved = new Set<string>(RESERVED_ENV_NAMES);
   for (const [name, value] of Object.entries(secrets)) {
     let reason: string | undefined;
     try {
@@ -88,7 +87,7 @@ export function secretVariables(secrets: Readonly<Record<string, string>>): {
       if (CREDENTIALS.has(name)) reason = CREDENTIAL;
       else if (value.includes("\0")) reason = NUL_VALUE;
     } catch {
-      reason = reserved.has(name) ? RESERVED : INVALID;
+      reason = RESERVED_NAMES.has(name) ? RESERVED : INVALID;
     }
     if (reason === undefined) variables[name] = value;
     else skipped.push({ name, reason });
@@ -97,6 +96,7 @@ export function secretVariables(secrets: Readonly<Record<string, string>>): {
 }
 
 const CREDENTIALS: ReadonlySet<string> = new Set(LOCKBOX_CREDENTIALS);
+const RESERVED_NAMES: ReadonlySet<string> = new Set(RESERVED_ENV_NAMES);
 const RESERVED = "reserved: it would hijack the command's shell, loader or runtime";
 const CREDENTIAL = "the name of a Lockbox credential, never passed on";
 const INVALID = "only letters, digits and _, not starting with a digit";

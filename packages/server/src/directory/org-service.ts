@@ -230,14 +230,13 @@ export class OrgService {
  * platform admin could manage its members. Called under the org's lock.
  */
 async function keepAnAdmin(
-  orgs: Pick<OrgStore, "findMembership" | "listMemberships">,
+  orgs: Pick<OrgStore, "listMemberships">,
   org: OrgRow,
   user: UserRow,
   change: "demote" | "remove",
 ): Promise<void> {
-  if ((await orgs.findMembership(org.id, user.id))?.role !== "admin") return;
   const admins = (await orgs.listMemberships(org.id)).filter((member) => member.role === "admin");
-  if (admins.length > 1) return;
+  if (admins.length > 1 || !admins.some((member) => member.userId === user.id)) return;
   throw new LockboxError(
     "CONFLICT",
     `Cannot ${change} ${quoteIdentifier(user.email)}: the only admin of organization ${quoteIdentifier(org.name)}. ` +

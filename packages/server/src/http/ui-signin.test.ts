@@ -18,6 +18,20 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     return answer.json.secret as string;
   };
   const exchange = (secret: unknown) => t.call("POST", "/v1/ui/sessions", { body: { secret } });
+  /** Runs `fn` with the clock moved `ms` ahead, then puts it back. */
+  const later = async (ms: number, fn: () => Promise<void>) => {
+    const start = clock;
+    clock = new Date(start.getTime() + ms);
+    try {
+      await fn();
+    } finally {
+      clock = start;
+    }
+  };
+  const expectInvalid = (answer: { status: number; json: { error: { message: string } } }) => {
+    expect(answer.status).toBe(401);
+    expect(answer.json.error.message).toMatch(INVALID);
+  };
 
   beforeAll(async () => {
     const database = await create();
@@ -57,22 +71,11 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
 
   it("a link stops working after 5 minutes", async () => {
     const secret = await link(alice.token);
-    const start = clock;
-    clock = new Date(start.getTime() + 5 * MINUTE_MS + 1000);
-    try {
-      const late = await exchange(secret);
-      expect(late.status).toBe(401);
-      expect(late.json.error.message).toMatch(INVALID);
-    } finally {
-      clock = start;
-    }
+    await later(5 * MINUTE_MS + 1000, async () => expectInvalid(await exchange(secret)));
     const fresh = await link(alice.token);
-    clock = new Date(start.getTime() + 4 * MINUTE_MS);
-    try {
+    await later(4 * MINUTE_MS, async () => {
       expect((await exchange(fresh)).status).toBe(201);
-    } finally {
-      clock = start;
-    }
+    });
   });
 
   it("a session ends no later than the token that made its link, so sessions cannot be chained", async () => {
@@ -94,15 +97,7 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
       body: { kind: "user", expiresIn: "1m" },
     });
     const secret = await link(shortLived.json.token);
-    const start = clock;
-    clock = new Date(start.getTime() + 2 * MINUTE_MS);
-    try {
-      const late = await exchange(secret);
-      expect(late.status).toBe(401);
-      expect(late.json.error.message).toMatch(INVALID);
-    } finally {
-      clock = start;
-    }
+    await later(2 * MINUTE_MS, async () => expectInvalid(await exchange(secret)));
   });
 
   it("only the hash of a link is stored", async () => {
