@@ -78,13 +78,16 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   // Node checks for requests past their timeout only every 30 s unless told otherwise, and with a
   // headers timeout (60 s) longer than the request timeout it applies the request timeout to the
   // headers alone, letting a body trickle in for 60 s.
-  const checking =
-    requestTimeoutMs > 0
+  // A missing Host is refused by the body guard in the error shape, not by Node with an empty 400.
+  const checking = {
+    requireHostHeader: false,
+    ...(requestTimeoutMs > 0
       ? {
           connectionsCheckingInterval: checkingIntervalMs(requestTimeoutMs),
           headersTimeout: Math.min(NODE_HEADERS_TIMEOUT_MS, requestTimeoutMs),
         }
-      : {};
+      : {}),
+  };
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,

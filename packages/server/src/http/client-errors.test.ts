@@ -60,6 +60,31 @@ describe("requests Node's HTTP parser refuses", () => {
     });
   });
 
+  it("refuses an HTTP/1.1 request without a Host header with 400 in the error shape, and closes", async () => {
+    for (const request of [
+      "GET /healthz HTTP/1.1\r\n\r\n",
+      "GET /site/secrets HTTP/1.1\r\nAuthorization: Bearer lbr_x\r\n\r\n",
+      "GET /v1/nope HTTP/1.1\r\n\r\n",
+      // A kept-alive connection is closed too: the second request is never answered.
+      "GET /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]) {
+      const answer = await rawRequest(port, request);
+      const [head = "", body = ""] = answer.split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(head.toLowerCase()).toContain("connection: close");
+      expect(JSON.parse(body)).toEqual({
+        error: {
+          code: "BAD_REQUEST",
+          message: "An HTTP/1.1 request needs a Host header: send 'Host: <server name>[:<port>]'.",
+          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        },
+      });
+    }
+    // HTTP/1.0 has no Host requirement.
+    const old = await rawRequest(port, "GET /healthz HTTP/1.0\r\n\r\n");
+    expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
   it("keeps serving afterwards", async () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });

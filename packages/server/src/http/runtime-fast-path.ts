@@ -5,7 +5,7 @@ import type { Delivery } from "../delivery/delivery.js";
 import type { TokenUsageRecorder } from "../tokens/token-usage.js";
 import type { RouteMetrics } from "./metrics.js";
 import { bearerTokenOf } from "./plugins/authentication.js";
-import { carriesBody, unsupportedEncoding } from "./plugins/body-guard.js";
+import { carriesBody, lacksHost, unsupportedEncoding } from "./plugins/body-guard.js";
 import { ifNoneMatchMatches } from "./plugins/conditional-get.js";
 import { logsRequests } from "./plugins/request-log.js";
 import { requestIdOf } from "./request-id.js";
@@ -55,7 +55,8 @@ export function runtimeFastPath(deps: {
     const started = performance.now();
     const headers = request.headers;
     // What the body guard refuses (and closes the connection for) is Fastify's to answer.
-    if (carriesBody(headers) || unsupportedEncoding(headers) !== undefined) return false;
+    if (carriesBody(headers) || unsupportedEncoding(headers) !== undefined || lacksHost(request))
+      return false;
     const token = bearerTokenOf(headers.authorization);
     if (token === undefined) return false;
     const read = delivery.cachedRuntimeRead(token);

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -14,13 +14,26 @@ export interface BodyConfig {
  * takes none (any GET, HEAD or DELETE, and the PUTs that take only path parameters) and a body in a
  * `Content-Encoding` the server does not decode. Node would otherwise read and discard such a body
  * after answering (a 20 MB chunked GET was read whole), so these answers close the connection.
- * Runs first, before authentication: it costs three header lookups on every request. Routes that
+ * It also refuses an HTTP/1.1 request without a `Host` header (RFC 9112 §3.2), which Node would
+ * answer with an empty 400 (the app's server is created with `requireHostHeader: false`).
+ * Runs first, before authentication: it costs four header lookups on every request. Routes that
  * read a body say so in their config (`takesBody`, set by RouteRegistry).
  */
 export const bodyGuard = fp(
   async (app) => {
     app.addHook("onRequest", (request, reply, done) => {
       const headers = request.headers;
+      if (lacksHost(request.raw)) {
+        refuse(
+          request,
+          reply,
+          new LockboxError(
+            "BAD_REQUEST",
+            "An HTTP/1.1 request needs a Host header: send 'Host: <server name>[:<port>]'.",
+          ),
+        );
+        return;
+      }
       const encoding = unsupportedEncoding(headers);
       if (encoding !== undefined) {
         refuse(
@@ -56,6 +69,13 @@ export const bodyGuard = fp(
 export function unsupportedEncoding(headers: IncomingHttpHeaders): string | undefined {
   const encoding = headers["content-encoding"];
   return encoding !== undefined && encoding.trim().toLowerCase() !== "identity" ? encoding : undefined;
+}
+
+/** An HTTP/1.1 request without a `Host` header, which HTTP/1.1 requires (RFC 9112 §3.2). */
+export function lacksHost(request: IncomingMessage): boolean {
+  return (
+    request.headers.host === undefined && request.httpVersionMajor === 1 && request.httpVersionMinor === 1
+  );
 }
 
 /** Whether the request announces a body (chunked, or a Content-Length above 0). */
