@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Lockbox } from "../lockbox.js";
+import { TestClock } from "../testing/test-clock.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 import type { Caller } from "./caller.js";
@@ -16,11 +17,11 @@ describe.each(await contractDatabases())(
     let database: TestDatabase;
     let lockbox: Lockbox;
     let admin: Caller;
-    let clock = new Date();
+    const clock = new TestClock();
 
     beforeAll(async () => {
       database = await create();
-      lockbox = await createTestLockbox(database, { now: () => clock });
+      lockbox = await createTestLockbox(database, { now: clock.now });
       admin = await testCaller(lockbox, { admin: true });
     });
     afterAll(async () => {
@@ -39,16 +40,6 @@ describe.each(await contractDatabases())(
       expiresIn?: string,
     ) => lockbox.tokens.createToken(caller, { kind, site: site.name, env, expiresIn });
     const ids = (rows: ReadonlyArray<{ id: string }>) => rows.map((row) => row.id).sort();
-    /** Runs `fn` with the clock moved `ms` ahead, then puts it back. */
-    const later = async (ms: number, fn: () => Promise<void>) => {
-      const start = clock;
-      clock = new Date(start.getTime() + ms);
-      try {
-        await fn();
-      } finally {
-        clock = start;
-      }
-    };
 
     it("removeMember answers the runtime and build tokens the member minted for the org's sites that still work, and leaves them working", async () => {
       const org = await lockbox.orgs.createOrg(admin, `org-${tag()}`);
@@ -71,7 +62,7 @@ describe.each(await contractDatabases())(
       await lockbox.tokens.createToken(member, { kind: "user" });
       await mint(admin, "runtime", owned, "live");
 
-      await later(60_000, async () => {
+      await clock.later(60_000, async () => {
         const removal = await lockbox.orgs.removeMember(admin, org.name, member.user.email);
         expect(removal.user.id).toBe(member.user.id);
         expect(removal.fromName).toBe(org.name);
@@ -117,7 +108,7 @@ describe.each(await contractDatabases())(
       await lockbox.tokens.revoke(person, revoked.row.id);
       await mint(person, "runtime", otherSite, "live");
 
-      await later(60_000, async () => {
+      await clock.later(60_000, async () => {
         const removal = await lockbox.sites.removeTeamMember(admin, site.id, person.user.email);
         expect(removal.fromName).toBe(site.name);
         expect(ids(removal.tokensStillActive)).toEqual(ids([live.row, dev.row]));

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { TestClock } from "../testing/test-clock.js";
 import { contractDatabases } from "../testing/test-databases.js";
 
 const DAY_MS = 86_400_000;
@@ -8,25 +9,15 @@ const FORMAT = "use a whole number of minutes, hours or days such as 30m, 12h, 7
 describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ create }) => {
   let t: TestApp;
   let drop: () => Promise<void>;
-  let clock = new Date();
+  const clock = new TestClock();
   const admin = () => ({ token: t.adminToken });
   const mint = (body: Record<string, unknown>, token = t.adminToken) =>
     t.call("POST", "/v1/tokens", { token, body });
-  /** Runs `fn` with the clock moved `ms` ahead, then puts it back. */
-  const later = async (ms: number, fn: () => Promise<void>) => {
-    const start = clock;
-    clock = new Date(start.getTime() + ms);
-    try {
-      await fn();
-    } finally {
-      clock = start;
-    }
-  };
 
   beforeAll(async () => {
     const database = await create();
     drop = () => database.drop();
-    t = await createTestApp(database, { now: () => clock });
+    t = await createTestApp(database, { now: clock.now });
     await t.call("POST", "/v1/orgs", { ...admin(), body: { name: "org-x" } });
     await t.call("POST", "/v1/orgs", { ...admin(), body: { name: "org-y" } });
     await t.call("POST", "/v1/sites", { ...admin(), body: { name: "site-x", org: "org-x" } });
@@ -38,7 +29,7 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
   });
 
   it("POST /v1/tokens takes expiresIn for user, runtime and build tokens; the answer and the listing show expiresAt", async () => {
-    const at = (days: number) => new Date(clock.getTime() + days * DAY_MS).toISOString();
+    const at = (days: number) => new Date(clock.now().getTime() + days * DAY_MS).toISOString();
     const user = await mint({ kind: "user", expiresIn: "90d" });
     const runtime = await mint({ kind: "runtime", site: "site-x", env: "live", expiresIn: "7d" });
     const build = await mint({ kind: "build", site: "site-x", env: "dev", expiresIn: "365d" });
@@ -89,7 +80,7 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     );
     expect((await t.call("GET", "/site/secrets", { token: runtime.json.token })).status).toBe(200);
     expect((await t.call("GET", "/v1/build/secrets", { token: build.json.token })).status).toBe(200);
-    await later(30 * 60_000, async () => {
+    await clock.later(30 * 60_000, async () => {
       for (const [url, token] of [
         ["/v1/whoami", user.json.token],
         ["/site/secrets", runtime.json.token],
@@ -111,7 +102,7 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     const shorter = await mint({ kind: "user", expiresIn: "30m" }, token);
     expect([shorter.status, shorter.json.expiresAt]).toEqual([
       201,
-      new Date(clock.getTime() + 30 * 60_000).toISOString(),
+      new Date(clock.now().getTime() + 30 * 60_000).toISOString(),
     ]);
     const before = (await t.call("GET", "/v1/tokens", { token })).json.items.length;
     const longer = await mint({ kind: "user", expiresIn: "2h" }, token);
@@ -136,7 +127,7 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     // The wait (1 s) ends after the token's minute has passed.
-    await later(2 * 60_000, async () => {
+    await clock.later(2 * 60_000, async () => {
       const answer = await holding;
       expect([answer.status, answer.json?.error?.code]).toEqual([401, "UNAUTHENTICATED"]);
     });

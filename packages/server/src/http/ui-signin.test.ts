@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { TestClock } from "../testing/test-clock.js";
 import { contractDatabases } from "../testing/test-databases.js";
 import { hashToken } from "../tokens/token-format.js";
 
@@ -9,7 +10,7 @@ const INVALID = /invalid, expired or already used: run 'lockbox ui'/;
 describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ create }) => {
   let t: TestApp;
   let drop: () => Promise<void>;
-  let clock = new Date();
+  const clock = new TestClock();
   let alice: { email: string; token: string };
   let bob: { email: string; token: string };
   const link = async (token: string) => {
@@ -18,16 +19,6 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     return answer.json.secret as string;
   };
   const exchange = (secret: unknown) => t.call("POST", "/v1/ui/sessions", { body: { secret } });
-  /** Runs `fn` with the clock moved `ms` ahead, then puts it back. */
-  const later = async (ms: number, fn: () => Promise<void>) => {
-    const start = clock;
-    clock = new Date(start.getTime() + ms);
-    try {
-      await fn();
-    } finally {
-      clock = start;
-    }
-  };
   const expectInvalid = (answer: { status: number; json: { error: { message: string } } }) => {
     expect(answer.status).toBe(401);
     expect(answer.json.error.message).toMatch(INVALID);
@@ -36,7 +27,7 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
   beforeAll(async () => {
     const database = await create();
     drop = () => database.drop();
-    t = await createTestApp(database, { now: () => clock });
+    t = await createTestApp(database, { now: clock.now });
     alice = await t.user("alice@example.com");
     bob = await t.user("bob@example.com");
   });
@@ -52,7 +43,7 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     expect(session.status).toBe(201);
     expect(session.headers["cache-control"]).toBe("no-store");
     expect(session.json).toMatchObject({ kind: "user", user: "alice@example.com" });
-    expect(Date.parse(session.json.expiresAt) - clock.getTime()).toBe(12 * 60 * MINUTE_MS);
+    expect(Date.parse(session.json.expiresAt) - clock.now().getTime()).toBe(12 * 60 * MINUTE_MS);
     const whoami = await t.call("GET", "/v1/whoami", { token: session.json.token });
     expect(whoami.json.user.email).toBe("alice@example.com");
     const listed = await t.call("GET", "/v1/tokens", { token: alice.token });
@@ -71,9 +62,9 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
 
   it("a link stops working after 5 minutes", async () => {
     const secret = await link(alice.token);
-    await later(5 * MINUTE_MS + 1000, async () => expectInvalid(await exchange(secret)));
+    await clock.later(5 * MINUTE_MS + 1000, async () => expectInvalid(await exchange(secret)));
     const fresh = await link(alice.token);
-    await later(4 * MINUTE_MS, async () => {
+    await clock.later(4 * MINUTE_MS, async () => {
       expect((await exchange(fresh)).status).toBe(201);
     });
   });
@@ -97,7 +88,7 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
       body: { kind: "user", expiresIn: "1m" },
     });
     const secret = await link(shortLived.json.token);
-    await later(2 * MINUTE_MS, async () => expectInvalid(await exchange(secret)));
+    await clock.later(2 * MINUTE_MS, async () => expectInvalid(await exchange(secret)));
   });
 
   it("only the hash of a link is stored", async () => {
@@ -121,10 +112,8 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     const used = await link(alice.token);
     expect((await exchange(used)).status).toBe(201);
     const live = await link(alice.token);
-    const start = clock;
     const expired = await link(alice.token);
-    clock = new Date(start.getTime() + 6 * MINUTE_MS);
-    try {
+    await clock.later(6 * MINUTE_MS, async () => {
       const newest = await link(alice.token);
       const hashes = (await linksOf("alice@example.com")).map((row) => row.hash);
       expect(hashes).toEqual([hashToken(newest)]);
@@ -132,9 +121,7 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
       expect(hashes).not.toContain(hashToken(expired));
       expect(hashes).not.toContain(hashToken(live));
       expect((await linksOf("bob@example.com")).map((row) => row.hash)).toContain(hashToken(bobLive));
-    } finally {
-      clock = start;
-    }
+    });
     // A link still live when the next is made keeps working.
     const first = await link(alice.token);
     await link(alice.token);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Caller } from "../directory/caller.js";
 import type { SiteRow, UserRow } from "../directory/records.js";
 import type { Lockbox } from "../lockbox.js";
+import { TestClock } from "../testing/test-clock.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 import { auditOf, createTestLockbox, testCaller } from "../testing/test-lockbox.js";
 
@@ -15,11 +16,11 @@ describe.each(await contractDatabases())("TokenService expiry ($name)", ({ creat
   let database: TestDatabase;
   let lockbox: Lockbox;
   let admin: Caller;
-  let clock = new Date();
+  const clock = new TestClock();
 
   beforeAll(async () => {
     database = await create();
-    lockbox = await createTestLockbox(database, { now: () => clock });
+    lockbox = await createTestLockbox(database, { now: clock.now });
     admin = await testCaller(lockbox, { admin: true });
   });
   afterAll(async () => {
@@ -37,21 +38,11 @@ describe.each(await contractDatabases())("TokenService expiry ($name)", ({ creat
     lockbox.tokens.createToken(admin, { kind: "user", user: user.email, expiresIn });
   const siteToken = (kind: "runtime" | "build", site: SiteRow, env: string, expiresIn?: string) =>
     lockbox.tokens.createToken(admin, { kind, site: site.name, env, expiresIn });
-  /** Runs `fn` with the clock moved `ms` ahead, then puts it back. */
-  const later = async (ms: number, fn: () => Promise<void>) => {
-    const start = clock;
-    clock = new Date(start.getTime() + ms);
-    try {
-      await fn();
-    } finally {
-      clock = start;
-    }
-  };
 
   it("expiresIn sets the expiry of user, runtime and build tokens from now; without it there is none", async () => {
     const user = await makeUser();
     const site = await makeSite();
-    const at = (ms: number) => new Date(clock.getTime() + ms).toISOString();
+    const at = (ms: number) => new Date(clock.now().getTime() + ms).toISOString();
     expect((await userToken(user, "30m")).row.expiresAt).toBe(at(30 * 60_000));
     expect((await siteToken("runtime", site, "live", "12h")).row.expiresAt).toBe(at(12 * 3_600_000));
     expect((await siteToken("build", site, "dev", "90d")).row.expiresAt).toBe(at(90 * 86_400_000));
@@ -87,13 +78,13 @@ describe.each(await contractDatabases())("TokenService expiry ($name)", ({ creat
       await siteToken("build", site, "dev", "1m"),
     ];
     for (const { token, row } of minted) {
-      expect(row.expiresAt).toBe(new Date(clock.getTime() + 60_000).toISOString());
+      expect(row.expiresAt).toBe(new Date(clock.now().getTime() + 60_000).toISOString());
       expect((await lockbox.tokens.authenticate(token)).id).toBe(row.id);
     }
-    await later(59_999, async () => {
+    await clock.later(59_999, async () => {
       for (const { token, row } of minted) expect((await lockbox.tokens.authenticate(token)).id).toBe(row.id);
     });
-    await later(60_000, async () => {
+    await clock.later(60_000, async () => {
       for (const { token } of minted) {
         await expect(lockbox.tokens.authenticate(token)).rejects.toMatchObject(UNAUTHENTICATED);
       }
