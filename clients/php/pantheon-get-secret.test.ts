@@ -4,6 +4,7 @@ import { chmod, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { environmentNameSchema, RESERVED_MULTIDEV_NAMES } from "@lockbox/core";
 import { type RunningServer, startServer } from "@lockbox/server";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import { type CountingProxy, startProxy, unusedPort } from "./php-test-helpers.js";
@@ -456,6 +457,27 @@ echo pantheon_get_secret("X");`;
       expect(run.error?.message).toBe(
         "LOCKBOX_ENV 'Live' is not an environment name: use dev, test, live or a multidev name (1-11 lowercase letters, digits and hyphens), as the site has it.",
       );
+    });
+
+    test("accepts exactly the LOCKBOX_ENV names core accepts (reserved multidev names aside)", async () => {
+      const candidates = [
+        "dev",
+        "live",
+        "9",
+        "feature-1",
+        "abcdefghijk",
+        "abcdefghijkl",
+        "-dev",
+        "Dev",
+        "a_b",
+        "é",
+      ];
+      for (const name of candidates) {
+        if ((RESERVED_MULTIDEV_NAMES as readonly string[]).includes(name)) continue;
+        const run = await php({ LOCKBOX_SECRETS_FILE: file, LOCKBOX_ENV: name }, ["SITE_OVERRIDE"]);
+        const accepted = run.error === undefined;
+        expect({ name, accepted }).toEqual({ name, accepted: environmentNameSchema.safeParse(name).success });
+      }
     });
 
     test("answers an org secret's live override for LOCKBOX_ENV=live from the file local-generate writes, as the server does", async () => {

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { environmentNameSchema, RESERVED_MULTIDEV_NAMES } from "@lockbox/core";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   createRuntimeClient,
@@ -725,6 +726,25 @@ describe("createRuntimeClient in local mode", () => {
       expect(caught).toMatchObject({ code: "NOT_CONFIGURED" });
       expect((caught as Error).message).toContain(message);
       expect((caught as Error).message).toContain("use dev, test, live or a multidev name");
+    }
+  });
+
+  it("accepts exactly the environment names core accepts (reserved multidev names aside)", () => {
+    const candidates = [
+      ...["dev", "test", "live", "a", "9", "feature-1", "abcdefghijk", "x-", "0-0"],
+      ...["abcdefghijkl", "-dev", "Dev", "LIVE", "my_feature", "a.b", "a b", "é", "dev\n", "a/b"],
+    ];
+    for (const name of candidates) {
+      if ((RESERVED_MULTIDEV_NAMES as readonly string[]).includes(name)) continue;
+      const accepted = (() => {
+        try {
+          createRuntimeClient({ env: name, processEnv: { LOCKBOX_SECRETS_FILE: file } });
+          return true;
+        } catch {
+          return false;
+        }
+      })();
+      expect({ name, accepted }).toEqual({ name, accepted: environmentNameSchema.safeParse(name).success });
     }
   });
 
