@@ -114,25 +114,49 @@ export interface ChangeListener {
   close(): Promise<void>;
 }
 
+/** How the listener checks that its connection still answers (see {@link listenForChanges}). */
+export interface ListenerOptions {
+  /** Between two checks (default 1000 ms). */
+  readonly heartbeatMs?: number;
+  /** How long a check may wait for its answer before the connection counts as lost (default 1000 ms). */
+  readonly heartbeatTimeoutMs?: number;
+}
+
 /**
  * LISTENs for changes on a dedicated connection outside the pool (a pooled connection would be
  * handed to queries and lose the subscription). When the connection drops it reports `onLost` and
  * reconnects with backoff (100 ms doubling to 5 s), reporting `onListening` once subscribed again.
  * Payloads that are not well-formed changes are ignored.
+ *
+ * A connection can also stall without dropping (a NAT or firewall that forgets it, a backend that
+ * stops answering): no error, no end, and no notification either, while other servers' writes go
+ * unseen. So the listener checks its connection with `SELECT 1` every `heartbeatMs`; an answer
+ * late by more than `heartbeatTimeoutMs` counts as a drop (the socket is destroyed, `onLost`, then
+ * a new connection), so a server stops trusting its caches within about two seconds of a stall.
  */
-export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeListener {
+export function listenForChanges(
+  url: string,
+  handlers: ChangeHandlers,
+  options: ListenerOptions = {},
+): ChangeListener {
+  const heartbeatMs = options.heartbeatMs ?? 1000;
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 1000;
   let client: pg.Client | undefined;
   let closed = false;
   let listening = false;
   let delayMs = 100;
   let timer: NodeJS.Timeout | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
 
   const lost = (dead: pg.Client) => {
     if (client !== dead) return;
     client = undefined;
+    clearTimeout(heartbeat);
     dead.removeAllListeners();
     dead.on("error", () => {});
     void dead.end().catch(() => {});
+    // end() waits for the server's goodbye, which a stalled connection never sends.
+    dead.connection.stream.destroy();
     if (listening) {
       listening = false;
       handlers.onLost();
@@ -144,9 +168,38 @@ export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeL
     }
   };
 
+  /** Checks `live` every heartbeatMs while it is the listening connection. */
+  const beat = (live: pg.Client) => {
+    heartbeat = setTimeout(async () => {
+      if (client !== live) return;
+      let deadline: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([
+        live.query("SELECT 1").then(
+          () => true,
+          () => false,
+        ),
+        new Promise<false>((resolve) => {
+          deadline = setTimeout(() => resolve(false), heartbeatTimeoutMs);
+        }),
+      ]);
+      clearTimeout(deadline);
+      if (client !== live) return;
+      if (answered) beat(live);
+      else lost(live);
+    }, heartbeatMs);
+    heartbeat.unref();
+  };
+
   const connect = async () => {
     if (closed) return;
-    const next = new pg.Client({ connectionString: url, application_name: LISTENER_APPLICATION_NAME });
+    const next = new pg.Client({
+      connectionString: url,
+      application_name: LISTENER_APPLICATION_NAME,
+      keepAlive: true,
+      // A server that accepts the connection but never answers must not hold up the reconnection.
+      connectionTimeoutMillis: 5000,
+      query_timeout: 5000,
+    });
     client = next;
     next.on("error", () => lost(next));
     next.on("end", () => lost(next));
@@ -162,6 +215,7 @@ export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeL
       listening = true;
       delayMs = 100;
       handlers.onListening();
+      beat(next);
     } catch {
       lost(next);
     }
@@ -175,13 +229,23 @@ export function listenForChanges(url: string, handlers: ChangeHandlers): ChangeL
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      clearTimeout(heartbeat);
       const current = client;
       client = undefined;
       listening = false;
       if (current) {
         current.removeAllListeners();
         current.on("error", () => {});
-        await current.end().catch(() => {});
+        // A stalled connection never answers the goodbye: wait a second at most, then cut it.
+        let waited: NodeJS.Timeout | undefined;
+        await Promise.race([
+          current.end().catch(() => {}),
+          new Promise((resolve) => {
+            waited = setTimeout(resolve, 1000);
+          }),
+        ]);
+        clearTimeout(waited);
+        current.connection.stream.destroy();
       }
     },
   };
