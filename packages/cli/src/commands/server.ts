@@ -54,7 +54,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
         "--retain-deleted-days <days>",
         `days a deleted secret, with its overrides and history, can be restored before it is pruned (default: ${SERVER_DEFAULTS.retainDeletedDays})`,
       )
-      .option("--trust-proxy", "trust X-Forwarded-* headers from a reverse proxy")
+      .option("--trust-proxy", "trust X-Forwarded-* and X-Request-Id headers from a reverse proxy")
       .option("--tls-cert <path>", "PEM certificate, to serve HTTPS (with --tls-key)")
       .option("--tls-key <path>", "PEM private key, to serve HTTPS (with --tls-cert)")
       .action(async (options: Record<string, string | boolean | undefined>) => {

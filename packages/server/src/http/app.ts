@@ -92,7 +92,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     logger: options.logger ?? false,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: options.trustProxy ?? false,
-    genReqId: (request) => requestIdOf(request.headers),
+    genReqId: (request) => requestIdOf(request.headers, options.trustProxy ?? false),
     // One line per request, written by the request-log plugin with only what is safe to log.
     logController: new LogController({ disableRequestLogging: true }),
     // A secret name may be 255 bytes, up to 765 characters percent-encoded (Fastify's default is
@@ -178,6 +178,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
       delivery: services.delivery,
       usage: services.tokenUsage,
       metrics: app.metrics.route("GET", "/site/secrets"),
+      behindTrustedProxy: options.trustProxy ?? false,
     }),
   );
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
-import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
+import { contractDatabases, sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 
 /**
  * What the server writes to its log (SPEC §6: no plaintext value reaches the logs; §7: errors never
@@ -263,5 +263,28 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
     expect(ready.status).toBe(503);
     expect(ready.json.error.code).toBe("UNAVAILABLE");
     expectLogsFreeOf(t.logs, [MARK, ...tokens, "select ", "insert ", "authorization"]);
+  });
+});
+
+describe("request ids", () => {
+  it("are the server's own, unless a trusted proxy (--trust-proxy) gives its X-Request-Id", async () => {
+    for (const trustProxy of [false, true]) {
+      const database = sqliteTestDatabase();
+      const t = await createTestApp(database, { trustProxy });
+      try {
+        const response = await t.call("GET", "/v1/nope", {
+          token: t.adminToken,
+          headers: { "x-request-id": "earlier-request-7" },
+        });
+        expect(response.status).toBe(404);
+        const id = response.json.error.requestId as string;
+        if (trustProxy) expect(id).toBe("earlier-request-7");
+        else expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        expect(parseLines(t.logs).find((line) => line.msg === "request")?.reqId).toBe(id);
+      } finally {
+        await t.close();
+        await database.drop();
+      }
+    }
   });
 });

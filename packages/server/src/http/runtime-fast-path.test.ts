@@ -23,11 +23,13 @@ describe.each(await contractDatabases())("the runtime fast path ($name)", ({ cre
     url?: string;
     headers?: Record<string, string>;
     body?: string;
+    behindTrustedProxy?: boolean;
   }) => {
     const fastPath = runtimeFastPath({
       delivery: t.lockbox.delivery,
       usage: t.lockbox.tokenUsage,
       metrics: t.app.metrics.route("GET", "/site/secrets"),
+      behindTrustedProxy: options.behindTrustedProxy ?? false,
     });
     let answered = false;
     const response = await inject(
@@ -171,13 +173,23 @@ describe.each(await contractDatabases())("the runtime fast path ($name)", ({ cre
     try {
       const first = await viaFastPath({ headers: auth });
       const etag = String(first.response.headers.etag);
-      const second = await viaFastPath({ headers: { ...auth, "x-request-id": "fast-1" } });
+      const second = await viaFastPath({
+        headers: { ...auth, "x-request-id": "fast-1" },
+        behindTrustedProxy: true,
+      });
       const notModified = await viaFastPath({ headers: { ...auth, "if-none-match": etag } });
-      expect([first.answered, second.answered, notModified.answered]).toEqual([false, true, true]);
-      expect(record.mock.calls).toEqual([[minted.id], [minted.id], [minted.id]]);
-      // The 304 delivers nothing: two calls, the second with the caller's request id.
+      // Without --trust-proxy, the client does not choose its request id.
+      const third = await viaFastPath({ headers: { ...auth, "x-request-id": "fast-2" } });
+      expect([first.answered, second.answered, notModified.answered, third.answered]).toEqual([
+        false,
+        true,
+        true,
+        true,
+      ]);
+      expect(record.mock.calls).toEqual([[minted.id], [minted.id], [minted.id], [minted.id]]);
+      // The 304 delivers nothing: three calls, the second with the proxy's request id.
       const requestIds = recordDelivery.mock.calls.map(([, , id]) => (typeof id === "string" ? id : id()));
-      expect(requestIds).toEqual([expect.any(String), "fast-1"]);
+      expect(requestIds).toEqual([expect.any(String), "fast-1", expect.stringMatching(/^[0-9a-f-]{36}$/)]);
       expect(Number((await metricsLine())?.split(" ").pop())).toBe(before + 1);
     } finally {
       record.mockRestore();

@@ -45,8 +45,10 @@ export function runtimeFastPath(deps: {
   readonly usage: Pick<TokenUsageRecorder, "record">;
   /** The metrics slot of the Fastify route `GET /site/secrets`, so both count in one series. */
   readonly metrics: RouteMetrics;
+  /** `--trust-proxy`: the proxy's `X-Request-Id` is the request id (see `requestIdOf`). */
+  readonly behindTrustedProxy: boolean;
 }): FastPath {
-  const { delivery, usage, metrics } = deps;
+  const { delivery, usage, metrics, behindTrustedProxy } = deps;
   // The route logs at RUNTIME_LOG_LEVEL, where no per-request line is written; were that to change,
   // the line is Fastify's to write, so this path would step aside.
   const enabled = !logsRequests({ level: RUNTIME_LOG_LEVEL });
@@ -70,7 +72,7 @@ export function runtimeFastPath(deps: {
       response.end();
     } else {
       status = 200;
-      delivery.recordDelivery(identity, payload.version, () => requestIdOf(headers));
+      delivery.recordDelivery(identity, payload.version, () => requestIdOf(headers, behindTrustedProxy));
       response.writeHead(200, {
         etag: payload.etag,
         "cache-control": "no-cache",

@@ -42,7 +42,11 @@ export interface TestApp {
 
 export async function createTestApp(
   database: TestDatabase,
-  options: { rateLimit?: { ratePerSecond: number; burst: number }; now?: () => Date } = {},
+  options: {
+    rateLimit?: { ratePerSecond: number; burst: number };
+    now?: () => Date;
+    trustProxy?: boolean;
+  } = {},
 ): Promise<TestApp> {
   const lockbox = await createTestLockbox(database, { now: options.now });
   // One process writes this database: every change reaches its caches, so they may cache from the start.
@@ -58,6 +62,7 @@ export async function createTestApp(
   });
   const app = await buildApp(lockbox, {
     rateLimit: options.rateLimit,
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     logger: { level: "info", stream },
   });
   await app.ready();
