@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import { sql } from "kysely";
@@ -9,6 +9,7 @@ import { openSqliteDb } from "./db/sqlite.js";
 import { copyStoreRows, countRows, requireEmptyStore, type TableCounts } from "./db/store-copy.js";
 import { requireKnownTables, STORE_TABLES } from "./db/tables.js";
 import { runtimeVersions } from "./delivery/runtime-versions.js";
+import { makeDirectory } from "./files.js";
 import { createLockbox, type Lockbox } from "./lockbox.js";
 
 /**
@@ -74,7 +75,7 @@ export async function backupStore(options: BackupOptions): Promise<BackupResult>
 
 /** Creates `file` (0600), refusing one that exists: a backup never overwrites anything. */
 function claimNewFile(file: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  makeDirectory(dirname(file));
   try {
     closeSync(openSync(file, "wx", 0o600));
   } catch (error) {

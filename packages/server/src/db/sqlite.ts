@@ -1,9 +1,10 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import BetterSqlite3 from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect, sql } from "kysely";
 import { LRUCache } from "lru-cache";
+import { makeDirectory } from "../files.js";
 import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest, requireCurrentSchema } from "./migrate.js";
@@ -37,7 +38,7 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
   if (options.migrate === false && !existsSync(options.path)) {
     throw new LockboxError("NOT_FOUND", `No store at '${options.path}': check the path.`);
   }
-  mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+  makeDirectory(dirname(options.path));
   closeSync(openSync(options.path, "a", 0o600));
   const release = options.exclusive ? claimFile(options.path) : () => {};
   try {

@@ -4,7 +4,6 @@ import {
   existsSync,
   fstatSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readFileSync,
   rmSync,
@@ -12,6 +11,7 @@ import {
 } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
+import { makeDirectory } from "../files.js";
 import { MASTER_KEY_BYTES } from "./keyring.js";
 
 // Invariants: no message, warning or return value other than the key buffers holds key material; a
@@ -193,7 +193,7 @@ function createKeyFile(path: string): boolean {
   const label = `Master key file '${path}'`;
   let fd: number;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDirectory(dirname(path));
     fd = openSync(path, "wx", 0o600);
   } catch (error) {
     if (errorCode(error) === "EEXIST") {
