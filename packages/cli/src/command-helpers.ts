@@ -1,10 +1,12 @@
 import {
   buildOverrideWarning,
   isUuid,
+  LockboxError,
   noWebScopeNote,
   orgNameSchema,
   SECRET_TYPES,
   type SecretType,
+  validateSecretName,
 } from "@lockbox/core";
 import type { LockboxClient, SecretInput, SetSecretResult } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
@@ -105,6 +107,7 @@ export async function setSecretCommand(
   write: (client: LockboxClient, input: SecretInput) => Promise<SetSecretResult>,
 ): Promise<void> {
   const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
+  checkNameBeforeValue(secret.name, options.type);
   const client = await context.client();
   const value = await readSecretValue(context.io, {
     arg: secret.value,
@@ -112,6 +115,30 @@ export async function setSecretCommand(
     name: secret.name,
   });
   reportSet(context, await write(client, { value, type: options.type, scopes }), secret.env);
+}
+
+/**
+ * Refuses, before a value is read or anything is sent, a name that cannot be one: `NAME=VALUE` in
+ * one argument (the value would be sent as part of the name, into the server's request log), and
+ * with `--type` any name the type does not allow. Without `--type` the secret's own type decides,
+ * which only the server knows, so other names are left to it.
+ */
+function checkNameBeforeValue(name: string, type: SecretType | undefined): void {
+  const equals = name.indexOf("=");
+  if (equals > 0) {
+    // Only what comes before the '=': the rest is likely the value.
+    const given = name.slice(0, equals);
+    throw new UsageError(
+      `'${given}=…' is not a secret name: give the name and the value as two arguments (${given} <value>), or the value on stdin.`,
+    );
+  }
+  if (type === undefined) return;
+  try {
+    validateSecretName(type, name);
+  } catch (error) {
+    if (error instanceof LockboxError) throw new UsageError(error.message);
+    throw error;
+  }
 }
 
 /**

@@ -302,6 +302,29 @@ describe("secret:site:set", () => {
     expect(server.requests[0]?.body).toEqual({ value: "s3cr3t" });
   });
 
+  it("refuses NAME=VALUE in one argument with exit 2, before reading a value or calling the server, without echoing the value", async () => {
+    for (const args of [
+      ["secret:site:set", "my-site", "NEWK=topsecret"],
+      ["secret:site:set", "my-site.live", "NEWK=topsecret", "more"],
+      ["secret:org:set", "my-org", "NEWK=topsecret"],
+    ]) {
+      const result = await runCli(args, { env, stdin: "from-stdin\n" });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        "'NEWK=…' is not a secret name: give the name and the value as two arguments (NEWK <value>), or the value on stdin.",
+      );
+      expect(result.stderr).not.toContain("topsecret");
+    }
+    expect(server.requests).toEqual([]);
+  });
+
+  it("refuses a name its --type does not allow with exit 2 before calling the server", async () => {
+    const result = await runCli(["secret:site:set", "my-site", "1nvalid", "x", "--type=env"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Invalid key name '1nvalid'");
+    expect(server.requests).toEqual([]);
+  });
+
   it("reads a 16 KiB PEM key from stdin byte for byte but for the one final newline a pipe adds", async () => {
     const pem = pemOfBytes(16384);
     expect(Buffer.byteLength(pem)).toBe(16384);
