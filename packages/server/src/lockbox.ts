@@ -1,4 +1,6 @@
-import { existsSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { LockboxError } from "@lockbox/core";
 import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
 import { AuditService } from "./audit/audit-service.js";
 import { defaultMasterKeyFile, isPostgresUrl, openDb } from "./config.js";
@@ -117,6 +119,21 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
   const useDefaultFile =
     defaultKeyFile !== undefined &&
     (server || (config.env.LOCKBOX_MASTER_KEY === undefined && existsSync(defaultKeyFile)));
+  if (
+    useDefaultFile &&
+    config.env.LOCKBOX_MASTER_KEY === undefined &&
+    config.masterKeyFile === undefined &&
+    !existsSync(defaultKeyFile) &&
+    sqliteStoreHoldsData(config.db)
+  ) {
+    // A restored or copied database without its key: a new key would not open it.
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `The database '${resolve(config.db)}' exists but its master key does not: put the master key file ` +
+        `it was set up with at '${defaultKeyFile}' (from your backup), or pass --master-key-file=PATH or ` +
+        "set LOCKBOX_MASTER_KEY. A new key cannot open its secrets, so none was created.",
+    );
+  }
   const keys = loadMasterKeys({
     env: config.env,
     ...(config.masterKeyFile !== undefined ? { masterKeyFile: config.masterKeyFile } : {}),
@@ -127,7 +144,13 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     config.newMasterKey === undefined
       ? Keyring.fromKeys(keys.current, keys.previous)
       : Keyring.fromKeys(config.newMasterKey, [keys.current, ...keys.previous]);
-  const db = await openDb(config.db, { exclusive: server, migrate: config.migrate ?? true });
+  let db: LockboxDb;
+  try {
+    db = await openDb(config.db, { exclusive: server, migrate: config.migrate ?? true });
+  } catch (error) {
+    if (keys.createdFile !== undefined) removeFirstStart(config.db, keys.createdFile);
+    throw error;
+  }
   try {
     const stores = kyselyStores(db);
     await checkMasterKey(stores.dataKeys, keyring);
@@ -187,6 +210,29 @@ export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
     };
   } catch (error) {
     await db.close();
+    if (keys.createdFile !== undefined) removeFirstStart(config.db, keys.createdFile);
     throw error;
   }
+}
+
+/** Whether the SQLite file `db` exists and is not empty (PostgreSQL: false, it has no key file). */
+function sqliteStoreHoldsData(db: string): boolean {
+  if (isPostgresUrl(db)) return false;
+  try {
+    return statSync(db).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Undoes a first start that failed (a taken port, a bad bootstrap token …): removes the master key
+ * file it created and the SQLite store it created with it, which holds nothing else yet (a store
+ * with data and no key is refused before any key is made). The next start is a first start again:
+ * it creates both and says to back the key up, instead of leaving a key nobody was told about.
+ */
+export function removeFirstStart(db: string, createdKeyFile: string): void {
+  rmSync(createdKeyFile, { force: true });
+  if (isPostgresUrl(db)) return;
+  for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(`${db}${suffix}`, { force: true });
 }

@@ -15,7 +15,7 @@ import {
 } from "./config.js";
 import { type ChangeListener, listenForChanges } from "./db/postgres.js";
 import { buildApp } from "./http/app.js";
-import { createLockbox, type Lockbox } from "./lockbox.js";
+import { createLockbox, type Lockbox, removeFirstStart } from "./lockbox.js";
 import {
   DEFAULT_RETENTION,
   type PruneOptions,
@@ -130,7 +130,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         ? { level: options.env.LOCKBOX_LOG_LEVEL ?? "info", stream: process.stderr }
         : false,
     });
-    const address = await app.listen({ host: options.host, port: options.port });
+    const address = await app.listen({ host: options.host, port: options.port }).catch((error: unknown) => {
+      throw listenError(error, options.host, options.port);
+    });
     // Only a start that serves creates the admin: its token is printed once, by this start.
     const bootstrap = await bootstrapAdmin(SYSTEM_CONTEXT, lockbox.stores, {
       token: options.env.LOCKBOX_BOOTSTRAP_TOKEN || undefined,
@@ -156,8 +158,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     };
   } catch (error) {
     await closeOpened();
+    if (lockbox.createdKeyFile !== undefined) removeFirstStart(options.db, lockbox.createdKeyFile);
     throw error;
   }
+}
+
+/** A failure to listen, said with its fix (Node's own: `listen EADDRINUSE: address already in use …`). */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "EADDRINUSE") {
+    return new LockboxError(
+      "VALIDATION_FAILED",
+      `Another process is listening on ${host}:${port}: stop it, or choose another port with --port.`,
+    );
+  }
+  if (code === "EACCES") {
+    return new LockboxError(
+      "VALIDATION_FAILED",
+      `Listening on ${host}:${port} is not permitted to this user: choose a port above 1023 with --port.`,
+    );
+  }
+  if (code === "EADDRNOTAVAIL") {
+    return new LockboxError(
+      "VALIDATION_FAILED",
+      `${host} is not an address of this machine: choose one with --host (127.0.0.1, or 0.0.0.0 for every address).`,
+    );
+  }
+  return error;
 }
 
 function tlsOptions(options: ServerOptions): { cert: Buffer; key: Buffer } | undefined {

@@ -1,4 +1,6 @@
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { newMasterKey, runCli, startServerProcess, tempDir } from "./harness.js";
 
@@ -54,7 +56,9 @@ describe("lockbox server:start (real process)", () => {
     try {
       const failed = await runCli(["server:start", `--port=${port}`], { cwd: dir.path, env });
       expect(failed.code).toBe(1);
-      expect(failed.stderr).toContain("Lockbox cannot start: listen EADDRINUSE");
+      expect(failed.stderr).toContain(
+        `Lockbox cannot start: Another process is listening on 127.0.0.1:${port}: stop it, or choose another port with --port.`,
+      );
       expect(failed.stdout).not.toMatch(/lbx_/);
     } finally {
       await new Promise((resolve) => busy.close(resolve));
@@ -70,5 +74,58 @@ describe("lockbox server:start (real process)", () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+
+  it("leaves nothing behind from a first start that fails: the next start creates the key and says to back it up", async () => {
+    const embedded = { HOME: dir.path };
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const address = busy.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    try {
+      const failed = await runCli(["server:start", `--port=${port}`, "--db=data/lockbox.db"], {
+        cwd: dir.path,
+        env: embedded,
+      });
+      expect(failed.code).toBe(1);
+      expect(failed.stdout + failed.stderr).not.toContain("Created the master key");
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
+    expect(existsSync(join(dir.path, "data", "master.key"))).toBe(false);
+    expect(existsSync(join(dir.path, "data", "lockbox.db"))).toBe(false);
+    const server = await startServerProcess({ cwd: dir.path, env: embedded, args: ["--db=data/lockbox.db"] });
+    try {
+      expect(server.stdout() + server.stderr()).toContain("Created the master key");
+      expect(server.adminToken).toMatch(/^lbx_/);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
+  it("refuses a database that holds data without its master key beside it, creating no key", async () => {
+    const embedded = { HOME: dir.path };
+    const first = await startServerProcess({ cwd: dir.path, env: embedded, args: ["--db=data/lockbox.db"] });
+    expect(await first.stop()).toBe(0);
+    // A restore: the database copied to a new folder, its key not (yet).
+    mkdirSync(join(dir.path, "restored"));
+    copyFileSync(join(dir.path, "data", "lockbox.db"), join(dir.path, "restored", "lockbox.db"));
+    const refused = await runCli(["server:start", "--port=0", "--db=restored/lockbox.db"], {
+      cwd: dir.path,
+      env: embedded,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "exists but its master key does not: put the master key file it was set up with at",
+    );
+    expect(existsSync(join(dir.path, "restored", "master.key"))).toBe(false);
+    // With the key put back, it starts.
+    copyFileSync(join(dir.path, "data", "master.key"), join(dir.path, "restored", "master.key"));
+    const restored = await startServerProcess({
+      cwd: dir.path,
+      env: embedded,
+      args: ["--db=restored/lockbox.db"],
+    });
+    expect(await restored.stop()).toBe(0);
   });
 });
