@@ -45,11 +45,15 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
   return code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1);
 }
 
-/** The error for a command that could not be started. */
+/**
+ * The error for a command that could not be started, with a shell's exit codes: 127 when it does
+ * not exist, 126 when it cannot be run (not executable), so that neither is mistaken for a command
+ * that ran and failed.
+ */
 export function spawnError(file: string, error: NodeJS.ErrnoException): CliError {
-  return new CliError(
-    error.code === "ENOENT" ? `Command not found: ${file}` : `Cannot run ${file}: ${error.message}`,
-  );
+  return error.code === "ENOENT"
+    ? new CliError(`Command not found: ${file}`, 127)
+    : new CliError(`Cannot run ${file}: ${error.message}`, 126);
 }
 
 /**

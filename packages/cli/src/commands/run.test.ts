@@ -86,10 +86,20 @@ describe("run: arguments", () => {
     );
   });
 
-  it("names an unknown command (exit 1)", async () => {
+  it("names an unknown command with a shell's exit 127, and one it cannot run with 126", async () => {
     const result = await runCli(["run", "--", "no-such-command-for-lockbox-run"], { env });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(127);
     expect(result.stderr).toContain("Error: Command not found: no-such-command-for-lockbox-run");
+    const dir = await temporaryDirectory();
+    const notExecutable = join(dir.path, "script.sh");
+    await writeFile(notExecutable, "#!/bin/sh\necho hi\n", { mode: 0o644 });
+    try {
+      const refused = await runCli(["run", "--", notExecutable], { env });
+      expect(refused.code).toBe(126);
+      expect(refused.stderr).toContain(`Error: Cannot run ${notExecutable}:`);
+    } finally {
+      await dir.remove();
+    }
   });
 });
 
