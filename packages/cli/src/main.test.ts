@@ -125,6 +125,20 @@ describe("lockbox", () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it("points --env on a site command to <site>.<env>", async () => {
+    for (const argv of [
+      ["secret:site:list", "my-site", "--env=live"],
+      ["secret:site:history", "my-site", "API_KEY", "--env", "live"],
+    ]) {
+      const result = await runCli(argv, { env });
+      expect(result.code, argv.join(" ")).toBe(2);
+      expect(result.stderr).toContain(
+        "unknown option '--env': a site command takes the environment with the site, as <site>.<env> (my-site.live)",
+      );
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("exits 1 on an API error, printing the server's message", async () => {
     server.on("DELETE", "/v1/orgs/acme", {
       status: 409,

@@ -79,6 +79,10 @@ function safeCommanderError(text: string): string {
   const safe = text.replace(/unknown option '([^']*)'/, (_match, flag: string) => {
     const name = flag.split("=", 1)[0] ?? "";
     const longOption = /^--[A-Za-z][A-Za-z0-9-]{0,40}$/.test(name);
+    if (name === "--env") {
+      // Only the org commands take --env: a site command names the environment with the site.
+      return "unknown option '--env': a site command takes the environment with the site, as <site>.<env> (my-site.live)";
+    }
     if (longOption) return `unknown option '${name}${flag.includes("=") ? "=…" : ""}'`;
     const shown = /^-[A-Za-z]$/.test(flag) ? `'${flag}'` : "(not shown, in case it is a value)";
     return `unknown option ${shown}. A value that starts with '-' goes after '--', e.g. lockbox secret:site:set my-site NAME -- -value`;
