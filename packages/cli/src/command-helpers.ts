@@ -153,7 +153,7 @@ export function reportSet(context: CliContext, result: SetSecretResult, env: str
   } else {
     const local: string[] = [];
     const secret = result.secret;
-    if (result.created && !secret.scopes.includes("web")) local.push(noWebScopeNote(secret.name));
+    if (result.created && !secret.scopes.includes("web")) local.push(noWebScopeNote(secret.name, secret));
     const warning = env === undefined ? undefined : buildOverrideWarning(secret, env);
     if (warning !== undefined) local.push(warning);
     notes = local;

@@ -184,6 +184,15 @@ describe("messages", () => {
 
   it("note a secret that applications will not see", () => {
     expect(noWebScopeNote("API")).toBe("Applications will not see 'API': it has no web scope.");
+    expect(noWebScopeNote("API", { type: "env", scopes: ["ic"] })).toBe(
+      "Applications will not see 'API': it has no web scope.",
+    );
+    expect(noWebScopeNote("API", { type: "runtime", scopes: ["user"] })).toBe(
+      "Applications will not see 'API': it has no web scope.",
+    );
+    expect(noWebScopeNote("API", { type: "runtime", scopes: ["ic"] })).toBe(
+      "Applications will not see 'API': it has no web scope. Builds will not either: they read only secrets of type env or composer.",
+    );
   });
 
   it("warn about overrides of build secrets (composer, env) only in test and live, whatever their scopes", () => {

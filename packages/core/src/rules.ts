@@ -205,9 +205,19 @@ export function notFoundError(kind: NotFoundKind, name: string): LockboxError {
   return new LockboxError(NOT_FOUND_CODES[kind], notFoundMessage(kind, name));
 }
 
-/** The note shown once when a secret is created without `web`: `Applications will not see 'NAME': it has no web scope.` */
-export function noWebScopeNote(name: string): string {
-  return `Applications will not see ${quoteIdentifier(name)}: it has no web scope.`;
+/**
+ * The note shown once when a secret is created without `web`: `Applications will not see 'NAME': it
+ * has no web scope.` A `runtime` secret with `ic` reaches no build either (builds read only `env`
+ * and `composer` secrets), and the note says so, since the `ic` scope shows that builds were meant.
+ */
+export function noWebScopeNote(
+  name: string,
+  secret?: { type: SecretType; scopes: readonly Scope[] },
+): string {
+  const note = `Applications will not see ${quoteIdentifier(name)}: it has no web scope.`;
+  return secret?.type === "runtime" && secret.scopes.includes("ic")
+    ? `${note} Builds will not either: they read only secrets of type env or composer.`
+    : note;
 }
 
 /**

@@ -284,7 +284,7 @@ export class SecretsService {
       const slot = { secretId, owner: owner.ref, name: input.name, env };
       await writeSlot(tx, this.vault, slotWriter(caller, owner), slot, "set", input.value);
       const notes: string[] = [];
-      if (!existing && !scopes.includes("web")) notes.push(noWebScopeNote(input.name));
+      if (!existing && !scopes.includes("web")) notes.push(noWebScopeNote(input.name, { type, scopes }));
       const warning =
         env === null ? undefined : buildOverrideWarning({ type, name: input.name, scopes }, env);
       if (warning !== undefined) notes.push(warning);
