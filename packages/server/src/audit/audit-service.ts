@@ -41,8 +41,8 @@ export class AuditService {
       );
     }
     if (query.since !== undefined) {
-      const since = Date.parse(query.since);
-      if (Number.isNaN(since)) {
+      const since = parseIsoTime(query.since);
+      if (since === undefined) {
         throw new LockboxError(
           "VALIDATION_FAILED",
           `Invalid 'since' time ${quoteIdentifier(query.since)}: use an ISO date such as 2026-11-01.`,
@@ -80,4 +80,31 @@ export class AuditService {
 function userIdOf(actor: string): string | undefined {
   const id = actor.startsWith("user:") ? actor.slice("user:".length) : undefined;
   return id !== undefined && isUuid(id) ? id.toLowerCase() : undefined;
+}
+
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * An ISO 8601 date (`2026-11-01`, UTC midnight) or date and time (`2026-11-01T08:30:00Z`, with an
+ * offset, or the server's local time without one) as epoch ms; undefined for anything else, a date
+ * the calendar lacks (`2026-02-30`, which `Date.parse` moves to March) or a year of more than four
+ * digits (whose ISO text would sort before every stored time).
+ */
+function parseIsoTime(text: string): number | undefined {
+  const match = ISO_TIME.exec(text);
+  if (!match) return undefined;
+  const [year, month, day, hour = 0, minute = 0, second = 0] = match
+    .slice(1, 7)
+    .map((part) => Number(part ?? 0));
+  const date = new Date(Date.UTC(year as number, (month as number) - 1, day as number));
+  const isCalendarDate =
+    date.getUTCFullYear() === year &&
+    date.getUTCMonth() === (month as number) - 1 &&
+    date.getUTCDate() === day;
+  if (!isCalendarDate || (hour as number) > 23 || (minute as number) > 59 || (second as number) > 59) {
+    return undefined;
+  }
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : at;
 }

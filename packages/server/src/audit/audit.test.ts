@@ -301,7 +301,15 @@ describe.each(await contractDatabases())("AuditService ($name)", ({ create }) =>
     expect(await targets(w.orgAdmin, { org: w.org.id, before: newest?.seq, limit: 1 })).toEqual([
       "site-event-1",
     ]);
-    for (const since of ["yesterday", "2026-13-45", ""]) {
+    for (const since of [
+      "yesterday",
+      "2026-13-45",
+      "",
+      "2026-02-30",
+      "99999-01-01",
+      "+099999-01-01",
+      "2026-03-01T24:00Z",
+    ]) {
       expect(await errorOf(lockbox.audit.list(w.orgAdmin, { org: w.org.id, since }))).toMatchObject({
         code: "VALIDATION_FAILED",
         message: `Invalid 'since' time '${since}': use an ISO date such as 2026-11-01.`,
