@@ -456,7 +456,9 @@ async function main(): Promise<void> {
       server: "lockbox",
       db: dbUrl.toString(),
       masterKey: randomBytes(32).toString("base64"),
+      // Every client is on this machine's loopback address: no cap of either kind.
       maxConnections: 0,
+      maxConnectionsPerAddress: 0,
       maxHeldRequests: options.clients,
     } as const;
     // One after the other: the first creates the schema and the admin.

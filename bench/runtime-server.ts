@@ -32,6 +32,8 @@ export type ParentMessage =
       readonly masterKey: string;
       /** `--max-connections` (0: no cap); the server's default when absent. */
       readonly maxConnections?: number;
+      /** `--max-connections-per-address` (0: no cap); the server's default when absent. */
+      readonly maxConnectionsPerAddress?: number;
       /** `--max-held-requests`; the server's default when absent. */
       readonly maxHeldRequests?: number;
     }
@@ -96,6 +98,9 @@ async function startLockbox(start: Extract<StartMessage, { server: "lockbox" }>)
     rateLimit: "0",
     log: false,
     ...(start.maxConnections !== undefined ? { maxConnections: start.maxConnections } : {}),
+    ...(start.maxConnectionsPerAddress !== undefined
+      ? { maxConnectionsPerAddress: start.maxConnectionsPerAddress }
+      : {}),
     ...(start.maxHeldRequests !== undefined ? { maxHeldRequests: start.maxHeldRequests } : {}),
   });
   close = () => server.close();

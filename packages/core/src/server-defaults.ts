@@ -12,6 +12,11 @@ export const SERVER_DEFAULTS = {
   requestTimeout: 30,
   /** Connections open at once. */
   maxConnections: 1000,
+  /**
+   * Connections open at once from one client address (none behind --trust-proxy, where every
+   * connection comes from the proxy), so that one client cannot take every connection.
+   */
+  maxConnectionsPerAddress: 256,
   /** Blocking reads (`GET /site/secrets?wait=`) held at once per server. */
   maxHeldRequests: 10_000,
   /** Versions kept per value slot (issue 9's retention). */

@@ -18,6 +18,7 @@ export const DEFAULT_PORT = SERVER_DEFAULTS.port;
 export const DEFAULT_RATE_LIMIT = SERVER_DEFAULTS.rateLimit;
 export const DEFAULT_REQUEST_TIMEOUT_SECONDS = SERVER_DEFAULTS.requestTimeout;
 export const DEFAULT_MAX_CONNECTIONS = SERVER_DEFAULTS.maxConnections;
+export const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = SERVER_DEFAULTS.maxConnectionsPerAddress;
 export const DEFAULT_MAX_HELD_REQUESTS = SERVER_DEFAULTS.maxHeldRequests;
 
 /** Whether `db` names a PostgreSQL database rather than a SQLite file. */
@@ -88,11 +89,20 @@ export function parseRequestTimeout(text: string | number): number {
 
 /** Parses `--max-connections=N` (`0`: no cap): undefined when there is none. */
 export function parseMaxConnections(text: string | number): number | undefined {
+  return parseConnectionCap(text, "--max-connections", 1000);
+}
+
+/** Parses `--max-connections-per-address=N` (`0`: no cap): undefined when there is none. */
+export function parseMaxConnectionsPerAddress(text: string | number): number | undefined {
+  return parseConnectionCap(text, "--max-connections-per-address", 256);
+}
+
+function parseConnectionCap(text: string | number, flag: string, example: number): number | undefined {
   const count = /^\d+$/.test(String(text).trim()) ? Number(text) : Number.NaN;
   if (!Number.isSafeInteger(count)) {
     throw new LockboxError(
       "VALIDATION_FAILED",
-      `Invalid --max-connections '${text}': use a whole number, for example 1000, or 0 for no cap.`,
+      `Invalid ${flag} '${text}': use a whole number, for example ${example}, or 0 for no cap.`,
     );
   }
   return count === 0 ? undefined : count;

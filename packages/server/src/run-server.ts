@@ -7,6 +7,7 @@ import {
   databaseOf,
   isPostgresUrl,
   parseMaxConnections,
+  parseMaxConnectionsPerAddress,
   parseMaxHeldRequests,
   parseRateLimit,
   parseRequestTimeout,
@@ -26,6 +27,7 @@ export interface ServerFlags {
   readonly tlsKey?: string | undefined;
   readonly requestTimeout?: string | undefined;
   readonly maxConnections?: string | undefined;
+  readonly maxConnectionsPerAddress?: string | undefined;
   readonly maxHeldRequests?: string | undefined;
   readonly retainVersions?: string | undefined;
   readonly retainDeletedDays?: string | undefined;
@@ -43,6 +45,9 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
     parseRateLimit(flags.rateLimit ?? DEFAULT_RATE_LIMIT);
     if (flags.requestTimeout !== undefined) parseRequestTimeout(flags.requestTimeout);
     if (flags.maxConnections !== undefined) parseMaxConnections(flags.maxConnections);
+    if (flags.maxConnectionsPerAddress !== undefined) {
+      parseMaxConnectionsPerAddress(flags.maxConnectionsPerAddress);
+    }
     if (flags.maxHeldRequests !== undefined) parseMaxHeldRequests(flags.maxHeldRequests);
     if (flags.retainVersions !== undefined) parseRetention("--retain-versions", flags.retainVersions);
     if (flags.retainDeletedDays !== undefined) {
@@ -81,6 +86,7 @@ export async function runServer(
     tlsKey: flags.tlsKey,
     requestTimeout: flags.requestTimeout,
     maxConnections: flags.maxConnections,
+    maxConnectionsPerAddress: flags.maxConnectionsPerAddress,
     maxHeldRequests: flags.maxHeldRequests,
     retainVersions: flags.retainVersions,
     retainDeletedDays: flags.retainDeletedDays,

@@ -4,11 +4,13 @@ import type { FastifyInstance } from "fastify";
 import { SYSTEM_CONTEXT } from "./audit/request-context.js";
 import {
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   DEFAULT_MAX_HELD_REQUESTS,
   DEFAULT_RATE_LIMIT,
   DEFAULT_REQUEST_TIMEOUT_SECONDS,
   isPostgresUrl,
   parseMaxConnections,
+  parseMaxConnectionsPerAddress,
   parseMaxHeldRequests,
   parseRateLimit,
   parseRequestTimeout,
@@ -40,6 +42,8 @@ export interface ServerOptions {
   readonly requestTimeout?: string | number | undefined;
   /** Connections open at once at most, `0` for no cap (default 1000). */
   readonly maxConnections?: string | number | undefined;
+  /** Connections open at once from one client address, `0` for no cap (default 256; none with `trustProxy`). */
+  readonly maxConnectionsPerAddress?: string | number | undefined;
   /** Blocking reads (`GET /site/secrets?wait=`) held at once (default 10000). */
   readonly maxHeldRequests?: string | number | undefined;
   /** Versions kept per value slot (default 100). */
@@ -78,6 +82,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const limits = {
     requestTimeoutMs: parseRequestTimeout(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS),
     maxConnections: parseMaxConnections(options.maxConnections ?? DEFAULT_MAX_CONNECTIONS),
+    // Behind a proxy every connection comes from the proxy's address: no cap unless one is asked for.
+    maxConnectionsPerAddress: parseMaxConnectionsPerAddress(
+      options.maxConnectionsPerAddress ?? (options.trustProxy ? 0 : DEFAULT_MAX_CONNECTIONS_PER_ADDRESS),
+    ),
   };
   const maxHeldRequests = parseMaxHeldRequests(options.maxHeldRequests ?? DEFAULT_MAX_HELD_REQUESTS);
   const retention = {

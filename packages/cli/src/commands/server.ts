@@ -43,6 +43,10 @@ export function registerServerCommands(program: Command, context: CliContext): v
         `connections open at once, 0 for no cap; over it new connections are closed at once (default: ${SERVER_DEFAULTS.maxConnections})`,
       )
       .option(
+        "--max-connections-per-address <n>",
+        `connections open at once from one client address, 0 for no cap; over it that address's new connections are closed at once (default: ${SERVER_DEFAULTS.maxConnectionsPerAddress}, none with --trust-proxy)`,
+      )
+      .option(
         "--max-held-requests <n>",
         `blocking reads (GET /site/secrets?wait=) held at once; over it a blocking read answers 304 with Retry-After at once (default: ${SERVER_DEFAULTS.maxHeldRequests})`,
       )
@@ -71,6 +75,7 @@ export function registerServerCommands(program: Command, context: CliContext): v
             tlsKey: options.tlsKey as string | undefined,
             requestTimeout: options.requestTimeout as string | undefined,
             maxConnections: options.maxConnections as string | undefined,
+            maxConnectionsPerAddress: options.maxConnectionsPerAddress as string | undefined,
             maxHeldRequests: options.maxHeldRequests as string | undefined,
             retainVersions: options.retainVersions as string | undefined,
             retainDeletedDays: options.retainDeletedDays as string | undefined,

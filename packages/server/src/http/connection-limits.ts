@@ -12,6 +12,11 @@ export interface ConnectionLimits {
   readonly requestTimeoutMs: number;
   /** Connections open at once at most; over it, a new connection is closed at once. Undefined: no cap. */
   readonly maxConnections?: number | undefined;
+  /**
+   * Connections open at once from one client address; over it, a new connection from that address
+   * is closed at once. Undefined: no cap.
+   */
+  readonly maxConnectionsPerAddress?: number | undefined;
 }
 
 /** How often Node looks for requests past their timeout (its default, 30 s, would double a 30 s timeout). */
@@ -33,7 +38,10 @@ export function limitConnections(
   limits: ConnectionLimits,
   options: { readonly tls: boolean; readonly log: FastifyBaseLogger },
 ): void {
-  const { maxConnections, requestTimeoutMs } = limits;
+  const { maxConnections, maxConnectionsPerAddress, requestTimeoutMs } = limits;
+  if (maxConnectionsPerAddress !== undefined) {
+    capPerAddress(server, maxConnectionsPerAddress, options.log);
+  }
   if (maxConnections !== undefined) {
     server.maxConnections = maxConnections;
     let refused = 0;
@@ -60,4 +68,40 @@ export function limitConnections(
       socket.once("close", () => clearTimeout(timer));
     });
   }
+}
+
+/**
+ * Counts open connections per client address and closes at once (as Node does past
+ * `maxConnections`) any that would take one address past `cap`, before a byte of it is read: one
+ * client, or one attacker, cannot hold every connection of the server.
+ */
+function capPerAddress(server: Server, cap: number, log: FastifyBaseLogger): void {
+  const open = new Map<string, number>();
+  let refused = 0;
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  // Ahead of Node's own listener, before any TLS handshake: the cap counts sockets, not requests.
+  server.prependListener("connection", (socket: Socket) => {
+    const address = socket.remoteAddress ?? "";
+    const count = open.get(address) ?? 0;
+    if (count >= cap) {
+      refused += 1;
+      const now = Date.now();
+      if (now - warnedAt >= DROP_WARNING_INTERVAL_MS) {
+        log.warn(
+          { maxConnectionsPerAddress: cap, refused },
+          "connections refused: one address has --max-connections-per-address open",
+        );
+        warnedAt = now;
+        refused = 0;
+      }
+      socket.destroy();
+      return;
+    }
+    open.set(address, count + 1);
+    socket.once("close", () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left === 0) open.delete(address);
+      else open.set(address, left);
+    });
+  });
 }

@@ -171,8 +171,60 @@ describe("--max-connections=3 on the real server", () => {
   });
 });
 
+describe("--max-connections-per-address=2 on the real server", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ maxConnectionsPerAddress: "2" });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("closes a third connection from one address at once, before reading it, and accepts again once one closes", async () => {
+    const held = await Promise.all([1, 2].map(() => rawConnection(t.port)));
+    await sleep(200);
+    const over = await rawConnection(t.port);
+    over.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    expect(await stillOpenAfter([over], 2000)).toBe(0);
+    expect(over.received()).toBe("");
+    expect(held.filter((c) => c.isClosed())).toEqual([]);
+    // The connections under the cap still work.
+    held[1]?.socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    await sleep(300);
+    expect(statusLines(held[1] as RawConnection)).toEqual(["HTTP/1.1 200 OK"]);
+
+    held[0]?.socket.destroy();
+    await held[0]?.closed;
+    await sleep(200);
+    const response = await fetch(`http://127.0.0.1:${t.port}/healthz`, { headers: { connection: "close" } });
+    expect(response.status).toBe(200);
+    for (const c of held) c.socket.destroy();
+  });
+});
+
+describe("--trust-proxy without --max-connections-per-address on the real server", () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ trustProxy: true });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("has no per-address cap: every connection comes from the proxy", async () => {
+    const connections = await Promise.all(Array.from({ length: 300 }, () => rawConnection(t.port)));
+    await sleep(300);
+    expect(connections.filter((c) => c.isClosed())).toEqual([]);
+    for (const c of connections) c.socket.destroy();
+  });
+});
+
 describe("server:start's --request-timeout and --max-connections flags", () => {
-  const run = async (flags: { requestTimeout?: string; maxConnections?: string }) => {
+  const run = async (flags: {
+    requestTimeout?: string;
+    maxConnections?: string;
+    maxConnectionsPerAddress?: string;
+  }) => {
     let stderr = "";
     const sink = (write: (text: string) => void) =>
       new Writable({
@@ -203,6 +255,10 @@ describe("server:start's --request-timeout and --max-connections flags", () => {
       "Invalid --max-connections '1.5': use a whole number, for example 1000, or 0 for no cap.",
     ],
     [{ maxConnections: "-3" }, "Invalid --max-connections '-3'"],
+    [
+      { maxConnectionsPerAddress: "many" },
+      "Invalid --max-connections-per-address 'many': use a whole number, for example 256, or 0 for no cap.",
+    ],
   ])("refuses %o as a usage error (exit 2) before opening anything", async (flags, message) => {
     const { code, stderr } = await run(flags);
     expect(code).toBe(2);

@@ -17,6 +17,8 @@ export async function startTestServer(
       ServerOptions,
       | "requestTimeout"
       | "maxConnections"
+      | "maxConnectionsPerAddress"
+      | "trustProxy"
       | "maxHeldRequests"
       | "retainVersions"
       | "retainDeletedDays"
