@@ -33,6 +33,16 @@ describe("Masker", () => {
     expect(out.split("\n")[0]).toBe("***");
   });
 
+  it("masks 150 values of 6,000 non-ASCII characters each (too many for one regular expression)", () => {
+    const values = Array.from({ length: 150 }, (_, i) => `${i}:${"é".repeat(6000)}`);
+    const masker = new Masker(maskNeedles(values));
+    const text = `start ${values[7]} middle ${encodeURIComponent(values[149] as string)} end`;
+    let out = "";
+    for (let i = 0; i < text.length; i += 4096) out += masker.push(text.slice(i, i + 4096));
+    out += masker.end();
+    expect(out).toBe("start *** middle *** end");
+  });
+
   it("never lets a value through, however the output is chunked (property)", () => {
     fc.assert(
       fc.property(

@@ -44,6 +44,21 @@ describe("build:run", () => {
     for (const name of LOCKBOX_CREDENTIALS) expect(seen.has(name)).toBe(false);
   });
 
+  it("masks a long non-ASCII value in the command's output, and runs the command to its end", async () => {
+    const long = "é".repeat(6000);
+    server.on("GET", "/v1/build/secrets", {
+      status: 200,
+      body: { site: "shop", environment: "dev", version: "v2", env: { LONG: long }, composerAuth: {} },
+    });
+    const result = await runCli(
+      ["build:run", "shop.dev", "--", "sh", "-c", 'printf "%s\\n" "$LONG"; exit 3'],
+      {
+        env,
+      },
+    );
+    expect(result).toEqual({ code: 3, stdout: "***\n", stderr: "" });
+  });
+
   it("exits with the command's code, and 128 + the signal's number when a signal killed it", async () => {
     const run = async (script: string) =>
       (await runCli(["build:run", "shop.dev", "--", "sh", "-c", script], { env })).code;

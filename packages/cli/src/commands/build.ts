@@ -155,12 +155,32 @@ async function runMasked(
     { from: child.stdout, to: context.io.stdout, masker: new Masker(needles) },
     { from: child.stderr, to: context.io.stderr, masker: new Masker(needles) },
   ];
+  // Should masking ever fail, nothing unmasked is written: the command is stopped instead.
+  let maskingFailed = false;
+  const pass = (to: NodeJS.WritableStream, mask: () => string) => {
+    if (maskingFailed) return;
+    let text: string;
+    try {
+      text = mask();
+    } catch {
+      maskingFailed = true;
+      child.kill("SIGKILL");
+      return;
+    }
+    to.write(text);
+  };
   for (const { from, to, masker } of pipes) {
     from.setEncoding("utf8");
-    from.on("data", (chunk: string) => to.write(masker.push(chunk)));
-    from.on("end", () => to.write(masker.end()));
+    from.on("data", (chunk: string) => pass(to, () => masker.push(chunk)));
+    from.on("end", () => pass(to, () => masker.end()));
   }
-  return exitOf(child, file, "close");
+  const code = await exitOf(child, file, "close");
+  if (maskingFailed) {
+    throw new CliError(
+      "The command's output could not be masked, so the command was stopped and the rest of its output withheld.",
+    );
+  }
+  return code;
 }
 
 /** The variables `build:run` keeps from the command it runs. */
