@@ -157,7 +157,7 @@ async function runMasked(
   ];
   // Should masking ever fail, nothing unmasked is written: the command is stopped instead.
   let maskingFailed = false;
-  const pass = (to: NodeJS.WritableStream, mask: () => string) => {
+  const pass = (to: { write(text: string): unknown }, mask: () => string) => {
     if (maskingFailed) return;
     let text: string;
     try {
