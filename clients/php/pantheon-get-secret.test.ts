@@ -326,6 +326,15 @@ try {
     expect(run.error?.message).toContain("LOCKBOX_RUNTIME_TOKEN is not set");
   });
 
+  test("refuses a token with a final newline (as $(cat file)\\n gives) before sending it", async () => {
+    for (const token of [`${liveToken}\n`, `${liveToken}\r\n`, `${liveToken} `]) {
+      const run = await php(remote(token), ["SITE_KEY"]);
+      expect(run.values).toBeUndefined();
+      expect(run.error?.message).toContain("LOCKBOX_RUNTIME_TOKEN contains whitespace or control characters");
+    }
+    expect(proxy.requests).toEqual([]);
+  });
+
   test("defines nothing when pantheon_get_secret() already exists, and survives being required twice", async () => {
     const code = `function pantheon_get_secret(string $name): ?string { return "platform:" . $name; }
 require ${JSON.stringify(DROP_IN)};

@@ -391,7 +391,7 @@ namespace Lockbox\DropIn {
                     return null;
                 }
                 $etag = $data['etag'] ?? null;
-                if ($etag !== null && (!\is_string($etag) || \preg_match('~^[\x20-\x7e]+$~', $etag) !== 1)) {
+                if ($etag !== null && (!\is_string($etag) || \preg_match('~^[\x20-\x7e]+$~D', $etag) !== 1)) {
                     return null;
                 }
                 return ['set' => $set, 'etag' => $etag, 'checkedAt' => (int) $stat['mtime']];
@@ -592,7 +592,7 @@ namespace Lockbox\DropIn {
             private static function checkToken(string $token): string
             {
                 // A token goes into a header line: refuse anything that could end or extend it.
-                if (\preg_match('~^[\x21-\x7e]+$~', $token) !== 1) {
+                if (\preg_match('~^[\x21-\x7e]+$~D', $token) !== 1) {
                     throw new \RuntimeException(
                         'LOCKBOX_RUNTIME_TOKEN contains whitespace or control characters. Set it to the token '
                         . 'exactly as `lockbox token:runtime:create` printed it.'
