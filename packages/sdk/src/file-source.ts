@@ -45,16 +45,21 @@ export class FileSource implements SecretSource {
   async watchOnce(_waitSeconds: number, signal: AbortSignal): Promise<WatchAnswer> {
     const before = this.#loaded?.set;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, before === undefined ? 0 : 1000);
-      timer.unref();
-      signal.addEventListener(
-        "abort",
+      // The watch loop passes one signal to every look: the listener goes with its look, or
+      // a long watch would pile one up each second.
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(
         () => {
-          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
           resolve();
         },
-        { once: true },
+        before === undefined ? 0 : 1000,
       );
+      timer.unref();
+      signal.addEventListener("abort", onAbort, { once: true });
     });
     if (signal.aborted) return { changed: false, retryAfterMs: undefined };
     const after = await this.current();
