@@ -44,6 +44,27 @@ describe("build:run", () => {
     for (const name of LOCKBOX_CREDENTIALS) expect(seen.has(name)).toBe(false);
   });
 
+  it("leaves secrets named like Lockbox's own variables out of build:run and build:env, naming them", async () => {
+    server.on("GET", "/v1/build/secrets", {
+      status: 200,
+      body: {
+        site: "shop",
+        environment: "dev",
+        version: "v3",
+        env: { API_KEY: "k3y-value", LOCKBOX_URL: "http://evil.example", LOCKBOX_BUILD_TOKEN: "stolen-x" },
+        composerAuth: {},
+      },
+    });
+    const warning =
+      "Warning: skipped 'LOCKBOX_URL', 'LOCKBOX_BUILD_TOKEN': the name of a variable of Lockbox itself, never set by a build. Rename the secret.\n";
+    const ran = await runCli(["build:run", "shop.dev", "--", "sh", "-c", 'echo "url=$LOCKBOX_URL"'], { env });
+    expect(ran).toEqual({ code: 0, stdout: `url=${server.url}\n`, stderr: warning });
+    const printed = await runCli(["build:env", "shop.dev", "--format=json"], { env });
+    expect(printed.code).toBe(0);
+    expect(JSON.parse(printed.stdout)).toEqual({ API_KEY: "k3y-value" });
+    expect(printed.stderr).toBe(warning);
+  });
+
   it("masks a long non-ASCII value in the command's output, and runs the command to its end", async () => {
     const long = "é".repeat(6000);
     server.on("GET", "/v1/build/secrets", {

@@ -3,7 +3,7 @@ import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
-import { childEnvironment, commandOf, exitOf } from "../child-process.js";
+import { childEnvironment, commandOf, exitOf, LOCKBOX_CREDENTIALS } from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
@@ -25,7 +25,12 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
       .addOption(new Option("--format <format>", "output format").choices(ENV_FORMATS).default("shell"))
       .action(async (target: string, options: { format: EnvFormat }) => {
         const secrets = await buildSecrets(context, target);
-        context.io.stdout.write(formatEnv(buildVariables(secrets), options.format));
+        context.io.stdout.write(
+          formatEnv(
+            buildVariables(secrets, (m) => context.warn(m)),
+            options.format,
+          ),
+        );
       }),
     [
       'lockbox_env="$(lockbox build:env my-site.dev)" || exit; eval "$lockbox_env"',
@@ -46,7 +51,7 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
         .passThroughOptions()
         .action(async (target: string, command: string[]) => {
           const secrets = await buildSecrets(context, target);
-          const variables = buildVariables(secrets);
+          const variables = buildVariables(secrets, (m) => context.warn(m));
           context.exitCode = await runMasked(
             context,
             command,
@@ -63,9 +68,33 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
   );
 }
 
-/** The variables a build gets: its `env` secrets, and `COMPOSER_AUTH` when there are credentials. */
-export function buildVariables(secrets: BuildSecrets): Record<string, string> {
-  const variables: Record<string, string> = { ...secrets.env };
+/**
+ * Lockbox's own variables: a build secret of one of these names is left out of the build, as
+ * `run` leaves it out of the application's. `LOCKBOX_URL` too: a build that evaluates
+ * `build:env` would otherwise send its build token, on its next `lockbox build:*`, wherever the
+ * secret points.
+ */
+const LOCKBOX_VARIABLES: ReadonlySet<string> = new Set([...LOCKBOX_CREDENTIALS, "LOCKBOX_URL"]);
+
+/**
+ * The variables a build gets: its `env` secrets but Lockbox's own variables (named through `warn`,
+ * never their values), and `COMPOSER_AUTH` when there are credentials.
+ */
+export function buildVariables(
+  secrets: BuildSecrets,
+  warn: (message: string) => void = () => {},
+): Record<string, string> {
+  const variables: Record<string, string> = {};
+  const skipped: string[] = [];
+  for (const [name, value] of Object.entries(secrets.env)) {
+    if (LOCKBOX_VARIABLES.has(name)) skipped.push(name);
+    else variables[name] = value;
+  }
+  if (skipped.length > 0) {
+    warn(
+      `skipped ${skipped.map((name) => `'${name}'`).join(", ")}: the name of a variable of Lockbox itself, never set by a build. Rename the secret.`,
+    );
+  }
   if (Object.keys(secrets.composerAuth).length > 0)
     variables.COMPOSER_AUTH = JSON.stringify(secrets.composerAuth);
   return variables;
