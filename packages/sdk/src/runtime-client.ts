@@ -60,6 +60,12 @@ export interface RuntimeClientOptions {
   readonly watchSeconds?: number | undefined;
   /** With `watch`: called with every secret once the watch has the first set, then after each change. */
   readonly onChange?: ((secrets: Readonly<Record<string, string>>) => void) | undefined;
+  /**
+   * With `watch`: called with each failed blocking read (a revoked token, an unreachable server …);
+   * the watch goes on retrying with backoff. Without it, the first failure of each outage is
+   * written to the `logger`.
+   */
+  readonly onError?: ((error: LockboxRuntimeError) => void) | undefined;
 }
 
 /**
@@ -157,12 +163,28 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
       ? new ServerSource(options, processEnv)
       : new FileSource(file.path, file.origin, localEnvironment(options, processEnv));
   const onChange = options.onChange;
+  const onError = options.onError;
+  const logger = options.logger ?? console;
   const loop = options.watch
     ? new WatchLoop(source, {
         ...(watchSeconds !== undefined ? { waitSeconds: watchSeconds } : {}),
         onChange: () => {
           const set = source.latest();
           if (onChange && set) onChange(set.record);
+        },
+        onError: (error, failures) => {
+          const runtimeError =
+            error instanceof LockboxRuntimeError
+              ? error
+              : new LockboxRuntimeError("UNEXPECTED_RESPONSE", "Watching the secrets failed.", {
+                  cause: error,
+                });
+          if (onError) onError(runtimeError);
+          else if (failures === 1) {
+            logger.warn(
+              `Lockbox: watching the secrets failed (${runtimeError.code}: ${runtimeError.message}); retrying with backoff.`,
+            );
+          }
         },
       })
     : undefined;

@@ -212,6 +212,27 @@ describe("the runtime client's watch (blocking reads)", () => {
     expect(await client.getSecret("API_KEY")).toBe("v3");
   });
 
+  it("reports a failing watch: to onError for each failed read, else one warning per outage", async () => {
+    await start();
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const reported = watching({ onError: (error) => errors.push(error.code) });
+    const logged = watching({ logger: { warn: (message) => warnings.push(message) } });
+    expect(await reported.getSecret("API_KEY")).toBe("v1");
+    expect(await logged.getSecret("API_KEY")).toBe("v1");
+    await until(() => server.held === 2);
+    server.mode = "500";
+    server.set("v2");
+    // Each client's held read got v2; the reads after it fail, with a backoff of 1 s, then 2 s.
+    await until(() => errors.length >= 2, 6000);
+    expect(errors.slice(0, 2)).toEqual(["SERVER_ERROR", "SERVER_ERROR"]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(
+      /^Lockbox: watching the secrets failed \(SERVER_ERROR: .*\); retrying with backoff\.$/,
+    );
+    expect(warnings[0]).not.toContain(TOKEN);
+  }, 10_000);
+
   it("waits Retry-After when the server holds as many reads as it may", async () => {
     await start();
     server.mode = "cap";

@@ -32,7 +32,7 @@ export class WatchLoop {
   readonly #source: Watchable;
   readonly #waitSeconds: number;
   readonly #onChange: () => void;
-  readonly #onError: (error: unknown) => void;
+  readonly #onError: (error: unknown, failures: number) => void;
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #controller = new AbortController();
@@ -45,7 +45,8 @@ export class WatchLoop {
     options: {
       waitSeconds?: number;
       onChange: () => void;
-      onError?: (error: unknown) => void;
+      /** Each failed read, with how many have failed in a row (1: an outage begins). */
+      onError?: (error: unknown, failures: number) => void;
       random?: () => number;
       now?: () => number;
     },
@@ -84,7 +85,7 @@ export class WatchLoop {
       } catch (error) {
         if (this.stopped) return;
         failures++;
-        this.#callback(() => this.#onError(error));
+        this.#callback(() => this.#onError(error, failures));
         const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1));
         await this.#sleep(this.#jittered(backoff));
       }
