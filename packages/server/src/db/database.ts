@@ -72,6 +72,8 @@ export interface Database {
     used_at: string | null;
     /** The expiry of the token that made the link: the session it gives ends no later (null: none). */
     session_expires_at: string | null;
+    /** The token that made the link (null: a link made before this was recorded). */
+    created_by_token_id: string | null;
   };
   audit_events: {
     seq: number;

@@ -249,6 +249,12 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
         await deleteHistoryOfDeletedMultidevs(db, dialect);
       },
     },
+    // The token that made a sign-in link: a link stops working when that token is revoked.
+    "0007-signin-link-token": {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable("signin_links").addColumn("created_by_token_id", "text").execute();
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -91,6 +91,17 @@ describe.each(await contractDatabases())("dashboard sign-in links ($name)", ({ c
     await clock.later(2 * MINUTE_MS, async () => expectInvalid(await exchange(secret)));
   });
 
+  it("a link stops working when the token that made it is revoked", async () => {
+    const minted = await t.call("POST", "/v1/tokens", { token: alice.token, body: { kind: "user" } });
+    const secret = await link(minted.json.token);
+    const kept = await link(minted.json.token);
+    expect((await t.call("DELETE", `/v1/tokens/${minted.json.id}`, { token: alice.token })).status).toBe(204);
+    expectInvalid(await exchange(secret));
+    // The same user's links made with another, live token still work.
+    expect((await exchange(await link(alice.token))).status).toBe(201);
+    expectInvalid(await exchange(kept));
+  });
+
   it("only the hash of a link is stored", async () => {
     const secret = await link(alice.token);
     const rows = await t.db.context.db.selectFrom("signin_links").selectAll().execute();

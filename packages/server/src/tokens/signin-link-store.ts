@@ -10,6 +10,8 @@ export interface SigninLinkRow {
   readonly usedAt: string | null;
   /** The expiry of the token that made the link (null: it does not expire): the session's limit. */
   readonly sessionExpiresAt: string | null;
+  /** The token that made the link: revoked, it takes its unused links with it (null: not recorded). */
+  readonly createdByTokenId: string | null;
 }
 
 /**
@@ -44,6 +46,7 @@ export class KyselySigninLinkStore implements SigninLinkStore {
           expires_at: link.expiresAt,
           used_at: null,
           session_expires_at: link.sessionExpiresAt,
+          created_by_token_id: link.createdByTokenId,
         })
         .execute(),
     );
@@ -64,6 +67,7 @@ export class KyselySigninLinkStore implements SigninLinkStore {
         expiresAt: row.expires_at,
         usedAt: row.used_at,
         sessionExpiresAt: row.session_expires_at,
+        createdByTokenId: row.created_by_token_id,
       }
     );
   }

@@ -5,6 +5,7 @@ import { auditBase, userTarget } from "../audit/audit-targets.js";
 import type { Transactional } from "../db/ports.js";
 import type { Caller } from "../directory/caller.js";
 import type { UserStore } from "../directory/directory-store.js";
+import { isTokenActive } from "./records.js";
 import type { SigninLinkStore } from "./signin-link-store.js";
 import { generateToken, hashToken } from "./token-format.js";
 import type { IssuedToken } from "./token-service.js";
@@ -32,7 +33,7 @@ export interface SigninLinkStores extends Transactional<SigninLinkTx> {
 }
 export interface SigninLinkTx {
   readonly signinLinks: SigninLinkStore;
-  readonly tokens: Pick<TokenStore, "insertToken">;
+  readonly tokens: Pick<TokenStore, "insertToken" | "findTokenById">;
   readonly users: Pick<UserStore, "findUserById">;
   readonly audit: Pick<AuditStore, "appendAudit">;
 }
@@ -69,6 +70,7 @@ export class SigninLinkService {
         createdAt: now.toISOString(),
         expiresAt,
         sessionExpiresAt: caller.token.expiresAt,
+        createdByTokenId: caller.token.id,
       });
       await tx.audit.appendAudit({
         ...auditBase(caller),
@@ -101,7 +103,14 @@ export class SigninLinkService {
     if (!(sessionEndsMs > now.getTime())) throw new LockboxError("UNAUTHENTICATED", INVALID_LINK);
     return this.stores.transaction(async (tx) => {
       const user = await tx.users.findUserById(found.userId);
-      if (!user || !(await tx.signinLinks.useSigninLink(found.id, now.toISOString()))) {
+      // A link is worth no more than the token that made it: revoked (or gone), it is spent too.
+      const maker =
+        found.createdByTokenId === null ? undefined : await tx.tokens.findTokenById(found.createdByTokenId);
+      if (
+        !user ||
+        (found.createdByTokenId !== null && (maker === undefined || !isTokenActive(maker, now.getTime()))) ||
+        !(await tx.signinLinks.useSigninLink(found.id, now.toISOString()))
+      ) {
         throw new LockboxError("UNAUTHENTICATED", INVALID_LINK);
       }
       const token = generateToken("user");
