@@ -59,10 +59,9 @@ export async function readSecretValue(io: CliIo, source: ValueSource): Promise<s
     value = await promptLine(io, `Value of ${source.name} (input is hidden): `, { echo: false });
     from = "nothing was typed";
   } else {
-    value = withoutFinalNewline(
-      decodeUtf8(await readStdinBytes(io.stdin, "value"), "The value read from stdin"),
-    );
-    from = "stdin is empty";
+    const read = decodeUtf8(await readStdinBytes(io.stdin, "value"), "The value read from stdin");
+    value = withoutFinalNewline(read);
+    from = read === "" ? "stdin is empty" : "stdin held only a newline";
   }
   if (value === "") {
     throw new UsageError(

@@ -376,11 +376,11 @@ describe("secret:site:set", () => {
     ];
     for (const [argv, stdin] of cases) {
       const result = await runCli(argv, { env, stdin });
+      const why = stdin === "" ? "stdin is empty" : "stdin held only a newline";
       expect(result).toEqual({
         code: 2,
         stdout: "",
-        stderr:
-          "Error: No value given for 'API_KEY' (stdin is empty): nothing was changed. Give the value as an argument, on stdin or with --value-file; an empty value only as an explicit '' argument.\n",
+        stderr: `Error: No value given for 'API_KEY' (${why}): nothing was changed. Give the value as an argument, on stdin or with --value-file; an empty value only as an explicit '' argument.\n`,
       });
     }
     expect(server.requests).toHaveLength(0);
