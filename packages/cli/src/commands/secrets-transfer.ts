@@ -130,7 +130,7 @@ async function importCommand(
   const refused = result.plan.filter((entry) => entry.action === "refused").length;
   if (refused > 0) {
     throw new CliError(
-      `Nothing was imported: ${refused} of ${result.plan.length} ${refused === 1 ? "entry was" : "entries were"} refused (see above). Fix them and import again.`,
+      `Nothing was imported: ${result.plan.length === 1 ? "the entry was" : `${refused} of the ${result.plan.length} entries ${refused === 1 ? "was" : "were"}`} refused (see above). Fix them and import again.`,
     );
   }
   const counts = (["create", "update", "unchanged"] as const).map(

@@ -134,7 +134,7 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       expect(result.stdout).toContain("Invalid key name '-starts-with-dash'");
       expect(result.stdout).toContain("16385 bytes");
       expect(result.stderr).toBe(
-        "Error: Nothing was imported: 2 of 4 entries were refused (see above). Fix them and import again.\n",
+        "Error: Nothing was imported: 2 of the 4 entries were refused (see above). Fix them and import again.\n",
       );
       expect(result.stdout + result.stderr).not.toContain(MARK);
       expect(await resolved("shop.dev")).toEqual(before);
