@@ -8,7 +8,7 @@ import { parseOrgArg, scopeOption, typeOption, withExamples } from "../command-h
 import type { CliContext } from "../context.js";
 import { ENV_FORMATS, type EnvFormat, exactDotenvQuote, formatEnv } from "../env-format.js";
 import { CliError, UsageError } from "../errors.js";
-import { decodeUtf8 } from "../input.js";
+import { decodeUtf8, readStdinBytes } from "../input.js";
 
 /** The server refuses a larger body (413); the CLI says so first, with the fix. */
 const MAX_IMPORT_BODY_BYTES = 128 * 1024;
@@ -27,7 +27,7 @@ interface ImportOptions {
 export function registerSecretTransferCommands(program: Command, context: CliContext): void {
   program.commandsGroup("Import and export:");
   const importHelp =
-    "a .env file (dotenv syntax: quotes, multiline values, `export` prefixes, comments) or a JSON object of names to values (.json, or content starting with '{')";
+    "a .env file (dotenv syntax: quotes, multiline values, `export` prefixes, comments) or a JSON object of names to values (.json, or content starting with '{'); - reads it from stdin";
 
   withExamples(
     program
@@ -106,9 +106,16 @@ async function importCommand(
   send: (client: LockboxClient, input: ImportInput) => Promise<ImportResult>,
 ): Promise<void> {
   const scopes = options.scope === undefined ? undefined : parseScopeOption(options.scope);
-  const secrets = await readImportFile(file);
+  const secrets =
+    file === "-"
+      ? parseImportText(
+          decodeUtf8(await readStdinBytes(context.io.stdin, "file to import"), "stdin"),
+          "stdin",
+        )
+      : await readImportFile(file);
   const count = Object.keys(secrets).length;
-  if (count === 0) throw new CliError(`${file} holds no secrets: nothing to import.`);
+  if (count === 0)
+    throw new CliError(`${file === "-" ? "stdin" : file} holds no secrets: nothing to import.`);
   if (count > MAX_IMPORT_ENTRIES) {
     throw new CliError(
       `${file} holds ${count} secrets, more than ${MAX_IMPORT_ENTRIES}: split it and import each part.`,
@@ -157,7 +164,12 @@ export async function readImportFile(file: string): Promise<Record<string, strin
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new UsageError(`Cannot read ${file} (${code}): check the path of the file to import.`);
   }
-  const text = decodeUtf8(bytes, `The file ${file}`).replace(/^\uFEFF/, "");
+  return parseImportText(decodeUtf8(bytes, `The file ${file}`), file);
+}
+
+/** {@link readImportFile}'s parsing of the text of `file` (`stdin` for `-`). */
+function parseImportText(raw: string, file: string): Record<string, string> {
+  const text = raw.replace(/^\uFEFF/, "");
   if (!file.toLowerCase().endsWith(".json") && !text.trimStart().startsWith("{")) {
     return { ...parseDotenv(text) };
   }

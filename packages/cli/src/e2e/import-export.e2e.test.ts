@@ -149,6 +149,15 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       expect(await resolved("shop.dev")).toEqual(before);
     });
 
+    it("reads the file from stdin for '-'", async () => {
+      const result = expectSuccess(
+        await admin(["secret:site:import", "shop", "-", "--dry-run"], {
+          input: `PLAIN_1=${MARK}-from-stdin\nSTDIN_NEW=${MARK}-new\n`,
+        }),
+      );
+      expect(planOf(result.stdout)).toEqual({ PLAIN_1: "update", STDIN_NEW: "create" });
+    });
+
     it("imports into <site>.live as overrides, refusing a name without a base value", async () => {
       const refused = await admin([
         "secret:site:import",
