@@ -65,6 +65,18 @@ describe("build:run", () => {
     expect(printed.stderr).toBe(warning);
   });
 
+  it("names the variable, the server and the fix when the build token is refused", async () => {
+    server.on("GET", "/v1/build/secrets", {
+      status: 401,
+      body: { error: { code: "UNAUTHENTICATED", message: "The token is invalid, expired or revoked." } },
+    });
+    const result = await runCli(["build:run", "shop.dev", "--", "true"], { env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `Error: ${server.url} refused LOCKBOX_BUILD_TOKEN: The token is invalid, expired or revoked. Mint a new build token with: lockbox token:build:create shop.dev\n`,
+    );
+  });
+
   it("masks a long non-ASCII value in the command's output, and runs the command to its end", async () => {
     const long = "é".repeat(6000);
     server.on("GET", "/v1/build/secrets", {

@@ -158,6 +158,11 @@ async function buildSecrets(context: CliContext, target: string): Promise<BuildS
       ...(context.io.fetch ? { fetch: context.io.fetch } : {}),
     });
   } catch (error) {
+    if (error instanceof BuildSecretsError && error.status === 401) {
+      throw new CliError(
+        `${url} refused LOCKBOX_BUILD_TOKEN: ${error.message} Mint a new build token with: lockbox token:build:create ${site}.${env}`,
+      );
+    }
     if (error instanceof BuildSecretsError) throw new CliError(error.message);
     throw error;
   }
