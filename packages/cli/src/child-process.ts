@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { constants } from "node:os";
 import { CliError, UsageError } from "./errors.js";
 
@@ -51,9 +51,23 @@ export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): 
  * that ran and failed.
  */
 export function spawnError(file: string, error: NodeJS.ErrnoException): CliError {
-  return error.code === "ENOENT"
-    ? new CliError(`Command not found: ${file}`, 127)
-    : new CliError(`Cannot run ${file}: ${error.message}`, 126);
+  if (error.code === "ENOENT") return new CliError(`Command not found: ${file}`, 127);
+  if (error.code === "E2BIG") {
+    return new CliError(
+      `Cannot run ${file}: its environment is larger than the system allows (E2BIG), so the secrets cannot all be environment variables. Keep large values out of the environment: read them from a file (lockbox build:env --format=json > secrets.json, or lockbox secret:site:get).`,
+      126,
+    );
+  }
+  return new CliError(`Cannot run ${file}: ${error.message}`, 126);
+}
+
+/** `spawn`, with a start the system refuses at once (E2BIG) said as {@link spawnError} says it. */
+export function spawnCommand(file: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  try {
+    return spawn(file, args, options);
+  } catch (error) {
+    throw spawnError(file, error as NodeJS.ErrnoException);
+  }
 }
 
 /**

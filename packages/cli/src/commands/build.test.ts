@@ -77,6 +77,21 @@ describe("build:run", () => {
     );
   });
 
+  it("says when the secrets are too large to be environment variables (E2BIG), exit 126", async () => {
+    const env16k = Object.fromEntries(
+      Array.from({ length: 200 }, (_, i) => [`BIG_${i}`, "x".repeat(16_000)]),
+    );
+    server.on("GET", "/v1/build/secrets", {
+      status: 200,
+      body: { site: "shop", environment: "dev", version: "v4", env: env16k, composerAuth: {} },
+    });
+    const result = await runCli(["build:run", "shop.dev", "--", "true"], { env });
+    expect(result.code).toBe(126);
+    expect(result.stderr).toContain(
+      "Error: Cannot run true: its environment is larger than the system allows (E2BIG), so the secrets cannot all be environment variables.",
+    );
+  });
+
   it("masks a long non-ASCII value in the command's output, and runs the command to its end", async () => {
     const long = "é".repeat(6000);
     server.on("GET", "/v1/build/secrets", {

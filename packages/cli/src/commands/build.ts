@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
 import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core";
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
-import { childEnvironment, commandOf, exitOf, LOCKBOX_CREDENTIALS } from "../child-process.js";
+import { childEnvironment, commandOf, exitOf, LOCKBOX_CREDENTIALS, spawnCommand } from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
@@ -184,10 +184,11 @@ async function runMasked(
 ): Promise<number> {
   const [file, args] = commandOf(command, "build:run");
   const env = childEnvironment(context.io.env, variables);
-  const child = spawn(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
+  const child = spawnCommand(file, args, { env, stdio: ["inherit", "pipe", "pipe"] });
+  // Both are pipes (stdio above).
   const pipes = [
-    { from: child.stdout, to: context.io.stdout, masker: new Masker(needles) },
-    { from: child.stderr, to: context.io.stderr, masker: new Masker(needles) },
+    { from: child.stdout as Readable, to: context.io.stdout, masker: new Masker(needles) },
+    { from: child.stderr as Readable, to: context.io.stderr, masker: new Masker(needles) },
   ];
   // Should masking ever fail, nothing unmasked is written: the command is stopped instead.
   let maskingFailed = false;

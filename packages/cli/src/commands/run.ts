@@ -1,8 +1,15 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { quoteIdentifier, RESERVED_ENV_NAMES, validateSecretName } from "@lockbox/core";
 import type { RuntimeClient } from "@lockbox/sdk";
 import type { Command } from "commander";
-import { childEnvironment, commandOf, exitCodeOf, exitOf, LOCKBOX_CREDENTIALS } from "../child-process.js";
+import {
+  childEnvironment,
+  commandOf,
+  exitCodeOf,
+  exitOf,
+  LOCKBOX_CREDENTIALS,
+  spawnCommand,
+} from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
@@ -260,7 +267,7 @@ class Supervisor {
     // The real terminal goes to the command as it is (colours, prompts); captured output (tests,
     // programs driving run() in-process) is copied over.
     const inherit = io.stdout === process.stdout && io.stderr === process.stderr;
-    const child = spawn(this.file, this.args, {
+    const child = spawnCommand(this.file, this.args, {
       env: childEnvironment(io.env, variables),
       stdio: inherit ? "inherit" : ["inherit", "pipe", "pipe"],
     });
