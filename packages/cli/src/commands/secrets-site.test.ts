@@ -596,6 +596,26 @@ describe("secret:site:delete", () => {
     const override = await runCli(["secret-delete", "my-site.live", "K"], { env });
     expect(override.stderr).toBe("Secret environment override deleted if it existed.\n");
   });
+
+  it("says where an inherited organization secret is deleted, and keeps a plain 404 plain", async () => {
+    for (const name of ["SMTP_PASSWORD", "NOPE"]) {
+      server.on("DELETE", `/v1/sites/my-site/secrets/${name}`, {
+        status: 404,
+        body: errorBody("NOT_FOUND", `Secret '${name}' does not exist on site 'my-site'.`),
+      });
+    }
+    const inherited = await runCli(["secret:site:delete", "my-site", "SMTP_PASSWORD"], { env });
+    expect(inherited.code).toBe(1);
+    expect(inherited.stderr).toBe(
+      "Error: Secret 'SMTP_PASSWORD' does not exist on site 'my-site'. It is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> SMTP_PASSWORD, or give the site its own value with lockbox secret:site:set my-site SMTP_PASSWORD.\n",
+    );
+    const missing = await runCli(["secret:site:delete", "my-site", "NOPE"], { env });
+    expect(missing).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "Error: Secret 'NOPE' does not exist on site 'my-site'.\n",
+    });
+  });
 });
 
 describe("secret:site:resolve", () => {

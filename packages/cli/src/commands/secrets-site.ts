@@ -1,5 +1,5 @@
 import { OVERRIDE_DELETED_MESSAGE, SECRET_DELETED_MESSAGE } from "@lockbox/core";
-import type { ResolvedSecret, SiteSecretRow } from "@lockbox/sdk";
+import { LockboxApiError, type LockboxClient, type ResolvedSecret, type SiteSecretRow } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
 import {
@@ -15,6 +15,7 @@ import {
   withExamples,
 } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
+import { CliError } from "../errors.js";
 import { chooseFields, type FieldSet, type ListFormat, printKeyedListing, type Row } from "../output.js";
 import { deletedOption, printDeletedSecrets } from "./secret-restore.js";
 
@@ -118,10 +119,12 @@ export function registerSiteSecretCommands(program: Command, context: CliContext
       .action(async (target: string, name: string) => {
         const { site, env } = parseSiteArg(target, "optional");
         const client = await context.client();
-        const result =
-          env === undefined
-            ? await client.deleteSiteSecret(site, name)
-            : await client.deleteSiteSecretOverride(site, name, env);
+        const result = await (env === undefined
+          ? client.deleteSiteSecret(site, name)
+          : client.deleteSiteSecretOverride(site, name, env)
+        ).catch(async (error: unknown) => {
+          throw await withInheritedHint(client, error, site, name);
+        });
         context.info(
           result?.message || (env === undefined ? SECRET_DELETED_MESSAGE : OVERRIDE_DELETED_MESSAGE),
         );
@@ -184,4 +187,22 @@ function resolvedRow(secret: ResolvedSecret): Row {
     scopes: secret.scopes,
     source: secret.source,
   };
+}
+
+/**
+ * A site delete's 404 for a secret the site inherits from its organization, with where to delete
+ * it: the listing shows such a secret on the site, so "does not exist" alone would puzzle.
+ */
+async function withInheritedHint(
+  client: LockboxClient,
+  error: unknown,
+  site: string,
+  name: string,
+): Promise<unknown> {
+  if (!(error instanceof LockboxApiError) || error.status !== 404) return error;
+  const rows = await client.listSiteSecrets(site).catch(() => []);
+  if (!rows.some((row) => row.name === name && row.owner === "org")) return error;
+  return new CliError(
+    `${error.message} It is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> ${name}, or give the site its own value with lockbox secret:site:set ${site} ${name}.`,
+  );
 }
