@@ -193,6 +193,23 @@ describe("LockboxClient", () => {
     expect(error.message).not.toContain(TOKEN);
   });
 
+  it("says to use http:// when an https:// URL reaches a server that speaks plain HTTP", async () => {
+    const plain = createServer((_request, response) => response.end("x"));
+    await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+    const port = (plain.address() as AddressInfo).port;
+    try {
+      const error = (await new LockboxClient({ url: `https://127.0.0.1:${port}`, token: TOKEN })
+        .whoami()
+        .catch((caught: unknown) => caught)) as LockboxConnectionError;
+      expect(error).toBeInstanceOf(LockboxConnectionError);
+      expect(error.message).toContain(
+        `Cannot reach the Lockbox server at https://127.0.0.1:${port}: the server does not speak TLS: if it serves plain HTTP, use an http:// URL (ERR_SSL_WRONG_VERSION_NUMBER).`,
+      );
+    } finally {
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+
   it("names fetch's own reason when the failure has no system error code (a port fetch refuses)", async () => {
     const error = (await new LockboxClient({ url: "http://127.0.0.1:6000", token: TOKEN })
       .whoami()

@@ -9,6 +9,10 @@ const NETWORK_ERRORS: Readonly<Record<string, string>> = {
   ENETUNREACH: "network unreachable",
   UND_ERR_SOCKET: "the connection closed before the answer was complete",
   UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  // https:// to a server that speaks plain HTTP (the TLS handshake got an HTTP answer).
+  ERR_SSL_WRONG_VERSION_NUMBER: "the server does not speak TLS: if it serves plain HTTP, use an http:// URL",
+  ERR_SSL_PACKET_LENGTH_TOO_LONG:
+    "the server does not speak TLS: if it serves plain HTTP, use an http:// URL",
 };
 
 /**

@@ -110,6 +110,29 @@ describe("auth:login", () => {
     expect(await exists(join(configDir, "config.json"))).toBe(false);
   });
 
+  it("refuses a --url without a scheme, of another scheme, or ending with /v1, before asking for the token", async () => {
+    const token = `lbx_${"t".repeat(43)}`;
+    for (const [url, message] of [
+      [
+        "127.0.0.1:8411",
+        "--url '127.0.0.1:8411' has no scheme: use http://127.0.0.1:8411 or https://127.0.0.1:8411.",
+      ],
+      ["ftp://lockbox.example.com", "--url 'ftp://lockbox.example.com' is not an http:// or https:// URL."],
+      [
+        "http://127.0.0.1:8411/v1",
+        "--url 'http://127.0.0.1:8411/v1' ends with /v1: give the server's base URL, http://127.0.0.1:8411 (the CLI adds /v1).",
+      ],
+      [
+        "https://example.com/lockbox/v1/",
+        "--url 'https://example.com/lockbox/v1/' ends with /v1: give the server's base URL, https://example.com/lockbox (the CLI adds /v1).",
+      ],
+    ]) {
+      const result = await runCli(["auth:login", `--url=${url}`], { stdin: token, configDir });
+      expect(result).toEqual({ code: 2, stdout: "", stderr: `Error: ${message}\n` });
+    }
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("refuses an empty token (exit 2) and a runtime token", async () => {
     const empty = await runCli(["auth:login", `--url=${server.url}`], { stdin: "\n", configDir });
     expect(empty.code).toBe(2);

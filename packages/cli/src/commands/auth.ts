@@ -1,3 +1,4 @@
+import { quoteIdentifier } from "@lockbox/core";
 import { LockboxApiError } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { formatOption, withExamples } from "../command-helpers.js";
@@ -40,6 +41,7 @@ export function registerAuthCommands(program: Command, context: CliContext): voi
             "auth:login does not take the token on the command line, where shell history and the process list would keep it: type it at the prompt, pipe it on stdin, or set LOCKBOX_TOKEN.",
           );
         }
+        if (options.url !== undefined) checkLoginUrl(options.url);
         const saved = await readConfig(context.configDir).catch(() => undefined);
         const url = options.url ?? nonEmpty(context.io.env.LOCKBOX_URL) ?? saved?.url ?? DEFAULT_SERVER_URL;
         const token = await readLoginToken(context);
@@ -153,4 +155,30 @@ function checkTokenKind(token: string): void {
 function nonEmpty(text: string | undefined): string | undefined {
   const trimmed = text?.trim();
   return trimmed === undefined || trimmed === "" ? undefined : trimmed;
+}
+
+/**
+ * Refuses, before the token is asked for, the `--url` mistakes a person makes: no scheme
+ * (`127.0.0.1:8200`), another scheme, or the API's `/v1` path where the server's base URL goes.
+ */
+function checkLoginUrl(text: string): void {
+  const shown = quoteIdentifier(text);
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new UsageError(`--url ${shown} has no scheme: use http://${text} or https://${text}.`);
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--url ${shown} is not a valid URL: use the form https://lockbox.example.com.`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--url ${shown} is not an http:// or https:// URL.`);
+  }
+  if (/\/v1\/?$/.test(url.pathname)) {
+    const base = `${url.origin}${url.pathname.replace(/\/v1\/?$/, "")}`;
+    throw new UsageError(
+      `--url ${shown} ends with /v1: give the server's base URL, ${base} (the CLI adds /v1).`,
+    );
+  }
 }
