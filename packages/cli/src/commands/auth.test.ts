@@ -195,6 +195,7 @@ describe("the saved login", () => {
     expect(who.stdout).not.toContain(TOKEN);
     const table = await runCli(["auth:whoami"], { configDir });
     expect(table.stdout).toMatch(/email\s+alice@example.com/);
+    expect(table.stdout).toMatch(/token expires\s+never/);
 
     const logout = await runCli(["auth:logout"], { configDir });
     expect(logout).toEqual({

@@ -89,6 +89,7 @@ export function registerAuthCommands(program: Command, context: CliContext): voi
             ["user id", who.user.id],
             ["platform admin", who.user.admin === true ? "yes" : "no"],
             ["token id", who.token.id],
+            ["token expires", who.token.expiresAt ?? "never"],
             ["server", client.url],
             ["token from", tokenSource],
           ],
