@@ -136,6 +136,19 @@ describe("token commands", () => {
     expect(result).toEqual({ code: 1, stdout: "", stderr: `Error: ${message}\n` });
   });
 
+  it("says the server's expiresIn refusal as --expires-in, the option typed", async () => {
+    const message =
+      "expiresIn '2h' would outlive the token making this request, which expires at 2026-12-02T10:00:00.000Z: use a shorter expiresIn, or make this token with a token that does not expire.";
+    server.on("POST", "/v1/tokens", { status: 422, body: errorBody("VALIDATION_FAILED", message) });
+    const result = await runCli(["token:create", "--expires-in=2h"], { env });
+    expect(result).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: `Error: ${message.replaceAll("expiresIn", "--expires-in")}\n`,
+    });
+    expect(result.stderr).toMatch(/^Error: --expires-in '2h' would outlive/);
+  });
+
   it("token:runtime:create needs an environment (exit 2)", async () => {
     const result = await runCli(["token:runtime:create", "my-site"], { env });
     expect(result.code).toBe(2);

@@ -1,10 +1,16 @@
 import { isLockboxError, parseTokenLifetime, TOKEN_LIFETIME_FORMAT } from "@lockbox/core";
-import type { CreatedToken, RemovalResult, TokenInfo } from "@lockbox/sdk";
+import {
+  type CreatedToken,
+  LockboxApiError,
+  type LockboxClient,
+  type RemovalResult,
+  type TokenInfo,
+} from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
 import { formatOption, pick, withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
-import { UsageError } from "../errors.js";
+import { CliError, UsageError } from "../errors.js";
 import { type ListFormat, printList } from "../output.js";
 import { parseUserArg } from "./users.js";
 
@@ -41,6 +47,21 @@ function parseExpiresIn(text: string | undefined): string | undefined {
     throw error;
   }
   return text;
+}
+
+/**
+ * `createToken`, with the server's name of the lifetime field (`expiresIn`) in a refusal said as
+ * the option the user typed (`--expires-in`).
+ */
+async function mint(client: LockboxClient, input: Parameters<LockboxClient["createToken"]>[0]) {
+  try {
+    return await client.createToken(input);
+  } catch (error) {
+    if (error instanceof LockboxApiError && error.message.includes("expiresIn")) {
+      throw new CliError(error.message.replaceAll("expiresIn", "--expires-in"));
+    }
+    throw error;
+  }
 }
 
 /**
@@ -84,7 +105,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         const user = options.user === undefined ? undefined : parseUserArg(options.user);
         const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "user", user, expiresIn });
+        const created = await mint(client, { kind: "user", user, expiresIn });
         printToken(
           context,
           created,
@@ -111,7 +132,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         const { site, env } = parseSiteArg(target, "required");
         const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "runtime", site, env: env as string, expiresIn });
+        const created = await mint(client, { kind: "runtime", site, env: env as string, expiresIn });
         printToken(
           context,
           created,
@@ -137,7 +158,7 @@ export function registerTokenCommands(program: Command, context: CliContext): vo
         const { site, env } = parseSiteArg(target, "required");
         const expiresIn = parseExpiresIn(options.expiresIn);
         const client = await context.client();
-        const created = await client.createToken({ kind: "build", site, env: env as string, expiresIn });
+        const created = await mint(client, { kind: "build", site, env: env as string, expiresIn });
         printToken(
           context,
           created,
