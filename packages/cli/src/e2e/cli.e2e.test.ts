@@ -222,9 +222,10 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       });
 
       it("refuses an invalid env name, a composer secret without ic and a value over 16384 bytes, with the rule's message", async () => {
+        // A name its --type refuses is a usage error, found before anything is sent.
         expectError(
           await admin(["secret:site:set", "msg-site", "1nvalid", `${MARK}-x`, "--type=env"]),
-          1,
+          2,
           "Invalid key name '1nvalid': Environment variable names must start with a letter or underscore, and can only contain letters, numbers, and underscores.",
         );
         expectError(
