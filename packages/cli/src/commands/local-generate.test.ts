@@ -35,10 +35,16 @@ describe("secret:site:local-generate", () => {
     expect(result).toEqual({
       code: 0,
       stdout: "",
-      stderr: `Secrets file written to: ${path}. Please review this file and adjust accordingly for your local usage.\n`,
+      stderr:
+        `Secrets file written to: ${path}. Please review this file and adjust accordingly for your local usage.\n` +
+        `Warning: ${path} was there already: it was replaced, with any edits made to it.\n`,
     });
     expect(JSON.parse(readFileSync(path, "utf8"))).toEqual(FILE);
     expect(statSync(path).mode & 0o777).toBe(0o600);
+    // A new file: no warning.
+    const fresh = join(dir, "fresh.json");
+    const first = await runCli(["secret:site:local-generate", "my-site", `--filepath=${fresh}`], { env });
+    expect(first.stderr).not.toContain("Warning");
   });
 
   it("says which path it cannot write, and how to fix it (exit 1)", async () => {

@@ -1,4 +1,4 @@
-import { constants as fs } from "node:fs";
+import { existsSync, constants as fs } from "node:fs";
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
@@ -22,6 +22,7 @@ export function registerLocalGenerateCommand(program: Command, context: CliConte
         const { site } = parseSiteArg(siteArg, "forbidden");
         const client = await context.client();
         const file = await client.localSecrets(site);
+        const replaced = existsSync(options.filepath);
         try {
           await writeOwnerOnly(resolve(options.filepath), `${JSON.stringify(file, null, 2)}\n`);
         } catch (error) {
@@ -33,6 +34,9 @@ export function registerLocalGenerateCommand(program: Command, context: CliConte
         context.info(
           `Secrets file written to: ${options.filepath}. Please review this file and adjust accordingly for your local usage.`,
         );
+        // As the seed product's command, it writes over the file; it says so, as edits there are gone.
+        if (replaced)
+          context.warn(`${options.filepath} was there already: it was replaced, with any edits made to it.`);
       }),
     [
       "lockbox secret:site:local-generate my-site",
