@@ -79,6 +79,13 @@ describe("lockbox", () => {
     }
   });
 
+  it("lists every alias of a command in the command list", async () => {
+    const help = (await runCli(["help"])).stdout;
+    expect(help).toContain("secret:site:set|secret:set|secret-set [options] <site> <name> [value]");
+    expect(help).toContain("secret:site:list|secret:list|secrets [options] <site>");
+    expect(help).toContain("secret:site:delete|secret:delete|secret-delete <site> <name>");
+  });
+
   it("gives every registered command an example in its help", () => {
     const io = {
       stdin: Readable.from([]),

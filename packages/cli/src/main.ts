@@ -101,6 +101,19 @@ function buildProgram(context: CliContext): Command {
       writeErr: (text) => io.stderr.write(text),
       outputError: (text, write) => write(safeCommanderError(text)),
     })
+    // Every alias in the command list (commander shows the first only): users of the seed
+    // product's CLI type secret-set and secrets.
+    .configureHelp({
+      subcommandTerm: (command) => {
+        const args = command.registeredArguments
+          .map((argument) => {
+            const name = `${argument.name()}${argument.variadic ? "..." : ""}`;
+            return argument.required ? `<${name}>` : `[${name}]`;
+          })
+          .join(" ");
+        return `${[command.name(), ...command.aliases()].join("|")}${command.options.length > 0 ? " [options]" : ""}${args ? ` ${args}` : ""}`;
+      },
+    })
     .showHelpAfterError("(add --help for usage and examples)")
     .showSuggestionAfterError(true)
     .allowExcessArguments(false)
