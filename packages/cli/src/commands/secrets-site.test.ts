@@ -607,7 +607,7 @@ describe("secret:site:delete", () => {
     const inherited = await runCli(["secret:site:delete", "my-site", "SMTP_PASSWORD"], { env });
     expect(inherited.code).toBe(1);
     expect(inherited.stderr).toBe(
-      "Error: Secret 'SMTP_PASSWORD' does not exist on site 'my-site'. It is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> SMTP_PASSWORD, or give the site its own value with lockbox secret:site:set my-site SMTP_PASSWORD.\n",
+      "Error: Secret 'SMTP_PASSWORD' does not exist on site 'my-site'.\nIt is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> SMTP_PASSWORD, or give the site its own value with lockbox secret:site:set my-site SMTP_PASSWORD.\n",
     );
     const missing = await runCli(["secret:site:delete", "my-site", "NOPE"], { env });
     expect(missing).toEqual({

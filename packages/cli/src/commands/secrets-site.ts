@@ -203,6 +203,7 @@ async function withInheritedHint(
   const rows = await client.listSiteSecrets(site).catch(() => []);
   if (!rows.some((row) => row.name === name && row.owner === "org")) return error;
   return new CliError(
-    `${error.message} It is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> ${name}, or give the site its own value with lockbox secret:site:set ${site} ${name}.`,
+    // The server's message stays whole on the first line (SPEC §2.2); the hint follows on its own.
+    `${error.message}\nIt is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> ${name}, or give the site its own value with lockbox secret:site:set ${site} ${name}.`,
   );
 }

@@ -306,10 +306,11 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
         expect(expectSuccess(await admin(["secret:site:delete", "msg-site", "API_KEY"])).stderr).toBe(
           DELETED,
         );
+        // The org's API_KEY shows again: the message says where that one is deleted.
         expectError(
           await admin(["secret:site:delete", "msg-site", "API_KEY"]),
           1,
-          "Secret 'API_KEY' does not exist on site 'msg-site'.",
+          "Secret 'API_KEY' does not exist on site 'msg-site'.\nIt is the site's organization's secret, which the site inherits: delete it with lockbox secret:org:delete <org> API_KEY, or give the site its own value with lockbox secret:site:set msg-site API_KEY.",
         );
         const resolved = json(await admin(["secret:site:resolve", "msg-site.live", "--format=json"]));
         expect(resolved.API_KEY).toEqual({
