@@ -1,8 +1,7 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LISTENER_APPLICATION_NAME } from "../db/postgres.js";
 import { type RunningServer, startServer } from "../server.js";
 import { type OwnPostgres, startOwnPostgres } from "../testing/own-postgres.js";
+import { callServer, listenerPids, waitForListeners } from "../testing/server-calls.js";
 import { randomMasterKey } from "../testing/test-lockbox.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,40 +19,10 @@ describe.skipIf(!postgres)("a stalled change listener (a real backend stopped wi
   let b: RunningServer;
   let admin: string;
 
-  const call = async (server: RunningServer, method: string, path: string, token: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, json: text ? JSON.parse(text) : undefined };
-  };
-  /** The process ids of the backends of every Lockbox listener on the store. */
-  const listenerPids = async (): Promise<number[]> => {
-    const client = new pg.Client({ connectionString: postgres?.url });
-    await client.connect();
-    try {
-      const result = await client.query(
-        "select pid from pg_stat_activity where application_name = $1 and state is not null",
-        [LISTENER_APPLICATION_NAME],
-      );
-      return result.rows.map((row: { pid: number }) => row.pid);
-    } finally {
-      await client.end();
-    }
-  };
-  /** Waits until `count` listeners are up on backends other than `old`. */
-  const waitForListeners = async (count: number, old: readonly number[] = []) => {
-    const deadline = Date.now() + 20_000;
-    while ((await listenerPids()).filter((pid) => !old.includes(pid)).length < count) {
-      if (Date.now() > deadline) throw new Error("the servers did not LISTEN");
-      await sleep(20);
-    }
-  };
+  const call = callServer;
+  const pids = () => listenerPids(postgres?.url ?? "");
+  const waitForListenersUp = (count: number, old: readonly number[] = []) =>
+    waitForListeners(postgres?.url ?? "", count, old);
 
   beforeAll(async () => {
     if (!postgres) return;
@@ -73,7 +42,7 @@ describe.skipIf(!postgres)("a stalled change listener (a real backend stopped wi
     expect(
       (await call(a, "PUT", "/v1/sites/shop/secrets/API_KEY", admin, { value: "v1", scopes: "web" })).status,
     ).toBeLessThan(300);
-    await waitForListeners(2);
+    await waitForListenersUp(2);
   }, 60_000);
 
   afterAll(async () => {
@@ -91,7 +60,7 @@ describe.skipIf(!postgres)("a stalled change listener (a real backend stopped wi
     expect((await call(b, "GET", "/site/secrets", token)).json.Secrets.API_KEY.Value).toBe("v1");
     expect((await call(b, "GET", "/site/secrets", other)).json.Secrets.API_KEY.Value).toBe("v1");
 
-    const stopped = await listenerPids();
+    const stopped = await pids();
     expect(stopped).toHaveLength(2);
     for (const pid of stopped) process.kill(pid, "SIGSTOP");
     try {
@@ -117,7 +86,7 @@ describe.skipIf(!postgres)("a stalled change listener (a real backend stopped wi
       for (const pid of stopped) process.kill(pid, "SIGCONT");
     }
     // Both listen again on new connections, and b hears the next change from a.
-    await waitForListeners(2, stopped);
+    await waitForListenersUp(2, stopped);
     expect(
       (await call(a, "PUT", "/v1/sites/shop/secrets/API_KEY", admin, { value: "v3" })).status,
     ).toBeLessThan(300);

@@ -1,8 +1,7 @@
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LISTENER_APPLICATION_NAME } from "../db/postgres.js";
 import { type RunningServer, startServer } from "../server.js";
 import { type OwnPostgres, startOwnPostgres } from "../testing/own-postgres.js";
+import { callServer, listenerPids, waitForListeners } from "../testing/server-calls.js";
 import { randomMasterKey } from "../testing/test-lockbox.js";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -17,45 +16,11 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
   let warmToken: string;
   let coldToken: string;
 
-  const call = async (server: RunningServer, method: string, path: string, token: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return {
-      status: response.status,
-      headers: response.headers,
-      text,
-      json: text ? JSON.parse(text) : undefined,
-    };
-  };
+  const call = callServer;
   const apiKeyOf = (text: string) => JSON.parse(text).Secrets.API_KEY.Value as string;
   /** How many Lockbox servers are LISTENing on the store now. */
-  const listeners = async () => {
-    const client = new pg.Client({ connectionString: postgres?.url });
-    await client.connect();
-    try {
-      const result = await client.query(
-        "select count(*)::int as n from pg_stat_activity where application_name = $1",
-        [LISTENER_APPLICATION_NAME],
-      );
-      return result.rows[0].n as number;
-    } finally {
-      await client.end();
-    }
-  };
-  const waitForListeners = async (count: number) => {
-    const deadline = Date.now() + 20_000;
-    while ((await listeners()) < count) {
-      if (Date.now() > deadline) throw new Error("the servers did not LISTEN again");
-      await sleep(20);
-    }
-  };
+  const listeners = async () => (await listenerPids(postgres?.url ?? "")).length;
+  const waitForListenersUp = (count: number) => waitForListeners(postgres?.url ?? "", count);
 
   /**
    * Reads the warm token's set for 400 ms after a commit at `committedAt`: how long after the
@@ -103,7 +68,7 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
         .token as string;
     warmToken = await mint();
     coldToken = await mint();
-    await waitForListeners(2);
+    await waitForListenersUp(2);
   }, 60_000);
 
   afterAll(async () => {
@@ -185,7 +150,7 @@ describe.skipIf(!postgres)("a PostgreSQL outage (a real stop and start of the st
     expect(v2.staleUntilMs, v2.reads.join("\n")).toBeLessThanOrEqual(100);
 
     // Once `a` LISTENs again, another server's change reaches it by NOTIFY, within 100 ms too.
-    await waitForListeners(2);
+    await waitForListenersUp(2);
     expect(
       (await call(b, "PUT", "/v1/sites/shop/secrets/API_KEY", admin, { value: "v3" })).status,
     ).toBeLessThan(300);
