@@ -1,5 +1,6 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { constants } from "node:os";
+import { quoteIdentifier, RESERVED_ENV_NAMES, validateSecretName } from "@lockbox/core";
 import { CliError, UsageError } from "./errors.js";
 
 /**
@@ -26,6 +27,56 @@ export function childEnvironment(
   const env: Record<string, string | undefined> = { ...parent, ...variables };
   for (const name of LOCKBOX_CREDENTIALS) delete env[name];
   return env;
+}
+
+/** A secret left out of a command's environment, and why (never its value). */
+export interface SkippedSecret {
+  readonly name: string;
+  readonly reason: string;
+}
+
+/**
+ * The variables a command gets from `secrets`, and the secrets left out: names that are not
+ * environment variable names or are reserved (the rule of `env` secrets, SPEC §2), the names of
+ * Lockbox's own variables (`lockboxNames`: its credentials by default), which the command never
+ * gets, and values holding a NUL byte, which no environment variable can (a `runtime` secret may:
+ * SPEC §2 forbids NUL in `env` values only). The server applies the same rule to `env` secrets, but
+ * the names arrive from the network: `run`, `build:env` and `build:run` check them again, so that
+ * a server (or a store) that is not what it should be cannot reach the shell that evaluates
+ * `build:env`, nor set `PATH` or `LD_PRELOAD` for a build.
+ */
+export function secretVariables(
+  secrets: Readonly<Record<string, string>>,
+  lockboxNames: ReadonlySet<string> = CREDENTIALS,
+): { variables: Record<string, string>; skipped: SkippedSecret[] } {
+  const variables: Record<string, string> = {};
+  const skipped: SkippedSecret[] = [];
+  for (const [name, value] of Object.entries(secrets)) {
+    let reason: string | undefined;
+    try {
+      validateSecretName("env", name);
+      if (lockboxNames.has(name)) reason = LOCKBOX_NAME;
+      else if (value.includes("\0")) reason = NUL_VALUE;
+    } catch {
+      reason = RESERVED_NAMES.has(name) ? RESERVED : INVALID;
+    }
+    if (reason === undefined) variables[name] = value;
+    else skipped.push({ name, reason });
+  }
+  return { variables, skipped };
+}
+
+const CREDENTIALS: ReadonlySet<string> = new Set(LOCKBOX_CREDENTIALS);
+const RESERVED_NAMES: ReadonlySet<string> = new Set(RESERVED_ENV_NAMES);
+const RESERVED = "reserved: it would hijack the command's shell, loader or runtime";
+const LOCKBOX_NAME = "the name of a variable of Lockbox itself, never passed on";
+const INVALID = "only letters, digits and _, not starting with a digit";
+const NUL_VALUE = "its value holds a NUL byte, which an environment variable cannot";
+
+/** The one stderr line naming the skipped secrets (names and reasons only, never values). */
+export function skippedMessage(skipped: readonly SkippedSecret[]): string {
+  const listed = skipped.map(({ name, reason }) => `${quoteIdentifier(name)} (${reason})`);
+  return `skipped, as they cannot be environment variables: ${listed.join(", ")}.`;
 }
 
 /**

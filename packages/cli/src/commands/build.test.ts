@@ -56,13 +56,39 @@ describe("build:run", () => {
       },
     });
     const warning =
-      "Warning: skipped 'LOCKBOX_URL', 'LOCKBOX_BUILD_TOKEN': the name of a variable of Lockbox itself, never set by a build. Rename the secret.\n";
+      "Warning: skipped, as they cannot be environment variables: 'LOCKBOX_URL' (the name of a variable of Lockbox itself, never passed on), 'LOCKBOX_BUILD_TOKEN' (the name of a variable of Lockbox itself, never passed on).\n";
     const ran = await runCli(["build:run", "shop.dev", "--", "sh", "-c", 'echo "url=$LOCKBOX_URL"'], { env });
     expect(ran).toEqual({ code: 0, stdout: `url=${server.url}\n`, stderr: warning });
     const printed = await runCli(["build:env", "shop.dev", "--format=json"], { env });
     expect(printed.code).toBe(0);
     expect(JSON.parse(printed.stdout)).toEqual({ API_KEY: "k3y-value" });
     expect(printed.stderr).toBe(warning);
+  });
+
+  it("checks the names the server sends: none reaches the shell that evaluates build:env, nor PATH or LD_PRELOAD a build", async () => {
+    // What a server that is not what it should be (or a tampered store) could send.
+    server.on("GET", "/v1/build/secrets", {
+      status: 200,
+      body: {
+        site: "shop",
+        environment: "dev",
+        version: "v4",
+        env: { API_KEY: "k3y-value", "A$(touch pwned)": "v", PATH: "/tmp/evil", LD_PRELOAD: "/tmp/evil.so" },
+        composerAuth: {},
+      },
+    });
+    const warning =
+      "Warning: skipped, as they cannot be environment variables: 'A$(touch pwned)' (only letters, digits and _, not starting with a digit), 'PATH' (reserved: it would hijack the command's shell, loader or runtime), 'LD_PRELOAD' (reserved: it would hijack the command's shell, loader or runtime).\n";
+    for (const format of ["shell", "dotenv", "json"]) {
+      const printed = await runCli(["build:env", "shop.dev", `--format=${format}`], { env });
+      expect(printed.code).toBe(0);
+      expect(printed.stdout).toContain("API_KEY");
+      expect(printed.stdout).not.toContain("touch");
+      expect(printed.stdout).not.toContain("evil");
+      expect(printed.stderr).toBe(warning);
+    }
+    const ran = await runCli(["build:run", "shop.dev", "--", "sh", "-c", 'echo "path=$PATH"'], { env });
+    expect(ran).toEqual({ code: 0, stdout: `path=${env.PATH}\n`, stderr: warning });
   });
 
   it("names the variable, the server and the fix when the build token is refused", async () => {

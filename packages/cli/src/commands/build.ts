@@ -3,7 +3,15 @@ import { buildEnvironmentError, isBuildEnvironment, isUuid } from "@lockbox/core
 import { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg } from "../arguments.js";
-import { childEnvironment, commandOf, exitOf, LOCKBOX_CREDENTIALS, spawnCommand } from "../child-process.js";
+import {
+  childEnvironment,
+  commandOf,
+  exitOf,
+  LOCKBOX_CREDENTIALS,
+  secretVariables,
+  skippedMessage,
+  spawnCommand,
+} from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import { readConfig } from "../config.js";
 import type { CliContext } from "../context.js";
@@ -77,24 +85,16 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
 const LOCKBOX_VARIABLES: ReadonlySet<string> = new Set([...LOCKBOX_CREDENTIALS, "LOCKBOX_URL"]);
 
 /**
- * The variables a build gets: its `env` secrets but Lockbox's own variables (named through `warn`,
- * never their values), and `COMPOSER_AUTH` when there are credentials.
+ * The variables a build gets: its `env` secrets (with `run`'s rule: names checked again, Lockbox's
+ * own variables left out, the skipped ones named through `warn`, never their values), and
+ * `COMPOSER_AUTH` when there are credentials.
  */
 export function buildVariables(
   secrets: BuildSecrets,
   warn: (message: string) => void = () => {},
 ): Record<string, string> {
-  const variables: Record<string, string> = {};
-  const skipped: string[] = [];
-  for (const [name, value] of Object.entries(secrets.env)) {
-    if (LOCKBOX_VARIABLES.has(name)) skipped.push(name);
-    else variables[name] = value;
-  }
-  if (skipped.length > 0) {
-    warn(
-      `skipped ${skipped.map((name) => `'${name}'`).join(", ")}: the name of a variable of Lockbox itself, never set by a build. Rename the secret.`,
-    );
-  }
+  const { variables, skipped } = secretVariables(secrets.env, LOCKBOX_VARIABLES);
+  if (skipped.length > 0) warn(skippedMessage(skipped));
   if (Object.keys(secrets.composerAuth).length > 0)
     variables.COMPOSER_AUTH = JSON.stringify(secrets.composerAuth);
   return variables;

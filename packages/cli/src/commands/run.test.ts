@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeLockboxServer } from "../testing/fake-lockbox-server.js";
 import { runCli, temporaryDirectory } from "../testing/test-io.js";
-import { secretVariables, skippedMessage } from "./run.js";
+import { secretVariables, skippedMessage } from "../child-process.js";
 
 const RUNTIME_TOKEN = `lbr_${"r".repeat(43)}`;
 const PATH = process.env.PATH ?? "";
@@ -185,7 +185,7 @@ describe("secretVariables", () => {
         { name: "9LIVES", reason: "only letters, digits and _, not starting with a digit" },
         { name: "LD_PRELOAD", reason: "reserved: it would hijack the command's shell, loader or runtime" },
         { name: "a-b", reason: "only letters, digits and _, not starting with a digit" },
-        { name: "LOCKBOX_TOKEN", reason: "the name of a Lockbox credential, never passed on" },
+        { name: "LOCKBOX_TOKEN", reason: "the name of a variable of Lockbox itself, never passed on" },
       ],
     });
   });

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { quoteIdentifier, RESERVED_ENV_NAMES, validateSecretName } from "@lockbox/core";
+import { quoteIdentifier } from "@lockbox/core";
 import type { RuntimeClient } from "@lockbox/sdk";
 import type { Command } from "commander";
 import {
@@ -7,7 +7,8 @@ import {
   commandOf,
   exitCodeOf,
   exitOf,
-  LOCKBOX_CREDENTIALS,
+  secretVariables,
+  skippedMessage,
   spawnCommand,
 } from "../child-process.js";
 import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
@@ -69,51 +70,6 @@ export function registerRunCommand(program: Command, context: CliContext): void 
   );
 }
 
-/** A secret a command does not get, and why (never its value). */
-export interface SkippedSecret {
-  readonly name: string;
-  readonly reason: string;
-}
-
-/**
- * The variables a command gets from `secrets`, and the secrets left out: names that are not
- * environment variable names or are reserved (the rule of `env` secrets, SPEC §2), the names of
- * Lockbox's own credentials, which the command never gets, and values holding a NUL byte, which no
- * environment variable can (a `runtime` secret may: SPEC §2 forbids NUL in `env` values only).
- */
-export function secretVariables(secrets: Readonly<Record<string, string>>): {
-  variables: Record<string, string>;
-  skipped: SkippedSecret[];
-} {
-  const variables: Record<string, string> = {};
-  const skipped: SkippedSecret[] = [];
-  for (const [name, value] of Object.entries(secrets)) {
-    let reason: string | undefined;
-    try {
-      validateSecretName("env", name);
-      if (CREDENTIALS.has(name)) reason = CREDENTIAL;
-      else if (value.includes("\0")) reason = NUL_VALUE;
-    } catch {
-      reason = RESERVED_NAMES.has(name) ? RESERVED : INVALID;
-    }
-    if (reason === undefined) variables[name] = value;
-    else skipped.push({ name, reason });
-  }
-  return { variables, skipped };
-}
-
-const CREDENTIALS: ReadonlySet<string> = new Set(LOCKBOX_CREDENTIALS);
-const RESERVED_NAMES: ReadonlySet<string> = new Set(RESERVED_ENV_NAMES);
-const RESERVED = "reserved: it would hijack the command's shell, loader or runtime";
-const CREDENTIAL = "the name of a Lockbox credential, never passed on";
-const INVALID = "only letters, digits and _, not starting with a digit";
-const NUL_VALUE = "its value holds a NUL byte, which an environment variable cannot";
-
-/** The one stderr line naming the skipped secrets (names and reasons only, never values). */
-export function skippedMessage(skipped: readonly SkippedSecret[]): string {
-  const listed = skipped.map(({ name, reason }) => `${quoteIdentifier(name)} (${reason})`);
-  return `skipped, as they cannot be environment variables: ${listed.join(", ")}.`;
-}
 
 /** A `--interval` or `--grace` value, at most a day. */
 function seconds(text: string | undefined, option: string, fallback: number, allowZero: boolean): number {
