@@ -1,3 +1,5 @@
+import { AnswerTooLarge, describeLocation, isRedirect, readAnswerText } from "./answers.js";
+
 /** What a build receives (SPEC §4): environment variables and the `COMPOSER_AUTH` object. */
 export interface BuildSecrets {
   readonly site: string;
@@ -42,6 +44,8 @@ export async function fetchBuildSecrets(options: {
   try {
     response = await doFetch(url, {
       headers: { authorization: `Bearer ${options.token}`, accept: "application/json" },
+      // No redirect is followed: the build token goes only to the configured server.
+      redirect: "manual",
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
   } catch (error) {
@@ -51,7 +55,26 @@ export async function fetchBuildSecrets(options: {
       undefined,
     );
   }
-  const text = await response.text();
+  if (isRedirect(response)) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new BuildSecretsError(
+      `The Lockbox server at ${options.url} answered HTTP ${response.status}, a redirect${describeLocation(response.headers.get("location"), options.url)}: builds follow no redirect, so that the build token goes only where it was told. Point LOCKBOX_URL at the Lockbox server itself.`,
+      response.status,
+      undefined,
+    );
+  }
+  let text: string;
+  try {
+    text = await readAnswerText(response);
+  } catch (error) {
+    throw new BuildSecretsError(
+      error instanceof AnswerTooLarge
+        ? `The Lockbox server at ${options.url} did not answer as Lockbox does: ${error.message} (LOCKBOX_URL).`
+        : `The Lockbox server at ${options.url} broke off its answer: ${(error as Error).message}. Try again.`,
+      response.status,
+      undefined,
+    );
+  }
   let body: unknown;
   try {
     body = JSON.parse(text);

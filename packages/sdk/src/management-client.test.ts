@@ -178,6 +178,43 @@ describe("LockboxClient", () => {
     expect(error.message).toContain(baseUrl);
   });
 
+  it("follows no redirect: a secret's value and the token stay with the configured server", async () => {
+    const elsewhere: string[] = [];
+    const catcher = createServer((request, response) => {
+      request.on("data", (chunk: Buffer) => elsewhere.push(chunk.toString()));
+      request.on("end", () => response.end("{}"));
+    });
+    await new Promise<void>((resolve) => catcher.listen(0, "127.0.0.1", resolve));
+    const target = `http://127.0.0.1:${(catcher.address() as AddressInfo).port}`;
+    try {
+      for (const status of [301, 302, 303, 307, 308]) {
+        replies.push((request) => ({ status, headers: { location: `${target}${request.url}?x=1` } }));
+        const error = (await client()
+          .setSiteSecret("shop", "API_KEY", { value: "s3cr3t-value" })
+          .catch((caught: unknown) => caught)) as LockboxApiError;
+        expect(error).toBeInstanceOf(LockboxApiError);
+        expect(error.code).toBe("BAD_RESPONSE");
+        expect(error.message).toBe(
+          `The server at ${baseUrl} answered HTTP ${status}, a redirect to ${target}/v1/sites/shop/secrets/API_KEY: Lockbox clients follow no redirect, so that a token and secret values go only where they were told. Point LOCKBOX_URL (or lockbox auth:login --url) at the Lockbox server itself.`,
+        );
+      }
+      expect(elsewhere).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => catcher.close(() => resolve()));
+    }
+  });
+
+  it("reads no answer past 128 MiB: a server that streams without end gets an error, not the memory", async () => {
+    replies.push(() => ({ status: 200, headers: { "content-length": String(200 * 1024 * 1024) }, raw: "[" }));
+    const declared = (await client()
+      .listOrgs()
+      .catch((caught: unknown) => caught)) as LockboxApiError;
+    expect(declared.code).toBe("BAD_RESPONSE");
+    expect(declared.message).toBe(
+      `The server at ${baseUrl} did not answer as Lockbox does: its answer is larger than 128 MiB, which no Lockbox answer is: check that the URL points to a Lockbox server (LOCKBOX_URL, or lockbox auth:login --url).`,
+    );
+  });
+
   it("names the URL, not the token, when the server cannot be reached", async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));

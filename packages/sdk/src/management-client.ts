@@ -44,6 +44,7 @@ import type {
   UserResponse,
   WhoamiResponse,
 } from "@lockbox/core";
+import { AnswerTooLarge, describeLocation, isRedirect, readAnswerText } from "./answers.js";
 import { describeNetworkFailure } from "./network-failure.js";
 
 export type {
@@ -684,7 +685,8 @@ export class LockboxClient {
       authorization: `Bearer ${this.#token}`,
       "user-agent": this.#userAgent,
     };
-    const init: RequestInit = { method, headers };
+    // No redirect is followed: the token and the body (a secret's value) go only to the configured server.
+    const init: RequestInit = { method, headers, redirect: "manual" };
     if (options.body !== undefined) {
       headers["content-type"] = "application/json";
       init.body = JSON.stringify(options.body);
@@ -715,10 +717,25 @@ export class LockboxClient {
   }
 
   async #read<T>(response: Response): Promise<T> {
+    if (isRedirect(response)) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new LockboxApiError({
+        status: response.status,
+        code: "BAD_RESPONSE",
+        message: `The server at ${this.url} answered HTTP ${response.status}, a redirect${describeLocation(response.headers.get("location"), this.url)}: Lockbox clients follow no redirect, so that a token and secret values go only where they were told. Point LOCKBOX_URL (or lockbox auth:login --url) at the Lockbox server itself.`,
+      });
+    }
     let text: string;
     try {
-      text = await response.text();
+      text = await readAnswerText(response);
     } catch (error) {
+      if (error instanceof AnswerTooLarge) {
+        throw new LockboxApiError({
+          status: response.status,
+          code: "BAD_RESPONSE",
+          message: `The server at ${this.url} did not answer as Lockbox does: ${error.message} (LOCKBOX_URL, or lockbox auth:login --url).`,
+        });
+      }
       throw new LockboxConnectionError(this.url, describeNetworkFailure(error, this.#timeoutMs), {
         cause: error,
       });

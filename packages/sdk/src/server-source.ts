@@ -2,6 +2,7 @@
  * The runtime client's server source: `GET /site/secrets` with a TTL cache, `If-None-Match`
  * revalidation, stale-if-error, and the blocking reads of the watch.
  */
+import { AnswerTooLarge, describeLocation } from "./answers.js";
 import { parseRetryAfter } from "./management-client.js";
 import { describeNetworkFailure } from "./network-failure.js";
 import type { RuntimeClientOptions, RuntimeLogger } from "./runtime-client.js";
@@ -199,6 +200,13 @@ export class ServerSource implements SecretSource {
         : await this.#transport(this.#endpoint, headers, timeoutMs);
       watch?.onResponse(answer);
     } catch (error) {
+      if (error instanceof AnswerTooLarge) {
+        throw new LockboxRuntimeError(
+          "UNEXPECTED_RESPONSE",
+          `Lockbox at ${this.#url} did not answer as Lockbox does: ${error.message} (LOCKBOX_URL).`,
+          { cause: error },
+        );
+      }
       const reason =
         error instanceof NoAnswerInTime
           ? `no answer within ${error.timeoutMs} ms (timeoutMs)`
@@ -311,17 +319,6 @@ function baseUrl(raw: string): string {
 function bounded(text: string): string {
   const line = text.replace(/\s+/g, " ").trim();
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
-}
-
-/** ` to <origin and path>` of a redirect's `Location`, without credentials, query or fragment. */
-function describeLocation(location: string | null, relativeTo: string): string {
-  if (location === null) return "";
-  try {
-    const target = new URL(location, relativeTo);
-    return ` to ${target.origin}${target.pathname}`;
-  } catch {
-    return "";
-  }
 }
 
 /** Parses the wire shape of SPEC §3 into a name → value map; a string is what is wrong with it. */

@@ -1,6 +1,7 @@
 import { type Agent, type ClientRequest, Agent as HttpAgent, request as httpRequest } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { clearTimeout, setTimeout } from "node:timers";
+import { AnswerTooLarge, MAX_ANSWER_BYTES, readAnswerText } from "./answers.js";
 
 /** What a `GET` answered, as much of it as the runtime client reads. */
 export interface Answer {
@@ -13,7 +14,8 @@ export interface Answer {
 
 /**
  * One `GET` of `url` with `headers`, which fails with {@link NoAnswerInTime} when its answer is not
- * complete within `timeoutMs`; no redirect is followed.
+ * complete within `timeoutMs`, or with {@link AnswerTooLarge} past `MAX_ANSWER_BYTES`; no redirect is
+ * followed.
  */
 export type Transport = (
   url: string,
@@ -47,7 +49,7 @@ export function fetchTransport(fetch: typeof globalThis.fetch, watch?: AbortSign
     try {
       // Redirects are not followed: the token must not travel to an address nobody configured.
       const response = await fetch(url, { headers, redirect: "manual", signal: controller.signal });
-      const text = await response.text();
+      const text = await readAnswerText(response);
       return { status: response.status, header: (name) => response.headers.get(name), text };
     } catch (error) {
       throw controller.signal.aborted ? controller.signal.reason : error;
@@ -131,7 +133,12 @@ export function keptAliveTransport(stop?: AbortSignal): { readonly transport: Tr
         sent.on("response", (response) => {
           answered = true;
           const chunks: Buffer[] = [];
-          response.on("data", (chunk: Buffer) => chunks.push(chunk));
+          let received = 0;
+          response.on("data", (chunk: Buffer) => {
+            received += chunk.length;
+            if (received > MAX_ANSWER_BYTES) abort(new AnswerTooLarge(MAX_ANSWER_BYTES));
+            else chunks.push(chunk);
+          });
           response.on("error", (error) => finish(() => reject(error)));
           response.on("end", () => {
             const text = (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString();

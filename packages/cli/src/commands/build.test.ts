@@ -91,6 +91,25 @@ describe("build:run", () => {
     expect(ran).toEqual({ code: 0, stdout: `path=${env.PATH}\n`, stderr: warning });
   });
 
+  it("follows no redirect: the build token goes only to LOCKBOX_URL", async () => {
+    const elsewhere = await FakeLockboxServer.start();
+    try {
+      server.on("GET", "/v1/build/secrets", {
+        status: 307,
+        headers: { location: `${elsewhere.url}/v1/build/secrets` },
+      });
+      const result = await runCli(["build:env", "shop.dev"], { env });
+      expect(result).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `Error: The Lockbox server at ${server.url} answered HTTP 307, a redirect to ${elsewhere.url}/v1/build/secrets: builds follow no redirect, so that the build token goes only where it was told. Point LOCKBOX_URL at the Lockbox server itself.\n`,
+      });
+      expect(elsewhere.requests).toEqual([]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
   it("names the variable, the server and the fix when the build token is refused", async () => {
     server.on("GET", "/v1/build/secrets", {
       status: 401,

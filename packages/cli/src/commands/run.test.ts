@@ -1,9 +1,9 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { secretVariables, skippedMessage } from "../child-process.js";
 import { FakeLockboxServer } from "../testing/fake-lockbox-server.js";
 import { runCli, temporaryDirectory } from "../testing/test-io.js";
-import { secretVariables, skippedMessage } from "../child-process.js";
 
 const RUNTIME_TOKEN = `lbr_${"r".repeat(43)}`;
 const PATH = process.env.PATH ?? "";

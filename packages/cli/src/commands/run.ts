@@ -70,7 +70,6 @@ export function registerRunCommand(program: Command, context: CliContext): void 
   );
 }
 
-
 /** A `--interval` or `--grace` value, at most a day. */
 function seconds(text: string | undefined, option: string, fallback: number, allowZero: boolean): number {
   if (text === undefined) return fallback;
