@@ -89,6 +89,23 @@ describe.each(await contractDatabases())("SiteService ($name)", ({ create }) => 
       expect(details.team).toEqual([]);
     });
 
+    it("createSite: a user who names someone else as owner is refused the same way whether that person exists or not", async () => {
+      const user = await testCaller(lockbox);
+      const other = await testCaller(lockbox);
+      for (const owner of [other.user.email, `nobody-${tag()}@example.com`]) {
+        await expect(lockbox.sites.createSite(user, { name: `site-${tag()}`, owner })).rejects.toMatchObject({
+          code: "FORBIDDEN",
+          message: "Only the platform admin can give a personal site to someone else.",
+        });
+      }
+      expect(
+        await lockbox.sites.createSite(user, {
+          name: `site-${tag()}`,
+          owner: ` ${user.user.email.toUpperCase()} `,
+        }),
+      ).toMatchObject({ ownerName: user.user.email });
+    });
+
     it("createSite makes a personal site for a user owner", async () => {
       const user = await makeUser();
       expect(await makeSite({ owner: user.email })).toMatchObject({

@@ -373,10 +373,12 @@ export class SiteService {
       );
       return { orgId: org.id };
     }
-    const person = await this.#user(choice.owner ?? "");
-    if (!caller.user.isAdmin && person.id !== caller.user.id) {
+    // Anyone else than the platform admin may name only themselves, refused before any lookup.
+    const owner = choice.owner ?? "";
+    if (!caller.user.isAdmin && !namesCaller(caller, owner)) {
       throw forbiddenError("Only the platform admin can give a personal site to someone else.");
     }
+    const person = await this.#user(owner);
     return { userId: person.id };
   }
 
@@ -402,4 +404,10 @@ export class SiteService {
   #user(ref: string): Promise<UserRow> {
     return getUserByRef(this.deps.stores.users, ref);
   }
+}
+
+/** Whether a user reference (an email, compared as the store does, or a UUID) is the caller. */
+function namesCaller(caller: Caller, ref: string): boolean {
+  const trimmed = ref.trim().toLowerCase();
+  return trimmed === caller.user.email.toLowerCase() || trimmed === caller.user.id.toLowerCase();
 }
