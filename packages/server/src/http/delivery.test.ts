@@ -164,6 +164,25 @@ describe.each(await contractDatabases())("delivery endpoints ($name)", ({ create
     expect((await t.call("GET", "/site/secrets")).status).toBe(401);
   });
 
+  it("answers its errors with Cache-Control: no-store on both endpoints", async () => {
+    const live = await mint("runtime", "site-a", "live");
+    const refusals = [
+      await runtime("lbr_nonsense"),
+      await runtime(t.adminToken),
+      await t.call("GET", "/site/secrets"),
+      await t.call("GET", "/v1/build/secrets", { token: "lbb_nonsense" }),
+      await t.call("GET", "/v1/build/secrets", { token: live.token }),
+    ];
+    expect(refusals.map((r) => [r.status, r.headers["cache-control"]])).toEqual([
+      [401, "no-store"],
+      [403, "no-store"],
+      [401, "no-store"],
+      [401, "no-store"],
+      [403, "no-store"],
+    ]);
+    expect((await runtime(live.token)).headers["cache-control"]).toBe("no-cache");
+  });
+
   it("builds environment variables and COMPOSER_AUTH for a build token of dev or a multidev only", async () => {
     await put("/v1/orgs/org-b/secrets/COMPOSER_AUTH", {
       value: JSON.stringify({

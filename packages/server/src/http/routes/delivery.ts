@@ -1,5 +1,5 @@
 import { buildSecretsResponse, runtimeSecretsResponse, SERVER_DEFAULTS } from "@lockbox/core";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
 import { StoreUnavailableError } from "../../db/store-faults.js";
 import {
@@ -95,7 +95,7 @@ export function deliveryRoutes(
     () => held.count,
   );
 
-  app.get("/site/secrets", { logLevel: RUNTIME_LOG_LEVEL }, async (request, reply) => {
+  app.get("/site/secrets", { logLevel: RUNTIME_LOG_LEVEL, onRequest: noStore }, async (request, reply) => {
     const waitSeconds = parseWait((request.query as Record<string, unknown>).wait);
     const token = bearerToken(request);
     const identity = await delivery.identify(token, "runtime");
@@ -136,11 +136,18 @@ export function deliveryRoutes(
   });
 
   // No HEAD: it would decrypt the build's set and count as its delivery without sending it.
-  app.get("/v1/build/secrets", { exposeHeadRoute: false }, async (request, reply) => {
+  app.get("/v1/build/secrets", { exposeHeadRoute: false, onRequest: noStore }, async (request) => {
     const identity = await delivery.identify(bearerToken(request), "build");
     usage.record(identity.tokenId);
-    const answer = await delivery.buildAnswer(identity, String(request.id));
-    void reply.header("cache-control", "no-store");
-    return answer;
+    return delivery.buildAnswer(identity, String(request.id));
   });
+}
+
+/**
+ * Every answer of a delivery route is `no-store` until it says otherwise (a runtime set: `no-cache`,
+ * revalidated by ETag): its errors, which name tokens' problems, included.
+ */
+function noStore(_request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  void reply.header("cache-control", "no-store");
+  done();
 }
