@@ -36,9 +36,11 @@ export type HoldOutcome =
  * ends or the client goes away (`closed`). Each wake re-identifies the token (a revoked token's
  * read rejects with UNAUTHENTICATED) and re-resolves the set; it answers only if the Version changed.
  * While the store is unreachable, both fall back to what was last known, so the read keeps waiting.
+ * A token that expires before the wait ends ends it then (the caller re-identifies: 401), rather than
+ * hold a connection for up to {@link MAX_WAIT_SECONDS} on a token that is no longer good.
  */
 export function holdUntilChanged(
-  delivery: Pick<Delivery, "identify" | "runtimeSet">,
+  delivery: Pick<Delivery, "identify" | "runtimeSet" | "nowMs">,
   held: HeldReads,
   read: {
     readonly token: string;
@@ -90,7 +92,7 @@ export function holdUntilChanged(
       {
         siteId: read.identity.siteId,
         tokenId: read.identity.tokenId,
-        deadlineMs: Date.now() + read.waitMs,
+        deadlineMs: Date.now() + waitMsOf(read.identity, read.waitMs, delivery.nowMs()),
         onWake: () => {
           if (!done) void check();
         },
@@ -105,4 +107,14 @@ export function holdUntilChanged(
     }
     forget = read.onClientGone(() => finish(() => resolve({ kind: "unchanged" })));
   });
+}
+
+/**
+ * How long to hold: the wait, or until the token expires when that comes first (its expiry is read
+ * against the clock tokens are judged by, `nowMs`).
+ */
+function waitMsOf(identity: MachineIdentity, waitMs: number, nowMs: number): number {
+  const { expiresAtMs } = identity;
+  if (expiresAtMs === null || !Number.isFinite(expiresAtMs)) return waitMs;
+  return Math.max(0, Math.min(waitMs, expiresAtMs - nowMs));
 }

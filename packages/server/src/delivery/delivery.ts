@@ -292,6 +292,11 @@ export class Delivery {
     });
   }
 
+  /** The clock tokens' expiry is read against (epoch milliseconds): held reads end by it too. */
+  nowMs(): number {
+    return this.#nowMs();
+  }
+
   /**
    * The runtime read of `token` when memory alone answers it: a cached, current runtime identity and
    * the cached, current set of its site environment (what {@link identify} and {@link runtimeSet}

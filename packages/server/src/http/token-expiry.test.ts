@@ -141,6 +141,29 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     expect(ended.status).toBe(304);
   });
 
+  it("a blocking read ends when its token expires, not when its longer wait does", async () => {
+    const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
+    const token = runtime.json.token as string;
+    const etag = (await t.call("GET", "/site/secrets", { token })).headers.etag as string;
+    const held = async () =>
+      Number(/^lockbox_held_requests (\d+)$/m.exec((await t.call("GET", "/metrics")).body)?.[1]);
+    // Held with 2 s of the token's minute left, for a wait of 300 s.
+    await clock.later(58_000, async () => {
+      const started = Date.now();
+      const holding = t.call("GET", "/site/secrets?wait=300", { token, headers: { "if-none-match": etag } });
+      for (let tries = 0; (await held()) !== 1; tries++) {
+        if (tries > 100) throw new Error("the read was never held");
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await clock.later(5_000, async () => {
+        const answer = await holding;
+        expect([answer.status, answer.json?.error?.code]).toEqual([401, "UNAUTHENTICATED"]);
+        expect(Date.now() - started).toBeLessThan(4_000);
+        expect(await held()).toBe(0);
+      });
+    });
+  });
+
   it("removing a member or a team member answers 200 with the message and the tokens they minted that still work", async () => {
     const bob = await t.user("bob@example.com");
     expect(
