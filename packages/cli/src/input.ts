@@ -1,10 +1,11 @@
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import { MAX_VALUE_BYTES, quoteIdentifier } from "@lockbox/core";
 import type { CliInput, CliIo } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
 
 /** Stdin beyond this is not read: no secret value or token is anywhere near it. */
-const MAX_STDIN_BYTES = 1024 * 1024;
+/** The most read from stdin or a file given for a value or an import: far above any (a value holds at most 16 KiB). */
+export const MAX_STDIN_BYTES = 1024 * 1024;
 
 /** Where a secret value comes from: the argument (`-` or absent means stdin) or `--value-file`. */
 export interface ValueSource {
@@ -44,15 +45,14 @@ export async function readSecretValue(io: CliIo, source: ValueSource): Promise<s
   let value: string;
   let from: string;
   if (source.valueFile !== undefined) {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(source.valueFile);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new UsageError(
-        `Cannot read the value file ${source.valueFile} (${code}): check the path given to --value-file.`,
-      );
-    }
+    const bytes = await readFileBytes(
+      source.valueFile,
+      (code) =>
+        new UsageError(
+          `Cannot read the value file ${source.valueFile} (${code}): check the path given to --value-file.`,
+        ),
+      `The value file ${source.valueFile} is longer than ${MAX_STDIN_BYTES} bytes: check the path given to --value-file.`,
+    );
     value = decodeUtf8(bytes, `The value file ${source.valueFile}`);
     from = `the value file ${source.valueFile} is empty`;
   } else if (io.stdin.isTTY) {
@@ -85,6 +85,37 @@ function checkSize(bytes: number): void {
       `Secret values can be at most ${MAX_VALUE_BYTES} bytes; this value has ${bytes} bytes.`,
     );
   }
+}
+
+/**
+ * Reads a file to its end as raw bytes, at most 1 MiB as from stdin (`/dev/zero` or a huge file is
+ * refused once 1 MiB is read, not read into memory).
+ *
+ * @throws the error `unreadable` makes of the system error code, or a {@link CliError} saying
+ *   `tooLong` when the file is longer.
+ */
+export async function readFileBytes(
+  path: string,
+  unreadable: (code: string) => Error,
+  tooLong: string,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const stream = createReadStream(path, { highWaterMark: 64 * 1024 });
+  try {
+    for await (const chunk of stream) {
+      const bytes = chunk as Buffer;
+      total += bytes.length;
+      if (total > MAX_STDIN_BYTES) throw new CliError(tooLong);
+      chunks.push(bytes);
+    }
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw unreadable((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  } finally {
+    stream.destroy();
+  }
+  return Buffer.concat(chunks);
 }
 
 /**

@@ -252,6 +252,24 @@ describe("configuration mistakes are usage errors (exit 2)", () => {
   });
 });
 
+describe("files given for a value or an import are read up to 1 MiB", () => {
+  it.skipIf(!existsSync("/dev/zero"))(
+    "refuses /dev/zero at once instead of reading it into memory",
+    async () => {
+      const value = await runCli(["secret:site:set", "my-site", "K", "--value-file=/dev/zero"], { env });
+      expect([value.code, value.stderr]).toEqual([
+        1,
+        "Error: The value file /dev/zero is longer than 1048576 bytes: check the path given to --value-file.\n",
+      ]);
+      const imported = await runCli(["secret:site:import", "my-site", "/dev/zero"], { env });
+      expect([imported.code, imported.stderr]).toEqual([
+        1,
+        "Error: The file /dev/zero is longer than an import can be (1048576 bytes): check the path of the file to import.\n",
+      ]);
+    },
+  );
+});
+
 describe("the lockbox process", () => {
   it.skipIf(!existsSync("/dev/full"))(
     "says in one line, without a stack trace, that its output could not be written (a full disk), and exits 1",

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import { MAX_IMPORT_ENTRIES } from "@lockbox/core";
 import type { ImportInput, ImportResult, LockboxClient } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
@@ -8,7 +7,7 @@ import { parseOrgArg, scopeOption, typeOption, withExamples } from "../command-h
 import type { CliContext } from "../context.js";
 import { ENV_FORMATS, type EnvFormat, exactDotenvQuote, formatEnv } from "../env-format.js";
 import { CliError, UsageError } from "../errors.js";
-import { decodeUtf8, readStdinBytes } from "../input.js";
+import { decodeUtf8, MAX_STDIN_BYTES, readFileBytes, readStdinBytes } from "../input.js";
 
 /** The server refuses a larger body (413); the CLI says so first, with the fix. */
 const MAX_IMPORT_BODY_BYTES = 128 * 1024;
@@ -157,13 +156,11 @@ async function importCommand(
  * mark is dropped (the parser would otherwise miss the first line).
  */
 export async function readImportFile(file: string): Promise<Record<string, string>> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new UsageError(`Cannot read ${file} (${code}): check the path of the file to import.`);
-  }
+  const bytes = await readFileBytes(
+    file,
+    (code) => new UsageError(`Cannot read ${file} (${code}): check the path of the file to import.`),
+    `The file ${file} is longer than an import can be (${MAX_STDIN_BYTES} bytes): check the path of the file to import.`,
+  );
   return parseImportText(decodeUtf8(bytes, `The file ${file}`), file);
 }
 
