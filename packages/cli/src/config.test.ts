@@ -24,10 +24,30 @@ describe("resolveCredentials", () => {
       urlSource: "config",
       tokenSource: "LOCKBOX_TOKEN",
     });
-    expect(resolveCredentials({ LOCKBOX_URL: "http://env", LOCKBOX_TOKEN: " " }, saved)).toMatchObject({
-      url: "http://env",
+    expect(
+      resolveCredentials({ LOCKBOX_URL: "http://saved:8200/", LOCKBOX_TOKEN: " " }, saved),
+    ).toMatchObject({
+      url: "http://saved:8200/",
       token: "lbx_saved",
     });
+    expect(resolveCredentials({ LOCKBOX_URL: "http://env", LOCKBOX_TOKEN: "lbx_env" }, saved)).toMatchObject({
+      url: "http://env",
+      token: "lbx_env",
+    });
+  });
+
+  it("refuses a LOCKBOX_URL ending with the API's /v1", () => {
+    expect(() =>
+      resolveCredentials({ LOCKBOX_URL: "http://h:8200/v1", LOCKBOX_TOKEN: "lbx_env" }, saved),
+    ).toThrow(
+      "LOCKBOX_URL (http://h:8200/v1) ends with /v1: give the server's base URL, http://h:8200 (the CLI adds /v1).",
+    );
+  });
+
+  it("never sends the saved token to a LOCKBOX_URL other than the saved server", () => {
+    expect(() => resolveCredentials({ LOCKBOX_URL: "http://elsewhere:8200" }, saved)).toThrow(
+      "LOCKBOX_URL (http://elsewhere:8200) is not the server of your login (http://saved:8200), and the saved token goes only to that server: set LOCKBOX_TOKEN for http://elsewhere:8200, run lockbox auth:login --url http://elsewhere:8200, or unset LOCKBOX_URL.",
+    );
   });
 
   it("says to run lockbox auth:login when the server or token is missing", () => {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { CliError } from "./errors.js";
+import { CliError, UsageError } from "./errors.js";
 
 /** What `auth:login` saves: the server and a user token. */
 export interface SavedConfig {
@@ -134,6 +134,19 @@ export function resolveCredentials(
   const envToken = nonEmpty(env.LOCKBOX_TOKEN);
   const url = envUrl ?? saved?.url;
   const token = envToken ?? saved?.token;
+  if (envUrl !== undefined) checkBaseUrl(envUrl);
+  // The saved token was given for the saved server: a LOCKBOX_URL left in a shell (a typo, another
+  // set-up's) must not receive it.
+  if (
+    envUrl !== undefined &&
+    envToken === undefined &&
+    saved !== undefined &&
+    !sameServer(envUrl, saved.url)
+  ) {
+    throw new UsageError(
+      `LOCKBOX_URL (${envUrl}) is not the server of your login (${saved.url}), and the saved token goes only to that server: set LOCKBOX_TOKEN for ${envUrl}, run lockbox auth:login --url ${envUrl}, or unset LOCKBOX_URL.`,
+    );
+  }
   if (url === undefined || token === undefined) {
     const missing = url === undefined ? "server" : "token";
     throw new CliError(
@@ -146,6 +159,35 @@ export function resolveCredentials(
     urlSource: envUrl !== undefined ? "LOCKBOX_URL" : "config",
     tokenSource: envToken !== undefined ? "LOCKBOX_TOKEN" : "config",
   };
+}
+
+/** Refuses a `LOCKBOX_URL` that names the API's `/v1` path where the server's base URL goes. */
+function checkBaseUrl(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return; // The client names a malformed URL itself.
+  }
+  if (/\/v1\/?$/.test(url.pathname)) {
+    const base = `${url.origin}${url.pathname.replace(/\/v1\/?$/, "")}`;
+    throw new UsageError(
+      `LOCKBOX_URL (${text}) ends with /v1: give the server's base URL, ${base} (the CLI adds /v1).`,
+    );
+  }
+}
+
+/** Whether two base URLs name the same server (scheme, host, port and path; a final slash aside). */
+function sameServer(a: string, b: string): boolean {
+  const base = (text: string) => {
+    try {
+      const url = new URL(text);
+      return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+    } catch {
+      return text.replace(/\/+$/, "");
+    }
+  };
+  return base(a) === base(b);
 }
 
 function nonEmpty(text: string | undefined): string | undefined {

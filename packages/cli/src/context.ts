@@ -1,6 +1,7 @@
 import { LockboxClient } from "@lockbox/sdk";
 import { configDirectory, readConfig, resolveCredentials } from "./config.js";
 import { UsageError } from "./errors.js";
+import { visibleText } from "./output.js";
 
 /** The standard input the CLI reads values and tokens from. */
 export interface CliInput extends NodeJS.ReadableStream {
@@ -51,14 +52,17 @@ export class CliContext {
     return configDirectory(this.io);
   }
 
-  /** Writes a message line to stderr. */
+  /**
+   * Writes a message line to stderr. Messages quote what servers send (errors, notes, names), so
+   * control characters are shown (`\x1b`), never passed to the terminal.
+   */
   info(message: string): void {
-    this.io.stderr.write(`${message}\n`);
+    this.io.stderr.write(`${visibleText(message)}\n`);
   }
 
-  /** Writes a warning line to stderr. */
+  /** Writes a warning line to stderr, as {@link info} does. */
   warn(message: string): void {
-    this.io.stderr.write(`Warning: ${message}\n`);
+    this.io.stderr.write(`Warning: ${visibleText(message)}\n`);
   }
 
   /** Writes data to stdout, ending it with a newline when it has none. */

@@ -252,6 +252,28 @@ describe("configuration mistakes are usage errors (exit 2)", () => {
   });
 });
 
+/** Whether `text` holds a control character other than the newline. */
+const hasControls = (text: string) => [...text].some((c) => c !== "\n" && (c < " " || c === "\u007f"));
+
+describe("what a server sends reaches the terminal shown, not obeyed", () => {
+  it("writes the control characters of an error message and of notes as \\xNN", async () => {
+    const trap = "nope \u001b]0;PWNED\u0007\u001b[2J\rOVER";
+    server.on("GET", "/v1/orgs", {
+      status: 400,
+      body: { error: { code: "BAD_REQUEST", message: trap, requestId: "r\u001b[31m" } },
+    });
+    const failed = await runCli(["org:list"], { env });
+    expect(failed.code).toBe(1);
+    expect(hasControls(failed.stderr)).toBe(false);
+    expect(failed.stderr).toContain("nope \\x1b]0;PWNED\\x07\\x1b[2J\\x0dOVER");
+    server.on("PUT", "/v1/sites/my-site/secrets/K", {
+      body: { message: "Set \u001b[2J", notes: ["note \u001b]0;T\u0007"] },
+    });
+    const set = await runCli(["secret:site:set", "my-site", "K", "v"], { env });
+    expect(hasControls(set.stderr)).toBe(false);
+  });
+});
+
 describe("files given for a value or an import are read up to 1 MiB", () => {
   it.skipIf(!existsSync("/dev/zero"))(
     "refuses /dev/zero at once instead of reading it into memory",

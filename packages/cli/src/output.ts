@@ -355,7 +355,7 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
     chars: TABLE_CHARS,
     style: { head: [], border: [], compact: true },
   });
-  for (const row of rows) table.push(row.map(visibleCell));
+  for (const row of rows) table.push(row.map(visibleText));
   return `${table
     .toString()
     .split("\n")
@@ -367,7 +367,11 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
 
-function visibleCell(text: string): string {
+/**
+ * `text` with its control characters (but the newline) written as `\xNN`: what a table cell or a
+ * message shows, so that nothing a server sends can retitle, clear or redraw the terminal.
+ */
+export function visibleText(text: string): string {
   return text.replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

@@ -157,7 +157,7 @@ describe("auth:login", () => {
 });
 
 describe("the saved login", () => {
-  it("is used by later commands, and LOCKBOX_URL/LOCKBOX_TOKEN override it", async () => {
+  it("is used by later commands, and LOCKBOX_URL/LOCKBOX_TOKEN override it; its token goes to no other server", async () => {
     await runCli(["auth:login", `--url=${server.url}`], { stdin: TOKEN, configDir });
     const saved = await runCli(["org:list"], { configDir });
     expect(saved.code).toBe(0);
@@ -169,9 +169,17 @@ describe("the saved login", () => {
     const elsewhere = await FakeLockboxServer.start();
     try {
       elsewhere.on("GET", "/v1/orgs", { body: { items: [] } });
-      await runCli(["org:list"], { configDir, env: { LOCKBOX_URL: elsewhere.url } });
-      expect(elsewhere.requests).toHaveLength(1);
-      expect(elsewhere.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      const refused = await runCli(["org:list"], { configDir, env: { LOCKBOX_URL: elsewhere.url } });
+      expect([refused.code, refused.stderr]).toEqual([
+        2,
+        `Error: LOCKBOX_URL (${elsewhere.url}) is not the server of your login (${server.url}), and the saved token goes only to that server: set LOCKBOX_TOKEN for ${elsewhere.url}, run lockbox auth:login --url ${elsewhere.url}, or unset LOCKBOX_URL.\n`,
+      ]);
+      expect(elsewhere.requests).toHaveLength(0);
+      await runCli(["org:list"], {
+        configDir,
+        env: { LOCKBOX_URL: elsewhere.url, LOCKBOX_TOKEN: OTHER_TOKEN },
+      });
+      expect(elsewhere.requests[0]?.headers.authorization).toBe(`Bearer ${OTHER_TOKEN}`);
     } finally {
       await elsewhere.close();
     }

@@ -277,11 +277,23 @@ describe.concurrent.each(await e2eDatabases())("on $name", (database) => {
       try {
         expect(again.adminToken).toBeUndefined();
         expect(again.stdout()).toContain(`Log in with: npx lockbox auth:login --url ${again.url}`);
-        // Same folder, same saved login; only the port is new.
+        // Same folder, same saved login's token; only the port is new. The saved token is not sent
+        // to another URL on its own: it is given as LOCKBOX_TOKEN.
+        const savedEnv = { HOME: e2e.dir, XDG_CONFIG_HOME: configHome, LOCKBOX_URL: again.url };
+        const refused = await runCli(["org:list"], { cwd: e2e.dir, env: savedEnv });
+        expect([refused.code, refused.stderr]).toEqual([
+          2,
+          expect.stringContaining(
+            `LOCKBOX_URL (${again.url}) is not the server of your login (${e2e.server.url})`,
+          ),
+        ]);
+        const saved = JSON.parse(readFileSync(join(configHome, "lockbox", "config.json"), "utf8")) as {
+          token: string;
+        };
         const list = json(
           await runCli(["secret:site:list", "my-org-site", "--format=json", "--fields=name,value"], {
             cwd: e2e.dir,
-            env: { HOME: e2e.dir, XDG_CONFIG_HOME: configHome, LOCKBOX_URL: again.url },
+            env: { ...savedEnv, LOCKBOX_TOKEN: saved.token },
           }),
         );
         expect(list).toEqual({
