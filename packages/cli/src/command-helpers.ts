@@ -82,11 +82,19 @@ export function withDoubleDashHelp(command: Command, what: string): Command {
  *
  * @throws {UsageError} with the naming rule.
  */
-export function parseOrgArg(org: string): string {
+export function parseOrgArg(org: string, options: { readonly envOption?: boolean } = {}): string {
   if (isUuid(org)) return org.toLowerCase();
   const result = orgNameSchema.safeParse(org);
   if (result.success) return result.data;
-  throw new UsageError(result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`);
+  const message = result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`;
+  // `my-org.live`, as a site command would take it: org secret commands take --env.
+  const dot = org.lastIndexOf(".");
+  if (options.envOption && dot > 0 && orgNameSchema.safeParse(org.slice(0, dot)).success) {
+    throw new UsageError(
+      `${message} An org command takes the environment as --env, not after the name: ${org.slice(0, dot)} --env=${org.slice(dot + 1)}.`,
+    );
+  }
+  throw new UsageError(message);
 }
 
 /** The options `secret:site:set` and `secret:org:set` share. */

@@ -97,6 +97,14 @@ describe("organization secret commands", () => {
     ]);
   });
 
+  it("secret:org:set with <org>.<env>, as a site command takes it, says to use --env (exit 2)", async () => {
+    const result = await runCli(["secret:org:set", "acme.live", "K", "v"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "An org command takes the environment as --env, not after the name: acme --env=live.",
+    );
+  });
+
   it("secret:org:set prints the server's 404 for a missing base secret (exit 1)", async () => {
     const message =
       "Secret 'K' does not exist on organization 'acme'. You should create the default secret value first.";

@@ -56,7 +56,7 @@ export function registerOrgSecretCommands(program: Command, context: CliContext)
             value: string | undefined,
             options: SetSecretOptions & { env?: string },
           ) => {
-            const org = parseOrgArg(orgArg);
+            const org = parseOrgArg(orgArg, { envOption: true });
             const env = options.env === undefined ? undefined : parseEnvOption(options.env);
             await setSecretCommand(context, { name, value, env }, options, (client, input) =>
               env === undefined
@@ -110,7 +110,7 @@ export function registerOrgSecretCommands(program: Command, context: CliContext)
       .argument("<name>", "secret name")
       .addOption(envOption("delete only the override for this environment"))
       .action(async (orgArg: string, name: string, options: { env?: string }) => {
-        const org = parseOrgArg(orgArg);
+        const org = parseOrgArg(orgArg, { envOption: true });
         const env = options.env === undefined ? undefined : parseEnvOption(options.env);
         const client = await context.client();
         const result =

@@ -77,7 +77,7 @@ export function registerSiteCommands(program: Command, context: CliContext): voi
       .action(async (siteArg: string, options: OwnerOptions & { supportingOrg: string[] }) => {
         const { site } = parseSiteArg(siteArg, "forbidden");
         const owner = parseOwnerOptions(options, "site:create");
-        const supportingOrgs = options.supportingOrg.map(parseOrgArg);
+        const supportingOrgs = options.supportingOrg.map((org) => parseOrgArg(org));
         const client = await context.client();
         const created = await client.createSite({
           name: site,
