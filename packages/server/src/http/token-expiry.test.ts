@@ -115,17 +115,26 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
     expect([runtime.status, runtime.json.expiresAt]).toEqual([201, null]);
   });
 
-  it("a blocking read whose token expires while it is held ends with 401, not 304", async () => {
-    const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
-    const token = runtime.json.token as string;
+  /** Reads held now, from /metrics. */
+  const held = async () =>
+    Number(/^lockbox_held_requests (\d+)$/m.exec((await t.call("GET", "/metrics")).body)?.[1]);
+  /** Starts a blocking read of `wait` seconds on a current set; resolves, once it is held, to its answer to come. */
+  const holdRead = async (token: string, wait: number) => {
     const etag = (await t.call("GET", "/site/secrets", { token })).headers.etag as string;
-    const held = async () =>
-      Number(/^lockbox_held_requests (\d+)$/m.exec((await t.call("GET", "/metrics")).body)?.[1]);
-    const holding = t.call("GET", "/site/secrets?wait=1", { token, headers: { "if-none-match": etag } });
+    const holding = t.call("GET", `/site/secrets?wait=${wait}`, {
+      token,
+      headers: { "if-none-match": etag },
+    });
     for (let tries = 0; (await held()) !== 1; tries++) {
       if (tries > 100) throw new Error("the read was never held");
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
+    return { holding };
+  };
+
+  it("a blocking read whose token expires while it is held ends with 401, not 304", async () => {
+    const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
+    const { holding } = await holdRead(runtime.json.token as string, 1);
     // The wait (1 s) ends after the token's minute has passed.
     await clock.later(2 * 60_000, async () => {
       const answer = await holding;
@@ -143,18 +152,10 @@ describe.each(await contractDatabases())("token expiry over HTTP ($name)", ({ cr
 
   it("a blocking read ends when its token expires, not when its longer wait does", async () => {
     const runtime = await mint({ kind: "runtime", site: "site-y", env: "test", expiresIn: "1m" });
-    const token = runtime.json.token as string;
-    const etag = (await t.call("GET", "/site/secrets", { token })).headers.etag as string;
-    const held = async () =>
-      Number(/^lockbox_held_requests (\d+)$/m.exec((await t.call("GET", "/metrics")).body)?.[1]);
     // Held with 2 s of the token's minute left, for a wait of 300 s.
     await clock.later(58_000, async () => {
       const started = Date.now();
-      const holding = t.call("GET", "/site/secrets?wait=300", { token, headers: { "if-none-match": etag } });
-      for (let tries = 0; (await held()) !== 1; tries++) {
-        if (tries > 100) throw new Error("the read was never held");
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      const { holding } = await holdRead(runtime.json.token as string, 300);
       await clock.later(5_000, async () => {
         const answer = await holding;
         expect([answer.status, answer.json?.error?.code]).toEqual([401, "UNAUTHENTICATED"]);
