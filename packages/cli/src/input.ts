@@ -3,8 +3,10 @@ import { MAX_VALUE_BYTES, quoteIdentifier } from "@lockbox/core";
 import type { CliInput, CliIo } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
 
-/** Stdin beyond this is not read: no secret value or token is anywhere near it. */
-/** The most read from stdin or a file given for a value or an import: far above any (a value holds at most 16 KiB). */
+/**
+ * The most read from stdin, or from a file given for a value or an import: no secret value, token or
+ * import is anywhere near it (a value holds at most 16 KiB).
+ */
 export const MAX_STDIN_BYTES = 1024 * 1024;
 
 /** Where a secret value comes from: the argument (`-` or absent means stdin) or `--value-file`. */
