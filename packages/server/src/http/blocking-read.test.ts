@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startServer } from "../server.js";
+import { callServer } from "../testing/server-calls.js";
 import { postgresAvailable, postgresTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import { randomMasterKey } from "../testing/test-lockbox.js";
 
@@ -19,17 +20,9 @@ describe.skipIf(!(await postgresAvailable()))("blocking reads (two servers on Po
   let tokenId: string;
 
   const api = async (server: RunningServer, method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${server.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${admin}`,
-        ...(body !== undefined ? { "content-type": "application/json" } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    expect(response.status, `${method} ${path}: ${text}`).toBeLessThan(300);
-    return text ? JSON.parse(text) : undefined;
+    const answer = await callServer(server, method, path, admin, body);
+    expect(answer.status, `${method} ${path}: ${answer.text}`).toBeLessThan(300);
+    return answer.json;
   };
   const read = async (
     server: RunningServer,
