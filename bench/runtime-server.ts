@@ -18,7 +18,11 @@ import { createServer, type OutgoingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { tsImport } from "tsx/esm/api";
+import { keepTickShape } from "../packages/server/src/http/tick-shape.js";
 import { startCpuProfile } from "./cpu-profile.js";
+
+// Before any server starts, as the CLI's bin does for `npm start`, in every server process alike.
+keepTickShape();
 
 type Lockbox = typeof import("./lockbox-sources.js");
 

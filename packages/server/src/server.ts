@@ -17,6 +17,7 @@ import {
 } from "./config.js";
 import { type ChangeListener, listenForChanges } from "./db/postgres.js";
 import { buildApp } from "./http/app.js";
+import { keepTickShape } from "./http/tick-shape.js";
 import { createLockbox, type Lockbox, removeFirstStart } from "./lockbox.js";
 import {
   DEFAULT_RETENTION,
@@ -78,6 +79,7 @@ export interface RunningServer {
  * PostgreSQL, builds the HTTP app, listens, and creates the platform admin on an empty store.
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  keepTickShape(); // done by the CLI's bin already; here for a server started another way
   const rateLimit = parseRateLimit(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   const limits = {
     requestTimeoutMs: parseRequestTimeout(options.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS),
