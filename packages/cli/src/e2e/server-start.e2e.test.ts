@@ -76,6 +76,24 @@ describe("lockbox server:start (real process)", () => {
     }
   });
 
+  it("admin:token, run while the server serves, mints a token the running server accepts at once", async () => {
+    const server = await startServerProcess({ cwd: dir.path, env });
+    try {
+      const minted = await runCli(["admin:token"], { cwd: dir.path, env });
+      expect(minted.code).toBe(0);
+      const token = minted.stdout.trim().split("\n").at(-1) ?? "";
+      expect(token).toMatch(/^lbx_/);
+      expect(token).not.toBe(server.adminToken);
+      const whoami = await runCli(["auth:whoami"], {
+        env: { LOCKBOX_URL: server.url, LOCKBOX_TOKEN: token },
+      });
+      expect(whoami.code).toBe(0);
+      expect(whoami.stdout + whoami.stderr).toContain("admin@localhost");
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+  });
+
   it("leaves nothing behind from a first start that fails: the next start creates the key and says to back it up", async () => {
     const embedded = { HOME: dir.path };
     const busy = createServer();
