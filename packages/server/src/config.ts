@@ -26,6 +26,28 @@ export function isPostgresUrl(db: string): boolean {
   return /^postgres(ql)?:\/\//i.test(db);
 }
 
+/**
+ * Refuses a database name that is neither a SQLite path nor a PostgreSQL URL: an empty one, or a URL
+ * of another scheme (`postgress://`, `mysql://`), which would otherwise be taken for a file path and
+ * start a new, empty store beside a new master key. Names the scheme only: the URL may hold a password.
+ */
+export function checkDatabase(db: string): void {
+  if (db.trim() === "") {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      "The database is empty: give --db (or LOCKBOX_DB) a SQLite file path, such as ./data/lockbox.db, or a PostgreSQL URL, postgres://USER@HOST:PORT/DATABASE.",
+    );
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(db)?.[1];
+  if (scheme !== undefined && !isPostgresUrl(db)) {
+    throw new LockboxError(
+      "VALIDATION_FAILED",
+      `Unsupported database URL '${scheme}://…': Lockbox stores its data in SQLite (--db=PATH, such as ` +
+        "./data/lockbox.db) or PostgreSQL (--db=postgres://USER@HOST:PORT/DATABASE or postgresql://…).",
+    );
+  }
+}
+
 /** The database to use: `--db`, else `LOCKBOX_DB`, else {@link DEFAULT_DB}. */
 export function databaseOf(
   flag: string | undefined,
@@ -49,6 +71,7 @@ export function defaultMasterKeyFile(db: string): string | undefined {
  */
 export function openDb(db: string, options: { exclusive: boolean; migrate?: boolean }): Promise<LockboxDb> {
   const migrate = options.migrate ?? true;
+  checkDatabase(db);
   return isPostgresUrl(db)
     ? openPostgresDb({ url: db, migrate })
     : openSqliteDb({ path: db, exclusive: options.exclusive, migrate });

@@ -3,7 +3,7 @@
  * which `npm start` runs too), and the offline admin commands that work on its store directly.
  */
 
-export { DEFAULT_DB, databaseOf, isPostgresUrl } from "./config.js";
+export { checkDatabase, DEFAULT_DB, databaseOf, isPostgresUrl } from "./config.js";
 export {
   adminTokenOffline,
   type RotateKeysOptions,

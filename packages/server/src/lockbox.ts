@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import { AuditBatchWriter } from "./audit/audit-batch-writer.js";
 import { AuditService } from "./audit/audit-service.js";
-import { defaultMasterKeyFile, isPostgresUrl, openDb } from "./config.js";
+import { checkDatabase, defaultMasterKeyFile, isPostgresUrl, openDb } from "./config.js";
 import type { LockboxDb } from "./db/lockbox-db.js";
 import type { StoreFault } from "./db/store-faults.js";
 import { Delivery } from "./delivery/delivery.js";
@@ -114,6 +114,7 @@ export async function openLockboxStorage(db: string): Promise<LockboxStorage> {
  * a SQLite database (created by a server's first start; offline tools only read an existing one).
  */
 export async function createLockbox(config: LockboxConfig): Promise<Lockbox> {
+  checkDatabase(config.db); // before a master key is created for it
   const server = config.server ?? false;
   const defaultKeyFile = defaultMasterKeyFile(config.db);
   const useDefaultFile =

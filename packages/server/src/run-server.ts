@@ -1,6 +1,7 @@
 import type { Writable } from "node:stream";
 import { isLockboxError } from "@lockbox/core";
 import {
+  checkDatabase,
   DEFAULT_HOST,
   DEFAULT_PORT,
   DEFAULT_RATE_LIMIT,
@@ -34,7 +35,7 @@ export interface ServerFlags {
 }
 
 /** What is wrong with the flags themselves (a usage error, exit 2), before anything is opened. */
-function flagProblem(flags: ServerFlags, port: number): string | undefined {
+function flagProblem(flags: ServerFlags, db: string, port: number): string | undefined {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     return `Invalid --port '${flags.port}': use a number from 0 to 65535.`;
   }
@@ -42,6 +43,7 @@ function flagProblem(flags: ServerFlags, port: number): string | undefined {
     return "HTTPS needs both --tls-cert and --tls-key.";
   }
   try {
+    checkDatabase(db);
     parseRateLimit(flags.rateLimit ?? DEFAULT_RATE_LIMIT);
     if (flags.requestTimeout !== undefined) parseRequestTimeout(flags.requestTimeout);
     if (flags.maxConnections !== undefined) parseMaxConnections(flags.maxConnections);
@@ -70,7 +72,7 @@ export async function runServer(
 ): Promise<number> {
   const db = databaseOf(flags.db, io.env);
   const port = Number(flags.port ?? DEFAULT_PORT);
-  const usage = flagProblem(flags, port);
+  const usage = flagProblem(flags, db, port);
   if (usage !== undefined) {
     io.stderr.write(`${usage}\n`);
     return 2;
@@ -135,7 +137,7 @@ export async function runServer(
   } else {
     lines.push(
       `Log in with: ${cli} auth:login --url ${server.url}`,
-      `Lost the admin token? Stop the server and run: ${cli} admin:token --db ${isPostgresUrl(db) ? "<postgres URL>" : db}`,
+      `Lost the admin token? Run, on this machine (the server may keep running): ${cli} admin:token --db ${isPostgresUrl(db) ? "<postgres URL>" : db}`,
       "",
     );
   }

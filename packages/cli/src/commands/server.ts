@@ -163,9 +163,10 @@ export function registerServerCommands(program: Command, context: CliContext): v
 export function existingDatabase(
   context: CliContext,
   flag: string | undefined,
-  server: Pick<typeof import("@lockbox/server"), "databaseOf" | "isPostgresUrl">,
+  server: Pick<typeof import("@lockbox/server"), "checkDatabase" | "databaseOf" | "isPostgresUrl">,
 ): string {
   const db = server.databaseOf(flag, context.io.env);
+  server.checkDatabase(db);
   if (!server.isPostgresUrl(db) && !existsSync(db)) {
     throw new CliError(
       `No Lockbox database at '${db}': pass --db with the server's database (SQLite path or postgres:// URL).`,

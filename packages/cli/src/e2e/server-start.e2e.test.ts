@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -74,6 +74,26 @@ describe("lockbox server:start (real process)", () => {
     } finally {
       expect(await server.stop()).toBe(0);
     }
+  });
+
+  it.each([
+    ["postgress://postgres:pw@127.0.0.1:5432/lockbox", "Unsupported database URL 'postgress://…'"],
+    ["mysql://root:pw@db/lockbox", "Unsupported database URL 'mysql://…'"],
+    ["", "The database is empty: give --db (or LOCKBOX_DB) a SQLite file path"],
+  ])("refuses --db=%j as a usage error, creating no store, no key and no folder", async (db, message) => {
+    const result = await runCli(["server:start", "--port=0", `--db=${db}`], {
+      cwd: dir.path,
+      env: { HOME: dir.path },
+    });
+    expect(result).toMatchObject({ code: 2, stdout: "" });
+    expect(result.stderr).toContain(message);
+    expect(result.stderr).toContain("postgres://USER@HOST:PORT/DATABASE");
+    expect(result.stderr).not.toContain("pw");
+    expect(readdirSync(dir.path)).toEqual([]);
+    const offline = await runCli(["admin:token", `--db=${db}`], { cwd: dir.path, env: { HOME: dir.path } });
+    expect(offline.code).toBe(2);
+    expect(offline.stderr).toContain(message);
+    expect(offline.stderr).not.toContain("pw");
   });
 
   it("admin:token, run while the server serves, mints a token the running server accepts at once", async () => {
