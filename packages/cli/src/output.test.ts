@@ -83,6 +83,19 @@ describe("renderTable", () => {
     // A newline stays a line break inside the cell.
     expect(text.split("\n")).toContain("  d");
   });
+
+  it("shows bidirectional controls, which would reorder the row on screen, and leaves other text alone", () => {
+    const text = renderTable(
+      ["name", "value"],
+      [
+        ["KEY", "ok\u202Egnp.exe\u202C \u2066x\u2069 \u200F\u061C"],
+        ["EMOJI", "👨‍👩‍👧 ünï ש"],
+      ],
+    );
+    expect(text).not.toMatch(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain("ok\\u202egnp.exe\\u202c \\u2066x\\u2069 \\u200f\\u061c");
+    expect(text).toContain("👨‍👩‍👧 ünï ש");
+  });
 });
 
 /**

@@ -363,16 +363,25 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
     .join("\n")}\n`;
 }
 
-// C0 controls but the newline, DEL, and the C1 controls (U+0080–U+009F, which some terminals obey).
+// C0 controls but the newline, DEL, and the C1 controls (U+0080–U+009F, which some terminals obey);
+// then Unicode's bidirectional controls (marks, embeddings, overrides, isolates), which reorder
+// what follows them on the line.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
+const CONTROL_CHARACTERS =
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * `text` with its control characters (but the newline) written as `\xNN`: what a table cell or a
- * message shows, so that nothing a server sends can retitle, clear or redraw the terminal.
+ * `text` with its control characters (but the newline) written as `\xNN`, and its bidirectional
+ * controls as `\uNNNN`: what a table cell or a message shows, so that nothing a server sends can
+ * retitle, clear or redraw the terminal, or make a row read differently from its bytes.
  */
 export function visibleText(text: string): string {
-  return text.replace(CONTROL_CHARACTERS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return text.replace(CONTROL_CHARACTERS, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 /** CSV (RFC 4180 quoting, `\n` line ends): a header row, then one line per row. */
