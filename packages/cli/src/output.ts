@@ -366,8 +366,8 @@ export function renderTable(head: readonly string[], rows: readonly (readonly st
 // C0 controls but the newline, DEL, and the C1 controls (U+0080–U+009F, which some terminals obey);
 // then Unicode's bidirectional controls (marks, embeddings, overrides, isolates), which reorder
 // what follows them on the line.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
   /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
