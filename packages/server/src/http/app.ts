@@ -11,7 +11,7 @@ import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./c
 import { registerDeliveryMetrics } from "./delivery-metrics.js";
 import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
-import { bodyGuard } from "./plugins/body-guard.js";
+import { type BodyConfig, bodyGuard } from "./plugins/body-guard.js";
 import { conditionalGet } from "./plugins/conditional-get.js";
 import { metrics } from "./plugins/metrics.js";
 import { rateLimit } from "./plugins/rate-limit.js";
@@ -199,12 +199,22 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
 
 /**
  * JSON bodies only, decoded as strict UTF-8: invalid bytes are refused instead of silently
- * becoming U+FFFD, and anything but a JSON object is a 400.
+ * becoming U+FFFD, and anything but a JSON object is a 400. An empty body is no body: accepted by a
+ * route that takes none (many HTTP clients send `Content-Type: application/json` on every call), a
+ * 400 naming what to send on a route that takes one.
  */
 function installJsonParser(app: FastifyInstance): void {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (_request, body, done) => {
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    if ((body as Buffer).length === 0) {
+      if ((request.routeOptions.config as BodyConfig).takesBody === true) {
+        done(new LockboxError("BAD_REQUEST", "The request body is empty: send a JSON object."), undefined);
+      } else {
+        done(null, undefined);
+      }
+      return;
+    }
     let text: string;
     try {
       text = decoder.decode(body as Buffer);

@@ -78,6 +78,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
   if (error instanceof RateLimitedError || error instanceof StoreUnavailableError)
     void reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
+  // No cache or proxy keeps an error: it is true of this request only (and the next may succeed).
+  void reply.header("cache-control", "no-store");
   return reply.code(status).type("application/json; charset=utf-8").send(body);
 }
 
@@ -106,7 +108,7 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
     const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
     const text = JSON.stringify(body);
     socket.write(
-      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${text}`,
     );
   }
   socket.destroy();

@@ -4,7 +4,7 @@ import type { FastifyInstance } from "fastify";
 import type { Delivery } from "../delivery/delivery.js";
 import type { TokenUsageRecorder } from "../tokens/token-usage.js";
 import type { RouteMetrics } from "./metrics.js";
-import { bearerTokenOf } from "./plugins/authentication.js";
+import { bearerTokenOf, repeatsAuthorization } from "./plugins/authentication.js";
 import { carriesBody, lacksHost, unsupportedEncoding } from "./plugins/body-guard.js";
 import { ifNoneMatchMatches } from "./plugins/conditional-get.js";
 import { logsRequests } from "./plugins/request-log.js";
@@ -60,7 +60,7 @@ export function runtimeFastPath(deps: {
     if (carriesBody(headers) || unsupportedEncoding(headers) !== undefined || lacksHost(request))
       return false;
     const token = bearerTokenOf(headers.authorization);
-    if (token === undefined) return false;
+    if (token === undefined || repeatsAuthorization(request.rawHeaders)) return false;
     const read = delivery.cachedRuntimeRead(token);
     if (read === undefined) return false;
     const { identity, payload } = read;

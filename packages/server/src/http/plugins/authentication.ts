@@ -39,8 +39,18 @@ export const authentication = fp<AuthenticationOptions>(
   { name: "lockbox-authentication" },
 );
 
-/** The bearer token of a request, or UNAUTHENTICATED naming what is missing. */
+/**
+ * The bearer token of a request, or UNAUTHENTICATED naming what is missing. A request with two
+ * `Authorization` headers is a 400: Node keeps the first and drops the rest, so a proxy that reads
+ * the last one would authorize the request as someone other than the server does.
+ */
 export function bearerToken(request: FastifyRequest): string {
+  if (repeatsAuthorization(request.raw.rawHeaders)) {
+    throw new LockboxError(
+      "BAD_REQUEST",
+      "The request has more than one Authorization header: send exactly one, 'Authorization: Bearer <token>'.",
+    );
+  }
   const token = bearerTokenOf(request.headers.authorization);
   if (token === undefined) {
     throw new LockboxError(
@@ -55,4 +65,17 @@ export function bearerToken(request: FastifyRequest): string {
 export function bearerTokenOf(header: string | undefined): string | undefined {
   const match = typeof header === "string" ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   return match?.[1] || undefined;
+}
+
+/** Whether the request has more than one `Authorization` header (`rawHeaders`: names and values in turn). */
+export function repeatsAuthorization(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 13 && name.toLowerCase() === "authorization") {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
