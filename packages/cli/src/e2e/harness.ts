@@ -102,6 +102,61 @@ export function spawnCollecting(command: readonly string[], cwd: string, env: Re
   return { child, stdout: () => out, stderr: () => err };
 }
 
+/** A `lockbox` process the test can signal, with what it printed so far (see {@link startCli}). */
+export interface LiveCli {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout holds `text`; rejects after 15 s. */
+  waitFor(text: string): Promise<void>;
+  /** The exit code once its output is closed, or "still running" after 10 s. */
+  exited(): Promise<number | null | "still running">;
+  /** Kills it and any child it left behind. */
+  kill(): void;
+}
+
+/**
+ * Starts this checkout's `lockbox` with `args` in `cwd` (see {@link spawnCollecting}) for a test to
+ * watch and signal as it runs (`run`, `build:run`). A command it starts that prints `pid N` lines
+ * on stderr is killed by `kill()` too, should lockbox have left it behind.
+ */
+export function startCli(args: string[], env: Record<string, string>, cwd: string): LiveCli {
+  const { child, stdout, stderr } = spawnCollecting([...CHECKOUT_LOCKBOX, ...args], cwd, env);
+  const exit = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  return {
+    child,
+    stdout,
+    stderr,
+    exited: () =>
+      Promise.race([
+        exit,
+        new Promise<"still running">((resolve) => setTimeout(resolve, 10_000, "still running")),
+      ]),
+    kill: () => {
+      child.kill("SIGKILL");
+      for (const match of stderr().matchAll(/^pid (\d+)$/gm)) {
+        try {
+          process.kill(Number(match[1]), "SIGKILL");
+        } catch {
+          // Gone already.
+        }
+      }
+    },
+    waitFor: (text) =>
+      new Promise((resolve, reject) => {
+        const started = Date.now();
+        const check = () => {
+          if (stdout().includes(text)) return resolve();
+          if (child.exitCode !== null || Date.now() - started > 15_000) {
+            return reject(new Error(`no '${text}' on stdout; stdout:\n${stdout()}\nstderr:\n${stderr()}`));
+          }
+          setTimeout(check, 50);
+        };
+        check();
+      }),
+  };
+}
+
 /** What a CLI run printed and how it exited. */
 export interface CliResult {
   readonly code: number | null;

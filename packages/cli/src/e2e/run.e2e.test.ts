@@ -1,4 +1,3 @@
-import type { ChildProcess } from "node:child_process";
 import { utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +9,7 @@ import {
   lastLine,
   startE2eServer,
 } from "./e2e-fixtures.js";
-import { CLI_BIN, type CliResult, runCli, spawnCollecting } from "./harness.js";
+import { type CliResult, runCli, startCli } from "./harness.js";
 
 /**
  * `lockbox run` against a real server process, driving the real CLI, with a real Node.js child:
@@ -37,56 +36,6 @@ console.error("pid " + process.pid);
 console.log("started " + process.env.API_KEY);
 setInterval(() => {}, 1000);
 `;
-
-/** A `lockbox` process the test can signal, with what it printed so far. */
-interface LiveCli {
-  readonly child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once stdout holds `text`; rejects after 15 s. */
-  waitFor(text: string): Promise<void>;
-  /** The exit code once its output is closed, or "still running" after 10 s. */
-  exited(): Promise<number | null | "still running">;
-  /** Kills it and any child it left behind. */
-  kill(): void;
-}
-
-function startCli(args: string[], env: Record<string, string>, cwd: string): LiveCli {
-  const { child, stdout, stderr } = spawnCollecting([process.execPath, CLI_BIN, ...args], cwd, env);
-  const exit = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return {
-    child,
-    stdout,
-    stderr,
-    exited: () =>
-      Promise.race([
-        exit,
-        new Promise<"still running">((resolve) => setTimeout(resolve, 10_000, "still running")),
-      ]),
-    kill: () => {
-      child.kill("SIGKILL");
-      for (const match of stderr().matchAll(/^pid (\d+)$/gm)) {
-        try {
-          process.kill(Number(match[1]), "SIGKILL");
-        } catch {
-          // Gone already.
-        }
-      }
-    },
-    waitFor: (text) =>
-      new Promise((resolve, reject) => {
-        const started = Date.now();
-        const check = () => {
-          if (stdout().includes(text)) return resolve();
-          if (child.exitCode !== null || Date.now() - started > 15_000) {
-            return reject(new Error(`no '${text}' on stdout; stdout:\n${stdout()}\nstderr:\n${stderr()}`));
-          }
-          setTimeout(check, 50);
-        };
-        check();
-      }),
-  };
-}
 
 function seen(result: CliResult): Record<string, string | null> {
   return JSON.parse(result.stdout.trim()) as Record<string, string | null>;
