@@ -121,6 +121,23 @@ export function spawnCommand(file: string, args: readonly string[], options: Spa
   }
 }
 
+/** The signals `run` and `build:run` pass on to their command: those a supervisor, a terminal or an operator sends. */
+export const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
+
+/**
+ * Hands each of {@link FORWARDED_SIGNALS} that lockbox receives to `forward` (which passes it on to
+ * the command) instead of letting it end lockbox: lockbox then waits for the command, which decides
+ * how to stop, and exits with its code. Otherwise lockbox would die at once and leave the command
+ * running, orphaned, with the secrets in its environment. Answers the function that removes the
+ * handlers (call it once the command has exited).
+ */
+export function forwardSignals(forward: (signal: NodeJS.Signals) => void): () => void {
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+  return () => {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+  };
+}
+
 /**
  * Resolves with the exit code of `child` (see {@link exitCodeOf}), or rejects with
  * {@link spawnError} when it could not be started. `event` is `close` when its output is piped

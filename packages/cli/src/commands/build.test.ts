@@ -250,3 +250,15 @@ describe("build:env --help", () => {
     );
   });
 });
+
+describe("build:run --help", () => {
+  it("says which signals reach the command and the exit code of one killed by a signal", async () => {
+    const help = await runCli(["build:run", "--help"]);
+    expect(help.code).toBe(0);
+    const text = help.stdout.replace(/\s+/g, " ");
+    expect(text).toContain(
+      "SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to the command",
+    );
+    expect(text).toContain("128 + n");
+  });
+});

@@ -7,6 +7,7 @@ import {
   childEnvironment,
   commandOf,
   exitOf,
+  forwardSignals,
   LOCKBOX_CREDENTIALS,
   secretVariables,
   skippedMessage,
@@ -52,7 +53,7 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
       program
         .command("build:run")
         .description(
-          "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code.",
+          "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code (128 + n when signal n killed it). SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to the command, which decides how to stop.",
         )
         .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
         .argument("<command...>", "the command and its arguments, after --")
@@ -209,7 +210,13 @@ async function runMasked(
     from.on("data", (chunk: string) => pass(to, () => masker.push(chunk)));
     from.on("end", () => pass(to, () => masker.end()));
   }
-  const code = await exitOf(child, file, "close");
+  const stopForwarding = forwardSignals((signal) => child.kill(signal));
+  let code: number;
+  try {
+    code = await exitOf(child, file, "close");
+  } finally {
+    stopForwarding();
+  }
   if (maskingFailed) {
     throw new CliError(
       "The command's output could not be masked, so the command was stopped and the rest of its output withheld.",

@@ -7,6 +7,7 @@ import {
   commandOf,
   exitCodeOf,
   exitOf,
+  forwardSignals,
   secretVariables,
   skippedMessage,
   spawnCommand,
@@ -15,9 +16,6 @@ import { withDoubleDashHelp, withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { cliRuntimeClient, isLocalMode, runtimeFailure } from "./runtime.js";
-
-/** The signals `run` passes on to the command: those a supervisor, a terminal or an operator sends. */
-export const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
 /**
  * `--watch` defaults, in seconds: the server's fallback poll (changes arrive by blocking reads in
@@ -157,11 +155,10 @@ class Supervisor {
     secrets: Readonly<Record<string, string>>,
     watch: { intervalMs: number; graceMs: number } | undefined,
   ): Promise<number> {
-    const forward = (signal: NodeJS.Signals) => {
+    const stopForwarding = forwardSignals((signal) => {
       this.#signal = signal;
       this.#current?.child.kill(signal);
-    };
-    for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+    });
     try {
       let current = this.#start(secrets);
       if (watch === undefined) return await current.exit;
@@ -194,7 +191,7 @@ class Supervisor {
         current = this.#start(next);
       }
     } finally {
-      for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
+      stopForwarding();
     }
   }
 
