@@ -117,6 +117,25 @@ describe("lockbox", () => {
     expect(result.stderr).toContain("Did you mean secret:site:list?");
   });
 
+  it("exits 2 on an unknown --name=value, suggesting the closest option and never echoing the value", async () => {
+    for (const [argv, said] of [
+      [
+        ["secret:site:set", "my-site", "K", "v", "--scopes=web,s3cr3t-scope"],
+        "--scopes'\n(Did you mean --scope?)",
+      ],
+      [["org:list", "--fromat=s3cr3t-format"], "--fromat'\n(Did you mean --format?)"],
+    ] as const) {
+      const result = await runCli([...argv], { env });
+      expect(result.code, argv.join(" ")).toBe(2);
+      expect(result.stderr).toContain(`error: unknown option '${said}`);
+      expect(result.stderr).not.toContain("s3cr3t");
+    }
+    // As for `--name value`, which commander always suggested for.
+    const spaced = await runCli(["secret:site:set", "my-site", "K", "v", "--scopes", "web"], { env });
+    expect(spaced.stderr).toContain("error: unknown option '--scopes'\n(Did you mean --scope?)");
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("exits 2 on an unknown option, a missing argument, too many arguments and a bad choice", async () => {
     for (const argv of [
       ["org:list", "--colour"],

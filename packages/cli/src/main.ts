@@ -90,9 +90,33 @@ function safeCommanderError(text: string): string {
   return hideTokens(safe);
 }
 
+/** commander's own handling of an unknown option, which {@link LockboxCommand} calls. */
+const commanderUnknownOption = (
+  Command.prototype as unknown as { unknownOption(this: Command, flag: string): never }
+).unknownOption;
+
+/** commander's `Command`, suggesting the closest option for an unknown `--name=value` too. */
+class LockboxCommand extends Command {
+  override createCommand(name?: string): Command {
+    return new LockboxCommand(name);
+  }
+
+  /**
+   * commander's handler of an unknown option (undocumented: its parser calls it), given only the
+   * name of an unknown `--name=value`. commander compares the whole `--name=value` with the options'
+   * names, which is seldom within the 3 edits it allows, so it suggested nothing (`--scopes=web`, not
+   * `--scope`); and the value, which can be a secret, goes no further. Should a commander release
+   * stop calling this, {@link safeCommanderError} still hides the value; only the suggestion is lost.
+   */
+  unknownOption(flag: string): never {
+    const name = /^(--[^=]+)=/.exec(flag)?.[1];
+    return commanderUnknownOption.call(this, name ?? flag);
+  }
+}
+
 function buildProgram(context: CliContext): Command {
   const { io } = context;
-  const program = new Command("lockbox")
+  const program = new LockboxCommand("lockbox")
     .description("Manage Lockbox secrets, organizations, sites, environments, tokens and the audit log.")
     .version(VERSION, "-V, --version", "print the version")
     .exitOverride()
