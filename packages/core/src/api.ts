@@ -360,6 +360,18 @@ export const removalResponse = z.object({
 /** A {@link removalResponse}. */
 export type RemovalResponse = z.output<typeof removalResponse>;
 
+/**
+ * The answer when an organization stops supporting a site: the message, and the people on the site's
+ * team who are members of that organization. The team is its own grant, so they keep managing the
+ * site; the answer names them so that the one ending the support can remove any who should not.
+ */
+export const supportEndedResponse = z.object({
+  message: z.string(),
+  teamMembersFromOrg: z.array(z.object({ email: z.string() })),
+});
+/** A {@link supportEndedResponse}. */
+export type SupportEndedResponse = z.output<typeof supportEndedResponse>;
+
 /** An audit event: who did what to what, and its link in the hash chain. Never a value. */
 export const auditEventResponse = z.object({
   seq: z.number(),

@@ -50,6 +50,7 @@ export {
   type SiteInfo,
   type SiteOwnerInput,
   type SiteSecretRow,
+  type SupportEndedResult,
   type TokenInfo,
   type TokenKind,
   type User,

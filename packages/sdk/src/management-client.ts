@@ -39,6 +39,7 @@ import type {
   SiteInfoResponse,
   SiteResponse,
   SiteSecretRow,
+  SupportEndedResponse,
   TokenResponse,
   TransferBody,
   UserResponse,
@@ -156,6 +157,8 @@ export type SiteOwnerInput = { readonly org: string } | { readonly owner: string
  * runtime and build tokens the removed person minted there that still work (revoke them by id).
  */
 export type RemovalResult = RemovalResponse;
+/** The answer of {@link ManagementClient.removeSupportingOrg}. */
+export type SupportEndedResult = SupportEndedResponse;
 
 /** An audit event: who did what to what, never a value. */
 export type AuditEvent = AuditEventResponse;
@@ -446,8 +449,11 @@ export class LockboxClient {
     return this.#send("PUT", `/v1/sites/${segment(site)}/supporting-orgs/${segment(org)}`);
   }
 
-  /** `DELETE /v1/sites/:site/supporting-orgs/:org`. */
-  removeSupportingOrg(site: string, org: string): Promise<void> {
+  /**
+   * `DELETE /v1/sites/:site/supporting-orgs/:org`. Answers the people on the site's team who belong
+   * to the org (they stay on the team).
+   */
+  removeSupportingOrg(site: string, org: string): Promise<SupportEndedResult> {
     return this.#send("DELETE", `/v1/sites/${segment(site)}/supporting-orgs/${segment(org)}`);
   }
 

@@ -137,6 +137,24 @@ describe("site commands", () => {
     ]);
   });
 
+  it("site:supporting-org:remove prints the server's message and a site:team:remove line per team member from that org", async () => {
+    server.on("DELETE", "/v1/sites/:site/supporting-orgs/:org", {
+      status: 200,
+      body: {
+        message:
+          "Organization 'agency' no longer supports site 'my-site'. 1 person on the site's team belongs to it …",
+        teamMembersFromOrg: [{ email: "dave@agency.example" }],
+      },
+    });
+    const result = await runCli(["site:supporting-org:remove", "my-site", "agency"], { env });
+    expect(result.code).toBe(0);
+    expect(result.stderr.split("\n")).toEqual([
+      "Organization 'agency' no longer supports site 'my-site'. 1 person on the site's team belongs to it …",
+      "  lockbox site:team:remove my-site dave@agency.example",
+      "",
+    ]);
+  });
+
   it("site:team:remove prints the server's message and a token:revoke line per token the person minted that still works", async () => {
     server.on("DELETE", "/v1/sites/:site/team/:user", {
       body: {

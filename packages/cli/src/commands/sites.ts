@@ -214,8 +214,11 @@ export function registerSiteCommands(program: Command, context: CliContext): voi
         const { site } = parseSiteArg(siteArg, "forbidden");
         const org = parseOrgArg(orgArg);
         const client = await context.client();
-        await client.removeSupportingOrg(site, org);
-        context.info(`Organization '${org}' no longer supports site '${site}'.`);
+        const ended = await client.removeSupportingOrg(site, org);
+        context.info(ended?.message ?? `Organization '${org}' no longer supports site '${site}'.`);
+        for (const member of ended?.teamMembersFromOrg ?? []) {
+          context.info(`  lockbox site:team:remove ${site} ${member.email}`);
+        }
       }),
     ["lockbox site:supporting-org:remove my-site agency"],
   );

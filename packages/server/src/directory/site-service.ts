@@ -49,6 +49,13 @@ export interface SiteDetails {
   readonly team: readonly UserRow[];
 }
 
+/** An org's support of a site ended, with the site's team members who belong to that org. */
+export interface SupportEnded {
+  readonly org: OrgRow;
+  readonly siteName: string;
+  readonly teamMembersFromOrg: readonly UserRow[];
+}
+
 /**
  * The sites side of the directory (SPEC §1, §5): sites with their owners, supporting organizations
  * and teams, and multidev environments. Access as in {@link OrgService}: every operation takes the
@@ -200,11 +207,13 @@ export class SiteService {
 
   /**
    * `site:supporting-org:remove`, by the site's administrators or an admin of the supporting org.
-   * Audited as `site.supporting_org.remove`.
+   * Audited as `site.supporting_org.remove`. Answers the people on the site's team who are members
+   * of that org: the team is its own grant (any member of a supporting org may have joined it), so
+   * they keep managing the site, and the answer names them.
    * @throws {LockboxError} `SITE_NOT_FOUND`; `FORBIDDEN`; `NOT_FOUND` when the org does not support
    * the site (or does not exist).
    */
-  async removeSupportingOrg(caller: Caller, siteRef: string, orgRef: string): Promise<void> {
+  async removeSupportingOrg(caller: Caller, siteRef: string, orgRef: string): Promise<SupportEnded> {
     const { site, access } = await this.deps.policy.site(caller, siteRef);
     let org: OrgRow | undefined;
     if (access.canAdminister) {
@@ -224,7 +233,7 @@ export class SiteService {
       }
       org = seen.org;
     }
-    await this.deps.stores.transaction(async (tx) => {
+    return this.deps.stores.transaction(async (tx) => {
       const current = await lockSite(tx, site);
       if (!org || !(await tx.sites.removeSupportingOrg(current.id, org.id))) {
         // The name as given: whether such an org exists elsewhere is not the caller's to learn.
@@ -238,6 +247,11 @@ export class SiteService {
         action: "site.supporting_org.remove",
         target: `${siteTarget(current)}/${orgTarget(org)}`,
       });
+      const teamMembersFromOrg: UserRow[] = [];
+      for (const user of await tx.sites.listTeamMembers(current.id)) {
+        if (await tx.orgs.findMembership(org.id, user.id)) teamMembersFromOrg.push(user);
+      }
+      return { org, siteName: current.name, teamMembersFromOrg };
     });
   }
 

@@ -226,6 +226,37 @@ describe.each(await contractDatabases())("access control ($name)", ({ create }) 
     expect((await t.call("GET", "/v1/orgs/org-a/secrets", dave)).status).toBe(404);
   });
 
+  it("names, when a support ends, the site's team members who belong to that org: their team place outlives it", async () => {
+    const alice = { token: as("alice") };
+    const dave = { token: as("dave") };
+    expect(
+      (await t.call("POST", "/v1/sites", { ...alice, body: { name: "site-a2", org: "org-a" } })).status,
+    ).toBe(201);
+    const admin = { token: t.adminToken };
+    expect((await t.call("PUT", "/v1/sites/site-a2/supporting-orgs/org-s", admin)).status).toBe(204);
+    // A member of the supporting org may manage the team, himself included (SPEC §5).
+    expect((await t.call("PUT", "/v1/sites/site-a2/team/dave@example.com", dave)).status).toBe(204);
+    const ended = await t.call("DELETE", "/v1/sites/site-a2/supporting-orgs/org-s", alice);
+    expect(ended.status).toBe(200);
+    expect(ended.headers["cache-control"]).toBe("no-store");
+    expect(ended.json).toEqual({
+      message:
+        "Organization 'org-s' no longer supports site 'site-a2'. 1 person on the site's team belongs to it and still manages the site: remove any who should not (lockbox site:team:remove site-a2 <email>).",
+      teamMembersFromOrg: [{ email: "dave@example.com" }],
+    });
+    expect((await t.call("GET", "/v1/sites/site-a2/secrets", dave)).status).toBe(200);
+    expect((await t.call("DELETE", "/v1/sites/site-a2/team/dave@example.com", alice)).status).toBe(200);
+    expect((await t.call("GET", "/v1/sites/site-a2/secrets", dave)).status).toBe(404);
+
+    // With no one of that org on the team, the message says only that the support ended.
+    expect((await t.call("PUT", "/v1/sites/site-a2/supporting-orgs/org-s", admin)).status).toBe(204);
+    const again = await t.call("DELETE", "/v1/sites/site-a2/supporting-orgs/org-s", alice);
+    expect(again.json).toEqual({
+      message: "Organization 'org-s' no longer supports site 'site-a2'.",
+      teamMembersFromOrg: [],
+    });
+  });
+
   it("lets a team member manage the site's secrets, multidevs and tokens, but not its team", async () => {
     const erin = { token: as("erin") };
     expect(

@@ -2,6 +2,7 @@ import { quoteIdentifier, STANDARD_ENVIRONMENTS } from "@lockbox/core";
 import type { ListedAuditEvent } from "../audit/records.js";
 import type { Removal } from "../directory/directory-rules.js";
 import type { OrgRow, SiteRow, UserRow } from "../directory/records.js";
+import type { SupportEnded } from "../directory/site-service.js";
 import type { TokenRow } from "../tokens/records.js";
 
 export function presentUser(user: UserRow) {
@@ -53,6 +54,19 @@ export function presentRemoval(removal: Removal, from: "organization" | "site") 
   return {
     message: `User ${quoteIdentifier(removal.user.email)} was removed from ${where}.${tokens}`,
     tokensStillActive: removal.tokensStillActive.map(presentToken),
+  };
+}
+
+/** An org's support of a site ended: the message, naming the team members who belong to that org. */
+export function presentSupportEnded(ended: SupportEnded) {
+  const count = ended.teamMembersFromOrg.length;
+  const team =
+    count === 0
+      ? ""
+      : ` ${count === 1 ? "1 person" : `${count} people`} on the site's team ${count === 1 ? "belongs" : "belong"} to it and still ${count === 1 ? "manages" : "manage"} the site: remove any who should not (lockbox site:team:remove ${ended.siteName} <email>).`;
+  return {
+    message: `Organization ${quoteIdentifier(ended.org.name)} no longer supports site ${quoteIdentifier(ended.siteName)}.${team}`,
+    teamMembersFromOrg: ended.teamMembersFromOrg.map((user) => ({ email: user.email })),
   };
 }
 

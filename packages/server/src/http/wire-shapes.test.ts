@@ -24,6 +24,7 @@ import {
   siteInfoResponse,
   siteResponse,
   siteSecretRow,
+  supportEndedResponse,
   tokenResponse,
   userResponse,
   whoamiResponse,
@@ -190,6 +191,11 @@ const CASES: readonly AnswerCase[] = [
     schema: removalResponse,
   },
   {
+    route: "DELETE /v1/sites/{site}/supporting-orgs/{org}",
+    url: "/v1/sites/crew-site/supporting-orgs/helpers",
+    schema: supportEndedResponse,
+  },
+  {
     route: "DELETE /v1/orgs/{org}/members/{user}",
     url: "/v1/orgs/crew/members/crew@example.com",
     schema: removalResponse,
@@ -267,6 +273,8 @@ describe.each(await contractDatabases())("management answers have core's shapes 
     await t.call("PUT", "/v1/orgs/crew/members/crew@example.com", { ...admin, body: { role: "member" } });
     await t.call("POST", "/v1/sites", { ...admin, body: { name: "crew-site", org: "crew" } });
     await t.call("PUT", "/v1/sites/crew-site/team/crew@example.com", admin);
+    await t.call("POST", "/v1/orgs", { ...admin, body: { name: "helpers" } });
+    await t.call("PUT", "/v1/sites/crew-site/supporting-orgs/helpers", admin);
     const minted = await t.call("POST", "/v1/tokens", {
       token: crew.token,
       body: { kind: "runtime", site: "crew-site", env: "live" },

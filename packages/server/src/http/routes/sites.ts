@@ -12,10 +12,18 @@ import {
   siteParams,
   siteResponse,
   siteUserParams,
+  supportEndedResponse,
   transferBody,
 } from "@lockbox/core";
 import type { SiteService } from "../../directory/site-service.js";
-import { compareEnvironmentNames, page, pageOfRows, presentRemoval, presentSite } from "../present.js";
+import {
+  compareEnvironmentNames,
+  page,
+  pageOfRows,
+  presentRemoval,
+  presentSite,
+  presentSupportEnded,
+} from "../present.js";
 import type { RouteRegistry } from "../route.js";
 
 /** Sites: creation, transfer, deletion, supporting orgs, team and environments. */
@@ -96,10 +104,12 @@ export function siteRoutes(routes: RouteRegistry, sites: SiteService): void {
     method: "DELETE",
     url: "/v1/sites/:site/supporting-orgs/:org",
     tag: "sites",
-    summary: "Remove a supporting organization",
+    summary:
+      "Remove a supporting organization; answers the people on the site's team who belong to it (they stay on the team)",
     params: siteOrgParams,
-    status: 204,
-    handler: ({ caller, params }) => sites.removeSupportingOrg(caller, params.site, params.org),
+    response: supportEndedResponse,
+    handler: async ({ caller, params }) =>
+      presentSupportEnded(await sites.removeSupportingOrg(caller, params.site, params.org)),
   });
 
   routes.add({
