@@ -96,6 +96,22 @@ describe("lockbox server:start (real process)", () => {
     expect(offline.stderr).not.toContain("pw");
   });
 
+  it("says a PostgreSQL that refuses the connection is one it cannot connect to, with the fix, and exits 1", async () => {
+    // Nothing listens on this port (the range the project's own servers may use is 9500-9599).
+    const result = await runCli(
+      ["server:start", "--port=0", "--db=postgres://lockbox:hunter2-pw@127.0.0.1:9599/lockbox"],
+      {
+        cwd: dir.path,
+        env,
+      },
+    );
+    expect(result).toMatchObject({ code: 1, stdout: "" });
+    expect(result.stderr).toContain(
+      "Lockbox cannot start: Cannot connect to PostgreSQL at 127.0.0.1:9599 (database lockbox): connection refused. Check --db (or LOCKBOX_DB) and that PostgreSQL is running.",
+    );
+    expect(result.stderr).not.toMatch(/migration|Retry|hunter2/);
+  });
+
   it("admin:token, run while the server serves, mints a token the running server accepts at once", async () => {
     const server = await startServerProcess({ cwd: dir.path, env });
     try {

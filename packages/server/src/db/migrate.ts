@@ -5,11 +5,18 @@ import { migrationProvider } from "./migrations.js";
 import type { StoreDialect } from "./ports.js";
 
 /**
- * Brings the schema to the latest migration. Safe to call from several processes at once on
- * PostgreSQL (Kysely's migrator holds an advisory lock); throws UNAVAILABLE naming the failed
- * migration, never the connection string.
+ * Brings the schema of the store `label` names to the latest migration. Safe to call from several
+ * processes at once on PostgreSQL (Kysely's migrator holds an advisory lock). A store made by a newer
+ * Lockbox is refused (CONFLICT, as {@link requireCurrentSchema} does) and left as it is; a failed
+ * migration throws UNAVAILABLE naming it, never the connection string.
  */
-export async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+export async function migrateToLatest(
+  db: Kysely<Database>,
+  dialect: StoreDialect,
+  label: string,
+): Promise<void> {
+  const unknown = unknownMigrations(await appliedMigrations(db, dialect), await knownMigrations(dialect));
+  if (unknown.length > 0) throw newerStoreError(label, unknown);
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
@@ -35,22 +42,11 @@ export async function requireCurrentSchema(
   dialect: StoreDialect,
   label: string,
 ): Promise<void> {
-  const known = Object.keys(await migrationProvider(dialect).getMigrations()).sort();
-  let applied: string[];
-  try {
-    const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
-    applied = rows.rows.map((row) => row.name).sort();
-  } catch {
-    applied = [];
-  }
+  const known = await knownMigrations(dialect);
+  const applied = await appliedMigrations(db, dialect);
   const missing = known.filter((name) => !applied.includes(name));
-  const unknown = applied.filter((name) => !known.includes(name));
-  if (unknown.length > 0) {
-    throw new LockboxError(
-      "CONFLICT",
-      `The store ${label} was made by a newer Lockbox (it has migration(s) ${unknown.join(", ")}, which this version does not know): run this command with that version.`,
-    );
-  }
+  const unknown = unknownMigrations(applied, known);
+  if (unknown.length > 0) throw newerStoreError(label, unknown);
   if (applied.length === 0) {
     throw new LockboxError(
       "CONFLICT",
@@ -63,4 +59,35 @@ export async function requireCurrentSchema(
       `The store ${label} is older than this Lockbox (it lacks migration(s) ${missing.join(", ")}), and this command never migrates a store it reads: upgrade its servers first (a server migrates its store when it starts), or run this command with the Lockbox version the store is at.`,
     );
   }
+}
+
+async function knownMigrations(dialect: StoreDialect): Promise<string[]> {
+  return Object.keys(await migrationProvider(dialect).getMigrations()).sort();
+}
+
+/**
+ * The migrations the store has run; none when it has no `kysely_migration` table (a new or a foreign
+ * database). Any other failure (the database cannot be reached) is thrown.
+ */
+async function appliedMigrations(db: Kysely<Database>, dialect: StoreDialect): Promise<string[]> {
+  const exists =
+    dialect === "postgres"
+      ? sql<{ found: unknown }>`select to_regclass('kysely_migration') is not null as found`
+      : sql<{
+          found: unknown;
+        }>`select count(*) > 0 as found from sqlite_master where type = 'table' and name = 'kysely_migration'`;
+  if (!(await exists.execute(db)).rows[0]?.found) return [];
+  const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  return rows.rows.map((row) => row.name).sort();
+}
+
+function unknownMigrations(applied: readonly string[], known: readonly string[]): string[] {
+  return applied.filter((name) => !known.includes(name));
+}
+
+function newerStoreError(label: string, unknown: readonly string[]): LockboxError {
+  return new LockboxError(
+    "CONFLICT",
+    `The store ${label} was made by a newer Lockbox (it has migration(s) ${unknown.join(", ")}, which this version does not know): run this command with that version.`,
+  );
 }

@@ -4,6 +4,7 @@ import type { Database } from "./database.js";
 import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest, requireCurrentSchema } from "./migrate.js";
 import type { StoreChange } from "./ports.js";
+import { postgresConnectError } from "./postgres-connect-error.js";
 import { classifyPostgresError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
 /** The NOTIFY channel that carries {@link StoreChange}s between server processes. */
@@ -44,9 +45,15 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Lockbo
   const health = new StoreHealth(describePostgres(options.url));
   const dialect = faultClassifyingDialect(new PostgresDialect({ pool }), classifyPostgresError, health);
   const db = new Kysely<Database>({ dialect });
+  const label = describePostgres(options.url);
   try {
-    if (options.migrate === false) await requireCurrentSchema(db, "postgres", describePostgres(options.url));
-    else await migrateToLatest(db, "postgres");
+    // The first connection's failure is said as one (which server, what refused, what to fix), not
+    // as a failed migration or a passing outage: nothing retries at start.
+    await sql`select 1`.execute(db).catch((error: unknown) => {
+      throw postgresConnectError(options.url, error);
+    });
+    if (options.migrate === false) await requireCurrentSchema(db, "postgres", label);
+    else await migrateToLatest(db, "postgres", label);
   } catch (error) {
     await db.destroy();
     throw error;

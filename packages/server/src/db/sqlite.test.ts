@@ -56,4 +56,17 @@ describe("openSqliteDb()", () => {
     expect(await store.ping()).toBe(true);
     await store.close();
   });
+
+  it("refuses a store made by a newer Lockbox with the message backup gives", async () => {
+    const path = join(dir, "lockbox.db");
+    const store = await openSqliteDb({ path });
+    await sql`insert into kysely_migration (name, timestamp) values ('9999-from-the-future', ${new Date().toISOString()})`.execute(
+      store.kysely,
+    );
+    await store.close();
+    await expect(openSqliteDb({ path, exclusive: true })).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: `The store '${path}' was made by a newer Lockbox (it has migration(s) 9999-from-the-future, which this version does not know): run this command with that version.`,
+    });
+  });
 });

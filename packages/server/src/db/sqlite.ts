@@ -57,8 +57,9 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
       health,
     );
     const db = new Kysely<Database>({ dialect });
-    if (options.migrate === false) await requireCurrentSchema(db, "sqlite", `'${options.path}'`);
-    else await migrateToLatest(db, "sqlite");
+    const label = `'${options.path}'`;
+    if (options.migrate === false) await requireCurrentSchema(db, "sqlite", label);
+    else await migrateToLatest(db, "sqlite", label);
     return new LockboxDb(db, sqliteDriver(release), health);
   } catch (error) {
     release();
