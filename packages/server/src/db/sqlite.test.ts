@@ -1,9 +1,14 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mountSmallFilesystem } from "../testing/small-filesystem.js";
 import { openSqliteDb } from "./sqlite.js";
+
+const run = promisify(execFile);
 
 describe("openSqliteDb()", () => {
   let dir: string;
@@ -67,6 +72,40 @@ describe("openSqliteDb()", () => {
     await expect(openSqliteDb({ path, exclusive: true })).rejects.toMatchObject({
       code: "CONFLICT",
       message: `The store '${path}' was made by a newer Lockbox (it has migration(s) 9999-from-the-future, which this version does not know): run this command with that version.`,
+    });
+  });
+
+  it("names the database file and says its folder must be writable when it is not", async () => {
+    // As root, permissions do not stop writes: a read-only file system does. Otherwise, chmod.
+    const asRoot = process.getuid?.() === 0;
+    const small = asRoot ? await mountSmallFilesystem(8 * 1024 * 1024) : undefined;
+    if (asRoot && small === undefined) {
+      console.warn("\n*** Cannot mount a file system here: SKIPPING the read-only folder test. ***\n");
+      return;
+    }
+    const folder = small?.dir ?? join(dir, "data");
+    const path = join(folder, "lockbox.db");
+    try {
+      mkdirSync(folder, { recursive: true });
+      await (await openSqliteDb({ path, exclusive: true })).close();
+      if (small) await run("mount", ["-o", "remount,ro", small.dir]);
+      else chmodSync(folder, 0o500);
+      await expect(openSqliteDb({ path, exclusive: true })).rejects.toMatchObject({
+        code: "UNAVAILABLE",
+        message: `The SQLite database '${path}' cannot be opened for writing (${small ? "EROFS" : "EACCES"}): its folder '${folder}' must be writable, since SQLite writes the database, its -wal and -shm files and a lock file there. Make the folder writable, or point --db (or LOCKBOX_DB) elsewhere.`,
+      });
+    } finally {
+      if (!small) chmodSync(folder, 0o700);
+      await small?.destroy();
+    }
+  });
+
+  it("says so when a part of the database's path is a file, not a folder", async () => {
+    writeFileSync(join(dir, "data"), "");
+    const path = join(dir, "data", "lockbox.db");
+    await expect(openSqliteDb({ path, exclusive: true })).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: `The SQLite database '${path}' cannot be opened for writing (ENOTDIR): a part of its folder '${join(dir, "data")}' is a file, not a folder. Point --db (or LOCKBOX_DB) elsewhere.`,
     });
   });
 });

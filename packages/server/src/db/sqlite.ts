@@ -38,12 +38,8 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
   if (options.migrate === false && !existsSync(options.path)) {
     throw new LockboxError("NOT_FOUND", `No store at '${options.path}': check the path.`);
   }
-  makeDirectory(dirname(options.path));
-  closeSync(openSync(options.path, "a", 0o600));
-  const release = options.exclusive ? claimFile(options.path) : () => {};
+  const { database, release } = openForWriting(options);
   try {
-    const database = new BetterSqlite3(options.path);
-    database.pragma("journal_mode = WAL");
     database.pragma("synchronous = FULL");
     database.pragma("foreign_keys = ON");
     database.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
@@ -65,6 +61,51 @@ export async function openSqliteDb(options: SqliteDbOptions): Promise<LockboxDb>
     release();
     throw error;
   }
+}
+
+/**
+ * Creates the folder and the file when missing, claims the file when `exclusive`, and opens it in
+ * WAL mode. Every step writes beside the database (the file, its -wal and -shm files, the lock file):
+ * a folder that refuses that is said as such, naming the file and the fix, not as a bare errno.
+ */
+function openForWriting(options: SqliteDbOptions): { database: BetterSqlite3.Database; release: () => void } {
+  let release = () => {};
+  try {
+    makeDirectory(dirname(options.path));
+    closeSync(openSync(options.path, "a", 0o600));
+    if (options.exclusive) release = claimFile(options.path);
+    const database = new BetterSqlite3(options.path);
+    try {
+      database.pragma("journal_mode = WAL");
+    } catch (error) {
+      database.close();
+      throw error;
+    }
+    return { database, release };
+  } catch (error) {
+    release();
+    throw unwritableError(options.path, error);
+  }
+}
+
+/** errno and SQLite codes that mean the database's folder (or file) cannot be written. */
+const UNWRITABLE_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOTDIR", "SQLITE_CANTOPEN"]);
+
+function unwritableError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !(UNWRITABLE_CODES.has(code) || code.startsWith("SQLITE_READONLY"))) {
+    return error;
+  }
+  const folder = dirname(path);
+  const reason =
+    code === "ENOTDIR"
+      ? `a part of its folder '${folder}' is a file, not a folder. Point --db (or LOCKBOX_DB) elsewhere.`
+      : `its folder '${folder}' must be writable, since SQLite writes the database, its -wal and -shm files and a lock file there. Make the folder writable, or point --db (or LOCKBOX_DB) elsewhere.`;
+  return new LockboxError(
+    "UNAVAILABLE",
+    `The SQLite database '${path}' cannot be opened for writing (${code}): ${reason}`,
+    { cause: error },
+  );
 }
 
 /** SQLite's page cache, in KiB. */
