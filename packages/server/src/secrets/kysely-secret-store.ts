@@ -122,6 +122,16 @@ export class KyselySecretStore implements SecretStore {
     return result.numDeletedRows > 0n;
   }
 
+  async findValue(secretId: string, env: string | null): Promise<Buffer | undefined> {
+    const row = await this.context.db
+      .selectFrom("secret_values")
+      .select("ciphertext")
+      .where("secret_id", "=", secretId)
+      .where("env", "=", env ?? BASE_ENV)
+      .executeTakeFirst();
+    return row?.ciphertext;
+  }
+
   async putValue(secretId: string, env: string | null, sealed: Buffer): Promise<void> {
     const at = now();
     const { db } = this.context;

@@ -257,6 +257,46 @@ describe.each(await contractDatabases())("secret history and rollback ($name)", 
     ]);
   });
 
+  it("keeps a value written before versions existed as version 1 when a set replaces it, so it rolls back", async () => {
+    const site = await makeSite();
+    const set = (name: string, value: string, env?: string) =>
+      lockbox.secrets.setSiteSecret(owner, site.name, { name, value, scopes: ["web", "user"], env });
+    await set("OLD", "old-base");
+    await set("OLD", "old-live", "live");
+    await set("IMPORTED", "old-imported");
+    // As a store written before migration 0002: values, and no history.
+    await lockbox.db.kysely.deleteFrom("secret_versions").where("site_id", "=", site.id).execute();
+
+    await set("OLD", "new-base");
+    await set("OLD", "new-live", "live");
+    await lockbox.secrets.importSiteSecrets(owner, site.name, { secrets: { IMPORTED: "new-imported" } });
+    const versions = async (name: string, env?: string) =>
+      (await history(site, name, env)).map(({ version, action, actor, value }) => [
+        version,
+        action,
+        actor,
+        value,
+      ]);
+    expect(await versions("OLD")).toEqual([
+      [2, "set", owner.user.email, "new-base"],
+      [1, "set", "system", "old-base"],
+    ]);
+    expect(await versions("OLD", "live")).toEqual([
+      [2, "set", owner.user.email, "new-live"],
+      [1, "set", "system", "old-live"],
+    ]);
+    expect(await versions("IMPORTED")).toEqual([
+      [2, "set", owner.user.email, "new-imported"],
+      [1, "set", "system", "old-imported"],
+    ]);
+
+    await lockbox.secretHistory.rollbackSite(owner, site.name, "OLD", "live", 1);
+    expect(await runtimeValue(site, "live", "OLD")).toBe("old-live");
+    // A slot with no value before its first set has nothing to keep: its history starts at the set.
+    await set("NEW", "first");
+    expect(await versions("NEW")).toEqual([[1, "set", owner.user.email, "first"]]);
+  });
+
   it("refuses a rollback to a delete version with a clear 409, changing nothing", async () => {
     const site = await makeSite();
     await lockbox.secrets.setSiteSecret(owner, site.name, { name: "R", value: "base", scopes: ["web"] });

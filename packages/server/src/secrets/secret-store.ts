@@ -26,6 +26,8 @@ export interface SecretStore {
   insertSecret(secret: NewSecret): Promise<SecretRow>;
   /** Deletes a secret with its base value and every override. Returns false when absent. */
   deleteSecret(secretId: string): Promise<boolean>;
+  /** The sealed base value (`env` null) or one override; undefined when the slot holds none. */
+  findValue(secretId: string, env: string | null): Promise<Buffer | undefined>;
   /** Writes the base value (`env` null) or an override, replacing any previous one. */
   putValue(secretId: string, env: string | null, sealed: Buffer): Promise<void>;
   /** Deletes one override. Returns false when there was none. */

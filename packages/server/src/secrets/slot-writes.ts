@@ -2,7 +2,7 @@ import type { SecretVersionAction } from "@lockbox/core";
 import type { AuditEventInput } from "../audit/records.js";
 import { SYSTEM_CONTEXT } from "../audit/request-context.js";
 import type { Vault } from "../keys/vault.js";
-import type { SecretRow, StoredSecret } from "./secret-store.js";
+import type { SecretRow } from "./secret-store.js";
 import { recordDeleteVersions, recordVersion, type SecretSlot } from "./secret-versions.js";
 import type { SecretsTx } from "./secrets-service.js";
 
@@ -45,6 +45,7 @@ export async function writeSlot(
   action: Exclude<SecretVersionAction, "delete">,
   value: string,
 ): Promise<number> {
+  await keepValueWithoutHistory(tx, vault, slot);
   const sealed = await vault.seal(slot.owner, { secretId: slot.secretId, env: slot.env }, value, tx.dataKeys);
   await tx.secrets.putValue(slot.secretId, slot.env, sealed);
   const version = await recordVersion(tx, vault, writer.audit, slot, action, value);
@@ -73,7 +74,7 @@ export async function deleteSlots(
   const slot = { secretId: secret.id, owner: secret.owner, name: secret.name };
   const slots =
     env === undefined ? [null, ...secret.overrideEnvs] : secret.overrideEnvs.filter((e) => e === env);
-  await keepValuesWithoutHistory(tx, vault, secret, slots);
+  for (const slotEnv of slots) await keepValueWithoutHistory(tx, vault, { ...slot, env: slotEnv });
   let emptied: (string | null)[];
   if (env === undefined) {
     await tx.secrets.deleteSecret(secret.id);
@@ -105,29 +106,14 @@ export async function deleteSlots(
 
 /**
  * A slot last written before versions existed (migration 0002) has no history: its current value is
- * recorded as its first version (a `set` by `system`) before a delete empties it, so that a restore
- * or a rollback can bring it back like any other.
+ * recorded as its first version (a `set` by `system`) before a write replaces it or a delete empties
+ * it, so that a rollback or a restore can bring it back like any other. Not a migration: a version
+ * is sealed under its own associated data, which takes the owner's data key, so the master key.
  */
-async function keepValuesWithoutHistory(
-  tx: SlotWriteTx,
-  vault: Vault,
-  secret: SecretRow,
-  slots: readonly (string | null)[],
-): Promise<void> {
-  let stored: StoredSecret | undefined;
-  for (const env of slots) {
-    if ((await tx.secretVersions.lastVersion(secret.id, env)) > 0) continue;
-    stored ??= (await tx.secrets.listSecrets(secret.owner)).find((row) => row.id === secret.id);
-    const sealed = env === null ? stored?.base : stored?.overrides.get(env);
-    if (!sealed) continue;
-    const value = await vault.open(secret.owner, { secretId: secret.id, env }, sealed, tx.dataKeys);
-    await recordVersion(
-      tx,
-      vault,
-      SYSTEM_CONTEXT,
-      { secretId: secret.id, owner: secret.owner, name: secret.name, env },
-      "set",
-      value,
-    );
-  }
+async function keepValueWithoutHistory(tx: SlotWriteTx, vault: Vault, slot: SecretSlot): Promise<void> {
+  if ((await tx.secretVersions.lastVersion(slot.secretId, slot.env)) > 0) return;
+  const sealed = await tx.secrets.findValue(slot.secretId, slot.env);
+  if (!sealed) return;
+  const value = await vault.open(slot.owner, { secretId: slot.secretId, env: slot.env }, sealed, tx.dataKeys);
+  await recordVersion(tx, vault, SYSTEM_CONTEXT, slot, "set", value);
 }
