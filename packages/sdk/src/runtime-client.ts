@@ -96,8 +96,9 @@ export interface RuntimeClient {
   refresh(): Promise<void>;
   /**
    * Ends the watch (`watch: true`): aborts its request in flight. Reads keep working with the TTL.
-   * Without a watch it does nothing. The watch never keeps a Node process alive by itself, unless
-   * `fetch` was given: then its blocking read in flight does, as any `fetch` does, until `close()`.
+   * Without a watch it does nothing. The watch keeps a Node process alive only until its first
+   * read's outcome has been handed to `onChange` or `onError` (or the logger), unless `fetch` was
+   * given: then its blocking read in flight does, as any `fetch` does, until `close()`.
    */
   close(): void;
 }
@@ -209,7 +210,9 @@ export function createRuntimeClient(options: RuntimeClientOptions = {}): Runtime
  * Calls `onChange` with every secret (as {@link RuntimeClient.getSecrets} gives them) once the set
  * is first fetched, then after each change, within a moment of its write: a client created with
  * `watch: true` (blocking reads, see {@link createRuntimeClient}). Failures are retried with backoff;
- * `onChange` is not called for them. Returns the client: read through it, and `close()` it to stop.
+ * `onChange` is not called for them. The process is kept alive until the first set reaches
+ * `onChange` or the first failure is reported, not after. Returns the client: read through it, and
+ * `close()` it to stop.
  *
  * @example
  * ```ts

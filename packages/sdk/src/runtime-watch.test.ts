@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRuntimeClient, type RuntimeClient, watchSecrets } from "./runtime-client.js";
@@ -367,6 +369,69 @@ describe("the runtime client's watch (blocking reads)", () => {
     // Exited on its own, long before its 90 s blocking read would have ended.
     expect(performance.now() - startedAt).toBeLessThan(5000);
   });
+
+  /** Runs `script` (an ES module; `SDK` is the built entry point) in a Node process of its own. */
+  const runScript = async (script: string, env: Record<string, string>) => {
+    const child = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", `const SDK = ${JSON.stringify(dist)};\n${script}`],
+      { env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk);
+    });
+    child.stderr.on("data", (chunk) => {
+      stderr += String(chunk);
+    });
+    const startedAt = performance.now();
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    return { code, stdout, stderr, ms: performance.now() - startedAt };
+  };
+  // Nothing else keeps these processes alive: no timer, no server, no await.
+  const watchOnly =
+    'const { watchSecrets } = await import(SDK); watchSecrets((all) => console.log("onChange", all.API_KEY));';
+
+  it.skipIf(!existsSync(dist))(
+    "keeps a process that only watches alive until onChange has the first set, then lets it exit",
+    async () => {
+      await start();
+      const run = await runScript(watchOnly, { LOCKBOX_URL: server.url, LOCKBOX_RUNTIME_TOKEN: TOKEN });
+      expect(run).toMatchObject({ code: 0, stdout: "onChange v1\n", stderr: "" });
+      // The next read is held for 90 s: the process did not wait for it.
+      expect(run.ms).toBeLessThan(5000);
+    },
+  );
+
+  it.skipIf(!existsSync(dist))(
+    "keeps a process that only watches alive until a failed first read is reported, then lets it exit",
+    async () => {
+      await start();
+      server.mode = "500";
+      const run = await runScript(watchOnly, { LOCKBOX_URL: server.url, LOCKBOX_RUNTIME_TOKEN: TOKEN });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(/^Lockbox: watching the secrets failed \(SERVER_ERROR: /);
+      // Exited before the backoff's next read (1 s and more).
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it.skipIf(!existsSync(dist))(
+    "keeps a process that only watches a local file alive until onChange has its set",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "lockbox-sdk-watch-"));
+      try {
+        const file = join(dir, "secrets.json");
+        writeFileSync(file, JSON.stringify({ Secrets: { API_KEY: { Value: "local" } } }));
+        const run = await runScript(watchOnly, { LOCKBOX_SECRETS_FILE: file });
+        expect(run).toMatchObject({ code: 0, stdout: "onChange local\n", stderr: "" });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe("WatchLoop", () => {

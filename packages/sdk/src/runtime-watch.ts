@@ -1,4 +1,4 @@
-import { clearTimeout, setTimeout } from "node:timers";
+import { clearInterval, clearTimeout, setInterval, setTimeout } from "node:timers";
 
 /** What one blocking read (`GET /site/secrets?wait=`) told the watch loop. */
 export interface WatchAnswer {
@@ -26,7 +26,10 @@ const MIN_ROUND_MS = 1000;
  * Keeps a set fresh by blocking reads, one after the other, until {@link stop}. A read that answers
  * at once without a change (the server is shutting down, or does not hold reads) is followed by a
  * pause, a failure by a backoff with jitter (so that clients of a restarted server do not all come
- * back at the same moment). Its timers are unref'd: the loop never keeps the process alive.
+ * back at the same moment). Until its first read has an outcome (handed to `onChange` or
+ * `onError`) the loop keeps the process alive, as an awaited read would: a process that only
+ * watches would otherwise exit before it has seen its set. After that its timers are unref'd, as
+ * are the sources' sockets and timers: the loop never keeps the process alive on its own.
  */
 export class WatchLoop {
   readonly #source: Watchable;
@@ -37,6 +40,11 @@ export class WatchLoop {
   readonly #now: () => number;
   readonly #controller = new AbortController();
   #wakeSleep: (() => void) | undefined;
+  /**
+   * A ref'd timer that does nothing, from the start until the first read's outcome has been handed
+   * on (or {@link stop}): what keeps the process alive meanwhile, whatever the source unrefs.
+   */
+  #holdUntilFirst: ReturnType<typeof setInterval> | undefined = setInterval(() => {}, 2 ** 31 - 1);
   /** Resolves when the loop has ended. */
   readonly done: Promise<void>;
 
@@ -68,6 +76,13 @@ export class WatchLoop {
   stop(): void {
     this.#controller.abort();
     this.#wakeSleep?.();
+    this.#letGo();
+  }
+
+  /** The first outcome was handed on: from now on, only the application keeps the process alive. */
+  #letGo(): void {
+    clearInterval(this.#holdUntilFirst);
+    this.#holdUntilFirst = undefined;
   }
 
   async #run(): Promise<void> {
@@ -79,6 +94,7 @@ export class WatchLoop {
         if (this.stopped) return;
         failures = 0;
         if (answer.changed) this.#callback(this.#onChange);
+        this.#letGo();
         if (answer.retryAfterMs !== undefined) await this.#sleep(this.#jittered(answer.retryAfterMs));
         else if (!answer.changed && this.#now() - started < MIN_ROUND_MS)
           await this.#sleep(this.#jittered(MIN_ROUND_MS));
@@ -86,6 +102,7 @@ export class WatchLoop {
         if (this.stopped) return;
         failures++;
         this.#callback(() => this.#onError(error, failures));
+        this.#letGo();
         const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1));
         await this.#sleep(this.#jittered(backoff));
       }

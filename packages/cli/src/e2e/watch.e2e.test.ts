@@ -1,6 +1,12 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createRuntimeClient } from "@lockbox/sdk";
 import { afterEach, describe, expect, it } from "vitest";
-import { newMasterKey, type ServerProcess, startServerProcess, tempDir } from "./harness.js";
+import { newMasterKey, type ServerProcess, spawnCollecting, startServerProcess, tempDir } from "./harness.js";
+
+/** The SDK as an application imports it: its built entry point. */
+const SDK = fileURLToPath(new URL("../../../sdk/dist/index.js", import.meta.url));
 
 /** A real server process with one site, one secret and a runtime token for it. */
 async function serverWithSite(dir: string, env: Record<string, string>, args: string[] = []) {
@@ -105,4 +111,31 @@ describe("blocking reads and watching, against a real server process", () => {
     await until("v2", 8000);
     expect(await client.getSecret("API_KEY")).toBe("v2");
   }, 60_000);
+
+  it("a script that only calls watchSecrets gets its first set, then exits by itself", async () => {
+    const dir = tempDir();
+    cleanups.push(dir.cleanup);
+    const { server, runtimeToken } = await serverWithSite(dir.path, { LOCKBOX_MASTER_KEY: newMasterKey() });
+    cleanups.push(() => server.stop("SIGKILL"));
+    // Nothing else keeps this process alive: no timer, no server, no await.
+    const script = join(dir.path, "watch-only.mjs");
+    writeFileSync(
+      script,
+      `import { watchSecrets } from ${JSON.stringify(SDK)};\nwatchSecrets((all) => console.log("onChange", all.API_KEY));\n`,
+    );
+    const startedAt = performance.now();
+    const { child, stdout, stderr } = spawnCollecting([process.execPath, script], dir.path, {
+      LOCKBOX_URL: server.url,
+      LOCKBOX_RUNTIME_TOKEN: runtimeToken,
+    });
+    cleanups.push(() => child.exitCode === null && child.kill("SIGKILL"));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect({ code, stdout: stdout(), stderr: stderr() }).toEqual({
+      code: 0,
+      stdout: "onChange v0\n",
+      stderr: "",
+    });
+    // Exited once the first set was delivered, not after its 90 s blocking read.
+    expect(performance.now() - startedAt).toBeLessThan(10_000);
+  });
 });
