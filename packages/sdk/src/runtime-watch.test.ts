@@ -17,10 +17,11 @@ class FakeBlockingServer {
   value = "v1";
   version = 1;
   /**
-   * "ok", "500" (every read fails), "cap" (every blocking read: 304 with Retry-After at once) or
-   * "silent" (a blocking read is held past its wait, never answered).
+   * "ok", "500" (every read fails), "cap" (every blocking read: 304 with Retry-After at once),
+   * "silent" (a blocking read is held past its wait, never answered) or "hang" (no request is ever
+   * answered).
    */
-  mode: "ok" | "500" | "cap" | "silent" = "ok";
+  mode: "ok" | "500" | "cap" | "silent" | "hang" = "ok";
   readonly requests: { url: string; ifNoneMatch: string | undefined; at: number }[] = [];
   /** Requests whose client went away before the answer. */
   aborted = 0;
@@ -83,6 +84,7 @@ class FakeBlockingServer {
       ifNoneMatch: req.headers["if-none-match"],
       at: performance.now(),
     });
+    if (this.mode === "hang") return;
     const wait = Number(new URL(req.url ?? "", "http://x").searchParams.get("wait") ?? 0);
     const etag = `"v${this.version}"`;
     if (this.mode === "500") {
@@ -415,6 +417,21 @@ describe("the runtime client's watch (blocking reads)", () => {
       expect(run.stderr).toMatch(/^Lockbox: watching the secrets failed \(SERVER_ERROR: /);
       // Exited before the backoff's next read (1 s and more).
       expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it.skipIf(!existsSync(dist))(
+    "gives up a first read not answered within timeoutMs, not timeoutMs plus the wait",
+    async () => {
+      await start();
+      server.mode = "hang";
+      const run = await runScript(
+        `const { watchSecrets } = await import(SDK);
+        watchSecrets(() => console.log("onChange"), { timeoutMs: 300, onError: (error) => console.log(error.code) });`,
+        { LOCKBOX_URL: server.url, LOCKBOX_RUNTIME_TOKEN: TOKEN },
+      );
+      expect(run).toMatchObject({ code: 0, stdout: "UNREACHABLE\n" });
+      expect(run.ms).toBeLessThan(5000);
     },
   );
 

@@ -191,7 +191,9 @@ export class ServerSource implements SecretSource {
       "user-agent": "lockbox-sdk",
     };
     if (cached?.etag !== undefined) headers["if-none-match"] = cached.etag;
-    const timeoutMs = this.#timeoutMs + (watch ? watch.seconds * 1000 : 0);
+    // Without If-None-Match the server answers at once, `wait` or not (the watch's first read).
+    const held = watch !== undefined && cached?.etag !== undefined;
+    const timeoutMs = this.#timeoutMs + (held ? watch.seconds * 1000 : 0);
     let answer: Answer;
     try {
       // Neither transport follows redirects: the token must not travel to an address nobody configured.
