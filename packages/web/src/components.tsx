@@ -84,7 +84,7 @@ export function ErrorNotice(props: { error: ApiError }) {
       ? "Check the name, or go back to the overview: you only see what you have access to."
       : error.status === 403
         ? "Ask an admin of the organization for access."
-        : error.status === 0
+        : error.code === "NETWORK"
           ? "Retry when the server is reachable."
           : undefined;
   return (
