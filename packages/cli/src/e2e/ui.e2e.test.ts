@@ -263,6 +263,59 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     expect(cli.stdout).not.toContain(`${MARK}-live`);
   });
 
+  it("refuses a blank Value as the CLI does, changing nothing, and sets an empty value only when asked to", async () => {
+    await page.goto(ui("sites/shop/secrets"));
+    const form = setSecretForm(page);
+    // A blank Value, for the base value and for an override of an existing secret: refused in the
+    // form, naming the fix, and the Value box has the focus.
+    await setSecret(page, { name: "SITE_KEY", value: "", scopes: ["web", "user"] });
+    const refused = form
+      .getByRole("alert")
+      .filter({ hasText: "No value given for 'SITE_KEY': nothing was changed." });
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('tick "Set an empty value" to set an empty one.');
+    expect(await page.evaluate("document.activeElement.id")).toBe("set-value");
+    await captureView(page, "secret-no-value");
+    await setSecret(page, { name: "SITE_KEY", value: "", env: "live" });
+    await form
+      .getByRole("alert")
+      .filter({ hasText: "No value given for 'SITE_KEY' (the live override)" })
+      .waitFor();
+    expect(await alice(["secret:site:get", "shop", "SITE_KEY"])).toMatchObject({
+      code: 0,
+      stdout: `${MARK}-base`,
+    });
+    // No live override was made: live still resolves to the base value.
+    expect(await alice(["secret:site:get", "shop.live", "SITE_KEY"])).toMatchObject({
+      code: 0,
+      stdout: `${MARK}-base`,
+    });
+
+    // The org page's form is the same.
+    await page.goto(ui("orgs/acme"));
+    await page.getByRole("heading", { name: "Organization acme" }).waitFor();
+    await setSecret(page, { name: "ORG_KEY", value: "" });
+    await form
+      .getByRole("alert")
+      .filter({ hasText: "No value given for 'ORG_KEY': nothing was changed." })
+      .waitFor();
+    expect(await alice(["secret:org:get", "acme", "ORG_KEY"])).toMatchObject({
+      code: 0,
+      stdout: `${MARK}-org`,
+    });
+
+    // An empty value on purpose, as the CLI's explicit '' argument: the box, unticked after the save.
+    await page.goto(ui("sites/shop/secrets"));
+    await setSecret(page, { name: "EMPTY_ON_PURPOSE", value: "", empty: true, scopes: ["web", "user"] });
+    await page.getByRole("status").filter({ hasText: "Secret successfully set. EMPTY_ON_PURPOSE" }).waitFor();
+    expect(await alice(["secret:site:get", "shop", "EMPTY_ON_PURPOSE"])).toMatchObject({
+      code: 0,
+      stdout: "",
+    });
+    expect(await form.getByLabel("Set an empty value").isChecked()).toBe(false);
+    expectSuccess(await alice(["secret:site:delete", "shop", "EMPTY_ON_PURPOSE"]));
+  });
+
   it("lists a deleted secret and restores it with its override; a name taken meanwhile is refused inline", async () => {
     expectSuccess(await alice(["secret:site:set", "shop", "OLD_KEY", `${MARK}-old`, "--scope=web,user"]));
     expectSuccess(await alice(["secret:site:set", "shop.live", "OLD_KEY", `${MARK}-old-live`]));
@@ -387,14 +440,21 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
   });
 });
 
+/** The form "Set a secret or an override" of the page shown. */
+function setSecretForm(page: Page) {
+  return page.locator("form").filter({ has: page.getByRole("heading", { name: /Set a secret/ }) });
+}
+
+/** Fills the form and clicks Save; `empty` ticks "Set an empty value". */
 async function setSecret(
   page: Page,
-  secret: { name: string; value: string; env?: string; scopes?: string[] },
+  secret: { name: string; value: string; env?: string; scopes?: string[]; empty?: boolean },
 ): Promise<void> {
-  const form = page.locator("form").filter({ has: page.getByRole("heading", { name: /Set a secret/ }) });
+  const form = setSecretForm(page);
   await form.getByLabel("Name").fill(secret.name);
   await form.getByLabel("Where").selectOption(secret.env ?? "");
-  await form.getByLabel("Value").fill(secret.value);
+  await form.getByLabel("Value", { exact: true }).fill(secret.value);
+  if (secret.empty) await form.getByLabel("Set an empty value").setChecked(true);
   for (const scope of ["ic", "web", "user"]) {
     await form.getByLabel(scope, { exact: true }).setChecked(secret.scopes?.includes(scope) ?? false);
   }

@@ -1,5 +1,5 @@
-import { useState } from "preact/hooks";
-import { api, seg } from "../api";
+import { useRef, useState } from "preact/hooks";
+import { ApiError, api, seg } from "../api";
 import { asApiError, Field, type Outcome, OutcomeNotice } from "../components";
 import { SCOPES, SECRET_TYPES, type SetSecretResponse } from "../types";
 
@@ -20,12 +20,18 @@ export function secretUrl(owner: SecretOwnerPath, name: string, env?: string): s
 
 /**
  * Set a secret or one environment's override, as `secret:site:set` / `secret:org:set` do: the
- * server checks the name, value, type and scopes, and its message and notes are shown here.
+ * server checks the name, value, type and scopes, and its message and notes are shown here. As the
+ * CLI, the form refuses a blank Value and changes nothing (a forgotten value must not wipe a
+ * secret); an empty value is set only when "Set an empty value" is ticked, the CLI's explicit `''`.
  */
 export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly string[]; onDone: () => void }) {
   const [name, setName] = useState("");
   const [env, setEnv] = useState("");
   const [value, setValue] = useState("");
+  /** Ticked: the value is the empty string, on purpose. Unticked after each save. */
+  const [empty, setEmpty] = useState(false);
+  const [valueMissing, setValueMissing] = useState(false);
+  const valueBox = useRef<HTMLTextAreaElement>(null);
   const [type, setType] = useState("");
   const [scopes, setScopes] = useState<readonly string[]>([]);
   const [busy, setBusy] = useState(false);
@@ -34,11 +40,26 @@ export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly strin
 
   const submit = async (event: Event) => {
     event.preventDefault();
+    const where = env ? ` (the ${env} override)` : "";
+    if (value === "" && !empty) {
+      setValueMissing(true);
+      setOutcome({
+        ok: false,
+        error: new ApiError(
+          0,
+          "NO_VALUE",
+          `No value given for '${name.trim()}'${where}: nothing was changed. Type the value, or tick "Set an empty value" to set an empty one.`,
+        ),
+      });
+      valueBox.current?.focus();
+      return;
+    }
+    setValueMissing(false);
     setBusy(true);
     setOutcome(undefined);
     try {
       const body = {
-        value,
+        value: empty ? "" : value,
         ...(type ? { type } : {}),
         ...(scopes.length > 0 ? { scopes: [...scopes] } : {}),
       };
@@ -49,13 +70,13 @@ export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly strin
           body,
         },
       );
-      const where = env ? ` (the ${env} override)` : "";
       setOutcome({
         ok: true,
         message: `${answer.message} ${answer.secret.name}${where}: type ${answer.secret.type}, scopes ${answer.secret.scopes.join(",") || "none"}.`,
         notes: answer.notes,
       });
       setValue("");
+      setEmpty(false);
       props.onDone();
     } catch (error) {
       setOutcome({ ok: false, error: asApiError(error) });
@@ -104,14 +125,31 @@ export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly strin
       >
         <textarea
           id={id("value")}
+          ref={valueBox}
           rows={2}
           autocomplete="off"
           spellcheck={false}
-          value={value}
+          value={empty ? "" : value}
+          disabled={empty}
+          aria-invalid={valueMissing}
           aria-describedby={`${id("value")}-hint`}
-          onInput={(e) => setValue(e.currentTarget.value)}
+          onInput={(e) => {
+            setValue(e.currentTarget.value);
+            setValueMissing(false);
+          }}
         />
       </Field>
+      <label class="check">
+        <input
+          type="checkbox"
+          checked={empty}
+          onChange={(e) => {
+            setEmpty(e.currentTarget.checked);
+            setValueMissing(false);
+          }}
+        />{" "}
+        Set an empty value (a blank Value is refused otherwise)
+      </label>
       <div class="row">
         <Field label="Type" id={id("type")} hint="Only for a new secret (default runtime); it cannot change.">
           <select
