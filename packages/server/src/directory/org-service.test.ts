@@ -120,13 +120,15 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
       expect(events).toEqual([]);
     });
 
-    it("deleteOrg is refused while the org owns sites, naming how many", async () => {
+    it("deleteOrg is refused while the org owns sites, naming how many and which", async () => {
       const org = await makeOrg();
-      await makeSite({ org: org.name });
-      await makeSite({ org: org.name });
+      const sites = [
+        (await makeSite({ org: org.name })).name,
+        (await makeSite({ org: org.name })).name,
+      ].sort();
       await expect(lockbox.orgs.deleteOrg(admin, org.name)).rejects.toMatchObject({
         code: "CONFLICT",
-        message: `Organization '${org.name}' still owns 2 site(s): transfer or delete them first.`,
+        message: `Organization '${org.name}' still owns 2 site(s) ('${sites[0]}', '${sites[1]}'): transfer or delete them first (lockbox site:transfer <site> --org=<org>, lockbox site:delete <site>).`,
       });
       expect(await lockbox.stores.orgs.findOrgById(org.id)).toEqual(org);
     });

@@ -118,7 +118,7 @@ export class OrgService {
    * `org:delete` (platform admin): deletes an organization with its secrets, memberships and
    * supporting links, and destroys its data key. Audited as `org.delete`.
    * @throws {LockboxError} `ORG_NOT_FOUND`; `FORBIDDEN`; `CONFLICT` while it owns a site
-   * (`Organization 'x' still owns 2 site(s): transfer or delete them first.`). The count is taken
+   * (`Organization 'x' still owns 2 site(s) ('a', 'b'): transfer or delete them first (…).`). The count is taken
    * under the org's lock and the database's foreign key settles a concurrent transfer.
    */
   async deleteOrg(caller: Caller, ref: string): Promise<void> {
@@ -130,7 +130,14 @@ export class OrgService {
     await this.deps.stores.transaction(async (tx) => {
       await lockOrg(tx, org);
       const owned = await tx.orgs.countSitesOwnedByOrg(org.id);
-      if (owned > 0) throw ownsSites(org, owned);
+      if (owned > 0) {
+        const named = await tx.sites.listSites({ orgId: org.id, limit: NAMED_SITES });
+        throw ownsSites(
+          org,
+          owned,
+          named.map((site) => site.name),
+        );
+      }
       await rethrowConflict(tx.orgs.deleteOrg(org.id), () => ownsSites(org));
       await tx.recordChange({ kind: "org", id: org.id });
       await tx.audit.appendAudit({
@@ -244,11 +251,22 @@ async function keepAnAdmin(
   );
 }
 
-/** `count` is unknown when the foreign key, not the check, found the site (a concurrent transfer). */
-function ownsSites(org: OrgRow, count?: number): LockboxError {
+/** How many of the sites that keep an org from being deleted its refusal names. */
+const NAMED_SITES = 5;
+
+/**
+ * `count` and `names` (the first few, by name) are unknown when the foreign key, not the check,
+ * found the site (a concurrent transfer).
+ */
+function ownsSites(org: OrgRow, count?: number, names: readonly string[] = []): LockboxError {
   const sites = count === undefined ? "a site" : `${count} site(s)`;
+  const listed =
+    names.length === 0
+      ? ""
+      : ` (${names.map(quoteIdentifier).join(", ")}${count !== undefined && count > names.length ? ", …" : ""})`;
   return new LockboxError(
     "CONFLICT",
-    `Organization ${quoteIdentifier(org.name)} still owns ${sites}: transfer or delete them first.`,
+    `Organization ${quoteIdentifier(org.name)} still owns ${sites}${listed}: transfer or delete them first ` +
+      "(lockbox site:transfer <site> --org=<org>, lockbox site:delete <site>).",
   );
 }
