@@ -238,6 +238,17 @@ describe.each(await contractDatabases())("paginated lists ($name)", ({ create })
     }
   });
 
+  it("says a limit out of range in words: 'must be at least 1', 'must be at most 1000'", async () => {
+    for (const [query, message] of [
+      ["limit=0", "Invalid request query: 'limit' must be at least 1."],
+      ["limit=-3", "Invalid request query: 'limit' must be at least 1."],
+      ["limit=1001", "Invalid request query: 'limit' must be at most 1000."],
+    ]) {
+      const response = await t.call("GET", `/v1/sites?${query}`, { token: t.adminToken });
+      expect([response.status, response.json.error.message], query).toEqual([400, message]);
+    }
+  });
+
   it("lets a member who may list page through the list like the admin", async () => {
     const bob = await ok("POST", "/v1/tokens", { kind: "user", user: "bob@example.com" });
     const token = bob.json.token as string;

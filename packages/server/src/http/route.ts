@@ -129,7 +129,18 @@ export function parse<T extends z.ZodType>(
   if (issue?.code === "unrecognized_keys")
     problem = `has unknown field(s) ${issue.keys.slice(0, 3).map(quoteIdentifier).join(", ")}`;
   else if (issue?.code === "invalid_type") problem = `must be ${issue.expected}`;
+  else if (issue?.code === "too_small" || issue?.code === "too_big") problem = boundProblem(issue);
   throw new LockboxError("BAD_REQUEST", `Invalid request ${where}: '${field}' ${problem}.`);
+}
+
+/** "must be at least 1", "must be at most 1000 characters": a bound, in words. */
+function boundProblem(issue: z.core.$ZodIssueTooSmall | z.core.$ZodIssueTooBig): string {
+  const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+  const inclusive = issue.inclusive !== false;
+  const side =
+    issue.code === "too_small" ? (inclusive ? "at least" : "more than") : inclusive ? "at most" : "less than";
+  const unit = issue.origin === "string" ? " characters" : issue.origin === "array" ? " items" : "";
+  return `must be ${side} ${String(bound)}${unit}`;
 }
 
 /** The OpenAPI 3.1 document of every registered route. */
