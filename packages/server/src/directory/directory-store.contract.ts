@@ -175,6 +175,10 @@ export function directoryStoreContract(name: string, createDatabase: () => Promi
       expect((await stores.sites.listSites({ orgId: supportingOrg.id })).map((s) => s.id)).toEqual([
         viaSupport.id,
       ]);
+      expect(await stores.sites.listSites({ ownerOrgId: supportingOrg.id })).toEqual([]);
+      expect((await stores.sites.listSites({ ownerOrgId: ownerOrg.id })).map((s) => s.id)).toEqual([
+        viaOwner.id,
+      ]);
     });
 
     it("relates a user to a site: owner-org role, supporting membership and team, nothing for a stranger", async () => {

@@ -66,9 +66,11 @@ export interface SiteStore {
   /**
    * Sites in name order. With `visibleToUserId`, only sites that user can see: owned personally,
    * on its team, or owned or supported by an org the user belongs to. With `orgId`, sites that org
-   * owns or supports.
+   * owns or supports; with `ownerOrgId`, only sites that org owns.
    */
-  listSites(filter: { visibleToUserId?: string; orgId?: string } & PageRequest): Promise<SiteRow[]>;
+  listSites(
+    filter: { visibleToUserId?: string; orgId?: string; ownerOrgId?: string } & PageRequest,
+  ): Promise<SiteRow[]>;
   /**
    * What SPEC §5's role table needs to know about `userId` and one site, in one query: the user's
    * role in the owner org, whether the user belongs to a supporting org, and whether the user is on

@@ -80,9 +80,12 @@ export class KyselySiteStore implements SiteStore {
     return row && toSite(row);
   }
 
-  async listSites(filter: { visibleToUserId?: string; orgId?: string } & PageRequest): Promise<SiteRow[]> {
+  async listSites(
+    filter: { visibleToUserId?: string; orgId?: string; ownerOrgId?: string } & PageRequest,
+  ): Promise<SiteRow[]> {
     let q = this.#sites().orderBy("sites.name").limit(limitOf(filter));
     if (filter.after !== undefined) q = q.where("sites.name", ">", filter.after);
+    if (filter.ownerOrgId !== undefined) q = q.where("sites.owner_org_id", "=", filter.ownerOrgId);
     if (filter.orgId !== undefined) {
       const orgId = filter.orgId;
       q = q.where((eb) =>

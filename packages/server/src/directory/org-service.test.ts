@@ -120,12 +120,18 @@ describe.each(await contractDatabases())("OrgService ($name)", ({ create }) => {
       expect(events).toEqual([]);
     });
 
-    it("deleteOrg is refused while the org owns sites, naming how many and which", async () => {
+    it("deleteOrg is refused while the org owns sites, naming how many and which (not those it supports)", async () => {
       const org = await makeOrg();
       const sites = [
         (await makeSite({ org: org.name })).name,
         (await makeSite({ org: org.name })).name,
       ].sort();
+      // A site it only supports, named before the owned ones: neither counted nor named.
+      await lockbox.sites.createSite(admin, {
+        name: `a-${tag()}`,
+        org: (await makeOrg()).name,
+        supportingOrgs: [org.name],
+      });
       await expect(lockbox.orgs.deleteOrg(admin, org.name)).rejects.toMatchObject({
         code: "CONFLICT",
         message: `Organization '${org.name}' still owns 2 site(s) ('${sites[0]}', '${sites[1]}'): transfer or delete them first (lockbox site:transfer <site> --org=<org>, lockbox site:delete <site>).`,

@@ -131,7 +131,7 @@ export class OrgService {
       await lockOrg(tx, org);
       const owned = await tx.orgs.countSitesOwnedByOrg(org.id);
       if (owned > 0) {
-        const named = await tx.sites.listSites({ orgId: org.id, limit: NAMED_SITES });
+        const named = await tx.sites.listSites({ ownerOrgId: org.id, limit: NAMED_SITES });
         throw ownsSites(
           org,
           owned,
