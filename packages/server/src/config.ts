@@ -35,7 +35,7 @@ export function checkDatabase(db: string): void {
   if (db.trim() === "") {
     throw new LockboxError(
       "VALIDATION_FAILED",
-      "The database is empty: give --db (or LOCKBOX_DB) a SQLite file path, such as ./data/lockbox.db, or a PostgreSQL URL, postgres://USER@HOST:PORT/DATABASE.",
+      "The database option is empty (--db, LOCKBOX_DB, --from or --to): give a SQLite file path, such as ./data/lockbox.db, or a PostgreSQL URL, postgres://USER@HOST:PORT/DATABASE.",
     );
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(db)?.[1];

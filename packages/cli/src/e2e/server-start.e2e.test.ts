@@ -79,7 +79,7 @@ describe("lockbox server:start (real process)", () => {
   it.each([
     ["postgress://postgres:pw@127.0.0.1:5432/lockbox", "Unsupported database URL 'postgress://…'"],
     ["mysql://root:pw@db/lockbox", "Unsupported database URL 'mysql://…'"],
-    ["", "The database is empty: give --db (or LOCKBOX_DB) a SQLite file path"],
+    ["", "The database option is empty (--db, LOCKBOX_DB, --from or --to): give a SQLite file path"],
   ])("refuses --db=%j as a usage error, creating no store, no key and no folder", async (db, message) => {
     const result = await runCli(["server:start", "--port=0", `--db=${db}`], {
       cwd: dir.path,
@@ -107,7 +107,7 @@ describe("lockbox server:start (real process)", () => {
     );
     expect(result).toMatchObject({ code: 1, stdout: "" });
     expect(result.stderr).toContain(
-      "Lockbox cannot start: Cannot connect to PostgreSQL at 127.0.0.1:9599 (database lockbox): connection refused. Check --db (or LOCKBOX_DB) and that PostgreSQL is running.",
+      "Lockbox cannot start: Cannot connect to PostgreSQL at 127.0.0.1:9599 (database lockbox): connection refused. Check the database URL (--db or LOCKBOX_DB; --from or --to for store:copy) and that PostgreSQL is running.",
     );
     expect(result.stderr).not.toMatch(/migration|Retry|hunter2/);
   });

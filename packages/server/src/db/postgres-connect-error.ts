@@ -25,14 +25,15 @@ export function postgresTarget(url: string): PostgresTarget {
   }
 }
 
-const CHECK_DB = "--db (or LOCKBOX_DB)";
+/** The option that named the database: `--db` (or `LOCKBOX_DB`), `store:copy`'s `--from` or `--to`. */
+const CHECK_DB = "the database URL (--db or LOCKBOX_DB; --from or --to for store:copy)";
 
 /**
  * The failure to open a first connection to the PostgreSQL server `url` names, said for the
  * operator who started Lockbox: which server and database, what went wrong (refused, host not
  * found, no such database or role, password refused…) and what to fix. Never holds the password
- * or the URL; the driver's error is the cause. UNAVAILABLE when the server cannot be reached,
- * VALIDATION_FAILED when it answered and refused what `--db` asks for.
+ * or the URL; the driver's error is the cause. UNAVAILABLE either way (the server cannot be reached,
+ * or it answered and refused what the URL asks for): a failed operation (exit 1), not a usage error.
  */
 export function postgresConnectError(url: string, error: unknown): LockboxError {
   const target = postgresTarget(url);
@@ -44,7 +45,7 @@ export function postgresConnectError(url: string, error: unknown): LockboxError 
   const unreachable = (reason: string) =>
     new LockboxError("UNAVAILABLE", `${where}: ${reason}`, { cause: error });
   const refused = (reason: string) =>
-    new LockboxError("VALIDATION_FAILED", `${where}: ${reason}`, { cause: error });
+    new LockboxError("UNAVAILABLE", `${where}: ${reason}`, { cause: error });
 
   switch (code) {
     case "ECONNREFUSED":

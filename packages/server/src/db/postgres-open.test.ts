@@ -25,7 +25,7 @@ describe("openPostgresDb() when it cannot connect", () => {
     expect(error).toMatchObject({
       code: "UNAVAILABLE",
       message:
-        "Cannot connect to PostgreSQL at 127.0.0.1:9599 (database lockbox_store): connection refused. Check --db (or LOCKBOX_DB) and that PostgreSQL is running.",
+        "Cannot connect to PostgreSQL at 127.0.0.1:9599 (database lockbox_store): connection refused. Check the database URL (--db or LOCKBOX_DB; --from or --to for store:copy) and that PostgreSQL is running.",
     });
     expect(String((error as Error).message)).not.toContain("hunter2");
   });
@@ -37,7 +37,7 @@ describe("openPostgresDb() when it cannot connect", () => {
     expect(error).toMatchObject({
       code: "UNAVAILABLE",
       message: expect.stringMatching(
-        /^Cannot connect to PostgreSQL at nohost\.invalid:5432 \(database lockbox_store\): the host 'nohost\.invalid' is not found \(DNS\)\. Check the host in --db \(or LOCKBOX_DB\)\.$/,
+        /^Cannot connect to PostgreSQL at nohost\.invalid:5432 \(database lockbox_store\): the host 'nohost\.invalid' is not found \(DNS\)\. Check the host in the database URL \(--db or LOCKBOX_DB; --from or --to for store:copy\)\.$/,
       ),
     });
   });
@@ -48,7 +48,7 @@ describe("openPostgresDb() when it cannot connect", () => {
     });
     const error = postgresConnectError("postgres://bob:hunter2-pw@db.example:6543/lockbox", refused);
     expect(error.message).toBe(
-      'Cannot connect to PostgreSQL at db.example:6543 (database lockbox): password authentication failed for user "bob". Check the user and password in --db (or LOCKBOX_DB).',
+      'Cannot connect to PostgreSQL at db.example:6543 (database lockbox): password authentication failed for user "bob". Check the user and password in the database URL (--db or LOCKBOX_DB; --from or --to for store:copy).',
     );
     expect(error.cause).toBe(refused);
   });
@@ -56,7 +56,7 @@ describe("openPostgresDb() when it cannot connect", () => {
   it("says a password is needed when the server asks for one and the URL has none", () => {
     const missing = new Error("SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string");
     expect(postgresConnectError("postgres://bob@db.example/lockbox", missing).message).toBe(
-      'Cannot connect to PostgreSQL at db.example:5432 (database lockbox): the server asks user "bob" for a password and none was given. Put it in --db (or LOCKBOX_DB): postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
+      'Cannot connect to PostgreSQL at db.example:5432 (database lockbox): the server asks user "bob" for a password and none was given. Put it in the database URL (--db or LOCKBOX_DB; --from or --to for store:copy): postgres://USER:PASSWORD@HOST:PORT/DATABASE.',
     );
   });
 });
@@ -77,8 +77,8 @@ describe.skipIf(!(await postgresAvailable()))("openPostgresDb() on a reachable s
     const { hostname, port } = new URL(POSTGRES_ADMIN_URL);
     const error = await openPostgresDb({ url }).catch((e: unknown) => e);
     expect(error).toMatchObject({
-      code: "VALIDATION_FAILED",
-      message: `Cannot connect to PostgreSQL at ${hostname}:${port || 5432} (database ${name}): database "${name}" does not exist. Create it (createdb ${name}) or fix --db (or LOCKBOX_DB).`,
+      code: "UNAVAILABLE",
+      message: `Cannot connect to PostgreSQL at ${hostname}:${port || 5432} (database ${name}): database "${name}" does not exist. Create it (createdb ${name}) or fix the database URL (--db or LOCKBOX_DB; --from or --to for store:copy).`,
     });
     expect(String((error as Error).message)).not.toContain("hunter2");
   });
@@ -89,9 +89,9 @@ describe.skipIf(!(await postgresAvailable()))("openPostgresDb() on a reachable s
       u.username = user;
     });
     await expect(openPostgresDb({ url })).rejects.toMatchObject({
-      code: "VALIDATION_FAILED",
+      code: "UNAVAILABLE",
       message: expect.stringContaining(
-        `: role "${user}" does not exist. Check the user in --db (or LOCKBOX_DB), or create the role (createuser ${user}).`,
+        `: role "${user}" does not exist. Check the user in the database URL (--db or LOCKBOX_DB; --from or --to for store:copy), or create the role (createuser ${user}).`,
       ),
     });
   });

@@ -1,4 +1,13 @@
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { LockboxError } from "@lockbox/core";
 import BetterSqlite3 from "better-sqlite3";
@@ -97,15 +106,27 @@ function unwritableError(path: string, error: unknown): unknown {
     return error;
   }
   const folder = dirname(path);
+  const elsewhere = "or give another path (--db or LOCKBOX_DB; --from or --to for store:copy).";
   const reason =
     code === "ENOTDIR"
-      ? `a part of its folder '${folder}' is a file, not a folder. Point --db (or LOCKBOX_DB) elsewhere.`
-      : `its folder '${folder}' must be writable, since SQLite writes the database, its -wal and -shm files and a lock file there. Make the folder writable, or point --db (or LOCKBOX_DB) elsewhere.`;
+      ? `a part of its folder '${folder}' is a file, not a folder: fix the path, ${elsewhere}`
+      : writable(folder) && existsSync(path)
+        ? `the file itself is read-only (the folder '${folder}' is writable): make the file writable (chmod u+w), ${elsewhere}`
+        : `its folder '${folder}' must be writable, since SQLite writes the database, its -wal and -shm files and a lock file there. Make the folder writable, ${elsewhere}`;
   return new LockboxError(
     "UNAVAILABLE",
     `The SQLite database '${path}' cannot be opened for writing (${code}): ${reason}`,
     { cause: error },
   );
+}
+
+function writable(folder: string): boolean {
+  try {
+    accessSync(folder, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** SQLite's page cache, in KiB. */
