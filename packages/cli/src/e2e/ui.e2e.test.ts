@@ -276,7 +276,8 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     expect(await refused.textContent()).toContain('tick "Set an empty value" to set an empty one.');
     expect(await page.evaluate("document.activeElement.id")).toBe("set-value");
     await captureView(page, "secret-no-value");
-    await setSecret(page, { name: "SITE_KEY", value: "", env: "live" });
+    // Enter alone in the box is blank too, as at the CLI's prompt.
+    await setSecret(page, { name: "SITE_KEY", value: "\n", env: "live" });
     await form
       .getByRole("alert")
       .filter({ hasText: "No value given for 'SITE_KEY' (the live override)" })

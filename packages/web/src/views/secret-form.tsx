@@ -41,7 +41,8 @@ export function SecretForm(props: { owner: SecretOwnerPath; envs: readonly strin
   const submit = async (event: Event) => {
     event.preventDefault();
     const where = env ? ` (the ${env} override)` : "";
-    if (value === "" && !empty) {
+    // Empty, or Enter alone (a lone newline), as the CLI's prompt and stdin count it: not given.
+    if (value.replace(/\r?\n$/, "") === "" && !empty) {
       setValueMissing(true);
       setOutcome({
         ok: false,
