@@ -124,6 +124,9 @@ export function spawnCommand(file: string, args: readonly string[], options: Spa
 /** The signals `run` and `build:run` pass on to their command: those a supervisor, a terminal or an operator sends. */
 export const FORWARDED_SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const;
 
+/** {@link FORWARDED_SIGNALS} as help texts name them: "SIGTERM, SIGINT, … and SIGUSR2". */
+export const FORWARDED_SIGNALS_TEXT = `${FORWARDED_SIGNALS.slice(0, -1).join(", ")} and ${FORWARDED_SIGNALS.at(-1)}`;
+
 /**
  * Hands each of {@link FORWARDED_SIGNALS} that lockbox receives to `forward` (which passes it on to
  * the command) instead of letting it end lockbox: lockbox then waits for the command, which decides

@@ -451,9 +451,9 @@ export class LockboxClient {
 
   /**
    * `DELETE /v1/sites/:site/supporting-orgs/:org`. Answers the people on the site's team who belong
-   * to the org (they stay on the team).
+   * to the org (they stay on the team); undefined from a server older than that answer (a `204`).
    */
-  removeSupportingOrg(site: string, org: string): Promise<SupportEndedResult> {
+  removeSupportingOrg(site: string, org: string): Promise<SupportEndedResult | undefined> {
     return this.#send("DELETE", `/v1/sites/${segment(site)}/supporting-orgs/${segment(org)}`);
   }
 

@@ -7,6 +7,7 @@ import {
   childEnvironment,
   commandOf,
   exitOf,
+  FORWARDED_SIGNALS_TEXT,
   forwardSignals,
   LOCKBOX_CREDENTIALS,
   secretVariables,
@@ -53,7 +54,7 @@ export function registerBuildCommands(program: Command, context: CliContext): vo
       program
         .command("build:run")
         .description(
-          "Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code (128 + n when signal n killed it). SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on to the command, which decides how to stop.",
+          `Run a command with the build's environment variables and COMPOSER_AUTH set, masking every value of 4 or more characters as *** in its output, and exit with its exit code (128 + n when signal n killed it). ${FORWARDED_SIGNALS_TEXT} are passed on to the command, which decides how to stop.`,
         )
         .argument("<site.env>", "the site environment the build token is bound to (dev or a multidev)")
         .argument("<command...>", "the command and its arguments, after --")

@@ -7,6 +7,7 @@ import {
   commandOf,
   exitCodeOf,
   exitOf,
+  FORWARDED_SIGNALS_TEXT,
   forwardSignals,
   secretVariables,
   skippedMessage,
@@ -39,7 +40,7 @@ export function registerRunCommand(program: Command, context: CliContext): void 
       program
         .command("run")
         .description(
-          "Run a command with the application's secrets (what GET /site/secrets gives LOCKBOX_RUNTIME_TOKEN, from LOCKBOX_URL or the server of lockbox auth:login; or LOCKBOX_SECRETS_FILE with LOCKBOX_ENV) as environment variables, and exit with its exit code (128 + n when signal n killed it). Secrets whose names cannot be environment variables are skipped, named on stderr. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 are passed on; Lockbox's own credentials (LOCKBOX_RUNTIME_TOKEN, LOCKBOX_TOKEN, master keys…) are not. With --watch the command is restarted when the secrets change: within about a second of the change on the server (blocking reads, GET /site/secrets?wait=; --interval is the fallback poll), or at the next check of a local file (every --interval seconds).",
+          `Run a command with the application's secrets (what GET /site/secrets gives LOCKBOX_RUNTIME_TOKEN, from LOCKBOX_URL or the server of lockbox auth:login; or LOCKBOX_SECRETS_FILE with LOCKBOX_ENV) as environment variables, and exit with its exit code (128 + n when signal n killed it). Secrets whose names cannot be environment variables are skipped, named on stderr. ${FORWARDED_SIGNALS_TEXT} are passed on; Lockbox's own credentials (LOCKBOX_RUNTIME_TOKEN, LOCKBOX_TOKEN, master keys…) are not. With --watch the command is restarted when the secrets change: within about a second of the change on the server (blocking reads, GET /site/secrets?wait=; --interval is the fallback poll), or at the next check of a local file (every --interval seconds).`,
         )
         .argument("<command...>", "the command and its arguments, after --")
         .option(

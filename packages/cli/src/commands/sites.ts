@@ -207,7 +207,9 @@ export function registerSiteCommands(program: Command, context: CliContext): voi
   withExamples(
     program
       .command("site:supporting-org:remove")
-      .description("Stop an organization supporting a site.")
+      .description(
+        "Stop an organization supporting a site. People on the site's team stay on it, those of that organization included: each of them is named with the site:team:remove command that takes them off.",
+      )
       .argument("<site>", "site name or UUID")
       .argument("<org>", "organization name or UUID")
       .action(async (siteArg: string, orgArg: string) => {
