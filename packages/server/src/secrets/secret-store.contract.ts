@@ -49,8 +49,12 @@ export function secretStoreContract(name: string, createDatabase: () => Promise<
         ["dev", "d"],
         ["live", "l2"],
       ]);
+      expect((await stores.secrets.findValue(secret.id, null))?.toString()).toBe("b");
+      expect((await stores.secrets.findValue(secret.id, "live"))?.toString()).toBe("l2");
+      expect(await stores.secrets.findValue(secret.id, "test")).toBeUndefined();
       expect(await stores.secrets.deleteOverride(secret.id, "live")).toBe(true);
       expect(await stores.secrets.deleteOverride(secret.id, "live")).toBe(false);
+      expect(await stores.secrets.findValue(secret.id, "live")).toBeUndefined();
       expect(await stores.secrets.deleteSecret(secret.id)).toBe(true);
       expect(await stores.secrets.findSecret({ kind: "site", id: site.id }, "TOKEN")).toBeUndefined();
       expect(await stores.secrets.listSecrets({ kind: "site", id: site.id })).toEqual([]);
