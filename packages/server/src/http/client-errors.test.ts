@@ -1,21 +1,7 @@
-import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestApp, type TestApp } from "../testing/test-app.js";
 import { sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
-
-/** Sends raw bytes to the listening server and returns everything it answers before closing. */
-function rawRequest(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => socket.end(bytes));
-    let answer = "";
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => {
-      answer += chunk;
-    });
-    socket.on("close", () => resolve(answer));
-    socket.on("error", reject);
-  });
-}
+import { rawRequest } from "../testing/test-server.js";
 
 describe("requests Node's HTTP parser refuses", () => {
   let database: TestDatabase;

@@ -78,3 +78,17 @@ export function rawConnection(port: number): Promise<RawConnection> {
     socket.once("error", reject);
   });
 }
+
+/** Sends `bytes` as they are to `port`, half-closes, and answers everything received until the server closes. */
+export function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.end(bytes));
+    let answer = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on("close", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
