@@ -42,58 +42,55 @@ export function postgresConnectError(url: string, error: unknown): LockboxError 
   const message = driverError instanceof Error ? driverError.message : String(driverError);
   const where = `Cannot connect to PostgreSQL at ${target.host}:${target.port}${target.database ? ` (database ${target.database})` : ""}`;
   const user = target.user ? `"${target.user}"` : "(the default user)";
-  const unreachable = (reason: string) =>
-    new LockboxError("UNAVAILABLE", `${where}: ${reason}`, { cause: error });
-  const refused = (reason: string) =>
-    new LockboxError("UNAVAILABLE", `${where}: ${reason}`, { cause: error });
+  const failed = (reason: string) => new LockboxError("UNAVAILABLE", `${where}: ${reason}`, { cause: error });
 
   switch (code) {
     case "ECONNREFUSED":
-      return unreachable(`connection refused. Check ${CHECK_DB} and that PostgreSQL is running.`);
+      return failed(`connection refused. Check ${CHECK_DB} and that PostgreSQL is running.`);
     case "ENOTFOUND":
     case "EAI_AGAIN":
     case "EAI_NONAME":
-      return unreachable(`the host '${target.host}' is not found (DNS). Check the host in ${CHECK_DB}.`);
+      return failed(`the host '${target.host}' is not found (DNS). Check the host in ${CHECK_DB}.`);
     case "ETIMEDOUT":
     case "EHOSTUNREACH":
     case "ENETUNREACH":
-      return unreachable(
+      return failed(
         `the host is not reachable (${code}). Check ${CHECK_DB}, and that no firewall stands between.`,
       );
     case "ECONNRESET":
-      return unreachable(
+      return failed(
         `the connection was closed at once (${code}). Check the port in ${CHECK_DB}, and the server's log.`,
       );
     case "3D000":
-      return refused(
+      return failed(
         `database "${target.database || target.user}" does not exist. Create it (createdb ${target.database || target.user}) or fix ${CHECK_DB}.`,
       );
     case "28P01":
-      return refused(`${message}. Check the user and password in ${CHECK_DB}.`);
+      return failed(`${message}. Check the user and password in ${CHECK_DB}.`);
     case "28000":
-      return refused(
+      return failed(
         /^role ".*" does not exist$/.test(message)
           ? `${message}. Check the user in ${CHECK_DB}, or create the role (createuser ${target.user}).`
           : `${message}. Check the user ${user} in ${CHECK_DB}, and that the server's pg_hba.conf lets it connect.`,
       );
     case "57P03":
-      return unreachable(
+      return failed(
         "the server is starting up or shutting down. Start Lockbox again once it accepts connections.",
       );
     case "53300":
-      return unreachable(
+      return failed(
         "the server has too many connections. Raise its max_connections, or lower other clients' pools.",
       );
   }
   if (/timeout exceeded when trying to connect/.test(message)) {
-    return unreachable(`no answer. Check ${CHECK_DB}, and that PostgreSQL is running and reachable.`);
+    return failed(`no answer. Check ${CHECK_DB}, and that PostgreSQL is running and reachable.`);
   }
   if (/client password must be a string|password authentication/i.test(message)) {
-    return refused(
+    return failed(
       `the server asks user ${user} for a password and none was given. Put it in ${CHECK_DB}: postgres://USER:PASSWORD@HOST:PORT/DATABASE.`,
     );
   }
-  return unreachable(`${message}. Check ${CHECK_DB}.`);
+  return failed(`${message}. Check ${CHECK_DB}.`);
 }
 
 /** The driver's own error: Lockbox's fault classification wraps an unreachable store's. */
