@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { createTestApp, listenOnLoopback, type TestApp } from "../testing/test-app.js";
 import { sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import { rawRequest } from "../testing/test-server.js";
 
@@ -10,9 +10,7 @@ describe("requests Node's HTTP parser refuses", () => {
   beforeAll(async () => {
     database = sqliteTestDatabase();
     t = await createTestApp(database);
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    const address = t.app.server.address();
-    port = typeof address === "object" && address !== null ? address.port : 0;
+    port = await listenOnLoopback(t.app);
   });
   afterAll(async () => {
     await t.close();

@@ -2,7 +2,7 @@ import { connect } from "node:net";
 import { sql } from "kysely";
 import { inject } from "light-my-request";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp, type TestResponse } from "../testing/test-app.js";
+import { createTestApp, listenOnLoopback, type TestApp, type TestResponse } from "../testing/test-app.js";
 import { contractDatabases, type TestDatabase } from "../testing/test-databases.js";
 
 /**
@@ -354,10 +354,7 @@ describe.each(await contractDatabases())("management API under malformed input (
   beforeAll(async () => {
     database = await create();
     t = await createTestApp(database);
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    const address = t.app.server.address();
-    if (address === null || typeof address === "string") throw new Error("the app is not listening");
-    port = address.port;
+    port = await listenOnLoopback(t.app);
 
     const member = await t.user(MEMBER);
     await ok("POST", "/v1/orgs", { name: ORG }, 201);

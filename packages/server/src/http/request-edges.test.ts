@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestApp, type TestApp } from "../testing/test-app.js";
+import { createTestApp, listenOnLoopback, type TestApp } from "../testing/test-app.js";
 import { sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import { rawRequest } from "../testing/test-server.js";
 
@@ -26,9 +26,7 @@ describe("requests at the edges of HTTP", () => {
   beforeAll(async () => {
     database = sqliteTestDatabase();
     t = await createTestApp(database);
-    await t.app.listen({ host: "127.0.0.1", port: 0 });
-    const address = t.app.server.address();
-    port = typeof address === "object" && address !== null ? address.port : 0;
+    port = await listenOnLoopback(t.app);
     const admin = { token: t.adminToken };
     expect((await t.call("POST", "/v1/orgs", { ...admin, body: { name: "edge-org" } })).status).toBe(201);
     const site = await t.call("POST", "/v1/sites", {

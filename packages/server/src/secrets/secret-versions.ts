@@ -22,7 +22,8 @@ interface VersionTx {
 /**
  * Appends the next version of a slot holding `value`, sealed with the owner's data key under the
  * version's own associated data. Call inside the write's transaction, under the owner's lock, so
- * numbers are gapless per slot and the version commits with the value. Returns its number.
+ * numbers are gapless per slot and the version commits with the value. `lastVersion` is the slot's
+ * last version number (0 for none), read by the caller. Returns the new number.
  */
 export async function recordVersion(
   tx: VersionTx,
@@ -31,8 +32,9 @@ export async function recordVersion(
   slot: SecretSlot,
   action: Exclude<SecretVersionAction, "delete">,
   value: string,
+  lastVersion: number,
 ): Promise<number> {
-  const version = (await tx.secretVersions.lastVersion(slot.secretId, slot.env)) + 1;
+  const version = lastVersion + 1;
   const sealed = await vault.seal(
     slot.owner,
     { secretId: slot.secretId, env: slot.env, version },

@@ -45,10 +45,10 @@ export async function writeSlot(
   action: Exclude<SecretVersionAction, "delete">,
   value: string,
 ): Promise<number> {
-  await keepValueWithoutHistory(tx, vault, slot);
+  const lastVersion = await keepValueWithoutHistory(tx, vault, slot);
   const sealed = await vault.seal(slot.owner, { secretId: slot.secretId, env: slot.env }, value, tx.dataKeys);
   await tx.secrets.putValue(slot.secretId, slot.env, sealed);
-  const version = await recordVersion(tx, vault, writer.audit, slot, action, value);
+  const version = await recordVersion(tx, vault, writer.audit, slot, action, value, lastVersion);
   await tx.audit.appendAudit({
     ...writer.audit,
     action: slotAuditAction(slot.env, action),
@@ -109,11 +109,13 @@ export async function deleteSlots(
  * recorded as its first version (a `set` by `system`) before a write replaces it or a delete empties
  * it, so that a rollback or a restore can bring it back like any other. Not a migration: a version
  * is sealed under its own associated data, which takes the owner's data key, so the master key.
+ * Answers the slot's last version number afterwards (0: no history and no value).
  */
-async function keepValueWithoutHistory(tx: SlotWriteTx, vault: Vault, slot: SecretSlot): Promise<void> {
-  if ((await tx.secretVersions.lastVersion(slot.secretId, slot.env)) > 0) return;
+async function keepValueWithoutHistory(tx: SlotWriteTx, vault: Vault, slot: SecretSlot): Promise<number> {
+  const lastVersion = await tx.secretVersions.lastVersion(slot.secretId, slot.env);
+  if (lastVersion > 0) return lastVersion;
   const sealed = await tx.secrets.findValue(slot.secretId, slot.env);
-  if (!sealed) return;
+  if (!sealed) return 0;
   const value = await vault.open(slot.owner, { secretId: slot.secretId, env: slot.env }, sealed, tx.dataKeys);
-  await recordVersion(tx, vault, SYSTEM_CONTEXT, slot, "set", value);
+  return recordVersion(tx, vault, SYSTEM_CONTEXT, slot, "set", value, 0);
 }

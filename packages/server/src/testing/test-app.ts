@@ -20,6 +20,14 @@ export interface TestResponse {
 }
 
 /** An in-process app over a test database, for `app.inject()` tests of the HTTP layer. */
+/** Makes the app listen on a free loopback port, for raw-socket tests; answers the port. */
+export async function listenOnLoopback(app: FastifyInstance): Promise<number> {
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  if (address === null || typeof address === "string") throw new Error("the app is not listening");
+  return address.port;
+}
+
 export interface TestApp {
   readonly app: FastifyInstance;
   /** Lockbox as the composition root wired it. */
