@@ -487,4 +487,28 @@ describe("WatchLoop", () => {
     await loop.done;
     expect((at[1] ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual(990);
   });
+
+  it.each([
+    ["0 s", 0],
+    ["more than a timer can wait (it would fire at once)", 99_999_999_999_000],
+  ])(
+    "pauses at least 1 s after a read answered at once with a Retry-After of %s",
+    async (_name, retryAfterMs) => {
+      const at: number[] = [];
+      let loop: WatchLoop | undefined;
+      const capped = {
+        watchOnce: async (): Promise<WatchAnswer> => {
+          at.push(performance.now());
+          if (at.length === 2) loop?.stop();
+          return { changed: false, retryAfterMs };
+        },
+      };
+      loop = new WatchLoop(capped, { onChange: () => {}, random: () => 0 });
+      const stopAnyway = setTimeout(() => loop?.stop(), 1500);
+      await loop.done;
+      clearTimeout(stopAnyway);
+      expect(at.length).toBeLessThanOrEqual(2);
+      if (at.length === 2) expect((at[1] ?? 0) - (at[0] ?? 0)).toBeGreaterThanOrEqual(990);
+    },
+  );
 });

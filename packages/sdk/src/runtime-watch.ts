@@ -21,6 +21,11 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30_000;
 /** Least time between two blocking reads that both answered at once (a server without `wait`). */
 const MIN_ROUND_MS = 1000;
+/**
+ * Longest `Retry-After` obeyed (the server's longest wait): a timer cannot wait much longer (past
+ * 2^31 - 1 ms Node fires it at once), and a watch asleep for days is no watch.
+ */
+const MAX_RETRY_AFTER_MS = 300_000;
 
 /**
  * Keeps a set fresh by blocking reads, one after the other, until {@link stop}. A read that answers
@@ -95,7 +100,12 @@ export class WatchLoop {
         failures = 0;
         if (answer.changed) this.#callback(this.#onChange);
         this.#letGo();
-        if (answer.retryAfterMs !== undefined) await this.#sleep(this.#jittered(answer.retryAfterMs));
+        // Never less than a round's pause (a `Retry-After: 0` would make the loop spin), never more
+        // than the longest wait.
+        if (answer.retryAfterMs !== undefined)
+          await this.#sleep(
+            this.#jittered(Math.min(MAX_RETRY_AFTER_MS, Math.max(MIN_ROUND_MS, answer.retryAfterMs))),
+          );
         else if (!answer.changed && this.#now() - started < MIN_ROUND_MS)
           await this.#sleep(this.#jittered(MIN_ROUND_MS));
       } catch (error) {
