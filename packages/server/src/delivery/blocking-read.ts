@@ -1,4 +1,4 @@
-import { LockboxError } from "@lockbox/core";
+import { LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { Delivery } from "./delivery.js";
 import type { HeldReads } from "./held-reads.js";
 import type { MachineIdentity } from "./machine-token-cache.js";
@@ -18,7 +18,7 @@ export function parseWait(value: unknown): number {
   }
   throw new LockboxError(
     "BAD_REQUEST",
-    `Invalid wait '${Array.isArray(value) ? value.join(",") : String(value)}': use a whole number of seconds from 0 to ${MAX_WAIT_SECONDS} (once), for example ?wait=60.`,
+    `Invalid wait ${quoteIdentifier(Array.isArray(value) ? value.join(",") : String(value))}: use a whole number of seconds from 0 to ${MAX_WAIT_SECONDS} (once), for example ?wait=60.`,
   );
 }
 
