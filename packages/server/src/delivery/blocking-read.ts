@@ -49,7 +49,7 @@ export function holdUntilChanged(
     readonly waitMs: number;
     /** {@link HeldReads.generation} read before the set was resolved. */
     readonly generation: number;
-    /** Registers what to do when the client goes away; returns its removal. */
+    /** Registers what to do when the client goes away (called at once if it has gone); returns its removal. */
     readonly onClientGone: (listener: () => void) => () => void;
   },
 ): Promise<HoldOutcome> {

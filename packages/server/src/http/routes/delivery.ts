@@ -110,6 +110,12 @@ export function deliveryRoutes(
         waitMs: waitSeconds * 1000,
         generation,
         onClientGone: (listener) => {
+          // Gone while the set was read (a cold read awaits the store): its "close" has passed, and
+          // holding the read would keep a place under --max-held-requests for the whole wait.
+          if (reply.raw.destroyed) {
+            listener();
+            return () => {};
+          }
           reply.raw.once("close", listener);
           return () => reply.raw.off("close", listener);
         },
