@@ -47,7 +47,7 @@ export function holdUntilChanged(
     readonly identity: MachineIdentity;
     readonly etag: string;
     readonly waitMs: number;
-    /** {@link HeldReads.generation} read before the set was resolved. */
+    /** {@link HeldReads.generation} read before the token was authenticated and the set resolved. */
     readonly generation: number;
     /** Registers what to do when the client goes away (called at once if it has gone); returns its removal. */
     readonly onClientGone: (listener: () => void) => () => void;

@@ -98,9 +98,11 @@ export function deliveryRoutes(
   app.get("/site/secrets", { logLevel: RUNTIME_LOG_LEVEL, onRequest: noStore }, async (request, reply) => {
     const waitSeconds = parseWait((request.query as Record<string, unknown>).wait);
     const token = bearerToken(request);
+    // Read before the token is authenticated, not only before the set is: a revocation whose change
+    // arrives while the token's row is read must wake the held read (401 at once, not when it ends).
+    const generation = held.generation;
     const identity = await delivery.identify(token, "runtime");
     usage.record(identity.tokenId);
-    const generation = held.generation;
     let payload = await delivery.runtimeSet(identity);
     if (waitSeconds > 0 && ifNoneMatchMatches(request.headers["if-none-match"], payload.etag)) {
       const outcome = await holdUntilChanged(delivery, held, {
