@@ -28,7 +28,8 @@ import { siteRoutes } from "./routes/sites.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import { UI_EXCHANGE_ROUTE, uiExchangeRoute, uiLinkRoutes } from "./routes/ui-signin.js";
 import { userRoutes } from "./routes/users.js";
-import { installFastPath, runtimeFastPath } from "./runtime-fast-path.js";
+import { installFastPath, runtimeFastPath, warmRuntimeRead } from "./runtime-fast-path.js";
+import { answerOnSockets } from "./socket-fast-path.js";
 import { uiRoutes } from "./ui-static.js";
 
 /** 128 KiB: a 16 KiB value escaped in JSON fits with room to spare (SPEC §7). */
@@ -172,15 +173,14 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
   uiExchangeRoute(app, services.signinLinks);
   deliveryRoutes(app, services.delivery, services.tokenUsage, { maxHeldRequests: options.maxHeldRequests });
   // The warm runtime read, answered ahead of the framework (the route above answers everything else).
-  installFastPath(
-    app,
-    runtimeFastPath({
-      delivery: services.delivery,
-      usage: services.tokenUsage,
-      metrics: app.metrics.route("GET", "/site/secrets"),
-      behindTrustedProxy: options.trustProxy ?? false,
-    }),
-  );
+  const warmRead = warmRuntimeRead({
+    delivery: services.delivery,
+    usage: services.tokenUsage,
+    metrics: app.metrics.route("GET", "/site/secrets"),
+    behindTrustedProxy: options.trustProxy ?? false,
+  });
+  installFastPath(app, runtimeFastPath(warmRead));
+  if (!options.https) answerOnSockets(app, warmRead);
 
   const document = openApiDocument(
     [...documented, UI_EXCHANGE_ROUTE, ...DELIVERY_ROUTES],

@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { FastifyInstance } from "fastify";
 import type { Delivery } from "../delivery/delivery.js";
@@ -27,61 +27,91 @@ export type FastPath = (request: IncomingMessage, response: ServerResponse) => b
 /** The path the fast path answers, exactly: anything else (a query, `?wait=`, a slash more) is Fastify's. */
 const RUNTIME_PATH = "/site/secrets";
 const CONTENT_TYPE = "application/json; charset=utf-8";
+const NO_BODY = Buffer.alloc(0);
+
+/** A warm runtime read's answer: the set (200) or a 304, with the route's headers. */
+export interface RuntimeAnswer {
+  readonly status: 200 | 304;
+  /** The headers the route sends, in its order (Node adds `Date` and the connection's own). */
+  readonly headers: Readonly<Record<string, string | number>>;
+  /** The set's JSON; empty for a 304. */
+  readonly body: Buffer;
+}
 
 /**
- * `GET /site/secrets` answered ahead of Fastify when memory alone answers it (STYLE, "The hot path";
- * SPEC §3): a plain GET of exactly that path, no body, a bearer token the machine-token cache knows
- * as a runtime token, and its site environment's set cached. Everything else — no or an unknown
- * token (401), a build or user token (403), a cold set, a blocking read (`?wait=`), HEAD, a body, a
- * server shutting down — returns false, untouched, and the Fastify route answers it: that route
- * stays the one full implementation, and this path is the same route's warm case, calling the same
- * functions in the same order (delivery/, the conditional GET, the usage recorder, the audit of a
- * first delivery, the route's metrics slot and request-log decision) without the framework's
- * per-request objects, hooks and promises. The runtime route is not rate-limited (SPEC §5), so
- * neither is this path.
+ * The warm case of `GET /site/secrets` (STYLE, "The hot path"; SPEC §3), decided from a plain GET's
+ * headers alone: no body, a bearer token the machine-token cache knows as a runtime token, and its
+ * site environment's set cached. Everything else — no or an unknown token (401), a build or user
+ * token (403), a cold set, a body, a server whose request log would write a line — is declined
+ * (undefined) and the Fastify route answers it: that route stays the one full implementation, and
+ * this is the same route's warm case, calling the same functions in the same order (delivery/, the
+ * conditional GET, the usage recorder, the audit of a first delivery) without the framework's
+ * per-request objects, hooks and promises. Two ways in call it: {@link runtimeFastPath}, ahead of
+ * Fastify on Node's request, and `answerOnSockets` (socket-fast-path.ts), ahead of Node's HTTP code
+ * on the connection. The runtime route is not rate-limited (SPEC §5), so neither is this.
  */
-export function runtimeFastPath(deps: {
+export interface WarmRuntimeRead {
+  /** Answers (with the route's side effects: the token's use, a first delivery's audit) or declines. */
+  answer(headers: IncomingHttpHeaders, repeatsAuthorization: boolean): RuntimeAnswer | undefined;
+  /** The metrics slot of the Fastify route `GET /site/secrets`, so every way in counts in one series. */
+  readonly metrics: RouteMetrics;
+}
+
+export function warmRuntimeRead(deps: {
   readonly delivery: Pick<Delivery, "cachedRuntimeRead" | "recordDelivery">;
   readonly usage: Pick<TokenUsageRecorder, "record">;
-  /** The metrics slot of the Fastify route `GET /site/secrets`, so both count in one series. */
   readonly metrics: RouteMetrics;
   /** `--trust-proxy`: the proxy's `X-Request-Id` is the request id (see `requestIdOf`). */
   readonly behindTrustedProxy: boolean;
-}): FastPath {
+}): WarmRuntimeRead {
   const { delivery, usage, metrics, behindTrustedProxy } = deps;
   // The route logs at RUNTIME_LOG_LEVEL, where no per-request line is written; were that to change,
   // the line is Fastify's to write, so this path would step aside.
   const enabled = !logsRequests({ level: RUNTIME_LOG_LEVEL });
-  return (request, response) => {
-    if (!enabled || request.method !== "GET" || request.url !== RUNTIME_PATH) return false;
-    const started = performance.now();
-    const headers = request.headers;
-    // What the body guard refuses (and closes the connection for) is Fastify's to answer.
-    if (carriesBody(headers) || unsupportedEncoding(headers) !== undefined || lacksHost(request))
-      return false;
-    const token = bearerTokenOf(headers.authorization);
-    if (token === undefined || repeatsAuthorization(request.rawHeaders)) return false;
-    const read = delivery.cachedRuntimeRead(token);
-    if (read === undefined) return false;
-    const { identity, payload } = read;
-    usage.record(identity.tokenId);
-    let status: number;
-    if (ifNoneMatchMatches(headers["if-none-match"], payload.etag)) {
-      status = 304;
-      response.writeHead(304, { etag: payload.etag, "cache-control": "no-cache" });
-      response.end();
-    } else {
-      status = 200;
+  return {
+    metrics,
+    answer(headers, repeatsAuthorization) {
+      // What the body guard refuses (and closes the connection for) is Fastify's to answer.
+      if (!enabled || carriesBody(headers) || unsupportedEncoding(headers) !== undefined) return undefined;
+      const token = bearerTokenOf(headers.authorization);
+      if (token === undefined || repeatsAuthorization) return undefined;
+      const read = delivery.cachedRuntimeRead(token);
+      if (read === undefined) return undefined;
+      const { identity, payload } = read;
+      usage.record(identity.tokenId);
+      if (ifNoneMatchMatches(headers["if-none-match"], payload.etag)) {
+        return { status: 304, headers: { etag: payload.etag, "cache-control": "no-cache" }, body: NO_BODY };
+      }
       delivery.recordDelivery(identity, payload.version, () => requestIdOf(headers, behindTrustedProxy));
-      response.writeHead(200, {
-        etag: payload.etag,
-        "cache-control": "no-cache",
-        "content-type": CONTENT_TYPE,
-        "content-length": payload.body.length,
-      });
-      response.end(payload.body);
-    }
-    metrics.observe(status, (performance.now() - started) / 1000);
+      return {
+        status: 200,
+        headers: {
+          etag: payload.etag,
+          "cache-control": "no-cache",
+          "content-type": CONTENT_TYPE,
+          "content-length": payload.body.length,
+        },
+        body: payload.body,
+      };
+    },
+  };
+}
+
+/**
+ * The warm runtime read ahead of Fastify, on Node's request: a GET of exactly `/site/secrets`
+ * (a blocking read, HEAD or any other request is Fastify's) with a Host header that
+ * {@link WarmRuntimeRead} answers.
+ */
+export function runtimeFastPath(warm: WarmRuntimeRead): FastPath {
+  return (request, response) => {
+    if (request.method !== "GET" || request.url !== RUNTIME_PATH || lacksHost(request)) return false;
+    const started = performance.now();
+    const answer = warm.answer(request.headers, repeatsAuthorization(request.rawHeaders));
+    if (answer === undefined) return false;
+    response.writeHead(answer.status, answer.headers);
+    if (answer.status === 304) response.end();
+    else response.end(answer.body);
+    warm.metrics.observe(answer.status, (performance.now() - started) / 1000);
     return true;
   };
 }

@@ -1,0 +1,204 @@
+import type { Server } from "node:http";
+import type { Socket } from "node:net";
+import { performance } from "node:perf_hooks";
+import type { FastifyInstance } from "fastify";
+import type { RuntimeAnswer, WarmRuntimeRead } from "./runtime-fast-path.js";
+
+/** The one request line answered here; any other (HEAD, a query, HTTP/1.0, an absolute URL) is Node's. */
+const REQUEST_LINE = "GET /site/secrets HTTP/1.1\r\n";
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+/** Node's default `--max-http-header-size`: a longer head is Node's to refuse (431). */
+const MAX_HEAD_BYTES = 16 * 1024;
+/** More header lines than any client sends for this read: such a request is Node's. */
+const MAX_HEADER_LINES = 64;
+/**
+ * A header line as strictly as this path takes it: a token, a colon, optional blanks, a value of
+ * visible ASCII and inner blanks, optional blanks. Anything Node might read otherwise (obs-fold, a
+ * bare CR or LF, a byte past 0x7E, a blank before the colon) makes the request Node's.
+ */
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*((?:[!-~](?:[\t -~]*[!-~])?)?)[\t ]*$/;
+/**
+ * Headers that change what Node does with the request or the connection (a body, an expectation, a
+ * protocol switch, the connection's end): a request with one is Node's. `Connection: keep-alive`,
+ * what HTTP/1.1 means anyway, is the one exception.
+ */
+const NODE_HEADERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "expect",
+  "upgrade",
+  "connection",
+  "te",
+]);
+const STATUS_LINES: Readonly<Record<RuntimeAnswer["status"], string>> = {
+  200: "HTTP/1.1 200 OK\r\n",
+  304: "HTTP/1.1 304 Not Modified\r\n",
+};
+
+/**
+ * The warm runtime read answered on the connection, ahead of Node's HTTP code (STYLE, "The hot
+ * path"): Node's parser, request and response objects and their streams cost more than the read
+ * itself, and more still in a process as large as a Lockbox server, where Node's shared stream code
+ * has seen many kinds of object. Takes the place of Node's connection listener on `server` (plain
+ * HTTP; a TLS server keeps Node's). Each connection starts here; every request that arrives whole in
+ * one read, is exactly `GET /site/secrets HTTP/1.1` with strictly formed headers and nothing that
+ * changes Node's handling, and that {@link WarmRuntimeRead} answers, is answered here with the
+ * bytes Node would write (the route's headers, then `Date`, `Connection` and `Keep-Alive` as Node
+ * writes them). At the first request that is not — any other request, a request split over reads, a
+ * malformed one, a client not reading its answers — the connection is handed to Node for good, with
+ * the bytes not yet answered, so Node's parser, limits, timeouts and errors, and Fastify, answer
+ * everything that is not the warm read. Pipelined requests are answered in order. A connection held
+ * here is idle between requests: it closes after the server's keep-alive timeout, as Node closes an
+ * idle kept-alive connection, and from the app's `preClose` on it is closed once its answers are
+ * written, as Node closes idle connections when the server closes; a new connection is Node's.
+ */
+export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): void {
+  const server = app.server as Server;
+  const listeners = server.rawListeners("connection") as Array<(socket: Socket) => void>;
+  const nodeListener = listeners.find((listener) => listener.name === "connectionListener");
+  if (nodeListener === undefined) {
+    throw new Error(
+      "Node's HTTP connection listener is not on the server: the fast path cannot go ahead of it.",
+    );
+  }
+  // A limit Node counts per connection (`maxRequestsPerSocket`) is Node's to keep.
+  if ((server.maxRequestsPerSocket ?? 0) > 0) return;
+
+  const held = new Set<Socket>();
+  let closing = false;
+  let date = { second: -1, text: "" };
+
+  const handOver = (socket: Socket, unanswered: Buffer): void => {
+    held.delete(socket);
+    socket.removeListener("data", onData);
+    socket.removeListener("end", onEnd);
+    socket.removeListener("timeout", onTimeout);
+    socket.removeListener("error", onError);
+    socket.removeListener("close", onClose);
+    socket.setTimeout(0);
+    nodeListener.call(server, socket);
+    socket.unshift(unanswered);
+  };
+
+  function take(this: Server, socket: Socket): void {
+    if (closing || socket.destroyed) {
+      nodeListener?.call(this, socket);
+      return;
+    }
+    held.add(socket);
+    socket.on("data", onData);
+    // Node's server is half-open: a client's end of sending ends the connection once answered.
+    socket.on("end", onEnd);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    if (server.keepAliveTimeout > 0) {
+      socket.setTimeout(server.keepAliveTimeout);
+      socket.on("timeout", onTimeout);
+    }
+  }
+
+  function onData(this: Socket, chunk: Buffer): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const answered = answerOne(this, chunk, start);
+      if (answered === undefined) {
+        handOver(this, chunk.subarray(start));
+        return;
+      }
+      start = answered;
+    }
+  }
+
+  /** Answers the request at `start` of `chunk` and gives where the next begins, or undefined. */
+  function answerOne(socket: Socket, chunk: Buffer, start: number): number | undefined {
+    // A client that does not read its answers is Node's to slow down.
+    if (closing || socket.writableNeedDrain) return undefined;
+    const end = chunk.indexOf(HEAD_END, start);
+    if (end < 0 || end - start > MAX_HEAD_BYTES) return undefined;
+    const started = performance.now();
+    const headers = readHead(chunk.toString("latin1", start, end));
+    const answer = headers && warm.answer(headers, false);
+    if (answer === undefined) return undefined;
+    write(socket, answer);
+    warm.metrics.observe(answer.status, (performance.now() - started) / 1000);
+    return end + HEAD_END.length;
+  }
+
+  /** The answer's bytes, as Node's `ServerResponse` writes them for the route's `writeHead`. */
+  function write(socket: Socket, answer: RuntimeAnswer): void {
+    let head = STATUS_LINES[answer.status];
+    for (const name in answer.headers) head += `${name}: ${answer.headers[name]}\r\n`;
+    head += `Date: ${httpDate()}\r\nConnection: keep-alive\r\n`;
+    if (server.keepAliveTimeout > 0)
+      head += `Keep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n`;
+    head += "\r\n";
+    if (answer.body.length === 0) {
+      socket.write(head, "latin1");
+      return;
+    }
+    socket.cork();
+    socket.write(head, "latin1");
+    socket.write(answer.body);
+    socket.uncork();
+  }
+
+  /** The `Date` header's value, made once a second (as Node does). */
+  function httpDate(): string {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== date.second) date = { second, text: new Date(now).toUTCString() };
+    return date.text;
+  }
+
+  function onEnd(this: Socket): void {
+    this.end();
+  }
+  function onTimeout(this: Socket): void {
+    this.destroy();
+  }
+  function onError(this: Socket): void {
+    this.destroy();
+  }
+  function onClose(this: Socket): void {
+    held.delete(this);
+  }
+
+  server.removeAllListeners("connection");
+  for (const listener of listeners) server.on("connection", listener === nodeListener ? take : listener);
+  app.addHook("preClose", (done) => {
+    closing = true;
+    // A held connection is idle (a request is answered as it arrives): closed once its answers are
+    // written, as Node closes its idle connections when the server closes. Node would count one
+    // handed to it now as awaiting its first request, and the server's close would wait for it.
+    for (const socket of held) {
+      socket.removeListener("data", onData);
+      if (socket.writableLength === 0) socket.destroy();
+      else socket.end(() => socket.destroy());
+    }
+    done();
+  });
+}
+
+/**
+ * The headers of a request head (request line and header lines, without the blank line) whose
+ * request line is exactly {@link REQUEST_LINE} and whose header lines are all strictly formed, have
+ * distinct names, include `Host` and none of {@link NODE_HEADERS} but `Connection: keep-alive`;
+ * otherwise undefined. Names are lower-cased, as Node gives them.
+ */
+function readHead(head: string): Record<string, string> | undefined {
+  if (!head.startsWith(REQUEST_LINE)) return undefined;
+  const lines = head.slice(REQUEST_LINE.length).split("\r\n");
+  if (lines.length > MAX_HEADER_LINES) return undefined;
+  const headers: Record<string, string> = Object.create(null);
+  for (const line of lines) {
+    const match = HEADER_LINE.exec(line);
+    if (match === null) return undefined;
+    const name = (match[1] as string).toLowerCase();
+    const value = match[2] as string;
+    if (name in headers) return undefined;
+    if (NODE_HEADERS.has(name) && !(name === "connection" && value.toLowerCase() === "keep-alive"))
+      return undefined;
+    headers[name] = value;
+  }
+  return headers.host === undefined ? undefined : headers;
+}
