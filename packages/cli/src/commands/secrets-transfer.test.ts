@@ -30,6 +30,24 @@ describe("readImportFile()", () => {
     await expect(readImportFile(file("e.json", "{oops"))).rejects.toThrow("is not valid JSON");
     await expect(readImportFile(join(dir, "missing.env"))).rejects.toThrow("Cannot read");
   });
+
+  it("refuses a secret:site:local-generate file with a pointer to export, not 'Quote them'", async () => {
+    const localFile = JSON.stringify({
+      EntityType: "sites",
+      EntityId: "0b6d3c1e-8f5a-4d2b-9c7e-1a2b3c4d5e6f",
+      Secrets: {
+        API_KEY: { Type: "runtime", Value: "x", Scopes: ["web", "user"], EnvValues: {}, OrgValues: {} },
+      },
+    });
+    const refused = readImportFile(file("secrets.json", localFile));
+    await expect(refused).rejects.toThrow("is a secrets file (as secret:site:local-generate writes");
+    await expect(refused).rejects.toThrow("secret:site:export <site> --format=json");
+    await expect(readImportFile(file("fake.json", '{"Secrets": {"A": {"Value": "x"}}}'))).rejects.toThrow(
+      "is a secrets file",
+    );
+    // A secret that happens to be named Secrets, with a string value, still imports.
+    expect(await readImportFile(file("named.json", '{"Secrets": "x"}'))).toEqual({ Secrets: "x" });
+  });
 });
 
 describe("secret:site:export --help", () => {

@@ -181,6 +181,11 @@ function parseImportText(raw: string, file: string): Record<string, string> {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new CliError(`${file} must hold a JSON object of names to values, e.g. {"API_KEY": "value"}.`);
   }
+  if (isSecretsFile(parsed)) {
+    throw new CliError(
+      `Nothing was imported: ${file} is a secrets file (as secret:site:local-generate writes, {"Secrets": {NAME: {"Value": …}}}), not an object of names to values. To move a site's secrets, write them with lockbox secret:site:export <site> --format=json > secrets-export.json and import that file.`,
+    );
+  }
   const problems = Object.entries(parsed)
     .filter(([, value]) => typeof value !== "string")
     .map(([name, value]) => `${name} (${value === null ? "null" : typeof value})`);
@@ -190,6 +195,20 @@ function parseImportText(raw: string, file: string): Record<string, string> {
     );
   }
   return parsed as Record<string, string>;
+}
+
+/**
+ * Whether `parsed` is a `local-generate` file or the seed product's fake file
+ * (`{"Secrets": {name: {"Value": …}}}`), which a user may take for an import file.
+ */
+function isSecretsFile(parsed: object): boolean {
+  const secrets = (parsed as Record<string, unknown>).Secrets;
+  return (
+    typeof secrets === "object" &&
+    secrets !== null &&
+    !Array.isArray(secrets) &&
+    Object.values(secrets).every((row) => typeof row === "object" && row !== null && "Value" in row)
+  );
 }
 
 async function exportCommand(
