@@ -220,10 +220,13 @@ export class LockboxApiError extends Error {
 export class LockboxConnectionError extends Error {
   override readonly name = "LockboxConnectionError";
 
-  /** @param url The server's base URL (never holds credentials: the client refuses them). */
+  /**
+   * @param url The server's base URL (never holds credentials: the client refuses them).
+   * @param reason Why it could not be reached, e.g. `connection refused (ECONNREFUSED)`.
+   */
   constructor(
     readonly url: string,
-    reason: string,
+    readonly reason: string,
     options?: { cause?: unknown },
   ) {
     super(

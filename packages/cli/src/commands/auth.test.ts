@@ -151,7 +151,27 @@ describe("auth:login", () => {
     await server.close();
     const result = await runCli(["auth:login", `--url=${url}`], { stdin: TOKEN, configDir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`Error: Cannot reach the Lockbox server at ${url}: connection refused`);
+    expect(result.stderr).toContain(
+      `Error: Cannot reach the Lockbox server at ${url} (--url): connection refused`,
+    );
+    expect(result.stderr).toContain(
+      "Nothing was saved. Start the server, or give its URL: lockbox auth:login --url=",
+    );
+    expect(result.stderr).not.toContain("run lockbox auth:login");
+    expect(await exists(join(configDir, "config.json"))).toBe(false);
+    server = await FakeLockboxServer.start();
+  });
+
+  it("says where the URL came from when it was not --url (here LOCKBOX_URL), and how to give one", async () => {
+    const url = server.url;
+    await server.close();
+    const result = await runCli(["auth:login"], { stdin: TOKEN, configDir, env: { LOCKBOX_URL: url } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `Cannot reach the Lockbox server at ${url} (LOCKBOX_URL): connection refused`,
+    );
+    expect(result.stderr).toContain("lockbox auth:login --url=<server URL>");
+    expect(result.stderr).not.toContain("run lockbox auth:login");
     server = await FakeLockboxServer.start();
   });
 });

@@ -1,5 +1,5 @@
 import { quoteIdentifier } from "@lockbox/core";
-import { LockboxApiError } from "@lockbox/sdk";
+import { LockboxApiError, LockboxConnectionError } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { formatOption, withExamples } from "../command-helpers.js";
 import {
@@ -43,7 +43,16 @@ export function registerAuthCommands(program: Command, context: CliContext): voi
         }
         if (options.url !== undefined) checkLoginUrl(options.url);
         const saved = await readConfig(context.configDir).catch(() => undefined);
-        const url = options.url ?? nonEmpty(context.io.env.LOCKBOX_URL) ?? saved?.url ?? DEFAULT_SERVER_URL;
+        const fromEnv = nonEmpty(context.io.env.LOCKBOX_URL);
+        const url = options.url ?? fromEnv ?? saved?.url ?? DEFAULT_SERVER_URL;
+        const urlSource =
+          options.url !== undefined
+            ? "--url"
+            : fromEnv !== undefined
+              ? "LOCKBOX_URL"
+              : saved?.url !== undefined
+                ? "the saved login"
+                : "the default: no --url was given";
         const token = await readLoginToken(context);
         checkTokenKind(token);
         const client = context.clientFor(url, token);
@@ -54,6 +63,12 @@ export function registerAuthCommands(program: Command, context: CliContext): voi
           if (error instanceof LockboxApiError && (error.status === 401 || error.status === 403)) {
             throw new CliError(
               `The server at ${client.url} refused the token: ${error.message} Nothing was saved.`,
+            );
+          }
+          if (error instanceof LockboxConnectionError) {
+            // The generic hint ("… or run lockbox auth:login") would send the user back here.
+            throw new CliError(
+              `Cannot reach the Lockbox server at ${client.url} (${urlSource}): ${error.reason}. Nothing was saved. Start the server, or give its URL: lockbox auth:login --url=<server URL>.`,
             );
           }
           throw error;
