@@ -219,6 +219,25 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await row(/ORG_KEY/)
       .getByText("org", { exact: true })
       .waitFor();
+    // An inherited secret's columns show the org's overrides: live receives the org's live value.
+    expectSuccess(await alice(["secret:org:set", "acme", "ORG_KEY", `${MARK}-org-live`, "--env=live"]));
+    await page.reload();
+    await row(/ORG_KEY/)
+      .getByRole("button", { name: "Reveal the live override of ORG_KEY" })
+      .click();
+    await expect(page.getByTestId("revealed-value").textContent()).resolves.toBe(`${MARK}-org-live`);
+    await row(/ORG_KEY/)
+      .getByText("no test override")
+      .waitFor();
+    await expect(
+      row(/ORG_KEY/)
+        .getByRole("button", { name: /Delete/ })
+        .count(),
+    ).resolves.toBe(0);
+    await row(/ORG_KEY/)
+      .getByRole("button", { name: "Hide the live override of ORG_KEY" })
+      .click();
+    expectSuccess(await alice(["secret:org:delete", "acme", "ORG_KEY", "--env=live"]));
     await row(/SITE_KEY/)
       .getByText("site", { exact: true })
       .waitFor();

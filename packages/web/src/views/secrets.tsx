@@ -56,7 +56,7 @@ export function SecretsView(props: { site: string }) {
               ) : (
                 <SecretGrid
                   label={`Secrets of ${site}`}
-                  rows={rows}
+                  rows={rows.map(withOrgOverrides)}
                   envs={envs}
                   editable={(row) => row.owner === "site"}
                   onDelete={(request) => {
@@ -83,4 +83,15 @@ export function SecretsView(props: { site: string }) {
       </Show>
     </>
   );
+}
+
+/**
+ * An inherited row's environment columns show its organization's overrides: the listing's
+ * `envValues` are the site's own (none for an org row), and "no live override" there would hide
+ * the org's live value, which is what live receives.
+ */
+function withOrgOverrides(row: SiteSecretRow): SiteSecretRow {
+  if (row.owner !== "org") return row;
+  const { default: _base, ...overrides } = row.orgValues;
+  return { ...row, envValues: overrides };
 }
