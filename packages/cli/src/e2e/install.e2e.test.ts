@@ -51,7 +51,7 @@ const manifest = (dir: string) =>
 
 /**
  * Installing Lockbox outside the checkout, as the README says: `npm pack --workspaces`, then the SDK
- * tarball alone into an application, and the four tarballs as a global install (into a temporary
+ * tarball alone into an application, and the five tarballs as a global install (into a temporary
  * prefix) for the `lockbox` CLI with its server. Both run from there: the installed server on a
  * fresh folder, and the installed SDK reading a secret from it.
  */
