@@ -4,6 +4,7 @@ import { type Command, Option } from "commander";
 import { parseSiteArg, type SiteTarget } from "../arguments.js";
 import { withExamples } from "../command-helpers.js";
 import type { CliContext } from "../context.js";
+import { UsageError } from "../errors.js";
 import { REDACTED, renderTable, toYaml } from "../output.js";
 import { consumerScopeOption, describeSide } from "./secret-get.js";
 
@@ -50,6 +51,12 @@ export function registerSecretDiffCommand(program: Command, context: CliContext)
       .action(async (aArg: string, bArg: string, options: DiffOptions) => {
         // Like diff(1): 1 means "differs", so a failure must say something else.
         context.failureExitCode = 2;
+        if (aArg.startsWith(".")) {
+          // '.live' borrows the site of the other side, which only the second side can do.
+          throw new UsageError(
+            `'${aArg}' names an environment of the first site, so it can only be the second side: lockbox secret:site:diff <site>.<env> ${aArg}, or name the site: <site>${aArg}.`,
+          );
+        }
         const a = parseSiteArg(aArg, "optional");
         const b = parseSiteArg(bArg.startsWith(".") ? `${a.site}${bArg}` : bArg, "optional");
         const client = await context.client();

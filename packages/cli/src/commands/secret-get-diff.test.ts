@@ -283,4 +283,12 @@ describe("secret:site:diff", () => {
     const usage = await runCli(["secret:site:diff", "my-site.live", "bad..name"], { env });
     expect(usage.code).toBe(2);
   });
+
+  it("refuses '.env' as the first side with the order that works, not an empty site name", async () => {
+    const result = await runCli(["secret:site:diff", ".live", "my-site"], { env });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      "Error: '.live' names an environment of the first site, so it can only be the second side: lockbox secret:site:diff <site>.<env> .live, or name the site: <site>.live.\n",
+    );
+  });
 });
