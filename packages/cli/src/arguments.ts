@@ -1,6 +1,10 @@
 import { environmentNameSchema, isLockboxError, parseScopes, parseSiteEnv, type Scope } from "@lockbox/core";
 import { UsageError } from "./errors.js";
 
+/** Added when an org or site argument holds an email: the arguments were given in the wrong order. */
+export const EMAIL_IN_PLACE_OF_NAME =
+  "That looks like an email address: check the order of the arguments (the organization or site comes first, then the email).";
+
 /** A `<site>[.<env>]` argument, split and checked. */
 export interface SiteTarget {
   readonly site: string;
@@ -18,7 +22,13 @@ export function parseSiteArg(arg: string, env: "required" | "optional" | "forbid
   try {
     target = parseSiteEnv(arg);
   } catch (error) {
-    if (isLockboxError(error)) throw new UsageError(error.message);
+    if (isLockboxError(error)) {
+      // `alice@example.com` would be refused as the site `alice@example` in environment `com`.
+      if (arg.includes("@")) {
+        throw new UsageError(`Invalid site name '${arg}'. ${EMAIL_IN_PLACE_OF_NAME}`);
+      }
+      throw new UsageError(error.message);
+    }
     throw error;
   }
   if (env === "required" && target.env === undefined) {

@@ -10,7 +10,7 @@ import {
 } from "@lockbox/core";
 import type { LockboxClient, SecretInput, SetSecretResult } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
-import { parseScopeOption } from "./arguments.js";
+import { EMAIL_IN_PLACE_OF_NAME, parseScopeOption } from "./arguments.js";
 import type { CliContext } from "./context.js";
 import { CliError, UsageError } from "./errors.js";
 import { confirm, readSecretValue } from "./input.js";
@@ -87,6 +87,7 @@ export function parseOrgArg(org: string, options: { readonly envOption?: boolean
   const result = orgNameSchema.safeParse(org);
   if (result.success) return result.data;
   const message = result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`;
+  if (org.includes("@")) throw new UsageError(`${message} ${EMAIL_IN_PLACE_OF_NAME}`);
   // `my-org.live`, as a site command would take it: org secret commands take --env.
   const dot = org.lastIndexOf(".");
   if (options.envOption && dot > 0 && orgNameSchema.safeParse(org.slice(0, dot)).success) {

@@ -42,6 +42,19 @@ describe("organization and user commands", () => {
     expect(server.requests).toHaveLength(0);
   });
 
+  it("says the arguments are in the wrong order when an email stands where the org or site goes (exit 2)", async () => {
+    const hint = "That looks like an email address: check the order of the arguments";
+    const member = await runCli(["org:member:add", "alice@example.com", "acme"], { env });
+    expect(member.code).toBe(2);
+    expect(member.stderr).toContain("Invalid organization name 'alice@example.com'");
+    expect(member.stderr).toContain(hint);
+    const team = await runCli(["site:team:add", "alice@example.com", "my-site"], { env });
+    expect(team.code).toBe(2);
+    // Not "Invalid site name 'alice@example'", the part before the last dot.
+    expect(team.stderr).toContain(`Error: Invalid site name 'alice@example.com'. ${hint}`);
+    expect(server.requests).toHaveLength(0);
+  });
+
   it("org:member:add sends the role (member by default), org:member:remove deletes", async () => {
     server.on("PUT", "/v1/orgs/acme/members/:user", (request) => ({
       body: { email: request.params.user, userId: "u1", role: (request.body as { role: string }).role },
