@@ -458,6 +458,24 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await captureView(page, "not-found");
     expect(problems).toEqual([]);
   });
+
+  it("shows an org member its org's secrets without the set, delete and restore controls only admins may use", async () => {
+    expectSuccess(
+      await cliAs(e2e, e2e.adminToken)(["org:member:add", "acme", "mallory@example.com", "--role=member"]),
+    );
+    expectSuccess(await alice(["secret:org:set", "acme", "ORG_GONE", `${MARK}-gone`, "--scope=web,user"]));
+    expectSuccess(await alice(["secret:org:delete", "acme", "ORG_GONE"]));
+    await page.goto(ui("orgs/acme"));
+    await page.getByRole("rowheader", { name: /ORG_KEY/ }).waitFor();
+    await page.getByRole("rowheader", { name: /ORG_GONE/ }).waitFor();
+    await page.getByText("Only an admin of acme can set, delete or restore its secrets").waitFor();
+    await expect(page.getByRole("button", { name: /^(Delete|Restore)/ }).count()).resolves.toBe(0);
+    await expect(setSecretForm(page).count()).resolves.toBe(0);
+    // Reading stays: a member may reveal what the user scope lets people read.
+    await page.getByRole("button", { name: "Reveal the base value of ORG_KEY" }).click();
+    await expect(page.getByTestId("revealed-value").textContent()).resolves.toBe(`${MARK}-org`);
+    expect(problems).toEqual([]);
+  });
 });
 
 /** The form "Set a secret or an override" of the page shown. */

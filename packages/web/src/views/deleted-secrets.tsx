@@ -41,6 +41,8 @@ export function DeletedSecrets(props: {
   deleteCommand: string;
   refreshKey: number;
   onRestored: () => void;
+  /** Whether the caller may restore (an org's members may list its deleted secrets, not restore them). */
+  canRestore?: boolean;
 }) {
   const { owner } = props;
   const [outcome, setOutcome] = useState<Outcome | undefined>();
@@ -119,15 +121,19 @@ export function DeletedSecrets(props: {
                         <td>{new Date(row.deletedAt).toLocaleString()}</td>
                         <td>{row.deletedBy}</td>
                         <td>
-                          <button
-                            type="button"
-                            class="link"
-                            disabled={restoring !== undefined}
-                            aria-label={`Restore ${row.name} deleted ${new Date(row.deletedAt).toLocaleString()}`}
-                            onClick={() => restore(row)}
-                          >
-                            {restoring === row.id ? "Restoring…" : "Restore"}
-                          </button>
+                          {props.canRestore === false ? (
+                            <span class="muted">—</span>
+                          ) : (
+                            <button
+                              type="button"
+                              class="link"
+                              disabled={restoring !== undefined}
+                              aria-label={`Restore ${row.name} deleted ${new Date(row.deletedAt).toLocaleString()}`}
+                              onClick={() => restore(row)}
+                            >
+                              {restoring === row.id ? "Restoring…" : "Restore"}
+                            </button>
+                          )}
                         </td>
                       </tr>
                     ))}

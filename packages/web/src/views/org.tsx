@@ -70,7 +70,12 @@ export function OrgView(props: { org: string }) {
                 }
               </Show>
             </section>
-            <OrgSecrets org={org} secrets={secrets} reload={reload} />
+            <OrgSecrets
+              org={org}
+              secrets={secrets}
+              reload={reload}
+              canChange={data.role === "admin" || data.role === "platform-admin"}
+            />
           </>
         )}
       </Show>
@@ -78,7 +83,16 @@ export function OrgView(props: { org: string }) {
   );
 }
 
-function OrgSecrets(props: { org: string; secrets: Loaded<OrgSecretRow[]>; reload: () => void }) {
+/**
+ * The org's secrets. Only its admins (and the platform admin) may change them: members see no
+ * delete, set or restore controls the server would refuse.
+ */
+function OrgSecrets(props: {
+  org: string;
+  secrets: Loaded<OrgSecretRow[]>;
+  reload: () => void;
+  canChange: boolean;
+}) {
   const { org } = props;
   const [deleting, setDeleting] = useState<DeleteRequest | undefined>();
   const [outcome, setOutcome] = useState<Outcome | undefined>();
@@ -118,16 +132,23 @@ function OrgSecrets(props: { org: string; secrets: Loaded<OrgSecretRow[]>; reloa
                   label={`Secrets of ${org}`}
                   rows={rows}
                   envs={envs}
-                  editable={() => true}
+                  editable={() => props.canChange}
                   onDelete={(request) => {
                     setOutcome(undefined);
                     setDeleting(request);
                   }}
                 />
               )}
-              <SecretForm owner={owner} envs={envs} onDone={props.reload} />
+              {props.canChange ? (
+                <SecretForm owner={owner} envs={envs} onDone={props.reload} />
+              ) : (
+                <p class="muted legend">
+                  Only an admin of {org} can set, delete or restore its secrets; members list them.
+                </p>
+              )}
               <DeletedSecrets
                 owner={owner}
+                canRestore={props.canChange}
                 deleteCommand={`lockbox secret:org:delete ${org} NAME`}
                 refreshKey={deletes}
                 onRestored={props.reload}
