@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import { maxHeaderSize, type Server } from "node:http";
 import type { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { FastifyInstance } from "fastify";
@@ -7,8 +7,6 @@ import type { RuntimeAnswer, WarmRuntimeRead } from "./runtime-fast-path.js";
 /** The one request line answered here; any other (HEAD, a query, HTTP/1.0, an absolute URL) is Node's. */
 const REQUEST_LINE = "GET /site/secrets HTTP/1.1\r\n";
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
-/** Node's default `--max-http-header-size`: a longer head is Node's to refuse (431). */
-const MAX_HEAD_BYTES = 16 * 1024;
 /** More header lines than any client sends for this read: such a request is Node's. */
 const MAX_HEADER_LINES = 64;
 /**
@@ -64,6 +62,10 @@ export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): vo
   // A limit Node counts per connection (`maxRequestsPerSocket`) is Node's to keep.
   if ((server.maxRequestsPerSocket ?? 0) > 0) return;
 
+  // A head past half of Node's limit (the server's, or `--max-http-header-size`) is Node's to judge
+  // (431 past the limit): far longer than any runtime read, and clear of how Node counts it.
+  const ownLimit = (server as Server & { readonly maxHeaderSize?: number }).maxHeaderSize;
+  const maxHeadBytes = (ownLimit || maxHeaderSize) / 2;
   const held = new Set<Socket>();
   let closing = false;
   let date = { second: -1, text: "" };
@@ -114,7 +116,7 @@ export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): vo
     // A client that does not read its answers is Node's to slow down.
     if (closing || socket.writableNeedDrain) return undefined;
     const end = chunk.indexOf(HEAD_END, start);
-    if (end < 0 || end - start > MAX_HEAD_BYTES) return undefined;
+    if (end < 0 || end - start > maxHeadBytes) return undefined;
     const started = performance.now();
     const headers = readHead(chunk.toString("latin1", start, end));
     const answer = headers && warm.answer(headers, false);
