@@ -1,4 +1,11 @@
-import { environmentNameSchema, isLockboxError, parseScopes, parseSiteEnv, type Scope } from "@lockbox/core";
+import {
+  environmentNameSchema,
+  isLockboxError,
+  parseScopes,
+  parseSiteEnv,
+  quoteIdentifier,
+  type Scope,
+} from "@lockbox/core";
 import { UsageError } from "./errors.js";
 
 /** Added when an org or site argument holds an email: the arguments were given in the wrong order. */
@@ -25,7 +32,7 @@ export function parseSiteArg(arg: string, env: "required" | "optional" | "forbid
     if (isLockboxError(error)) {
       // `alice@example.com` would be refused as the site `alice@example` in environment `com`.
       if (arg.includes("@")) {
-        throw new UsageError(`Invalid site name '${arg}'. ${EMAIL_IN_PLACE_OF_NAME}`);
+        throw new UsageError(`Invalid site name ${quoteIdentifier(arg)}. ${EMAIL_IN_PLACE_OF_NAME}`);
       }
       throw new UsageError(error.message);
     }
