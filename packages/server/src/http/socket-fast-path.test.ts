@@ -136,6 +136,8 @@ describe("the runtime read answered on the connection", () => {
       ["Connection: close", get(`${auth()}Connection: close\r\n`)],
       ["Connection: keep-alive", get(`${auth()}Connection: keep-alive\r\n`)],
       ["Connection: upgrade", get(`${auth()}Connection: upgrade\r\nUpgrade: websocket\r\n`)],
+      // Node's parser reads Proxy-Connection as it reads Connection.
+      ["Proxy-Connection: close", get(`${auth()}Proxy-Connection: close\r\n`)],
       ["Expect: 100-continue", get(`${auth()}Expect: 100-continue\r\n`)],
       ["Expect: bogus", get(`${auth()}Expect: bogus\r\n`)],
       ["Content-Length: 0", get(`${auth()}Content-Length: 0\r\n`)],

@@ -17,8 +17,9 @@ const MAX_HEADER_LINES = 64;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*((?:[!-~](?:[\t -~]*[!-~])?)?)[\t ]*$/;
 /**
  * Headers that change what Node does with the request or the connection (a body, an expectation, a
- * protocol switch, the connection's end): a request with one is Node's. `Connection: keep-alive`,
- * what HTTP/1.1 means anyway, is the one exception.
+ * protocol switch, the connection's end): a request with one is Node's. Node's parser (llhttp) reads
+ * `Proxy-Connection` as it reads `Connection` (`Proxy-Connection: close` ends the connection).
+ * `Connection: keep-alive`, what HTTP/1.1 means anyway, is the one exception.
  */
 const NODE_HEADERS = new Set([
   "content-length",
@@ -26,6 +27,7 @@ const NODE_HEADERS = new Set([
   "expect",
   "upgrade",
   "connection",
+  "proxy-connection",
   "te",
 ]);
 const STATUS_LINES: Readonly<Record<RuntimeAnswer["status"], string>> = {
