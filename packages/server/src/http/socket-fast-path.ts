@@ -30,6 +30,12 @@ const NODE_HEADERS = new Set([
   "proxy-connection",
   "te",
 ]);
+/**
+ * What Node adds to the keep-alive timeout before it closes an idle connection, so that a client
+ * reusing the connection just inside the advertised timeout does not meet a closing one: 1 s in
+ * Node 20 (`HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER`), `server.keepAliveTimeoutBuffer` where Node has it.
+ */
+const NODE_KEEP_ALIVE_BUFFER_MS = 1000;
 const STATUS_LINES: Readonly<Record<RuntimeAnswer["status"], string>> = {
   200: "HTTP/1.1 200 OK\r\n",
   304: "HTTP/1.1 304 Not Modified\r\n",
@@ -48,8 +54,8 @@ const STATUS_LINES: Readonly<Record<RuntimeAnswer["status"], string>> = {
  * malformed one, a client not reading its answers — the connection is handed to Node for good, with
  * the bytes not yet answered, so Node's parser, limits, timeouts and errors, and Fastify, answer
  * everything that is not the warm read. Pipelined requests are answered in order. A connection held
- * here is idle between requests: it closes after the server's keep-alive timeout, as Node closes an
- * idle kept-alive connection, and from the app's `preClose` on it is closed once its answers are
+ * here is idle between requests: it closes after the server's keep-alive timeout and Node's buffer
+ * past it, as Node closes an idle kept-alive connection, and from the app's `preClose` on it is closed once its answers are
  * written, as Node closes idle connections when the server closes; a new connection is Node's.
  */
 export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): void {
@@ -96,7 +102,8 @@ export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): vo
     socket.on("error", onError);
     socket.on("close", onClose);
     if (server.keepAliveTimeout > 0) {
-      socket.setTimeout(server.keepAliveTimeout);
+      const buffer = (server as Server & { readonly keepAliveTimeoutBuffer?: number }).keepAliveTimeoutBuffer;
+      socket.setTimeout(server.keepAliveTimeout + (buffer ?? NODE_KEEP_ALIVE_BUFFER_MS));
       socket.on("timeout", onTimeout);
     }
   }
