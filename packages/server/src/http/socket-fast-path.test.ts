@@ -1,4 +1,4 @@
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestApp, listenOnLoopback, type TestApp } from "../testing/test-app.js";
@@ -245,4 +245,54 @@ describe("a server closing with connections the runtime read holds", () => {
       await database.drop();
     }
   });
+
+  it("does not wait for a client that does not read its answers", async () => {
+    const database = sqliteTestDatabase();
+    const t = await createTestApp(database);
+    let client: Socket | undefined;
+    try {
+      const port = await listenOnLoopback(t.app);
+      const admin = { token: t.adminToken };
+      await t.call("POST", "/v1/orgs", { ...admin, body: { name: "stall-org" } });
+      await t.call("POST", "/v1/sites", { ...admin, body: { name: "stall-site", org: "stall-org" } });
+      for (const name of ["A", "B", "C", "D", "E", "F", "G", "H"]) {
+        await t.call("PUT", `/v1/sites/stall-site/secrets/BIG_${name}`, {
+          ...admin,
+          body: { value: name.repeat(16_000), scopes: "web" },
+        });
+      }
+      const minted = await t.call("POST", "/v1/tokens", {
+        ...admin,
+        body: { kind: "runtime", site: "stall-site", env: "live" },
+      });
+      const token = minted.json.token as string;
+      await t.call("GET", "/site/secrets", { token });
+      const held = new Promise<Socket>((resolve) => t.app.server.once("connection", resolve));
+      const connection = await rawConnection(port);
+      client = connection.socket;
+      client.pause();
+      const server = await held;
+      // Whole requests, each sent once the one before is answered, until the kernel's buffers are
+      // full and an answer waits in the socket's own: the connection is still held here (the next
+      // request would go to Node, which pauses a client that does not read).
+      let seen = 0;
+      t.app.server.on("request", () => {
+        seen += 1;
+      });
+      for (let i = 0; i < 500 && server.writableLength === 0; i++) {
+        const written = server.bytesWritten;
+        client.write(`GET /site/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+        await vi.waitFor(() => expect(server.bytesWritten).toBeGreaterThan(written));
+      }
+      expect(server.writableLength).toBeGreaterThan(0);
+      expect(seen).toBe(0);
+      const closed = t.close().then(() => "closed");
+      // Node's close destroys an idle connection whose answer is not yet written; so does this path.
+      expect(await Promise.race([closed, sleep(5000).then(() => "waiting")])).toBe("closed");
+    } finally {
+      client?.destroy();
+      await t.close().catch(() => {});
+      await database.drop();
+    }
+  }, 15_000);
 });

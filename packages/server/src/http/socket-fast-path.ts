@@ -55,8 +55,9 @@ const STATUS_LINES: Readonly<Record<RuntimeAnswer["status"], string>> = {
  * the bytes not yet answered, so Node's parser, limits, timeouts and errors, and Fastify, answer
  * everything that is not the warm read. Pipelined requests are answered in order. A connection held
  * here is idle between requests: it closes after the server's keep-alive timeout and Node's buffer
- * past it, as Node closes an idle kept-alive connection, and from the app's `preClose` on it is closed once its answers are
- * written, as Node closes idle connections when the server closes; a new connection is Node's.
+ * past it, as Node closes an idle kept-alive connection, and at the app's `preClose`, as Node closes
+ * idle connections when the server closes (an answer not yet written out included); a new
+ * connection is Node's from then on.
  */
 export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): void {
   const server = app.server as Server;
@@ -178,14 +179,11 @@ export function answerOnSockets(app: FastifyInstance, warm: WarmRuntimeRead): vo
   for (const listener of listeners) server.on("connection", listener === nodeListener ? take : listener);
   app.addHook("preClose", (done) => {
     closing = true;
-    // A held connection is idle (a request is answered as it arrives): closed once its answers are
-    // written, as Node closes its idle connections when the server closes. Node would count one
-    // handed to it now as awaiting its first request, and the server's close would wait for it.
-    for (const socket of held) {
-      socket.removeListener("data", onData);
-      if (socket.writableLength === 0) socket.destroy();
-      else socket.end(() => socket.destroy());
-    }
+    // A held connection is idle (a request is answered as it arrives): closed at once, as Node's
+    // server closes its idle connections, an answer not yet written out included (waiting for it
+    // would let a client that does not read hold the close). Node would count one handed to it now
+    // as awaiting its first request, and the server's close would wait for it.
+    for (const socket of held) socket.destroy();
     done();
   });
 }
