@@ -10,11 +10,15 @@ const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 /** More header lines than any client sends for this read: such a request is Node's. */
 const MAX_HEADER_LINES = 64;
 /**
- * A header line as strictly as this path takes it: a token, a colon, optional blanks, a value of
- * visible ASCII and inner blanks, optional blanks. Anything Node might read otherwise (obs-fold, a
- * bare CR or LF, a byte past 0x7E, a blank before the colon) makes the request Node's.
+ * A header line as strictly as this path takes it: a token, a colon, then visible ASCII and blanks
+ * (the value, once its leading and trailing blanks are trimmed). Anything Node might read otherwise
+ * (obs-fold, a bare CR or LF, a byte past 0x7E, a blank before the colon) makes the request Node's.
+ * The value is trimmed after the match rather than matched without its blanks: an expression that
+ * splits a run of blanks between leading and trailing tries every split when the line then fails,
+ * which took time quadratic in the run (25 ms for 8 KiB of tabs, on any connection's first request,
+ * before a token is read).
  */
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[\t ]*((?:[!-~](?:[\t -~]*[!-~])?)?)[\t ]*$/;
+const HEADER_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+:[\t -~]*$/;
 /**
  * Headers that change what Node does with the request or the connection (a body, an expectation, a
  * protocol switch, the connection's end): a request with one is Node's. Node's parser (llhttp) reads
@@ -200,10 +204,11 @@ function readHead(head: string): Record<string, string> | undefined {
   if (lines.length > MAX_HEADER_LINES) return undefined;
   const headers: Record<string, string> = Object.create(null);
   for (const line of lines) {
-    const match = HEADER_LINE.exec(line);
-    if (match === null) return undefined;
-    const name = (match[1] as string).toLowerCase();
-    const value = match[2] as string;
+    if (!HEADER_LINE.test(line)) return undefined;
+    const colon = line.indexOf(":");
+    const name = line.slice(0, colon).toLowerCase();
+    // Within [\t -~], trim() removes exactly the blanks (tab and space).
+    const value = line.slice(colon + 1).trim();
     if (name in headers) return undefined;
     if (NODE_HEADERS.has(name) && !(name === "connection" && value.toLowerCase() === "keep-alive"))
       return undefined;
