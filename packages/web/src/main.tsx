@@ -92,7 +92,7 @@ function View(props: { route: Route }) {
     case "secrets":
       return <SecretsView site={route.site} />;
     case "history":
-      return <HistoryView site={route.site} name={route.name} />;
+      return <HistoryView owner={route.owner} name={route.name} />;
     case "resolve":
       return <ResolveView site={route.site} />;
     case "tokens":

@@ -3,13 +3,19 @@ import { useEffect, useState } from "preact/hooks";
 /** The dashboard's routes live under /ui/; names in paths are percent-encoded, never a value. */
 export const BASE = "/ui";
 
+/** Who owns a secret whose page is shown: a site or an organization, by name. */
+export interface SecretOwner {
+  readonly kind: "site" | "org";
+  readonly name: string;
+}
+
 /** A route as parsed from the path: its name and its decoded parameters. */
 export type Route =
   | { readonly view: "home" }
   | { readonly view: "org"; readonly org: string }
   | { readonly view: "site"; readonly site: string }
   | { readonly view: "secrets"; readonly site: string }
-  | { readonly view: "history"; readonly site: string; readonly name: string }
+  | { readonly view: "history"; readonly owner: SecretOwner; readonly name: string }
   | { readonly view: "resolve"; readonly site: string }
   | { readonly view: "tokens"; readonly site: string }
   | { readonly view: "audit" }
@@ -27,12 +33,16 @@ export function parseRoute(pathname: string): Route {
   const [first, second, third, fourth, fifth] = decoded;
   if (first === undefined) return { view: "home" };
   if (first === "audit" && second === undefined) return { view: "audit" };
-  if (first === "orgs" && second !== undefined && third === undefined) return { view: "org", org: second };
+  if (first === "orgs" && second !== undefined) {
+    if (third === undefined) return { view: "org", org: second };
+    if (third === "secrets" && fourth !== undefined && fifth === "history" && decoded.length === 5)
+      return { view: "history", owner: { kind: "org", name: second }, name: fourth };
+  }
   if (first === "sites" && second !== undefined) {
     if (third === undefined) return { view: "site", site: second };
     if (third === "secrets" && fourth === undefined) return { view: "secrets", site: second };
     if (third === "secrets" && fourth !== undefined && fifth === "history" && decoded.length === 5)
-      return { view: "history", site: second, name: fourth };
+      return { view: "history", owner: { kind: "site", name: second }, name: fourth };
     if (third === "resolve" && fourth === undefined) return { view: "resolve", site: second };
     if (third === "tokens" && fourth === undefined) return { view: "tokens", site: second };
   }
@@ -42,6 +52,11 @@ export function parseRoute(pathname: string): Route {
 /** The path of a route's page. */
 export function pathOf(...parts: string[]): string {
   return `${BASE}/${parts.map((part) => encodeURIComponent(part)).join("/")}`;
+}
+
+/** The path of the history page of `owner`'s secret `name`. */
+export function historyPath(owner: SecretOwner, name: string): string {
+  return pathOf(owner.kind === "site" ? "sites" : "orgs", owner.name, "secrets", name, "history");
 }
 
 const listeners = new Set<() => void>();

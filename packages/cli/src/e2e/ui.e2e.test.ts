@@ -23,8 +23,8 @@ const MARK = "hush";
  * The web dashboard in a real browser (Debian's chromium through playwright-core) against a real
  * server started as `npm start` does, with users made through the real CLI: sign-in with a
  * `lockbox ui` link, secrets (org and site, a live override set and deleted, redaction and
- * reveal), the resolve view, runtime tokens, the audit log and history, and another org's user
- * meeting "not found". Each view is photographed at 1280 and 390 px and checked with axe-core.
+ * reveal), the resolve view, runtime tokens, the audit log, site and org secret history, and
+ * another org's user meeting "not found". Each view is photographed at 1280 and 390 px and checked with axe-core.
  * SQLite only: the API it drives is tested on both stores elsewhere.
  */
 describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", async () => {
@@ -435,6 +435,48 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     await captureView(page, "audit");
   });
 
+  it("opens an org secret's history from the org page and rolls it back as an org admin", async () => {
+    // Two versions of the base value, set through the API.
+    const path = "/v1/orgs/acme/secrets/ORG_HIST";
+    expect(await put(path, aliceToken, { value: `${MARK}-hist-1`, scopes: ["web", "user"] })).toBe(201);
+    expect(await put(path, aliceToken, { value: `${MARK}-hist-2` })).toBe(200);
+    await page.goto(ui("orgs/acme"));
+    await page
+      .getByRole("row")
+      .filter({ has: page.getByRole("rowheader", { name: /ORG_HIST/ }) })
+      .getByRole("link", { name: "History of ORG_HIST" })
+      .click();
+    await page.getByRole("heading", { name: "History of ORG_HIST in organization acme" }).waitFor();
+    expect(page.url()).toBe(ui("orgs/acme/secrets/ORG_HIST/history"));
+    const versions = page.getByRole("region", { name: "Versions" });
+    const version = (n: number) =>
+      versions.getByRole("row").filter({ has: page.getByRole("cell", { name: String(n), exact: true }) });
+    await version(2).getByText("current").waitFor();
+    await version(1).getByText("alice@example.com").waitFor();
+    await page.getByRole("button", { name: "Restore version 1" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: "Secret rolled back. Version 3 now holds version 1's value." })
+      .waitFor();
+    await version(3).getByText("rollback").waitFor();
+    // The server holds version 1's value again, as version 3.
+    const answer = await fetch(`${e2e.server.url}${path}/versions?values=true`, {
+      headers: { authorization: `Bearer ${aliceToken}` },
+    });
+    const listed = (await answer.json()) as {
+      items: Array<{ version: number; action: string; value: string }>;
+    };
+    expect(listed.items[0]).toMatchObject({ version: 3, action: "rollback", value: `${MARK}-hist-1` });
+    expect(await alice(["secret:org:get", "acme", "ORG_HIST"])).toMatchObject({
+      code: 0,
+      stdout: `${MARK}-hist-1`,
+    });
+    expect(page.url()).not.toContain(MARK);
+    await captureView(page, "org-history");
+    await page.getByRole("link", { name: "Back to the organization" }).click();
+    await page.getByRole("heading", { name: "Organization acme" }).waitFor();
+  });
+
   it("signs out by revoking the session", async () => {
     const stored = JSON.parse(String(await page.evaluate("sessionStorage.getItem('lockbox.session')")));
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -474,6 +516,30 @@ describe.skipIf(skipBrowserTests).sequential("the web dashboard in chromium", as
     // Reading stays: a member may reveal what the user scope lets people read.
     await page.getByRole("button", { name: "Reveal the base value of ORG_KEY" }).click();
     await expect(page.getByTestId("revealed-value").textContent()).resolves.toBe(`${MARK}-org`);
+    expect(problems).toEqual([]);
+  });
+
+  it("shows an org member an org secret's history without the rollback the server refuses members", async () => {
+    await page.goto(ui("orgs/acme"));
+    // A member's rows link to their history; the note for writes is the org page's, not a site's.
+    await page.getByRole("link", { name: "History of ORG_HIST" }).waitFor();
+    await expect(page.getByText("Edit in the organization").count()).resolves.toBe(0);
+    await page.getByRole("link", { name: "History of ORG_HIST" }).click();
+    await page.getByRole("heading", { name: "History of ORG_HIST in organization acme" }).waitFor();
+    const versions = page.getByRole("region", { name: "Versions" });
+    await versions.getByRole("cell", { name: "rollback" }).waitFor();
+    await expect(versions.getByRole("row").count()).resolves.toBe(4);
+    await page.getByText("Only an admin of acme can roll back its secrets").waitFor();
+    await expect(page.getByRole("button", { name: /Restore/ }).count()).resolves.toBe(0);
+    await expect(page.getByRole("columnheader", { name: "Restore" }).count()).resolves.toBe(0);
+    // The control is hidden because the server would refuse it.
+    const refused = await fetch(`${e2e.server.url}/v1/orgs/acme/secrets/ORG_HIST/rollback`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${malloryToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ to: 2 }),
+    });
+    expect(refused.status).toBe(403);
+    await captureView(page, "org-history-member");
     expect(problems).toEqual([]);
   });
 });

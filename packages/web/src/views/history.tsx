@@ -13,8 +13,10 @@ import {
   useLoad,
   useTitle,
 } from "../components";
-import { pathOf } from "../router";
-import type { SiteInfo } from "../types";
+import { pathOf, type SecretOwner } from "../router";
+import type { Org, SiteInfo } from "../types";
+import { canChangeOrgSecrets, ORG_ENVS } from "./org";
+import { ownerPath, secretUrl } from "./secret-form";
 import { SiteNav } from "./site-nav";
 
 interface Version {
@@ -24,30 +26,56 @@ interface Version {
   action: string;
 }
 
-/** A site secret's versions (the base value or one override), newest first, with restore. */
-export function HistoryView(props: { site: string; name: string }) {
-  const { site, name } = props;
-  useTitle(`History of ${name} · ${site}`);
+/** What the history page needs to know of a secret's owner, as the caller sees it. */
+interface OwnerFacts {
+  /** The environments whose override can be chosen, besides the base value. */
+  readonly envs: readonly string[];
+  /** Whether the server would let the caller roll back: restore controls are shown only then. */
+  readonly canRollback: boolean;
+}
+
+async function loadOwnerFacts(owner: SecretOwner): Promise<OwnerFacts> {
+  if (owner.kind === "site") {
+    const info = await api<SiteInfo>("GET", `/v1/sites/${seg(owner.name)}`);
+    // Whoever may read a site secret's history manages the site, and managers may roll back.
+    return { envs: info.environments.map((env) => env.name), canRollback: true };
+  }
+  const org = await api<Org>("GET", `/v1/orgs/${seg(owner.name)}`);
+  // An org has no list of environments: the org page learns its other override names from the
+  // secrets listing, which decrypts every value and is audited as a read. The standard ones are
+  // offered here rather than reading all the org's values to open one secret's history.
+  return { envs: ORG_ENVS, canRollback: canChangeOrgSecrets(org) };
+}
+
+/**
+ * A secret's versions (the base value or one override), newest first, with restore: a site's
+ * secret or an organization's, the same page. The server decides access: history is read by who
+ * may list the owner's secrets (site managers, org members) and rolled back by who may set them
+ * (site managers, org admins); others see the versions without restore buttons.
+ */
+export function HistoryView(props: { owner: SecretOwner; name: string }) {
+  const { owner, name } = props;
+  const base = ownerPath(owner.kind, owner.name);
+  const ownerKey = `${owner.kind}:${owner.name}`;
+  useTitle(`History of ${name} · ${owner.name}`);
   const [env, setEnv] = useState("");
   const [before, setBefore] = useState<number[]>([]);
   const [outcome, setOutcome] = useState<Outcome | undefined>();
-  const [info] = useLoad(() => api<SiteInfo>("GET", `/v1/sites/${seg(site)}`), `site:${site}`);
+  const [facts] = useLoad(() => loadOwnerFacts(owner), `history-owner:${ownerKey}`);
   const cursor = before[before.length - 1];
   const [versions, reload] = useLoad(
     () =>
-      api<{ items: Version[]; next?: string | null }>(
-        "GET",
-        `/v1/sites/${seg(site)}/secrets/${seg(name)}/versions`,
-        { query: { env: env || undefined, limit: 50, before: cursor } },
-      ),
-    `versions:${site}:${name}:${env}:${cursor ?? ""}`,
+      api<{ items: Version[]; next?: string | null }>("GET", `${secretUrl(base, name)}/versions`, {
+        query: { env: env || undefined, limit: 50, before: cursor },
+      }),
+    `versions:${ownerKey}:${name}:${env}:${cursor ?? ""}`,
   );
   const restore = async (version: number) => {
     setOutcome(undefined);
     try {
       const answer = await api<{ message: string; version: number; from: number }>(
         "POST",
-        `/v1/sites/${seg(site)}/secrets/${seg(name)}/rollback`,
+        `${secretUrl(base, name)}/rollback`,
         { body: { to: version, ...(env ? { env } : {}) } },
       );
       setOutcome({
@@ -60,36 +88,51 @@ export function HistoryView(props: { site: string; name: string }) {
       setOutcome({ ok: false, error: asApiError(error) });
     }
   };
+  const canRollback = facts.state === "ready" && facts.data.canRollback;
   return (
     <>
       <h1>
-        History of {name} <span class="muted">in {site}</span>
+        History of {name}{" "}
+        <span class="muted">
+          {owner.kind === "site" ? `in ${owner.name}` : `in organization ${owner.name}`}
+        </span>
       </h1>
-      <SiteNav site={site} current="history" />
+      {owner.kind === "site" && <SiteNav site={owner.name} current="history" />}
       <p>
-        <Link href={pathOf("sites", site, "secrets")}>Back to the secrets</Link>
+        {owner.kind === "site" ? (
+          <Link href={pathOf("sites", owner.name, "secrets")}>Back to the secrets</Link>
+        ) : (
+          <Link href={pathOf("orgs", owner.name)}>Back to the organization</Link>
+        )}
       </p>
-      <Show loaded={info} what="the site">
+      <Show loaded={facts} what={owner.kind === "site" ? "the site" : "the organization"}>
         {(data) => (
-          <form class="row panel" onSubmit={(event) => event.preventDefault()} aria-label="Which value">
-            <Field label="Value slot" id="history-env">
-              <select
-                id="history-env"
-                value={env}
-                onChange={(e) => {
-                  setEnv(e.currentTarget.value);
-                  setBefore([]);
-                }}
-              >
-                <option value="">Base value</option>
-                {data.environments.map((item) => (
-                  <option key={item.name} value={item.name}>
-                    {item.name} override
-                  </option>
-                ))}
-              </select>
-            </Field>
-          </form>
+          <>
+            <form class="row panel" onSubmit={(event) => event.preventDefault()} aria-label="Which value">
+              <Field label="Value slot" id="history-env">
+                <select
+                  id="history-env"
+                  value={env}
+                  onChange={(e) => {
+                    setEnv(e.currentTarget.value);
+                    setBefore([]);
+                  }}
+                >
+                  <option value="">Base value</option>
+                  {data.envs.map((item) => (
+                    <option key={item} value={item}>
+                      {item} override
+                    </option>
+                  ))}
+                </select>
+              </Field>
+            </form>
+            {!data.canRollback && (
+              <p class="muted legend">
+                Only an admin of {owner.name} can roll back its secrets; members see their history.
+              </p>
+            )}
+          </>
         )}
       </Show>
       <OutcomeNotice outcome={outcome} />
@@ -108,7 +151,7 @@ export function HistoryView(props: { site: string; name: string }) {
                       <th scope="col">Change</th>
                       <th scope="col">By</th>
                       <th scope="col">When</th>
-                      <th scope="col">Restore</th>
+                      {canRollback && <th scope="col">Restore</th>}
                     </tr>
                   </thead>
                   <tbody>
@@ -120,22 +163,24 @@ export function HistoryView(props: { site: string; name: string }) {
                         </td>
                         <td>{item.actor}</td>
                         <td>{new Date(item.at).toLocaleString()}</td>
-                        <td>
-                          {index === 0 && cursor === undefined ? (
-                            <span class="muted">current</span>
-                          ) : item.action === "delete" ? (
-                            <span class="muted">—</span>
-                          ) : (
-                            <button
-                              type="button"
-                              class="link"
-                              aria-label={`Restore version ${item.version}`}
-                              onClick={() => restore(item.version)}
-                            >
-                              Restore
-                            </button>
-                          )}
-                        </td>
+                        {canRollback && (
+                          <td>
+                            {index === 0 && cursor === undefined ? (
+                              <span class="muted">current</span>
+                            ) : item.action === "delete" ? (
+                              <span class="muted">—</span>
+                            ) : (
+                              <button
+                                type="button"
+                                class="link"
+                                aria-label={`Restore version ${item.version}`}
+                                onClick={() => restore(item.version)}
+                              >
+                                Restore
+                              </button>
+                            )}
+                          </td>
+                        )}
                       </tr>
                     ))}
                   </tbody>

@@ -10,6 +10,7 @@ import {
   useLoad,
   useTitle,
 } from "../components";
+import { historyPath } from "../router";
 import type { Member, Org, OrgSecretRow } from "../types";
 import { DeleteConfirm } from "./delete-confirm";
 import { DeletedSecrets } from "./deleted-secrets";
@@ -17,7 +18,12 @@ import { ownerPath, SecretForm } from "./secret-form";
 import { type DeleteRequest, SecretGrid } from "./secret-grid";
 
 /** Standard environments: org overrides are set per environment name. */
-const ORG_ENVS = ["dev", "test", "live"];
+export const ORG_ENVS: readonly string[] = ["dev", "test", "live"];
+
+/** Whether the server lets the caller set, delete, restore and roll back `org`'s secrets: its admins and the platform admin. */
+export function canChangeOrgSecrets(org: Org): boolean {
+  return org.role === "admin" || org.role === "platform-admin";
+}
 
 /** An organization: its members and its secrets (inherited by its sites). */
 export function OrgView(props: { org: string }) {
@@ -70,12 +76,7 @@ export function OrgView(props: { org: string }) {
                 }
               </Show>
             </section>
-            <OrgSecrets
-              org={org}
-              secrets={secrets}
-              reload={reload}
-              canChange={data.role === "admin" || data.role === "platform-admin"}
-            />
+            <OrgSecrets org={org} secrets={secrets} reload={reload} canChange={canChangeOrgSecrets(data)} />
           </>
         )}
       </Show>
@@ -133,6 +134,9 @@ function OrgSecrets(props: {
                   rows={rows}
                   envs={envs}
                   editable={() => props.canChange}
+                  readOnlyNote="Admins only"
+                  // Members read history as the server lets them; its restore buttons are the admins'.
+                  historyHref={(row) => historyPath({ kind: "org", name: org }, row.name)}
                   onDelete={(request) => {
                     setOutcome(undefined);
                     setDeleting(request);

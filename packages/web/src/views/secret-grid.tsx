@@ -30,7 +30,10 @@ export function SecretGrid(props: {
   /** Whether the dashboard offers writes on this row (its owner is the page's). */
   editable: (row: GridRow) => boolean;
   onDelete: (request: DeleteRequest) => void;
-  historyHref?: ((name: string) => string) | undefined;
+  /** What a row without writes says in its Actions cell; by default an inherited row's note. */
+  readOnlyNote?: string | undefined;
+  /** The row's history page, or undefined for a row without one on this page. */
+  historyHref?: ((row: GridRow) => string | undefined) | undefined;
 }) {
   const [revealed, setRevealed] = useState<string | undefined>();
   const cell = (row: GridRow, env: string | undefined) => {
@@ -93,6 +96,16 @@ export function SecretGrid(props: {
       </td>
     );
   };
+  const historyLink = (row: GridRow) => {
+    const href = props.historyHref?.(row);
+    return (
+      href !== undefined && (
+        <Link href={href}>
+          History<span class="visually-hidden"> of {row.name}</span>
+        </Link>
+      )
+    );
+  };
   return (
     <TableRegion label={props.label}>
       <table class="grid">
@@ -137,11 +150,7 @@ export function SecretGrid(props: {
                 <Fragment key={env}>{cell(row, env)}</Fragment>
               ))}
               <td class="links">
-                {props.historyHref && props.editable(row) && (
-                  <Link href={props.historyHref(row.name)}>
-                    History<span class="visually-hidden"> of {row.name}</span>
-                  </Link>
-                )}
+                {historyLink(row)}
                 {props.editable(row) ? (
                   <button
                     type="button"
@@ -152,7 +161,7 @@ export function SecretGrid(props: {
                     Delete
                   </button>
                 ) : (
-                  <span class="muted">Edit in the organization</span>
+                  <span class="muted">{props.readOnlyNote ?? "Edit in the organization"}</span>
                 )}
               </td>
             </tr>

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { api, listAll, seg } from "../api";
 import { Empty, type Outcome, OutcomeNotice, Show, useLoad, useTitle } from "../components";
-import { pathOf } from "../router";
+import { historyPath } from "../router";
 import type { SiteInfo, SiteSecretRow } from "../types";
 import { DeleteConfirm } from "./delete-confirm";
 import { DeletedSecrets } from "./deleted-secrets";
@@ -63,7 +63,10 @@ export function SecretsView(props: { site: string }) {
                     setOutcome(undefined);
                     setDeleting(request);
                   }}
-                  historyHref={(name) => pathOf("sites", site, "secrets", name, "history")}
+                  // An inherited row's history is its organization's, linked from the org page.
+                  historyHref={(row) =>
+                    row.owner === "site" ? historyPath({ kind: "site", name: site }, row.name) : undefined
+                  }
                 />
               )}
               <p class="muted legend">
