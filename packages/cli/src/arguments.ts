@@ -1,4 +1,5 @@
 import {
+  emailSchema,
   environmentNameSchema,
   isLockboxError,
   parseScopes,
@@ -31,7 +32,7 @@ export function parseSiteArg(arg: string, env: "required" | "optional" | "forbid
   } catch (error) {
     if (isLockboxError(error)) {
       // `alice@example.com` would be refused as the site `alice@example` in environment `com`.
-      if (arg.includes("@")) {
+      if (emailSchema.safeParse(arg).success) {
         throw new UsageError(`Invalid site name ${quoteIdentifier(arg)}. ${EMAIL_IN_PLACE_OF_NAME}`);
       }
       throw new UsageError(error.message);

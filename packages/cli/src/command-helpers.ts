@@ -1,5 +1,6 @@
 import {
   buildOverrideWarning,
+  emailSchema,
   isUuid,
   LockboxError,
   noWebScopeNote,
@@ -87,7 +88,7 @@ export function parseOrgArg(org: string, options: { readonly envOption?: boolean
   const result = orgNameSchema.safeParse(org);
   if (result.success) return result.data;
   const message = result.error.issues[0]?.message ?? `Invalid organization name '${org}'.`;
-  if (org.includes("@")) throw new UsageError(`${message} ${EMAIL_IN_PLACE_OF_NAME}`);
+  if (emailSchema.safeParse(org).success) throw new UsageError(`${message} ${EMAIL_IN_PLACE_OF_NAME}`);
   // `my-org.live`, as a site command would take it: org secret commands take --env.
   const dot = org.lastIndexOf(".");
   if (options.envOption && dot > 0 && orgNameSchema.safeParse(org.slice(0, dot)).success) {

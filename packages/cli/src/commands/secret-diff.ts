@@ -1,4 +1,4 @@
-import type { Scope } from "@lockbox/core";
+import { environmentNameSchema, quoteIdentifier, type Scope } from "@lockbox/core";
 import type { ResolvedSecret } from "@lockbox/sdk";
 import { type Command, Option } from "commander";
 import { parseSiteArg, type SiteTarget } from "../arguments.js";
@@ -52,9 +52,11 @@ export function registerSecretDiffCommand(program: Command, context: CliContext)
         // Like diff(1): 1 means "differs", so a failure must say something else.
         context.failureExitCode = 2;
         if (aArg.startsWith(".")) {
-          // '.live' borrows the site of the other side, which only the second side can do.
+          // '.live' borrows the site of the other side, which only the second side can do. The
+          // examples repeat it only when it is an environment name (bounded, printable).
+          const side = environmentNameSchema.safeParse(aArg.slice(1)).success ? aArg : ".<env>";
           throw new UsageError(
-            `'${aArg}' names an environment of the first site, so it can only be the second side: lockbox secret:site:diff <site>.<env> ${aArg}, or name the site: <site>${aArg}.`,
+            `${quoteIdentifier(aArg)} names an environment of the first site, so it can only be the second side: lockbox secret:site:diff <site>.<env> ${side}, or name the site: <site>${side}.`,
           );
         }
         const a = parseSiteArg(aArg, "optional");

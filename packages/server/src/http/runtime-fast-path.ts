@@ -32,7 +32,10 @@ const NO_BODY = Buffer.alloc(0);
 /** A warm runtime read's answer: the set (200) or a 304, with the route's headers. */
 export interface RuntimeAnswer {
   readonly status: 200 | 304;
-  /** The headers the route sends, in its order (Node adds `Date` and the connection's own). */
+  /**
+   * The headers the route sends, in its order (its `Cache-Control` is set before the handler runs);
+   * Node adds `Date` and the connection's own.
+   */
   readonly headers: Readonly<Record<string, string | number>>;
   /** The set's JSON; empty for a 304. */
   readonly body: Buffer;
@@ -57,6 +60,7 @@ export interface WarmRuntimeRead {
   readonly metrics: RouteMetrics;
 }
 
+/** The {@link WarmRuntimeRead} of the app's runtime route: its delivery, token usage and metrics. */
 export function warmRuntimeRead(deps: {
   readonly delivery: Pick<Delivery, "cachedRuntimeRead" | "recordDelivery">;
   readonly usage: Pick<TokenUsageRecorder, "record">;
@@ -80,14 +84,14 @@ export function warmRuntimeRead(deps: {
       const { identity, payload } = read;
       usage.record(identity.tokenId);
       if (ifNoneMatchMatches(headers["if-none-match"], payload.etag)) {
-        return { status: 304, headers: { etag: payload.etag, "cache-control": "no-cache" }, body: NO_BODY };
+        return { status: 304, headers: { "cache-control": "no-cache", etag: payload.etag }, body: NO_BODY };
       }
       delivery.recordDelivery(identity, payload.version, () => requestIdOf(headers, behindTrustedProxy));
       return {
         status: 200,
         headers: {
-          etag: payload.etag,
           "cache-control": "no-cache",
+          etag: payload.etag,
           "content-type": CONTENT_TYPE,
           "content-length": payload.body.length,
         },

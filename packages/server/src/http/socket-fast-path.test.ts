@@ -99,7 +99,7 @@ describe("the runtime read answered on the connection", () => {
       expect(ok.whole).toBe(ok.node);
       expect(ok.requests).toEqual({ whole: 0, node: 1 });
       expect(ok.date).toBe(new Date(Date.parse(ok.date ?? "")).toUTCString());
-      expect(ok.whole).toMatch(/^HTTP\/1\.1 200 OK\r\netag: "[0-9a-f]+"\r\ncache-control: no-cache\r\n/);
+      expect(ok.whole).toMatch(/^HTTP\/1\.1 200 OK\r\ncache-control: no-cache\r\netag: "[0-9a-f]+"\r\n/);
       expect(ok.whole).toContain('"Value":"sock-value"');
       for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, "*"]) {
         const notModified = await bothWays(get(`${auth()}If-None-Match: ${ifNoneMatch}\r\n`));

@@ -82,14 +82,16 @@ export function DeletedSecrets(props: {
           items.length === 0 ? (
             <Empty>
               No deleted secrets. A secret deleted here or with <code>{props.deleteCommand}</code> is kept for
-              the server's retention period (30 days by default), with its overrides, and can be restored
-              here.
+              the server's retention period (30 days by default), with its overrides
+              {props.canRestore === false ? ", and an admin can restore it." : ", and can be restored here."}
             </Empty>
           ) : (
             <>
               <p class="muted">
-                Kept for the server's retention period with every override and its history. Restore brings one
-                back as it was when deleted.
+                Kept for the server's retention period with every override and its history.
+                {props.canRestore === false
+                  ? " An admin can restore one as it was when deleted."
+                  : " Restore brings one back as it was when deleted."}
               </p>
               <TableRegion label={`Deleted secrets of ${owner.label}`}>
                 <table>

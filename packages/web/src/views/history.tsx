@@ -88,7 +88,8 @@ export function HistoryView(props: { owner: SecretOwner; name: string }) {
       setOutcome({ ok: false, error: asApiError(error) });
     }
   };
-  const canRollback = facts.state === "ready" && facts.data.canRollback;
+  // Whoever reads a site secret's history may roll it back; an org's answer waits for the org.
+  const canRollback = owner.kind === "site" || (facts.state === "ready" && facts.data.canRollback);
   return (
     <>
       <h1>

@@ -125,8 +125,13 @@ function OrgSecrets(props: {
             <>
               {rows.length === 0 ? (
                 <Empty>
-                  No organization secrets yet. Add one below, or with{" "}
-                  <code>lockbox secret:org:set {org} NAME</code>.
+                  No organization secrets yet.
+                  {props.canChange && (
+                    <>
+                      {" "}
+                      Add one below, or with <code>lockbox secret:org:set {org} NAME</code>.
+                    </>
+                  )}
                 </Empty>
               ) : (
                 <SecretGrid
