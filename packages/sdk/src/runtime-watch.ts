@@ -43,6 +43,7 @@ export class WatchLoop {
   readonly #onError: (error: unknown, failures: number) => void;
   readonly #random: () => number;
   readonly #now: () => number;
+  readonly #setTimer: typeof setTimeout;
   readonly #controller = new AbortController();
   #wakeSleep: (() => void) | undefined;
   /**
@@ -62,6 +63,8 @@ export class WatchLoop {
       onError?: (error: unknown, failures: number) => void;
       random?: () => number;
       now?: () => number;
+      /** The timer of each pause (`setTimeout` of node:timers unless a test watches the pauses). */
+      setTimer?: typeof setTimeout;
     },
   ) {
     this.#source = source;
@@ -70,6 +73,7 @@ export class WatchLoop {
     this.#onError = options.onError ?? (() => {});
     this.#random = options.random ?? Math.random;
     this.#now = options.now ?? (() => performance.now());
+    this.#setTimer = options.setTimer ?? setTimeout;
     this.done = this.#run();
   }
 
@@ -136,7 +140,7 @@ export class WatchLoop {
   #sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.#setTimer(() => {
         this.#wakeSleep = undefined;
         resolve();
       }, ms);
