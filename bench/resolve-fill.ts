@@ -166,7 +166,13 @@ export async function fill(sources: Sources, lockbox: Lockbox, spec: StoreSpec):
           for (const env of shape.envs) {
             const current = plaintext(owner.kind, shape.name, env);
             const ciphertext = sources.sealValue(key, current, { secretId, env });
-            values.push({ secret_id: secretId, env: env ?? "", ciphertext, updated_at: at });
+            values.push({
+              owner_id: owner.id,
+              secret_id: secretId,
+              env: env ?? "",
+              ciphertext,
+              updated_at: at,
+            });
             for (let version = 1; version <= versionsPerSlot; version++) {
               const value = version === versionsPerSlot ? current : `v${version}/${current}`;
               versions.push({

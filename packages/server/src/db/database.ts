@@ -26,7 +26,8 @@ export interface Database {
     created_at: string;
     updated_at: string;
   };
-  secret_values: { secret_id: string; env: string; ciphertext: Buffer; updated_at: string };
+  /** `owner_id`: the secret's owner (its `site_id` or `org_id`), which never changes. */
+  secret_values: { owner_id: string; secret_id: string; env: string; ciphertext: Buffer; updated_at: string };
   secret_versions: {
     secret_id: string;
     env: string;

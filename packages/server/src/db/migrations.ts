@@ -255,6 +255,42 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
         await db.schema.alterTable("signin_links").addColumn("created_by_token_id", "text").execute();
       },
     },
+    // Each value names its secret's owner (the site or org id; a secret never changes owner), so that
+    // a site's values are read by one key range. On SQLite the table is rebuilt clustered by owner
+    // (`WITHOUT ROWID`, primary key owner, secret, environment), and a site's secrets are read from a
+    // covering index: a cold resolution walks each of its B-trees once
+    // instead of an index and a row per secret, which kept its cost near flat from 100 to 100,000
+    // sites (docs/architecture.md, "Measuring the cold path at 100,000 sites"). PostgreSQL keeps its
+    // table and primary key and gains the column.
+    "0008-values-by-owner": {
+      async up(db: Kysely<unknown>) {
+        if (dialect === "postgres") {
+          await sql`alter table secret_values add column owner_id text`.execute(db);
+          await sql`update secret_values set owner_id = coalesce(secrets.site_id, secrets.org_id)
+            from secrets where secrets.id = secret_values.secret_id`.execute(db);
+          await sql`alter table secret_values alter column owner_id set not null`.execute(db);
+          return;
+        }
+        await sql`create table secret_values_by_owner (
+          owner_id text not null,
+          secret_id text not null references secrets (id) on delete cascade,
+          env text not null,
+          ciphertext blob not null,
+          updated_at text not null,
+          primary key (owner_id, secret_id, env)
+        ) without rowid`.execute(db);
+        await sql`insert into secret_values_by_owner (owner_id, secret_id, env, ciphertext, updated_at)
+          select coalesce(secrets.site_id, secrets.org_id), secret_values.secret_id, secret_values.env,
+            secret_values.ciphertext, secret_values.updated_at
+          from secret_values join secrets on secrets.id = secret_values.secret_id`.execute(db);
+        await sql`drop table secret_values`.execute(db);
+        await sql`alter table secret_values_by_owner rename to secret_values`.execute(db);
+        // The slot's key: upserts, a secret's deletion (the cascade) and reads of one slot use it.
+        await sql`create unique index secret_values_slot on secret_values (secret_id, env)`.execute(db);
+        await sql`create index secrets_site_rows
+          on secrets (site_id, name, id, org_id, type, scopes, created_at, updated_at)`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -1,4 +1,11 @@
-import { canonicalScopes, type OwnerRef, SCOPE_ORDER, type Scope, type SecretType } from "@lockbox/core";
+import {
+  canonicalScopes,
+  LockboxError,
+  type OwnerRef,
+  SCOPE_ORDER,
+  type Scope,
+  type SecretType,
+} from "@lockbox/core";
 import type { CompiledQuery, InferResult, Kysely, Selectable } from "kysely";
 import type { Database } from "../db/database.js";
 import { type KyselyContext, now } from "../db/lockbox-db.js";
@@ -136,9 +143,25 @@ export class KyselySecretStore implements SecretStore {
     const at = now();
     const { db } = this.context;
     await this.context.write("store the value", async () => {
+      // The value names its secret's owner (the key SQLite clusters a site's values by), read from
+      // the secret itself rather than trusted from the caller.
+      const secret = await db
+        .selectFrom("secrets")
+        .select(["org_id", "site_id"])
+        .where("id", "=", secretId)
+        .executeTakeFirst();
+      if (!secret) {
+        throw new LockboxError("CONFLICT", "Cannot store the value: its secret no longer exists.");
+      }
       await db
         .insertInto("secret_values")
-        .values({ secret_id: secretId, env: env ?? BASE_ENV, ciphertext: sealed, updated_at: at })
+        .values({
+          owner_id: ownerOfRow(secret).id,
+          secret_id: secretId,
+          env: env ?? BASE_ENV,
+          ciphertext: sealed,
+          updated_at: at,
+        })
         .onConflict((oc) =>
           oc.columns(["secret_id", "env"]).doUpdateSet({ ciphertext: sealed, updated_at: at }),
         )
@@ -162,25 +185,32 @@ export class KyselySecretStore implements SecretStore {
  * The statement of `loadOwnSiteSecrets`, compiled once per dialect (building and compiling a Kysely
  * query costs about as much as running this one); its one parameter is the site's id.
  */
-function ownSiteQuery(db: Kysely<Database>) {
-  return db
-    .selectFrom("sites")
-    .leftJoin("secrets", "secrets.site_id", "sites.id")
-    .leftJoin("secret_values", "secret_values.secret_id", "secrets.id")
-    .select([
-      "sites.owner_org_id as owner_org_id",
-      "secrets.id as id",
-      "secrets.org_id as org_id",
-      "secrets.site_id as site_id",
-      "secrets.name as name",
-      "secrets.type as type",
-      "secrets.scopes as scopes",
-      "secrets.created_at as created_at",
-      "secrets.updated_at as updated_at",
-      "secret_values.env as env",
-      "secret_values.ciphertext as ciphertext",
-    ])
-    .where("sites.id", "=", "");
+export function ownSiteQuery(db: Kysely<Database>) {
+  return (
+    db
+      .selectFrom("sites")
+      .leftJoin("secrets", "secrets.site_id", "sites.id")
+      // By owner and secret: on SQLite the values are clustered by owner, so a site's are one range.
+      .leftJoin("secret_values", (join) =>
+        join
+          .onRef("secret_values.owner_id", "=", "sites.id")
+          .onRef("secret_values.secret_id", "=", "secrets.id"),
+      )
+      .select([
+        "sites.owner_org_id as owner_org_id",
+        "secrets.id as id",
+        "secrets.org_id as org_id",
+        "secrets.site_id as site_id",
+        "secrets.name as name",
+        "secrets.type as type",
+        "secrets.scopes as scopes",
+        "secrets.created_at as created_at",
+        "secrets.updated_at as updated_at",
+        "secret_values.env as env",
+        "secret_values.ciphertext as ciphertext",
+      ])
+      .where("sites.id", "=", "")
+  );
 }
 type OwnSiteRow = InferResult<ReturnType<typeof ownSiteQuery>>[number];
 const OWN_SITE_QUERIES: Partial<Record<StoreDialect, CompiledQuery<OwnSiteRow>>> = {};
@@ -197,6 +227,7 @@ async function listSecretsOn(db: Kysely<Database>, owner: OwnerRef): Promise<Sto
   const values = await db
     .selectFrom("secret_values")
     .select(["secret_id", "env", "ciphertext"])
+    .where("owner_id", "=", owner.id)
     .where(
       "secret_id",
       "in",
