@@ -258,10 +258,9 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
     // Each value names its secret's owner (the site or org id; a secret never changes owner), so that
     // a site's values are read by one key range. On SQLite the table is rebuilt clustered by owner
     // (`WITHOUT ROWID`, primary key owner, secret, environment), and a site's secrets are read from a
-    // covering index: a cold resolution walks each of its B-trees once
-    // instead of an index and a row per secret, which kept its cost near flat from 100 to 100,000
-    // sites (docs/architecture.md, "Measuring the cold path at 100,000 sites"). PostgreSQL keeps its
-    // table and primary key and gains the column.
+    // covering index: a cold resolution reads one range of each instead of an index probe and a row
+    // per secret (docs/architecture.md, "Measuring the cold path at 100,000 sites"). PostgreSQL keeps
+    // its table and primary key and gains the column.
     "0008-values-by-owner": {
       async up(db: Kysely<unknown>) {
         if (dialect === "postgres") {
