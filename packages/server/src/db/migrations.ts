@@ -268,6 +268,17 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
           await sql`update secret_values set owner_id = coalesce(secrets.site_id, secrets.org_id)
             from secrets where secrets.id = secret_values.secret_id`.execute(db);
           await sql`alter table secret_values alter column owner_id set not null`.execute(db);
+          // During a rolling upgrade, servers from before 0008 still insert values without an owner:
+          // the owner is filled in from the secret, so their writes keep working and stay readable.
+          await sql`create function secret_values_fill_owner() returns trigger language plpgsql as $$
+            begin
+              if new.owner_id is null then
+                select coalesce(site_id, org_id) into new.owner_id from secrets where id = new.secret_id;
+              end if;
+              return new;
+            end $$`.execute(db);
+          await sql`create trigger secret_values_fill_owner before insert on secret_values
+            for each row execute function secret_values_fill_owner()`.execute(db);
           return;
         }
         await sql`create table secret_values_by_owner (

@@ -153,11 +153,56 @@ describe.each(await contractDatabases())("migration 0008, values by owner ($name
     await expect(secrets.putValue("no-such-secret", null, Buffer.from("x"))).rejects.toThrow(
       "its secret no longer exists",
     );
-    // Deleting a secret still takes its values (the cascade, through the slot's index).
+    // Deleting a secret still takes its values (the cascade).
     await db.deleteFrom("secrets").where("id", "=", "s-site1").execute();
     expect(
       await db.selectFrom("secret_values").select("env").where("owner_id", "=", "site-1").execute(),
     ).toEqual([]);
+  });
+});
+
+const postgres = (await contractDatabases()).filter((d) => d.name === "postgres");
+describe.each(postgres)("migration 0008 during a rolling upgrade ($name)", ({ create }) => {
+  it("fills in the owner of a value a server from before it writes without one", async () => {
+    const database = await create();
+    const store = await database.open();
+    try {
+      const at = "2026-01-01T00:00:00.000Z";
+      const db = store.kysely;
+      await db
+        .insertInto("orgs")
+        .values({
+          id: "org-1",
+          name: "acme",
+          data_key: Buffer.from("k"),
+          data_key_master_id: "m",
+          created_at: at,
+        })
+        .execute();
+      await db
+        .insertInto("secrets")
+        .values({
+          id: "s-org",
+          org_id: "org-1",
+          site_id: null,
+          name: "K",
+          type: "runtime",
+          scopes: "web",
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+      // The statement of putValue before 0008: no owner_id.
+      await sql`insert into secret_values (secret_id, env, ciphertext, updated_at)
+        values ('s-org', '', ${Buffer.from("old server")}, ${at})
+        on conflict (secret_id, env) do update set ciphertext = excluded.ciphertext`.execute(db);
+      const secrets = new KyselySecretStore(store.context);
+      const org = await secrets.listSecrets({ kind: "org", id: "org-1" });
+      expect(org.map((s) => [s.name, s.base?.toString()])).toEqual([["K", "old server"]]);
+    } finally {
+      await store.close();
+      await database.drop();
+    }
   });
 });
 
