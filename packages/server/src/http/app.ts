@@ -9,7 +9,13 @@ import { StoreUnavailableError } from "../db/store-faults.js";
 import type { Lockbox } from "../lockbox.js";
 import { type ConnectionLimits, checkingIntervalMs, limitConnections } from "./connection-limits.js";
 import { registerDeliveryMetrics } from "./delivery-metrics.js";
-import { clientErrorHandler, routeNotFound, sendError, toLockboxError } from "./errors.js";
+import {
+  clientErrorHandler,
+  routeNotFound,
+  sendError,
+  toLockboxError,
+  unmetExpectationHandler,
+} from "./errors.js";
 import { authentication } from "./plugins/authentication.js";
 import { type BodyConfig, bodyGuard } from "./plugins/body-guard.js";
 import { conditionalGet } from "./plugins/conditional-get.js";
@@ -118,6 +124,7 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
         }
       : { http: checking }),
   } as FastifyServerOptions);
+  app.server.on("checkExpectation", unmetExpectationHandler);
   if (options.limits) {
     limitConnections(app.server, options.limits, { tls: options.https !== undefined, log: app.log });
   }

@@ -69,6 +69,30 @@ describe("requests Node's HTTP parser refuses", () => {
     expect(old).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
   });
 
+  it("refuses an expectation other than 100-continue with 400 in the error shape, and closes", async () => {
+    for (const request of [
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: bogus\r\n\r\n",
+      "GET /site/secrets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer lbr_x\r\nExpect: 200-ok\r\n\r\n",
+      // Its body is not read as a second request on the connection.
+      "POST /v1/orgs HTTP/1.1\r\nHost: x\r\nExpect: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n",
+    ]) {
+      const answer = await rawRequest(port, request);
+      expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+      const [head = "", body = ""] = answer.split("\r\n\r\n");
+      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(head.toLowerCase()).toContain("connection: close");
+      expect(JSON.parse(body)).toEqual({
+        error: {
+          code: "BAD_REQUEST",
+          message: expect.stringMatching(
+            /^The Expect header '[^']+' is not supported: send 'Expect: 100-continue' or none\.$/,
+          ),
+          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        },
+      });
+    }
+  });
+
   it("keeps serving afterwards", async () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
   });

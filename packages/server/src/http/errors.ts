@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { type ErrorCode, isLockboxError, LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -89,6 +90,25 @@ export function routeNotFound(request: FastifyRequest): LockboxError {
     "NOT_FOUND",
     `No route ${request.method} ${quoteIdentifier(request.url.split("?")[0] ?? "")}: see /v1/openapi.json.`,
   );
+}
+
+/**
+ * Answers a request whose `Expect` header asks for anything but `100-continue` (which Node answers
+ * itself) in the single error shape, as 400 BAD_REQUEST, and closes the connection: Node's own
+ * answer was a 417 with an empty body. Its body, never read, is not taken as the next request.
+ */
+export function unmetExpectationHandler(request: IncomingMessage, response: ServerResponse): void {
+  const expectation = String(request.headers.expect ?? "");
+  const message = `The Expect header ${quoteIdentifier(expectation)} is not supported: send 'Expect: 100-continue' or none.`;
+  const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
+  const text = JSON.stringify(body);
+  response.writeHead(STATUS_BY_CODE.BAD_REQUEST, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(text),
+    "Cache-Control": "no-store",
+    Connection: "close",
+  });
+  response.end(text);
 }
 
 /**
