@@ -301,6 +301,15 @@ export function migrationProvider(dialect: StoreDialect): MigrationProvider {
           on secrets (site_id, name, id, org_id, type, scopes, created_at, updated_at)`.execute(db);
       },
     },
+    // On SQLite, a site's owner org is read from an index of its own (`ownSiteStatement` names it),
+    // not the primary key's index and then the row: one page fewer per cold resolution, which on a
+    // store of 100,000 sites is one read fewer outside the page cache.
+    "0009-sites-owner-rows": {
+      async up(db: Kysely<unknown>) {
+        if (dialect === "postgres") return;
+        await sql`create index sites_owner_rows on sites (id, owner_org_id)`.execute(db);
+      },
+    },
   };
   return { getMigrations: async () => migrations };
 }

@@ -5,6 +5,7 @@ import { type DialectDriver, LockboxDb } from "./lockbox-db.js";
 import { migrateToLatest, requireCurrentSchema } from "./migrate.js";
 import type { StoreChange } from "./ports.js";
 import { postgresConnectError } from "./postgres-connect-error.js";
+import { preparingPool } from "./prepared-statements.js";
 import { classifyPostgresError, faultClassifyingDialect, StoreHealth } from "./store-faults.js";
 
 /** The NOTIFY channel that carries {@link StoreChange}s between server processes. */
@@ -43,7 +44,11 @@ export async function openPostgresDb(options: PostgresDbOptions): Promise<Lockbo
   // (an unreachable store, 503) and the pool discards it on release.
   pool.on("connect", (client) => client.on("error", () => {}));
   const health = new StoreHealth(describePostgres(options.url));
-  const dialect = faultClassifyingDialect(new PostgresDialect({ pool }), classifyPostgresError, health);
+  const dialect = faultClassifyingDialect(
+    new PostgresDialect({ pool: preparingPool(pool) }),
+    classifyPostgresError,
+    health,
+  );
   const db = new Kysely<Database>({ dialect });
   const label = describePostgres(options.url);
   try {

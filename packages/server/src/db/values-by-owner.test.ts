@@ -2,7 +2,7 @@ import BetterSqlite3 from "better-sqlite3";
 import { CompiledQuery, Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from "kysely";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { KyselySecretStore, ownSiteQuery } from "../secrets/kysely-secret-store.js";
+import { KyselySecretStore, ownSiteStatement } from "../secrets/kysely-secret-store.js";
 import { contractDatabases, sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import type { LockboxDb } from "./lockbox-db.js";
 import { migrationProvider } from "./migrations.js";
@@ -206,18 +206,18 @@ describe.each(postgres)("migration 0008 during a rolling upgrade ($name)", ({ cr
   });
 });
 
-describe("migration 0008 on SQLite", () => {
-  it("reads a site's secrets from their covering index and its values by the clustered key", async () => {
+describe("migrations 0008 and 0009 on SQLite", () => {
+  it("reads a site, then its secrets, from covering indexes and its values by the clustered key", async () => {
     const database = sqliteTestDatabase();
     const store = await database.open();
     try {
-      const compiled = ownSiteQuery(store.kysely).compile();
+      const compiled = ownSiteStatement(store.kysely, "sqlite");
       const { rows } = await store.kysely.executeQuery<{ detail: string }>(
         CompiledQuery.raw(`explain query plan ${compiled.sql}`, [...compiled.parameters]),
       );
       const plan = rows.map((row) => row.detail);
       expect(plan).toEqual([
-        "SEARCH sites USING INDEX sqlite_autoindex_sites_1 (id=?)",
+        "SEARCH sites USING COVERING INDEX sites_owner_rows (id=?)",
         "SEARCH secrets USING COVERING INDEX secrets_site_rows (site_id=?) LEFT-JOIN",
         "SEARCH secret_values USING PRIMARY KEY (owner_id=? AND secret_id=?) LEFT-JOIN",
       ]);
