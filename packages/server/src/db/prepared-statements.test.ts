@@ -19,7 +19,10 @@ describe.each(postgres)("statements prepared on PostgreSQL ($name)", () => {
       const at = "2026-01-01T00:00:00.000Z";
       const db = store.kysely;
       const key = { data_key: Buffer.from("k"), data_key_master_id: "m", created_at: at };
-      await db.insertInto("orgs").values({ id: "org-1", name: "acme", ...key }).execute();
+      await db
+        .insertInto("orgs")
+        .values({ id: "org-1", name: "acme", ...key })
+        .execute();
       await db
         .insertInto("sites")
         .values({ id: "site-1", name: "shop", owner_org_id: "org-1", owner_user_id: null, ...key })
@@ -39,7 +42,13 @@ describe.each(postgres)("statements prepared on PostgreSQL ($name)", () => {
         .execute();
       await db
         .insertInto("secret_values")
-        .values({ owner_id: "site-1", secret_id: "s-1", env: "", ciphertext: Buffer.from("v"), updated_at: at })
+        .values({
+          owner_id: "site-1",
+          secret_id: "s-1",
+          env: "",
+          ciphertext: Buffer.from("v"),
+          updated_at: at,
+        })
         .execute();
 
       const secrets = new KyselySecretStore(store.context);
