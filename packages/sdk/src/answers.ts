@@ -69,3 +69,16 @@ export function describeLocation(location: string | null, relativeTo: string): s
     return "";
   }
 }
+
+/**
+ * Seconds to wait from a `Retry-After` header: delta-seconds (a decimal is accepted) or an HTTP
+ * date; 1 when absent or unreadable.
+ */
+export function parseRetryAfter(header: string | null): number {
+  if (header === null) return 1;
+  const text = header.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return 1;
+  return Math.max(0, Math.ceil((at - Date.now()) / 1000));
+}

@@ -1,16 +1,10 @@
 /**
- * `@lockbox/sdk`: zero-dependency clients of a Lockbox server.
+ * `@lockbox/sdk`: zero-dependency clients of a Lockbox server. Everything of `@lockbox/sdk/runtime`
+ * (what applications and builds use), and the management client, whose declarations use
+ * `@lockbox/core`'s wire types.
  */
 
-export { type BuildSecrets, BuildSecretsError, fetchBuildSecrets } from "./build-client.js";
-export {
-  type LocalSecretsParseResult,
-  type ParsedLocalSecret,
-  type ParsedLocalSecretsFile,
-  parseLocalSecrets,
-  resolveLocalSecret,
-  resolveLocalSecrets,
-} from "./local-secrets.js";
+export { parseRetryAfter } from "./answers.js";
 export {
   type AuditEvent,
   type AuditPage,
@@ -33,7 +27,6 @@ export {
   type Org,
   type OrgRole,
   type OrgSecretRow,
-  parseRetryAfter,
   type RemovalResult,
   type ResolutionSource,
   type ResolvedSecret,
@@ -56,15 +49,4 @@ export {
   type User,
   type WhoAmI,
 } from "./management-client.js";
-export {
-  createRuntimeClient,
-  getSecret,
-  getSecrets,
-  LockboxRuntimeError,
-  type RuntimeClient,
-  type RuntimeClientOptions,
-  type RuntimeErrorCode,
-  type RuntimeLogger,
-  resetDefaultRuntimeClient,
-  watchSecrets,
-} from "./runtime-client.js";
+export * from "./runtime.js";

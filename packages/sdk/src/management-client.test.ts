@@ -1,12 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  LockboxApiError,
-  LockboxClient,
-  LockboxConnectionError,
-  parseRetryAfter,
-} from "./management-client.js";
+import { parseRetryAfter } from "./answers.js";
+import { LockboxApiError, LockboxClient, LockboxConnectionError } from "./management-client.js";
 
 const TOKEN = `lbx_${"a".repeat(43)}`;
 

@@ -45,7 +45,7 @@ import type {
   UserResponse,
   WhoamiResponse,
 } from "@lockbox/core";
-import { AnswerTooLarge, describeLocation, isRedirect, readAnswerText } from "./answers.js";
+import { AnswerTooLarge, describeLocation, isRedirect, parseRetryAfter, readAnswerText } from "./answers.js";
 import { describeNetworkFailure } from "./network-failure.js";
 
 export type {
@@ -818,19 +818,6 @@ function errorBody(
   const { code, message, requestId } = error as { code?: unknown; message?: unknown; requestId?: unknown };
   if (typeof code !== "string" || typeof message !== "string") return undefined;
   return { code, message, requestId: typeof requestId === "string" ? requestId : undefined };
-}
-
-/**
- * Seconds to wait from a `Retry-After` header: delta-seconds (a decimal is accepted) or an HTTP
- * date; 1 when absent or unreadable.
- */
-export function parseRetryAfter(header: string | null): number {
-  if (header === null) return 1;
-  const text = header.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text);
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return 1;
-  return Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 function sleep(ms: number): Promise<void> {

@@ -2,8 +2,7 @@
  * The runtime client's server source: `GET /site/secrets` with a TTL cache, `If-None-Match`
  * revalidation, stale-if-error, and the blocking reads of the watch.
  */
-import { AnswerTooLarge, describeLocation } from "./answers.js";
-import { parseRetryAfter } from "./management-client.js";
+import { AnswerTooLarge, describeLocation, parseRetryAfter } from "./answers.js";
 import { describeNetworkFailure } from "./network-failure.js";
 import type { RuntimeClientOptions, RuntimeLogger } from "./runtime-client.js";
 import {

@@ -171,6 +171,48 @@ describe("installing from packed tarballs, outside the checkout", () => {
     expect(manifest(sdk).version).toBe(manifest(join(REPO_ROOT, "packages", "sdk")).version);
   });
 
+  it("type-checks an application against @lockbox/sdk/runtime without @lockbox/core, library checks on", async () => {
+    const check = (entry: string) => {
+      const folder = join(app, `types-${entry.replaceAll("/", "-")}`);
+      mkdirSync(folder);
+      writeFileSync(
+        join(folder, "check.ts"),
+        [
+          `import { createRuntimeClient, getSecret, watchSecrets } from "${entry}";`,
+          'const key: string | null = await getSecret("API_KEY");',
+          "const client = createRuntimeClient({ watch: true });",
+          "const stop = watchSecrets((secrets) => console.log(Object.keys(secrets), key));",
+          "client.close();",
+          "stop.close();",
+        ].join("\n"),
+      );
+      writeFileSync(
+        join(folder, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            module: "nodenext",
+            target: "es2022",
+            noEmit: true,
+            // TypeScript's default: every declaration file loaded is checked.
+            skipLibCheck: false,
+            types: ["node"],
+            typeRoots: [join(REPO_ROOT, "node_modules", "@types")],
+          },
+          files: ["check.ts"],
+        }),
+      );
+      const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+      return promisify(execFile)(process.execPath, [tsc, "-p", folder]).then(
+        () => "",
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+    };
+    expect(await check("@lockbox/sdk/runtime")).toBe("");
+    // The package's main entry declares the management client too, whose wire types are core's.
+    expect(await check("@lockbox/sdk")).toContain("Cannot find module '@lockbox/core'");
+  }, 120_000);
+
   it("installs the CLI with its server globally: lockbox --version", async () => {
     const version = expectSuccess(await runCli(["--version"], { command: lockbox, cwd: tmp.path }));
     expect(version.stdout.trim()).toBe(manifest(join(REPO_ROOT, "packages", "cli")).version);
