@@ -77,6 +77,29 @@ describe("@lockbox/sdk", () => {
     expect(probe(`import { readFile } from "node:fs/promises";\nimport { a } from "./a.js";`)).toBe(0);
   });
 
+  it("reaches, from @lockbox/sdk/runtime, neither the management client nor another package, types included", () => {
+    const reached = new Set<string>();
+    const outside: string[] = [];
+    const walk = (file: string) => {
+      if (reached.has(file)) return;
+      reached.add(file);
+      const source = ts.createSourceFile(file, readFileSync(join(SRC, file), "utf8"), ts.ScriptTarget.Latest);
+      for (const statement of source.statements) {
+        const specifier =
+          ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)
+            ? statement.moduleSpecifier
+            : undefined;
+        if (specifier === undefined || !ts.isStringLiteral(specifier)) continue;
+        if (specifier.text.startsWith("./")) walk(specifier.text.slice(2).replace(/\.js$/, ".ts"));
+        else if (!specifier.text.startsWith("node:")) outside.push(`${file}: ${specifier.text}`);
+      }
+    };
+    walk("runtime.ts");
+    expect(reached).toContain("runtime-client.ts");
+    expect(reached).not.toContain("management-client.ts");
+    expect(outside).toEqual([]);
+  });
+
   it.skipIf(!existsSync(DIST))("loads nothing but node: builtins and its own files once built", () => {
     const built = filesIn(DIST, (name) => name.endsWith(".js"));
     expect(built.length).toBeGreaterThan(3);
