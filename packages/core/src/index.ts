@@ -139,7 +139,7 @@ export {
   siteNameSchema,
   uuidSchema,
 } from "./names.js";
-export { quoteIdentifier } from "./quote-identifier.js";
+export { maskTokens, quoteIdentifier } from "./quote-identifier.js";
 export { type ResolvedEntry, type ResolveInput, resolveSecrets } from "./resolve.js";
 export {
   buildEnvironmentError,

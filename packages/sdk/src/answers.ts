@@ -82,3 +82,15 @@ export function parseRetryAfter(header: string | null): number {
   if (Number.isNaN(at)) return 1;
   return Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
+
+/** A Lockbox token (`lbx_`, `lbr_`, `lbb_`) or sign-in link secret (`lbs_`), as `@lockbox/core` masks them. */
+const TOKEN_SHAPED = /lb[xrbs]_[A-Za-z0-9_-]{8,}/g;
+
+/**
+ * `text` from an answer with every token-shaped run replaced by `[token]`: a server (or a proxy in
+ * front of it) that echoes the request's `Authorization` header must not put the token into the
+ * client's errors and logs.
+ */
+export function maskTokens(text: string): string {
+  return text.replace(TOKEN_SHAPED, "[token]");
+}

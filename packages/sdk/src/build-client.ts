@@ -1,4 +1,4 @@
-import { AnswerTooLarge, describeLocation, isRedirect, readAnswerText } from "./answers.js";
+import { AnswerTooLarge, describeLocation, isRedirect, maskTokens, readAnswerText } from "./answers.js";
 
 /** What a build receives (SPEC §4): environment variables and the `COMPOSER_AUTH` object. */
 export interface BuildSecrets {
@@ -87,7 +87,11 @@ export async function fetchBuildSecrets(options: {
   }
   if (!response.ok) {
     const error = (body as { error?: { code?: string; message?: string } }).error;
-    throw new BuildSecretsError(error?.message ?? `HTTP ${response.status}`, response.status, error?.code);
+    throw new BuildSecretsError(
+      error?.message === undefined ? `HTTP ${response.status}` : maskTokens(error.message),
+      response.status,
+      error?.code,
+    );
   }
   return body as BuildSecrets;
 }

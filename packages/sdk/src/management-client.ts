@@ -45,7 +45,14 @@ import type {
   UserResponse,
   WhoamiResponse,
 } from "@lockbox/core";
-import { AnswerTooLarge, describeLocation, isRedirect, parseRetryAfter, readAnswerText } from "./answers.js";
+import {
+  AnswerTooLarge,
+  describeLocation,
+  isRedirect,
+  maskTokens,
+  parseRetryAfter,
+  readAnswerText,
+} from "./answers.js";
 import { describeNetworkFailure } from "./network-failure.js";
 
 export type {
@@ -817,7 +824,11 @@ function errorBody(
   if (typeof error !== "object" || error === null) return undefined;
   const { code, message, requestId } = error as { code?: unknown; message?: unknown; requestId?: unknown };
   if (typeof code !== "string" || typeof message !== "string") return undefined;
-  return { code, message, requestId: typeof requestId === "string" ? requestId : undefined };
+  return {
+    code: maskTokens(code),
+    message: maskTokens(message),
+    requestId: typeof requestId === "string" ? maskTokens(requestId) : undefined,
+  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -20,7 +20,7 @@ const TTL_MS = 300_000;
 /** While serving stale, the next attempt comes this much later (or after the TTL, if shorter). */
 const RETRY_MS = 30_000;
 
-type Mode = "ok" | "401" | "403" | "500" | "close" | "hang" | "html" | "redirect";
+type Mode = "ok" | "401" | "403" | "500" | "echo" | "close" | "hang" | "html" | "redirect";
 
 /** A stand-in for `GET /site/secrets` on a real socket, with the wire shape and ETag of the server. */
 class FakeLockbox {
@@ -102,6 +102,10 @@ class FakeLockbox {
         return;
       case "500":
         error(500, "INTERNAL", "Internal error.");
+        return;
+      case "echo":
+        // A proxy or a broken server that repeats the request's headers in its error.
+        error(500, `X ${req.headers.authorization}`, `boom ${req.headers.authorization}`);
         return;
       case "html":
         res.writeHead(200, { "content-type": "text/html" }).end("<html>maintenance</html>");
@@ -298,6 +302,13 @@ describe("createRuntimeClient against a server", () => {
     expect(await secrets.getSecret("DB_PASSWORD")).toBe("s3cret-new-value");
     expect(warnings).toHaveLength(2);
     expect(warnings[1]).toContain("HTTP 500 INTERNAL: Internal error. (request id req-42)");
+  });
+
+  it("never repeats its token when the server's error does", async () => {
+    fake.mode = "echo";
+    const refused = await failure(client().getSecret("DB_PASSWORD"));
+    expect(refused.message).toContain("HTTP 500 X Bearer [token]: boom Bearer [token]");
+    expect(refused.message).not.toContain(TOKEN.slice(4));
   });
 
   it("while serving stale, tries again after 30 s, or after the TTL when it is shorter", async () => {

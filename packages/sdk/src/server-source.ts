@@ -2,7 +2,7 @@
  * The runtime client's server source: `GET /site/secrets` with a TTL cache, `If-None-Match`
  * revalidation, stale-if-error, and the blocking reads of the watch.
  */
-import { AnswerTooLarge, describeLocation, parseRetryAfter } from "./answers.js";
+import { AnswerTooLarge, describeLocation, maskTokens, parseRetryAfter } from "./answers.js";
 import { describeNetworkFailure } from "./network-failure.js";
 import type { RuntimeClientOptions, RuntimeLogger } from "./runtime-client.js";
 import {
@@ -318,7 +318,7 @@ function baseUrl(raw: string): string {
 
 /** A server-supplied string for a message: one line, at most 200 characters. */
 function bounded(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
+  const line = maskTokens(text).replace(/\s+/g, " ").trim();
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 

@@ -187,8 +187,18 @@ describe.each(await contractDatabases())("request logs ($name)", ({ create }) =>
       headers: { authorization: `Basic ${garbage}` },
     });
 
+    // A token put where an id belongs: masked in the log line and in the answer.
+    for (const path of [`/v1/tokens/${runtime.json.token}`, `/site/secrets/${build.json.token}`]) {
+      const response = await t.call(path.startsWith("/v1") ? "DELETE" : "GET", path, { token: t.adminToken });
+      expect(response.status).toBe(404);
+      for (const token of tokens) expect(response.body).not.toContain(token.slice(4, 20));
+    }
+
     const lines = parseLines(t.logs);
     const requests = lines.filter((line) => line.msg === "request");
+    expect(requests.map((line) => line.path)).toEqual(
+      expect.arrayContaining(["/v1/tokens/[token]", "/site/secrets/[token]"]),
+    );
     for (const request of sent) {
       expect(requests, `${request.method} ${request.path} ${request.status}`).toContainEqual(
         expect.objectContaining({
