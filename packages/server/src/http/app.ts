@@ -12,6 +12,7 @@ import { registerDeliveryMetrics } from "./delivery-metrics.js";
 import {
   clientErrorHandler,
   routeNotFound,
+  ShuttingDownError,
   sendError,
   toLockboxError,
   unmetExpectationHandler,
@@ -111,6 +112,8 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
     },
     // …and so are requests Node's HTTP parser refuses before any route.
     clientErrorHandler,
+    // Requests that arrive while the server closes are answered below, in the error shape.
+    return503OnClosing: false,
     requestTimeout: requestTimeoutMs,
     ...(options.https
       ? {
@@ -125,6 +128,17 @@ export async function buildApp(services: AppServices, options: AppOptions = {}):
       : { http: checking }),
   } as FastifyServerOptions);
   app.server.on("checkExpectation", unmetExpectationHandler);
+  // From the start of shutdown, a new request gets 503 with Retry-After (Fastify has set
+  // `Connection: close` on it already); requests already running finish.
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook("onRequest", (request, reply, done) => {
+    if (closing) void sendError(request, reply, new ShuttingDownError());
+    else done();
+  });
   if (options.limits) {
     limitConnections(app.server, options.limits, { tls: options.https !== undefined, log: app.log });
   }

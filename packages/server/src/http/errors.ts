@@ -35,6 +35,18 @@ export class RateLimitedError extends LockboxError {
   }
 }
 
+/**
+ * A request that arrives while the server shuts down (SIGTERM, after held reads were answered): 503
+ * with `Retry-After` and `Connection: close`, so that a client retries, on another server or on
+ * this one restarted.
+ */
+export class ShuttingDownError extends LockboxError {
+  readonly retryAfterSeconds = 1;
+  constructor() {
+    super("UNAVAILABLE", "The server is shutting down: retry in 1 s.");
+  }
+}
+
 /** The body of every error answer. */
 export interface ErrorBody {
   readonly error: { readonly code: ErrorCode; readonly message: string; readonly requestId: string };
@@ -76,7 +88,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
   const body: ErrorBody = {
     error: { code: error.code, message: error.message, requestId: String(request.id) },
   };
-  if (error instanceof RateLimitedError || error instanceof StoreUnavailableError)
+  if (
+    error instanceof RateLimitedError ||
+    error instanceof StoreUnavailableError ||
+    error instanceof ShuttingDownError
+  )
     void reply.header("retry-after", String(error.retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
   // No cache or proxy keeps an error: it is true of this request only (and the next may succeed).
