@@ -127,6 +127,12 @@ describe.each(await contractDatabases())("the runtime fast path ($name)", ({ cre
       const { answered, response } = await viaFastPath(request);
       expect([what, answered, response.statusCode]).toEqual([what, false, status]);
     }
+    // The 401 without a token says where an application's token comes from, not only a person's.
+    const none = await t.call("GET", "/site/secrets");
+    expect([none.status, none.json.error.message]).toEqual([
+      401,
+      expect.stringContaining("token:runtime:create"),
+    ]);
     // A build token whose identity is cached (it was used) is still the route's 403.
     await t.call("GET", "/v1/build/secrets", { token: buildToken });
     const build = await viaFastPath({ headers: { authorization: `Bearer ${buildToken}` } });

@@ -55,7 +55,7 @@ export function bearerToken(request: FastifyRequest): string {
   if (token === undefined) {
     throw new LockboxError(
       "UNAUTHENTICATED",
-      "Send a token as 'Authorization: Bearer <token>' (log in with: lockbox auth:login).",
+      "Send a token as 'Authorization: Bearer <token>': a person's from lockbox auth:login, an application's from lockbox token:runtime:create <site>.<env>, a build's from lockbox token:build:create <site>.<env>.",
     );
   }
   return token;
