@@ -27,31 +27,10 @@ describe.each(postgres)("statements prepared on PostgreSQL ($name)", () => {
         .insertInto("sites")
         .values({ id: "site-1", name: "shop", owner_org_id: "org-1", owner_user_id: null, ...key })
         .execute();
-      await db
-        .insertInto("secrets")
-        .values({
-          id: "s-1",
-          org_id: null,
-          site_id: "site-1",
-          name: "K",
-          type: "runtime",
-          scopes: "web",
-          created_at: at,
-          updated_at: at,
-        })
-        .execute();
-      await db
-        .insertInto("secret_values")
-        .values({
-          owner_id: "site-1",
-          secret_id: "s-1",
-          env: "",
-          ciphertext: Buffer.from("v"),
-          updated_at: at,
-        })
-        .execute();
-
       const secrets = new KyselySecretStore(store.context);
+      const owner = { kind: "site", id: "site-1" } as const;
+      await secrets.insertSecret({ id: "s-1", owner, name: "K", type: "runtime", scopes: ["web"] });
+      await secrets.putValue("s-1", null, Buffer.from("v"));
       for (let i = 0; i < 3; i++) {
         const own = await secrets.loadOwnSiteSecrets("site-1");
         expect(own?.ownerOrgId).toBe("org-1");

@@ -3,6 +3,16 @@ import { createTestApp, listenOnLoopback, type TestApp } from "../testing/test-a
 import { sqliteTestDatabase, type TestDatabase } from "../testing/test-databases.js";
 import { rawRequest } from "../testing/test-server.js";
 
+/** `answer` is a 400 in the single error shape with `message`, on a connection the server closes. */
+function expectClosingBadRequest(answer: string, message: unknown): void {
+  const [head = "", body = ""] = answer.split("\r\n\r\n");
+  expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+  expect(head.toLowerCase()).toContain("connection: close");
+  expect(JSON.parse(body)).toEqual({
+    error: { code: "BAD_REQUEST", message, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
+  });
+}
+
 describe("requests Node's HTTP parser refuses", () => {
   let database: TestDatabase;
   let t: TestApp;
@@ -52,17 +62,10 @@ describe("requests Node's HTTP parser refuses", () => {
       // A kept-alive connection is closed too: the second request is never answered.
       "GET /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
     ]) {
-      const answer = await rawRequest(port, request);
-      const [head = "", body = ""] = answer.split("\r\n\r\n");
-      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-      expect(head.toLowerCase()).toContain("connection: close");
-      expect(JSON.parse(body)).toEqual({
-        error: {
-          code: "BAD_REQUEST",
-          message: "An HTTP/1.1 request needs a Host header: send 'Host: <server name>[:<port>]'.",
-          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        },
-      });
+      expectClosingBadRequest(
+        await rawRequest(port, request),
+        "An HTTP/1.1 request needs a Host header: send 'Host: <server name>[:<port>]'.",
+      );
     }
     // HTTP/1.0 has no Host requirement.
     const old = await rawRequest(port, "GET /healthz HTTP/1.0\r\n\r\n");
@@ -78,18 +81,12 @@ describe("requests Node's HTTP parser refuses", () => {
     ]) {
       const answer = await rawRequest(port, request);
       expect(answer.match(/HTTP\/1\.1 /g)).toHaveLength(1);
-      const [head = "", body = ""] = answer.split("\r\n\r\n");
-      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-      expect(head.toLowerCase()).toContain("connection: close");
-      expect(JSON.parse(body)).toEqual({
-        error: {
-          code: "BAD_REQUEST",
-          message: expect.stringMatching(
-            /^The Expect header '[^']+' is not supported: send 'Expect: 100-continue' or none\.$/,
-          ),
-          requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        },
-      });
+      expectClosingBadRequest(
+        answer,
+        expect.stringMatching(
+          /^The Expect header '[^']+' is not supported: send 'Expect: 100-continue' or none\.$/,
+        ),
+      );
     }
   });
 

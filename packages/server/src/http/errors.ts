@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { type ErrorCode, isLockboxError, LockboxError, quoteIdentifier } from "@lockbox/core";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { StoreUnavailableError } from "../db/store-faults.js";
 
 /** The one place error codes become HTTP statuses (SPEC §7). */
 export const STATUS_BY_CODE = {
@@ -88,12 +87,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: L
   const body: ErrorBody = {
     error: { code: error.code, message: error.message, requestId: String(request.id) },
   };
-  if (
-    error instanceof RateLimitedError ||
-    error instanceof StoreUnavailableError ||
-    error instanceof ShuttingDownError
-  )
-    void reply.header("retry-after", String(error.retryAfterSeconds));
+  // RateLimitedError, StoreUnavailableError, ShuttingDownError: when to try again.
+  const { retryAfterSeconds } = error as { retryAfterSeconds?: unknown };
+  if (typeof retryAfterSeconds === "number") void reply.header("retry-after", String(retryAfterSeconds));
   if (error.code === "UNAUTHENTICATED") void reply.header("www-authenticate", 'Bearer realm="lockbox"');
   // No cache or proxy keeps an error: it is true of this request only (and the next may succeed).
   void reply.header("cache-control", "no-store");
@@ -115,9 +111,9 @@ export function routeNotFound(request: FastifyRequest): LockboxError {
  */
 export function unmetExpectationHandler(request: IncomingMessage, response: ServerResponse): void {
   const expectation = String(request.headers.expect ?? "");
-  const message = `The Expect header ${quoteIdentifier(expectation)} is not supported: send 'Expect: 100-continue' or none.`;
-  const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
-  const text = JSON.stringify(body);
+  const text = badRequestText(
+    `The Expect header ${quoteIdentifier(expectation)} is not supported: send 'Expect: 100-continue' or none.`,
+  );
   response.writeHead(STATUS_BY_CODE.BAD_REQUEST, {
     "Content-Type": "application/json; charset=utf-8",
     "Content-Length": Buffer.byteLength(text),
@@ -141,11 +137,16 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
         : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
           ? "The request did not arrive in time."
           : "The request is not valid HTTP/1.1.";
-    const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
-    const text = JSON.stringify(body);
+    const text = badRequestText(message);
     socket.write(
       `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${text}`,
     );
   }
   socket.destroy();
+}
+
+/** The body of a 400 answered below Fastify (no request id was given yet: a new one). */
+function badRequestText(message: string): string {
+  const body: ErrorBody = { error: { code: "BAD_REQUEST", message, requestId: randomUUID() } };
+  return JSON.stringify(body);
 }
